@@ -1,0 +1,154 @@
+package lockbox
+
+import (
+	"net/url"
+	"regexp"
+	"unicode"
+	"unicode/utf8"
+)
+
+// CreateInput is the body of lockbox-create: the fields a caller may set.
+type CreateInput struct {
+	TenantID       string    `json:"tenantId"`
+	SubscriptionID string    `json:"subscriptionId,omitempty"`
+	ResourceType   string    `json:"resourceType"`
+	ResourceIDs    []string  `json:"resourceIds"`
+	AccessLevel    string    `json:"accessLevel,omitempty"`
+	Justification  string    `json:"justification"`
+	SupportRequest string    `json:"supportRequest"`
+	SupportCaseURL string    `json:"supportCaseUrl,omitempty"`
+	WorkItemSource string    `json:"workItemSource,omitempty"`
+	Requester      Requester `json:"requester"`
+	Duration       *int      `json:"duration,omitempty"`
+}
+
+// DecisionInput is the body of lockbox-approve and lockbox-deny. Duration is
+// only accepted by approve.
+type DecisionInput struct {
+	RequestID string `json:"requestId"`
+	Reason    string `json:"reason"`
+	Duration  *int   `json:"duration,omitempty"`
+}
+
+// Field limits of the API contract.
+const (
+	MaxResourceIDs    = 50
+	MaxJustification  = 4096
+	MaxReason         = 4096
+	MaxDurationHours  = 720
+	maxIDLen          = 64
+	maxTenantLen      = 64
+	maxRequesterIDLen = 128
+	maxShortText      = 256
+	maxResourceIDLen  = 1024
+	maxURLLen         = 2048
+)
+
+var (
+	requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+	tenantPattern    = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	tokenPattern     = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+)
+
+// ValidRequestID reports whether id has the shape of a request id.
+func ValidRequestID(id string) bool { return requestIDPattern.MatchString(id) }
+
+// ValidTenantID reports whether id has the shape of a tenant id.
+func ValidTenantID(id string) bool { return tenantPattern.MatchString(id) }
+
+// ValidRequesterID reports whether id is 1..128 printable characters without spaces.
+func ValidRequesterID(id string) bool {
+	return id != "" && utf8.RuneCountInString(id) <= maxRequesterIDLen && printable(id, false)
+}
+
+// Validate checks in against the contract and reports the first problem as a
+// KindInvalid error naming the field.
+func (in CreateInput) Validate() error {
+	switch {
+	case !ValidTenantID(in.TenantID):
+		return Invalidf("tenantId must be 1..64 characters of [A-Za-z0-9._-]")
+	case in.SubscriptionID != "" && !tokenPattern.MatchString(in.SubscriptionID):
+		return Invalidf("subscriptionId must be 1..128 characters of [A-Za-z0-9._-]")
+	case !text(in.ResourceType, 1, maxShortText, false):
+		return Invalidf("resourceType must be 1..256 printable characters")
+	case len(in.ResourceIDs) < 1 || len(in.ResourceIDs) > MaxResourceIDs:
+		return Invalidf("resourceIds must hold 1..50 resource ids")
+	case in.AccessLevel != "" && !tokenPattern.MatchString(in.AccessLevel):
+		return Invalidf("accessLevel must be 1..128 characters of [A-Za-z0-9._-]")
+	case !text(in.Justification, 1, MaxJustification, true):
+		return Invalidf("justification must be 1..4096 characters without control characters")
+	case !text(in.SupportRequest, 1, maxRequesterIDLen, false):
+		return Invalidf("supportRequest must be 1..128 printable characters")
+	case in.SupportCaseURL != "" && !validCaseURL(in.SupportCaseURL):
+		return Invalidf("supportCaseUrl must be an absolute http or https URL of at most 2048 characters")
+	case in.WorkItemSource != "" && !text(in.WorkItemSource, 1, maxShortText, false):
+		return Invalidf("workItemSource must be at most 256 printable characters")
+	case !ValidRequesterID(in.Requester.ID):
+		return Invalidf("requester.id must be 1..128 printable characters without spaces")
+	case in.Requester.DisplayName != "" && !text(in.Requester.DisplayName, 1, maxShortText, false):
+		return Invalidf("requester.displayName must be at most 256 printable characters")
+	case in.Duration != nil && (*in.Duration < 1 || *in.Duration > MaxDurationHours):
+		return Invalidf("duration must be a whole number of hours from 1 to 720")
+	}
+	for _, id := range in.ResourceIDs {
+		if !text(id, 1, maxResourceIDLen, false) {
+			return Invalidf("each resourceIds entry must be 1..1024 printable characters")
+		}
+	}
+	return nil
+}
+
+// Validate checks a decision body. allowDuration is false for deny.
+func (in DecisionInput) Validate(allowDuration bool) error {
+	switch {
+	case !ValidRequestID(in.RequestID):
+		return Invalidf("requestId must be 1..64 characters of [A-Za-z0-9-]")
+	case !text(in.Reason, 1, MaxReason, true):
+		return Invalidf("reason must be 1..4096 characters without control characters")
+	case in.Duration != nil && !allowDuration:
+		return Invalidf("duration is only accepted when approving")
+	case in.Duration != nil && (*in.Duration < 1 || *in.Duration > MaxDurationHours):
+		return Invalidf("duration must be a whole number of hours from 1 to 720")
+	}
+	return nil
+}
+
+// text reports whether s is valid UTF-8 of min..max characters with no
+// control characters (multiline allows \n, \r and \t).
+func text(s string, minLen, maxLen int, multiline bool) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	n := utf8.RuneCountInString(s)
+	if n < minLen || n > maxLen {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
+			return false
+		}
+	}
+	return true
+}
+
+// printable reports whether s has only printable characters (spaces allowed
+// only when spaces is true).
+func printable(s string, spaces bool) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) || (!spaces && unicode.IsSpace(r)) {
+			return false
+		}
+	}
+	return true
+}
+
+func validCaseURL(s string) bool {
+	if len(s) > maxURLLen || !printable(s, false) {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}

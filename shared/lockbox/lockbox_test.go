@@ -1,0 +1,245 @@
+package lockbox_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/lockbox/lockboxtest"
+)
+
+// memory applies the pure rules to requests held in a map: the reference
+// implementation the store is compared with.
+type memory struct{ reqs map[string]lockbox.Request }
+
+func (m *memory) Create(t *testing.T, in lockbox.CreateInput, at time.Time) lockbox.Request {
+	if err := in.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r := lockbox.NewRequest(in, "req-1", at, lockboxtest.Limits)
+	m.reqs[r.RequestID] = r
+	return r
+}
+
+func (m *memory) decide(id string, f func(lockbox.Request) (lockbox.Request, lockbox.Event, error)) (lockbox.Request, error) {
+	r, ok := m.reqs[id]
+	if !ok {
+		return lockbox.Request{}, lockbox.ErrNotFound(id)
+	}
+	r, _, err := f(r)
+	if err != nil {
+		return lockbox.Request{}, err
+	}
+	m.reqs[id] = r
+	return r, nil
+}
+
+func (m *memory) Approve(id, by, reason string, d *int, at time.Time) (lockbox.Request, error) {
+	return m.decide(id, func(r lockbox.Request) (lockbox.Request, lockbox.Event, error) {
+		return lockbox.Approve(r, by, reason, d, at, lockboxtest.Limits)
+	})
+}
+
+func (m *memory) Deny(id, by, reason string, at time.Time) (lockbox.Request, error) {
+	return m.decide(id, func(r lockbox.Request) (lockbox.Request, lockbox.Event, error) {
+		return lockbox.Deny(r, by, reason, at)
+	})
+}
+
+func (m *memory) Get(id string, at time.Time) (lockbox.Request, error) {
+	r, ok := m.reqs[id]
+	if !ok {
+		return lockbox.Request{}, lockbox.ErrNotFound(id)
+	}
+	return r.Effective(at), nil
+}
+
+func TestScenarios(t *testing.T) {
+	start := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	lockboxtest.Run(t, start, func(*testing.T) lockboxtest.System {
+		return &memory{reqs: map[string]lockbox.Request{}}
+	})
+}
+
+func TestSettle(t *testing.T) {
+	start := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	r := lockbox.NewRequest(lockboxtest.Input(lockboxtest.Scenario{}), "req-1", start, lockboxtest.Limits)
+
+	// Nothing is due while the window is open.
+	if _, _, ok := lockbox.Settle(r, start.Add(time.Hour)); ok {
+		t.Fatal("settled a request whose window is open")
+	}
+	// At the end of the window the request expires, recorded by the system.
+	exp, ev, ok := lockbox.Settle(r, start.Add(96*time.Hour))
+	if !ok || exp.Status != lockbox.StatusExpired || ev.OperationName != lockbox.OpExpire || ev.Actor.Kind != lockbox.ActorSystem {
+		t.Fatalf("got %v %+v %v, want an expiry by the system", exp.Status, ev, ok)
+	}
+	if ev.FromStatus != lockbox.StatusPending || ev.ToStatus != lockbox.StatusExpired {
+		t.Fatalf("got %s→%s, want Pending→Expired", ev.FromStatus, ev.ToStatus)
+	}
+
+	// An approved request completes when its grant ends.
+	app, _, err := lockbox.Approve(r, lockboxtest.Approver, "ok", nil, start, lockboxtest.Limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := lockbox.Settle(app, start.Add(8*time.Hour-time.Millisecond)); ok {
+		t.Fatal("completed a live grant")
+	}
+	done, ev, ok := lockbox.Settle(app, start.Add(8*time.Hour))
+	if !ok || done.Status != lockbox.StatusCompleted || ev.OperationName != lockbox.OpComplete || done.AccessActive {
+		t.Fatalf("got %v %s active=%v, want Completed", done.Status, ev.OperationName, done.AccessActive)
+	}
+}
+
+func TestNewRequestDefaults(t *testing.T) {
+	start := time.Date(2026, 11, 27, 9, 0, 0, 123456789, time.UTC)
+	lim := lockbox.Limits{PendingTTL: 96 * time.Hour, AccessTTL: 90 * time.Second, MaxAccessTTL: time.Hour}
+	r := lockbox.NewRequest(lockboxtest.Input(lockboxtest.Scenario{}), "req-1", start, lim)
+	if got, want := r.CreatedDateTime, start.Truncate(time.Millisecond); !got.Equal(want) {
+		t.Errorf("createdDateTime: got %v, want %v", got, want)
+	}
+	if got, want := r.ExpirationDateTime, r.CreatedDateTime.Add(96*time.Hour); !got.Equal(want) {
+		t.Errorf("expirationDateTime: got %v, want %v", got, want)
+	}
+	// A sub-hour access_ttl still reports a whole hour but grants the real ttl.
+	if r.Duration != 1 || r.Grant != 90*time.Second {
+		t.Errorf("got duration %d grant %v, want 1 and 90s", r.Duration, r.Grant)
+	}
+}
+
+func TestAuthorize(t *testing.T) {
+	in := lockboxtest.Input(lockboxtest.Scenario{})
+	svc := lockbox.Principal{Kind: lockbox.KindService, Subject: "webhook"}
+	user := func(sub, tid string, roles ...lockbox.Role) lockbox.Principal {
+		return lockbox.Principal{Kind: lockbox.KindUser, Subject: sub, TenantID: tid, Roles: roles}
+	}
+	requester := user(lockboxtest.Requester, "provider", lockbox.RoleRequester)
+	approver := user(lockboxtest.Approver, "contoso", lockbox.RoleApprover)
+	reader := user("rita", "contoso", lockbox.RoleReader)
+	operator := user("op", "provider", lockbox.RoleOperator)
+
+	create := []struct {
+		name string
+		p    lockbox.Principal
+		want lockbox.Kind
+	}{
+		{"webhook service files for any engineer", svc, ""},
+		{"operator files for any engineer", operator, ""},
+		{"requester files for themself", requester, ""},
+		{"requester may not file for someone else", user("eng-8", "provider", lockbox.RoleRequester), lockbox.KindForbidden},
+		{"approver may not file", approver, lockbox.KindForbidden},
+		{"reader may not file", reader, lockbox.KindForbidden},
+		{"no roles", user("x", "contoso"), lockbox.KindForbidden},
+	}
+	for _, c := range create {
+		if got := kind(lockbox.AuthorizeCreate(c.p, in)); got != c.want {
+			t.Errorf("create, %s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+
+	decide := []struct {
+		name string
+		p    lockbox.Principal
+		want lockbox.Kind
+	}{
+		{"approver decides", approver, ""},
+		{"reader may not decide", reader, lockbox.KindForbidden},
+		{"requester may not decide", requester, lockbox.KindForbidden},
+		{"approver who is also a requester may not decide", user("a", "contoso", lockbox.RoleApprover, lockbox.RoleRequester), lockbox.KindForbidden},
+		{"operator may not decide", operator, lockbox.KindForbidden},
+		{"webhook service may not decide", svc, lockbox.KindForbidden},
+	}
+	for _, c := range decide {
+		if got := kind(lockbox.AuthorizeDecide(c.p)); got != c.want {
+			t.Errorf("decide, %s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+
+	list := []struct {
+		name   string
+		p      lockbox.Principal
+		tenant string
+		want   lockbox.Scope
+		kind   lockbox.Kind
+	}{
+		{"approver reads own tenant", approver, "", lockbox.Scope{TenantID: "contoso"}, ""},
+		{"reader names own tenant", reader, "contoso", lockbox.Scope{TenantID: "contoso"}, ""},
+		{"reader may not read another tenant", reader, "fabrikam", lockbox.Scope{}, lockbox.KindForbidden},
+		{"operator reads any tenant", operator, "fabrikam", lockbox.Scope{TenantID: "fabrikam"}, ""},
+		{"service must name a tenant", svc, "", lockbox.Scope{}, lockbox.KindInvalid},
+		{"service reads the tenant it names", svc, "contoso", lockbox.Scope{TenantID: "contoso"}, ""},
+		{"requester reads only their own requests", requester, "contoso", lockbox.Scope{TenantID: "contoso", RequesterID: lockboxtest.Requester}, ""},
+		{"requester must name a tenant", requester, "", lockbox.Scope{}, lockbox.KindInvalid},
+		{"malformed tenant", operator, "con{toso}", lockbox.Scope{}, lockbox.KindInvalid},
+		{"no roles", user("x", "contoso"), "", lockbox.Scope{}, lockbox.KindForbidden},
+	}
+	for _, c := range list {
+		got, err := lockbox.AuthorizeList(c.p, c.tenant)
+		if kind(err) != c.kind || got != c.want {
+			t.Errorf("list, %s: got %+v %q, want %+v %q", c.name, got, kind(err), c.want, c.kind)
+		}
+	}
+}
+
+func kind(err error) lockbox.Kind {
+	if err == nil {
+		return ""
+	}
+	return lockbox.KindOf(err)
+}
+
+func TestValidate(t *testing.T) {
+	ok := lockboxtest.Input(lockboxtest.Scenario{})
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid input refused: %v", err)
+	}
+	cases := map[string]func(*lockbox.CreateInput){
+		"empty tenant":           func(in *lockbox.CreateInput) { in.TenantID = "" },
+		"tenant with hash tag":   func(in *lockbox.CreateInput) { in.TenantID = "a{b}" },
+		"tenant too long":        func(in *lockbox.CreateInput) { in.TenantID = strings.Repeat("a", 65) },
+		"no resources":           func(in *lockbox.CreateInput) { in.ResourceIDs = nil },
+		"51 resources":           func(in *lockbox.CreateInput) { in.ResourceIDs = make([]string, 51) },
+		"empty resource id":      func(in *lockbox.CreateInput) { in.ResourceIDs = []string{""} },
+		"empty justification":    func(in *lockbox.CreateInput) { in.Justification = "" },
+		"justification too long": func(in *lockbox.CreateInput) { in.Justification = strings.Repeat("x", 4097) },
+		"control characters":     func(in *lockbox.CreateInput) { in.Justification = "a\x00b" },
+		"invalid utf-8":          func(in *lockbox.CreateInput) { in.Justification = "a\xffb" },
+		"no support request":     func(in *lockbox.CreateInput) { in.SupportRequest = "" },
+		"javascript case url":    func(in *lockbox.CreateInput) { in.SupportCaseURL = "javascript:alert(1)" },
+		"relative case url":      func(in *lockbox.CreateInput) { in.SupportCaseURL = "/cases/1" },
+		"requester with space":   func(in *lockbox.CreateInput) { in.Requester.ID = "eng 7" },
+		"no requester":           func(in *lockbox.CreateInput) { in.Requester.ID = "" },
+		"zero duration":          func(in *lockbox.CreateInput) { in.Duration = lockboxtest.Hours(0) },
+		"duration over 720":      func(in *lockbox.CreateInput) { in.Duration = lockboxtest.Hours(721) },
+		"no resource type":       func(in *lockbox.CreateInput) { in.ResourceType = "" },
+		"bad access level":       func(in *lockbox.CreateInput) { in.AccessLevel = "Read Write" },
+		"bad subscription":       func(in *lockbox.CreateInput) { in.SubscriptionID = "sub/1" },
+	}
+	for name, mutate := range cases {
+		in := ok
+		in.ResourceIDs = append([]string(nil), ok.ResourceIDs...)
+		mutate(&in)
+		if got := kind(in.Validate()); got != lockbox.KindInvalid {
+			t.Errorf("%s: got %q, want invalid", name, got)
+		}
+	}
+
+	d := lockbox.DecisionInput{RequestID: "abc-123", Reason: "ok"}
+	if err := d.Validate(false); err != nil {
+		t.Fatalf("valid decision refused: %v", err)
+	}
+	bad := map[string]lockbox.DecisionInput{
+		"empty id":           {Reason: "ok"},
+		"id with colon":      {RequestID: "a:b", Reason: "ok"},
+		"id too long":        {RequestID: strings.Repeat("a", 65), Reason: "ok"},
+		"empty reason":       {RequestID: "a"},
+		"duration with deny": {RequestID: "a", Reason: "ok", Duration: lockboxtest.Hours(1)},
+	}
+	for name, in := range bad {
+		if got := kind(in.Validate(false)); got != lockbox.KindInvalid {
+			t.Errorf("%s: got %q, want invalid", name, got)
+		}
+	}
+}

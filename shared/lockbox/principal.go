@@ -1,0 +1,104 @@
+package lockbox
+
+import "slices"
+
+// Role is a Lockbox role carried in a token's roles claim.
+type Role string
+
+// The roles.
+const (
+	RoleApprover  Role = "lockbox.approver"  // decides requests in their tenant, lists them
+	RoleReader    Role = "lockbox.reader"    // lists requests in their tenant
+	RoleRequester Role = "lockbox.requester" // files requests for themself, lists their own
+	RoleOperator  Role = "lockbox.operator"  // provider side: files for anyone, lists any tenant
+)
+
+// PrincipalKind says how a caller authenticated.
+type PrincipalKind string
+
+// The principal kinds.
+const (
+	// KindService is a system holding the webhook secret: the ticketing
+	// system or the provider's JIT access service.
+	KindService PrincipalKind = "service"
+	// KindUser is a person or tool with a bearer token.
+	KindUser PrincipalKind = "user"
+)
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Kind     PrincipalKind
+	Subject  string // token sub, or "webhook" for services
+	TenantID string // token tid; empty for services
+	Roles    []Role
+}
+
+// Has reports whether p holds role r.
+func (p Principal) Has(r Role) bool { return slices.Contains(p.Roles, r) }
+
+// AuthorizeCreate decides whether p may file the request in. Services and
+// operators may file for any engineer; a requester only for themself.
+func AuthorizeCreate(p Principal, in CreateInput) error {
+	switch {
+	case p.Kind == KindService, p.Has(RoleOperator):
+		return nil
+	case p.Has(RoleRequester):
+		if in.Requester.ID != p.Subject {
+			return Errorf(KindForbidden, "Forbidden", "a requester may only file requests for themself")
+		}
+		return nil
+	}
+	return Errorf(KindForbidden, "Forbidden", "filing a request needs role %s or %s", RoleRequester, RoleOperator)
+}
+
+// AuthorizeDecide decides whether p may approve or deny at all. Only an
+// approver decides, never someone who is also a requester, and only inside
+// p.TenantID (the store looks requests up in that tenant alone). Deciding
+// one's own request is refused by Approve and Deny.
+func AuthorizeDecide(p Principal) error {
+	switch {
+	case p.Kind != KindUser || !p.Has(RoleApprover):
+		return Errorf(KindForbidden, "Forbidden", "deciding a request needs role %s", RoleApprover)
+	case p.Has(RoleRequester):
+		return Errorf(KindForbidden, "Forbidden", "a requester can never decide a request")
+	}
+	return nil
+}
+
+// Scope is what a caller may list: one tenant, and within it either every
+// request or only those of one requester.
+type Scope struct {
+	TenantID    string
+	RequesterID string // "" for every requester
+}
+
+// AuthorizeList turns the tenantId a caller asked for (may be empty) into the
+// scope it may read. Approvers and readers read their own tenant; operators
+// and services any tenant they name; requesters their own requests in the
+// tenant they name.
+func AuthorizeList(p Principal, tenantID string) (Scope, error) {
+	if tenantID != "" && !ValidTenantID(tenantID) {
+		return Scope{}, Invalidf("tenantId must be 1..64 characters of [A-Za-z0-9._-]")
+	}
+	switch {
+	case p.Kind == KindService || p.Has(RoleOperator):
+		if tenantID == "" {
+			tenantID = p.TenantID
+		}
+		if tenantID == "" {
+			return Scope{}, Invalidf("tenantId is required")
+		}
+		return Scope{TenantID: tenantID}, nil
+	case p.Has(RoleApprover) || p.Has(RoleReader):
+		if tenantID != "" && tenantID != p.TenantID {
+			return Scope{}, Errorf(KindForbidden, "Forbidden", "you may only list requests of your own tenant")
+		}
+		return Scope{TenantID: p.TenantID}, nil
+	case p.Has(RoleRequester):
+		if tenantID == "" {
+			return Scope{}, Invalidf("tenantId is required")
+		}
+		return Scope{TenantID: tenantID, RequesterID: p.Subject}, nil
+	}
+	return Scope{}, Errorf(KindForbidden, "Forbidden", "listing needs one of the lockbox roles")
+}

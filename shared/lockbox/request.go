@@ -1,0 +1,142 @@
+// Package lockbox is the domain of Lockbox: lockbox requests, their states and
+// the pure rules that move them from one state to another, the principals that
+// may act on them and the audit events those actions produce.
+//
+// Nothing here talks to Redis or HTTP. The store implements each transition
+// atomically; the scenario table in lockboxtest pins both to the same rules.
+package lockbox
+
+import (
+	"time"
+)
+
+// Status is the state of a lockbox request.
+type Status string
+
+// The states of a request. Pending → Approved → Completed, Pending → Denied,
+// Pending → Expired.
+const (
+	StatusPending   Status = "Pending"
+	StatusApproved  Status = "Approved"
+	StatusDenied    Status = "Denied"
+	StatusExpired   Status = "Expired"
+	StatusCompleted Status = "Completed"
+)
+
+// Statuses lists every status, in lifecycle order.
+var Statuses = []Status{StatusPending, StatusApproved, StatusDenied, StatusExpired, StatusCompleted}
+
+// ParseStatus returns the status named s (exact spelling) or a KindInvalid error.
+func ParseStatus(s string) (Status, error) {
+	for _, st := range Statuses {
+		if string(st) == s {
+			return st, nil
+		}
+	}
+	return "", Invalidf("status must be one of Pending, Approved, Denied, Expired, Completed")
+}
+
+// Requester is the support engineer who will get access.
+type Requester struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName,omitempty"`
+}
+
+// Decision records who approved or denied a request, why and when.
+type Decision struct {
+	By       string    `json:"by"`
+	Reason   string    `json:"reason"`
+	DateTime time.Time `json:"dateTime"`
+}
+
+// Request is a lockbox request as callers see it. Field names follow Azure's
+// Microsoft.CustomerLockbox API where it has one.
+type Request struct {
+	RequestID                string     `json:"requestId"`
+	TenantID                 string     `json:"tenantId"`
+	SubscriptionID           string     `json:"subscriptionId,omitempty"`
+	ResourceType             string     `json:"resourceType"`
+	ResourceIDs              []string   `json:"resourceIds"`
+	AccessLevel              string     `json:"accessLevel,omitempty"`
+	Justification            string     `json:"justification"`
+	SupportRequest           string     `json:"supportRequest"`
+	SupportCaseURL           string     `json:"supportCaseUrl,omitempty"`
+	WorkItemSource           string     `json:"workItemSource,omitempty"`
+	Requester                Requester  `json:"requester"`
+	Status                   Status     `json:"status"`
+	CreatedDateTime          time.Time  `json:"createdDateTime"`
+	ExpirationDateTime       time.Time  `json:"expirationDateTime"`
+	Duration                 int        `json:"duration"`
+	Decision                 *Decision  `json:"decision"`
+	AccessExpirationDateTime *time.Time `json:"accessExpirationDateTime"`
+	AccessActive             bool       `json:"accessActive"`
+
+	// Grant is the access lifetime an approval without a duration gives,
+	// before the max_access_ttl cap: Duration hours when the caller asked
+	// for a duration, access_ttl otherwise. Not part of the API.
+	Grant time.Duration `json:"-"`
+}
+
+// Limits are the configured lifetimes.
+type Limits struct {
+	PendingTTL   time.Duration // the approval window (pending_ttl, 96h)
+	AccessTTL    time.Duration // the grant when no duration is asked (access_ttl, 8h)
+	MaxAccessTTL time.Duration // caps every grant (max_access_ttl, 24h)
+}
+
+// DefaultLimits are Azure Customer Lockbox's timings.
+var DefaultLimits = Limits{PendingTTL: 96 * time.Hour, AccessTTL: 8 * time.Hour, MaxAccessTTL: 24 * time.Hour}
+
+// NewRequest builds the Pending request that in describes, filed at now.
+// in must have passed Validate. Times are kept to the millisecond, the
+// resolution the store keeps.
+func NewRequest(in CreateInput, id string, now time.Time, lim Limits) Request {
+	now = now.UTC().Truncate(time.Millisecond)
+	r := Request{
+		RequestID:          id,
+		TenantID:           in.TenantID,
+		SubscriptionID:     in.SubscriptionID,
+		ResourceType:       in.ResourceType,
+		ResourceIDs:        in.ResourceIDs,
+		AccessLevel:        in.AccessLevel,
+		Justification:      in.Justification,
+		SupportRequest:     in.SupportRequest,
+		SupportCaseURL:     in.SupportCaseURL,
+		WorkItemSource:     in.WorkItemSource,
+		Requester:          in.Requester,
+		Status:             StatusPending,
+		CreatedDateTime:    now,
+		ExpirationDateTime: now.Add(lim.PendingTTL),
+	}
+	if in.Duration != nil {
+		r.Duration = *in.Duration
+		r.Grant = time.Duration(*in.Duration) * time.Hour
+	} else {
+		r.Duration = hoursCeil(lim.AccessTTL)
+		r.Grant = lim.AccessTTL
+	}
+	return r
+}
+
+func hoursCeil(d time.Duration) int {
+	h := int((d + time.Hour - 1) / time.Hour)
+	return max(h, 1)
+}
+
+// Effective returns r as it stands at now: a Pending request past its window
+// is Expired and an Approved one past its grant is Completed, whether or not a
+// sweep has recorded it yet. AccessActive is true exactly while a grant lives.
+func (r Request) Effective(now time.Time) Request {
+	switch r.Status {
+	case StatusPending:
+		if !now.Before(r.ExpirationDateTime) {
+			r.Status = StatusExpired
+		}
+	case StatusApproved:
+		if r.AccessExpirationDateTime == nil || !now.Before(*r.AccessExpirationDateTime) {
+			r.Status = StatusCompleted
+		}
+	}
+	r.AccessActive = r.Status == StatusApproved
+	return r
+}

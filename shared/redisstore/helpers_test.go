@@ -1,0 +1,119 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/lockbox/lockboxtest"
+	"lockbox.dev/shared/redisstore"
+)
+
+// backend is a Redis to test against: miniredis (always) or a real
+// redis-server (LOCKBOX_TEST_REDIS_URL).
+type backend struct {
+	name string
+	rdb  *redis.Client
+	mini *miniredis.Miniredis // nil for a real server
+	trip *tripCounter
+}
+
+// backends returns miniredis and, when configured, a real Redis. In CI a
+// missing real Redis fails the test instead of skipping it.
+func backends(t *testing.T) []backend {
+	out := []backend{miniBackend(t)}
+	if url := os.Getenv("LOCKBOX_TEST_REDIS_URL"); url != "" {
+		out = append(out, realBackend(t, url))
+	} else if os.Getenv("CI") != "" {
+		t.Fatal("LOCKBOX_TEST_REDIS_URL is not set: CI must run the store tests against a real redis-server")
+	} else {
+		t.Log("LOCKBOX_TEST_REDIS_URL not set: running on miniredis only (make test-integration runs a real redis-server)")
+	}
+	return out
+}
+
+func miniBackend(t *testing.T) backend {
+	t.Helper()
+	m := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	tc := &tripCounter{}
+	rdb.AddHook(tc)
+	return backend{name: "miniredis", rdb: rdb, mini: m, trip: tc}
+}
+
+func realBackend(t *testing.T, url string) backend {
+	t.Helper()
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("LOCKBOX_TEST_REDIS_URL: %v", err)
+	}
+	opt.MaxRetries = -1
+	opt.PoolSize = 256
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("real redis at %s: %v", url, err)
+	}
+	tc := &tripCounter{}
+	rdb.AddHook(tc)
+	return backend{name: "redis-server", rdb: rdb, trip: tc}
+}
+
+// tripCounter counts round trips: one per command or per pipeline.
+type tripCounter struct{ n atomic.Int64 }
+
+func (c *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
+}
+func (c *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
+}
+
+// tenant returns a tenant id no other test uses, so tests may share a server.
+func tenant(t *testing.T) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return "t-" + hex.EncodeToString(b)
+}
+
+func newID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// file creates a request in tenant filed by requester at now.
+func file(t *testing.T, s *redisstore.Store, tenant, requester string, now time.Time) lockbox.Request {
+	t.Helper()
+	in := lockboxtest.Input(lockboxtest.Scenario{})
+	in.TenantID, in.Requester.ID = tenant, requester
+	r, _, err := s.Create(context.Background(), lockbox.NewRequest(in, newID(), now, s.Limits()), nil)
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	return r
+}
+
+// events returns the operations in a tenant's audit stream, in order.
+func events(t *testing.T, rdb *redis.Client, tenant string) []string {
+	t.Helper()
+	msgs, err := rdb.XRange(context.Background(), redisstore.EventsKey(tenant), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := make([]string, len(msgs))
+	for i, m := range msgs {
+		ops[i] = m.Values["op"].(string)
+	}
+	return ops
+}

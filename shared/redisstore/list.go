@@ -1,0 +1,123 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"lockbox.dev/shared/lockbox"
+)
+
+// Query selects a page of requests.
+type Query struct {
+	Scope  lockbox.Scope
+	Status lockbox.Status // "" for every status
+	Limit  int            // 1..100
+	Cursor string         // "" for the first page
+}
+
+// Page is one page of requests, newest first.
+type Page struct {
+	Requests []lockbox.Request
+	// Next is the cursor of the following page, "" on the last one.
+	Next string
+}
+
+// scanCap bounds how many index entries one page may examine per index.
+func scanCap(limit int) int { return max(1000, 10*limit) }
+
+// List returns a page of the requests in q.Scope, newest first, with their
+// effective status. Paging is stable while requests are added (they get
+// higher sequence numbers than any cursor) and a page costs O(log N + page).
+// A page may hold fewer than Limit requests and still have a Next cursor
+// when many requests of another effective status stood in between.
+// Errors: KindInvalid (bad cursor), KindUnavailable.
+func (s *Store) List(ctx context.Context, q Query) (Page, error) {
+	if q.Limit < 1 || q.Limit > 100 {
+		return Page{}, lockbox.Invalidf("limit must be 1..100")
+	}
+	from := "+inf"
+	if q.Cursor != "" {
+		seq, err := decodeCursor(q)
+		if err != nil {
+			return Page{}, err
+		}
+		from = "(" + strconv.FormatUint(seq, 10)
+	}
+	k := keysFor(q.Scope.TenantID)
+	indexes := s.indexes(k, q)
+	res, err := listScript.Run(ctx, s.rdb, indexes, string(k), string(q.Status), from, q.Limit, scanCap(q.Limit)).Slice()
+	if err != nil {
+		return Page{}, classify("list requests", err)
+	}
+	page := Page{Requests: make([]lockbox.Request, 0, len(res)-1)}
+	if next := fmt.Sprint(res[0]); next != "" {
+		seq, _ := strconv.ParseUint(next, 10, 64)
+		page.Next = encodeCursor(q, seq)
+	}
+	for _, item := range res[1:] {
+		f, ok := item.([]any)
+		if !ok || len(f) != 4 {
+			return Page{}, lockbox.Internal("list requests", fmt.Errorf("unexpected item %v", item))
+		}
+		rec, err := pairs(f[3])
+		if err != nil {
+			return Page{}, lockbox.Internal("list requests", err)
+		}
+		r, err := decode(rec, f[1] == int64(1), f[2] == int64(1))
+		if err != nil {
+			return Page{}, err
+		}
+		page.Requests = append(page.Requests, r)
+	}
+	return page, nil
+}
+
+// indexes returns the sorted sets that can hold requests matching q: a
+// request recorded Pending may effectively be Expired, an Approved one
+// Completed, until the sweep records it.
+func (s *Store) indexes(k keys, q Query) []string {
+	switch {
+	case q.Scope.RequesterID != "":
+		return []string{k.byRequester(q.Scope.RequesterID)}
+	case q.Status == "":
+		return []string{k.all()}
+	case q.Status == lockbox.StatusExpired:
+		return []string{k.status(lockbox.StatusExpired), k.status(lockbox.StatusPending)}
+	case q.Status == lockbox.StatusCompleted:
+		return []string{k.status(lockbox.StatusCompleted), k.status(lockbox.StatusApproved)}
+	}
+	return []string{k.status(q.Status)}
+}
+
+// A cursor names the query it belongs to, so that it cannot be replayed
+// against another tenant, requester or status filter.
+func cursorBinding(q Query) string {
+	return "v1|" + q.Scope.TenantID + "|" + q.Scope.RequesterID + "|" + string(q.Status) + "|"
+}
+
+func encodeCursor(q Query, seq uint64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorBinding(q) + strconv.FormatUint(seq, 10)))
+}
+
+func decodeCursor(q Query) (uint64, error) {
+	bad := lockbox.Invalidf("cursor is not valid for this query")
+	if len(q.Cursor) > 512 {
+		return 0, bad
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+	if err != nil {
+		return 0, bad
+	}
+	rest, ok := strings.CutPrefix(string(raw), cursorBinding(q))
+	if !ok {
+		return 0, bad
+	}
+	seq, err := strconv.ParseUint(rest, 10, 64)
+	if err != nil || seq == 0 {
+		return 0, bad
+	}
+	return seq, nil
+}

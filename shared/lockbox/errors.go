@@ -11,16 +11,16 @@ type Kind string
 
 // The error kinds. The HTTP edge maps each to exactly one status code.
 const (
-	KindInvalid          Kind = "invalid"           // bad input: 400
-	KindUnauthorized     Kind = "unauthorized"      // missing or bad credentials: 401
-	KindForbidden        Kind = "forbidden"         // authenticated, not allowed: 403
-	KindNotFound         Kind = "not_found"         // unknown id, or another tenant's: 404
+	KindInvalid          Kind = "invalid"            // bad input: 400
+	KindUnauthorized     Kind = "unauthorized"       // missing or bad credentials: 401
+	KindForbidden        Kind = "forbidden"          // authenticated, not allowed: 403
+	KindNotFound         Kind = "not_found"          // unknown id, or another tenant's: 404
 	KindMethodNotAllowed Kind = "method_not_allowed" // wrong HTTP method: 405
-	KindConflict         Kind = "conflict"          // wrong state or idempotency clash: 409
-	KindTooLarge         Kind = "too_large"         // body over the cap: 413
-	KindUnsupportedMedia Kind = "unsupported_media" // body is not JSON: 415
-	KindUnavailable      Kind = "unavailable"       // backing store unreachable: 503
-	KindInternal         Kind = "internal"          // a bug or misconfiguration: 500
+	KindConflict         Kind = "conflict"           // wrong state or idempotency clash: 409
+	KindTooLarge         Kind = "too_large"          // body over the cap: 413
+	KindUnsupportedMedia Kind = "unsupported_media"  // body is not JSON: 415
+	KindUnavailable      Kind = "unavailable"        // backing store unreachable: 503
+	KindInternal         Kind = "internal"           // a bug or misconfiguration: 500
 )
 
 // Error is the error type of the domain. Code is the single word shown to

@@ -56,16 +56,16 @@ func (s *Store) Limits() lockbox.Limits { return s.limits }
 // keys builds the key names of one tenant.
 type keys string
 
-func keysFor(tenant string) keys                 { return keys("lb:{" + tenant + "}:") }
-func (k keys) req(id string) string              { return string(k) + "req:" + id }
-func (k keys) pending(id string) string          { return string(k) + "pending:" + id }
-func (k keys) grant(id string) string            { return string(k) + "grant:" + id }
-func (k keys) all() string                       { return string(k) + "idx:all" }
-func (k keys) status(st lockbox.Status) string   { return string(k) + "idx:status:" + string(st) }
+func keysFor(tenant string) keys                   { return keys("lb:{" + tenant + "}:") }
+func (k keys) req(id string) string                { return string(k) + "req:" + id }
+func (k keys) pending(id string) string            { return string(k) + "pending:" + id }
+func (k keys) grant(id string) string              { return string(k) + "grant:" + id }
+func (k keys) all() string                         { return string(k) + "idx:all" }
+func (k keys) status(st lockbox.Status) string     { return string(k) + "idx:status:" + string(st) }
 func (k keys) byRequester(requester string) string { return string(k) + "idx:requester:" + requester }
-func (k keys) seq() string                       { return string(k) + "seq" }
-func (k keys) due() string                       { return string(k) + "due" }
-func (k keys) idem(keyHash string) string        { return string(k) + "idem:" + keyHash }
+func (k keys) seq() string                         { return string(k) + "seq" }
+func (k keys) due() string                         { return string(k) + "due" }
+func (k keys) idem(keyHash string) string          { return string(k) + "idem:" + keyHash }
 
 // EventsKey is the name of a tenant's audit event stream.
 func EventsKey(tenant string) string { return string(keysFor(tenant)) + "events" }

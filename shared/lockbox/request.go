@@ -7,6 +7,8 @@
 package lockbox
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"time"
 )
 
@@ -139,4 +141,14 @@ func (r Request) Effective(now time.Time) Request {
 	}
 	r.AccessActive = r.Status == StatusApproved
 	return r
+}
+
+// NewID returns a fresh request id: a random (version 4) UUID from crypto/rand.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

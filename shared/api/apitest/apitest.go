@@ -1,0 +1,176 @@
+// Package apitest builds what the functions' handler tests need: real
+// dependencies over miniredis, real webhook signatures and real tokens, and
+// a snapshot of Redis to prove that a refused call changed nothing.
+package apitest
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	handler "github.com/openfaas/templates-sdk/go-http"
+	"github.com/redis/go-redis/v9"
+
+	"lockbox.dev/shared/app"
+	"lockbox.dev/shared/auth"
+	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/redisstore"
+)
+
+// The secrets of the test environment.
+var (
+	WebhookSecret = []byte("test-webhook-secret-0123456789")
+	JWTSecret     = []byte("test-jwt-secret-0123456789abcdef")
+)
+
+// Env is one test's Lockbox: miniredis, the store and the deps handed to the
+// function under test.
+type Env struct {
+	T     *testing.T
+	Mini  *miniredis.Miniredis
+	Redis *redis.Client
+	Deps  *app.Deps
+	Now   time.Time
+}
+
+// New returns a fresh environment whose clock stands at a fixed instant;
+// Advance moves it together with miniredis's TTLs.
+func New(t *testing.T) *Env {
+	t.Helper()
+	m := miniredis.RunT(t)
+	opt := &redis.Options{Addr: m.Addr()}
+	app.Tune(opt)
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	e := &Env{T: t, Mini: m, Redis: rdb, Now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	e.Deps = &app.Deps{
+		Store: redisstore.New(rdb, lockbox.DefaultLimits),
+		Auth:  auth.NewVerifier(WebhookSecret, JWTSecret, "", "", func() time.Time { return e.Now }),
+		Now:   func() time.Time { return e.Now },
+		Log:   discardLogger(),
+	}
+	return e
+}
+
+// Lazy returns the environment's deps for a function's deps variable.
+func (e *Env) Lazy() *app.Lazy { return app.Fixed(e.Deps) }
+
+// Advance moves the clock and miniredis's TTLs by d.
+func (e *Env) Advance(d time.Duration) {
+	e.Now = e.Now.Add(d)
+	e.Mini.FastForward(d)
+}
+
+// Signed returns a JSON POST carrying body signed with the webhook secret.
+func (e *Env) Signed(body string) handler.Request {
+	h := http.Header{"Content-Type": {"application/json"}}
+	ts := e.Now.Unix()
+	h.Set(auth.HeaderTimestamp, strconv.FormatInt(ts, 10))
+	h.Set(auth.HeaderSignature, auth.Sign(WebhookSecret, ts, []byte(body)))
+	return handler.Request{Method: http.MethodPost, Header: h, Body: []byte(body)}
+}
+
+// Token mints a token for sub in tenant tid with roles, valid for a day.
+func (e *Env) Token(sub, tid string, roles ...lockbox.Role) string {
+	return e.mint(sub, tid, roles, e.Now, 24*time.Hour)
+}
+
+// ExpiredToken mints a token that expired a minute ago.
+func (e *Env) ExpiredToken(sub, tid string, roles ...lockbox.Role) string {
+	return e.mint(sub, tid, roles, e.Now.Add(-time.Hour), 59*time.Minute)
+}
+
+func (e *Env) mint(sub, tid string, roles []lockbox.Role, at time.Time, ttl time.Duration) string {
+	rs := make([]string, len(roles))
+	for i, r := range roles {
+		rs[i] = string(r)
+	}
+	tok, err := auth.Mint(JWTSecret, auth.NewClaims(sub, tid, rs, at, ttl))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return tok
+}
+
+// Post returns a JSON POST of body with a bearer token.
+func (e *Env) Post(token, body string) handler.Request {
+	h := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + token}}
+	return handler.Request{Method: http.MethodPost, Header: h, Body: []byte(body)}
+}
+
+// Get returns a GET with a raw query string and a bearer token.
+func (e *Env) Get(token, query string) handler.Request {
+	return handler.Request{Method: http.MethodGet, Header: http.Header{"Authorization": {"Bearer " + token}}, QueryString: query}
+}
+
+// SignedGet returns a GET whose raw query string is signed with the webhook secret.
+func (e *Env) SignedGet(query string) handler.Request {
+	h := http.Header{}
+	ts := e.Now.Unix()
+	h.Set(auth.HeaderTimestamp, strconv.FormatInt(ts, 10))
+	h.Set(auth.HeaderSignature, auth.Sign(WebhookSecret, ts, []byte(query)))
+	return handler.Request{Method: http.MethodGet, Header: h, QueryString: query}
+}
+
+// Snapshot returns every key and value in Redis, to compare before and after
+// a call that must change nothing.
+func (e *Env) Snapshot() string { return e.Mini.Dump() }
+
+// File creates a request in tenant for requester through the store and
+// returns it.
+func (e *Env) File(tenant, requester string) lockbox.Request {
+	e.T.Helper()
+	in := CreateInput(tenant, requester)
+	r, _, err := e.Deps.Store.Create(e.T.Context(), lockbox.NewRequest(in, lockbox.NewID(), e.Now, e.Deps.Store.Limits()), nil)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return r
+}
+
+// CreateInput is a valid create body for tenant and requester.
+func CreateInput(tenant, requester string) lockbox.CreateInput {
+	return lockbox.CreateInput{
+		TenantID: tenant, ResourceType: "Microsoft.Compute/virtualMachines", ResourceIDs: []string{"vm-1", "vm-2"},
+		AccessLevel: "Read", Justification: "disk latency on vm-1", SupportRequest: "INC-1001",
+		SupportCaseURL: "https://support.example/cases/INC-1001", WorkItemSource: "ServiceNow",
+		Requester: lockbox.Requester{ID: requester, DisplayName: "Support Engineer"},
+	}
+}
+
+// JSON encodes v.
+func JSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// Decode decodes a response body into a value of type T.
+func Decode[T any](t *testing.T, resp handler.Response) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(resp.Body, &v); err != nil {
+		t.Fatalf("response %d is not JSON: %v: %s", resp.StatusCode, err, resp.Body)
+	}
+	return v
+}
+
+// ErrorOf decodes an error response.
+func ErrorOf(t *testing.T, resp handler.Response) ErrorDetail {
+	t.Helper()
+	return Decode[struct {
+		Error ErrorDetail `json:"error"`
+	}](t, resp).Error
+}
+
+// ErrorDetail is the error object of an error response.
+type ErrorDetail struct {
+	Code          string `json:"code"`
+	Message       string `json:"message"`
+	CurrentStatus string `json:"currentStatus"`
+}

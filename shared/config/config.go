@@ -1,0 +1,121 @@
+// Package config reads a function's configuration: plain values from its
+// environment (set in stack.yml, OpenFaaS lower_snake style) and secrets from
+// files under secret_mount_path, never from environment variables.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"lockbox.dev/shared/lockbox"
+)
+
+// Secret names (OpenFaaS secrets, one file each).
+const (
+	SecretWebhook       = "lockbox-webhook-secret"
+	SecretJWT           = "lockbox-jwt-secret"
+	SecretRedisPassword = "redis-password"
+	SecretS3AccessKey   = "s3-access-key"
+	SecretS3SecretKey   = "s3-secret-key"
+)
+
+// DefaultSecretMountPath is where OpenFaaS mounts secrets.
+const DefaultSecretMountPath = "/var/openfaas/secrets"
+
+// minSecretLen is the shortest HMAC key accepted (128 bits as hex or text).
+const minSecretLen = 16
+
+// Needs says which secrets a function cannot run without.
+type Needs struct {
+	Webhook bool // verifies signed webhooks (create, list)
+	JWT     bool // verifies bearer tokens
+}
+
+// Config is everything a function is configured with.
+type Config struct {
+	RedisURL      string
+	RedisPassword string // from the redis-password secret; "" when absent
+	Limits        lockbox.Limits
+
+	JWTIssuer   string // checked when set
+	JWTAudience string // checked when set
+
+	WebhookSecret []byte
+	JWTSecret     []byte
+}
+
+// Load reads the configuration through getenv (os.Getenv in production) and
+// the secret files. It reports every missing or malformed value at once.
+func Load(getenv func(string) string, needs Needs) (Config, error) {
+	var errs []error
+	c := Config{
+		RedisURL:    getenv("redis_url"),
+		JWTIssuer:   getenv("jwt_issuer"),
+		JWTAudience: getenv("jwt_audience"),
+	}
+	if c.RedisURL == "" {
+		errs = append(errs, errors.New("redis_url is not set"))
+	}
+	duration := func(name string, def time.Duration) time.Duration {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q is not a positive Go duration", name, v))
+			return def
+		}
+		return d
+	}
+	c.Limits = lockbox.Limits{
+		PendingTTL:   duration("pending_ttl", lockbox.DefaultLimits.PendingTTL),
+		AccessTTL:    duration("access_ttl", lockbox.DefaultLimits.AccessTTL),
+		MaxAccessTTL: duration("max_access_ttl", lockbox.DefaultLimits.MaxAccessTTL),
+	}
+
+	dir := getenv("secret_mount_path")
+	if dir == "" {
+		dir = DefaultSecretMountPath
+	}
+	secret := func(name string, required bool) []byte {
+		b, err := ReadSecret(dir, name)
+		switch {
+		case errors.Is(err, os.ErrNotExist) && !required:
+			return nil
+		case err != nil:
+			errs = append(errs, err)
+			return nil
+		case required && len(b) < minSecretLen:
+			errs = append(errs, fmt.Errorf("secret %s is shorter than %d bytes", name, minSecretLen))
+			return nil
+		}
+		return b
+	}
+	if needs.Webhook {
+		c.WebhookSecret = secret(SecretWebhook, true)
+	}
+	if needs.JWT {
+		c.JWTSecret = secret(SecretJWT, true)
+	}
+	c.RedisPassword = string(secret(SecretRedisPassword, false))
+	return c, errors.Join(errs...)
+}
+
+// ReadSecret returns the secret name under dir with surrounding white space
+// (a trailing newline, typically) removed.
+func ReadSecret(dir, name string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return nil, fmt.Errorf("secret %s is empty", name)
+	}
+	return []byte(s), nil
+}

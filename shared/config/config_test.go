@@ -1,0 +1,73 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"lockbox.dev/shared/config"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func writeSecret(t *testing.T, dir, name, value string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(value), 0o600))
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	writeSecret(t, dir, config.SecretWebhook, "webhook-secret-0123456789\n")
+	writeSecret(t, dir, config.SecretJWT, "jwt-secret-0123456789abcdef")
+	writeSecret(t, dir, config.SecretRedisPassword, "hunter2\n")
+
+	c, err := config.Load(env(map[string]string{
+		"redis_url": "redis://127.0.0.1:6379/0", "secret_mount_path": dir,
+		"pending_ttl": "2m", "max_access_ttl": "30s", "jwt_issuer": "https://idp.example",
+	}), config.Needs{Webhook: true, JWT: true})
+	require.NoError(t, err)
+	assert.Equal(t, "webhook-secret-0123456789", string(c.WebhookSecret), "trailing newline trimmed")
+	assert.Equal(t, "hunter2", c.RedisPassword)
+	assert.Equal(t, 2*time.Minute, c.Limits.PendingTTL)
+	assert.Equal(t, 8*time.Hour, c.Limits.AccessTTL, "default")
+	assert.Equal(t, 30*time.Second, c.Limits.MaxAccessTTL)
+	assert.Equal(t, "https://idp.example", c.JWTIssuer)
+}
+
+// Every problem is reported at once, so one deploy fixes them all.
+func TestLoadReportsEverything(t *testing.T) {
+	dir := t.TempDir()
+	writeSecret(t, dir, config.SecretJWT, "short")
+	_, err := config.Load(env(map[string]string{"secret_mount_path": dir, "access_ttl": "eight hours", "pending_ttl": "-1h"}),
+		config.Needs{Webhook: true, JWT: true})
+	require.Error(t, err)
+	msg := err.Error()
+	for _, want := range []string{"redis_url is not set", "access_ttl", "pending_ttl", "lockbox-webhook-secret", "lockbox-jwt-secret is shorter"} {
+		assert.Contains(t, msg, want)
+	}
+	assert.Equal(t, 5, strings.Count(msg, "\n")+1, msg)
+}
+
+// Secrets come from files only: an environment variable of the same name is
+// ignored.
+func TestSecretsNeverFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	_, err := config.Load(env(map[string]string{
+		"redis_url": "redis://x", "secret_mount_path": dir,
+		"lockbox-webhook-secret": "from-env-0123456789", "lockbox_webhook_secret": "from-env-0123456789",
+	}), config.Needs{Webhook: true})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "lockbox-webhook-secret")
+}
+
+func TestOptionalRedisPassword(t *testing.T) {
+	dir := t.TempDir()
+	c, err := config.Load(env(map[string]string{"redis_url": "redis://x", "secret_mount_path": dir}), config.Needs{})
+	require.NoError(t, err)
+	assert.Empty(t, c.RedisPassword)
+}

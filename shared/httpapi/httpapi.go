@@ -1,0 +1,127 @@
+// Package httpapi adapts the OpenFaaS golang-http Request and Response to
+// Lockbox: method and size checks, strict JSON decoding, the contract's error
+// body and the one table from error kind to HTTP status.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"mime"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"lockbox.dev/shared/lockbox"
+)
+
+// MaxBody is the largest request body accepted (64 KiB).
+const MaxBody = 64 << 10
+
+// Timeout bounds the work of one call when the runtime gave no deadline.
+const Timeout = 10 * time.Second
+
+var statusOf = map[lockbox.Kind]int{
+	lockbox.KindInvalid:          http.StatusBadRequest,
+	lockbox.KindUnauthorized:     http.StatusUnauthorized,
+	lockbox.KindForbidden:        http.StatusForbidden,
+	lockbox.KindNotFound:         http.StatusNotFound,
+	lockbox.KindMethodNotAllowed: http.StatusMethodNotAllowed,
+	lockbox.KindConflict:         http.StatusConflict,
+	lockbox.KindTooLarge:         http.StatusRequestEntityTooLarge,
+	lockbox.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
+	lockbox.KindUnavailable:      http.StatusServiceUnavailable,
+	lockbox.KindInternal:         http.StatusInternalServerError,
+}
+
+// Status returns the HTTP status of an error kind.
+func Status(k lockbox.Kind) int {
+	if s, ok := statusOf[k]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// Context returns the call's context with a deadline. A Request built without
+// WithContext (as in tests) has none; then a background context is used.
+func Context(req handler.Request) (context.Context, context.CancelFunc) {
+	ctx := req.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return context.WithTimeout(ctx, Timeout)
+}
+
+// CheckRequest refuses a call with the wrong method or an oversized body.
+// It runs before authentication, which reads the body.
+func CheckRequest(req handler.Request, method string) error {
+	if req.Method != method {
+		return lockbox.Errorf(lockbox.KindMethodNotAllowed, "MethodNotAllowed", "use %s", method)
+	}
+	if len(req.Body) > MaxBody {
+		return lockbox.Errorf(lockbox.KindTooLarge, "PayloadTooLarge", "body is larger than %d bytes", MaxBody)
+	}
+	return nil
+}
+
+// Decode parses the JSON body of req into v strictly: Content-Type must be
+// application/json, the body valid UTF-8 holding one JSON object whose keys match v's fields
+// exactly (case included), each at most once, with nothing after it.
+// Errors: KindUnsupportedMedia, KindInvalid.
+func Decode(req handler.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return lockbox.Errorf(lockbox.KindUnsupportedMedia, "UnsupportedMediaType", "Content-Type must be application/json")
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD.
+	if !utf8.Valid(req.Body) {
+		return lockbox.Invalidf("body is not valid UTF-8")
+	}
+	return decodeStrict(req.Body, v)
+}
+
+// ErrorBody is the contract's error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail describes an error to the caller.
+type ErrorDetail struct {
+	Code          string         `json:"code"`
+	Message       string         `json:"message"`
+	CurrentStatus lockbox.Status `json:"currentStatus,omitempty"`
+}
+
+// JSON returns a response with v encoded as its body.
+func JSON(status int, v any) handler.Response {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return Error(lockbox.Internal("encode response", err), slog.Default())
+	}
+	return handler.Response{
+		StatusCode: status,
+		Body:       append(body, '\n'),
+		Header:     http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}},
+	}
+}
+
+// Error returns the response for err. Internal and unavailable errors are
+// logged with their cause; callers only see a generic message for them.
+func Error(err error, log *slog.Logger) handler.Response {
+	var le *lockbox.Error
+	if !errors.As(err, &le) {
+		le = lockbox.Internal("unclassified", err)
+	}
+	status := Status(le.Kind)
+	if status >= 500 {
+		log.Error("call failed", "kind", string(le.Kind), "err", le.Err)
+	}
+	resp := JSON(status, ErrorBody{Error: ErrorDetail{Code: le.Code, Message: le.Message, CurrentStatus: le.CurrentStatus}})
+	if le.Kind == lockbox.KindMethodNotAllowed {
+		resp.Header.Set("Allow", le.Message[len("use "):])
+	}
+	return resp
+}

@@ -23,75 +23,71 @@ func ids(p redisstore.Page) []string {
 // Paging walks every request newest first, and stays stable while new
 // requests arrive between pages.
 func TestListPaging(t *testing.T) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			s := redisstore.New(b.rdb, lockbox.DefaultLimits)
-			ten := tenant(t)
-			var filed []string
-			for range 25 {
-				filed = append([]string{file(t, s, ten, "eng-1", time.Now()).RequestID}, filed...)
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+		ten := tenant(t)
+		var filed []string
+		for range 25 {
+			filed = append([]string{file(t, s, ten, "eng-1", time.Now()).RequestID}, filed...)
+		}
+		q := redisstore.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 10}
+		var seen []string
+		for page := 0; ; page++ {
+			p, err := s.List(ctx, q)
+			require.NoError(t, err)
+			seen = append(seen, ids(p)...)
+			// New requests arriving mid-walk never shift the pages.
+			file(t, s, ten, "eng-1", time.Now())
+			if p.Next == "" {
+				break
 			}
-			q := redisstore.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 10}
-			var seen []string
-			for page := 0; ; page++ {
-				p, err := s.List(ctx, q)
-				require.NoError(t, err)
-				seen = append(seen, ids(p)...)
-				// New requests arriving mid-walk never shift the pages.
-				file(t, s, ten, "eng-1", time.Now())
-				if p.Next == "" {
-					break
-				}
-				require.Less(t, page, 5, "paging does not end")
-				q.Cursor = p.Next
-			}
-			assert.Equal(t, filed, seen)
-		})
-	}
+			require.Less(t, page, 5, "paging does not end")
+			q.Cursor = p.Next
+		}
+		assert.Equal(t, filed, seen)
+	})
 }
 
 // Status filters report the effective status, before any sweep.
 func TestListStatusFilter(t *testing.T) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			lim := lockbox.Limits{PendingTTL: 200 * time.Millisecond, AccessTTL: time.Hour, MaxAccessTTL: time.Hour}
-			s := redisstore.New(b.rdb, lim)
-			ten := tenant(t)
-			expired := file(t, s, ten, "eng-1", time.Now())
-			approved := file(t, s, ten, "eng-2", time.Now())
-			denied := file(t, s, ten, "eng-1", time.Now())
-			_, err := s.Approve(ctx, ten, approved.RequestID, "alice", "ok", nil, time.Now())
-			require.NoError(t, err)
-			_, err = s.Deny(ctx, ten, denied.RequestID, "alice", "no", time.Now())
-			require.NoError(t, err)
-			if b.mini != nil {
-				b.mini.FastForward(250 * time.Millisecond)
-			} else {
-				time.Sleep(250 * time.Millisecond)
-			}
-			pending := file(t, s, ten, "eng-1", time.Now())
+	eachBackend(t, func(t *testing.T, b backend) {
+		lim := lockbox.Limits{PendingTTL: 200 * time.Millisecond, AccessTTL: time.Hour, MaxAccessTTL: time.Hour}
+		s := redisstore.New(b.rdb, lim)
+		ten := tenant(t)
+		expired := file(t, s, ten, "eng-1", time.Now())
+		approved := file(t, s, ten, "eng-2", time.Now())
+		denied := file(t, s, ten, "eng-1", time.Now())
+		_, err := s.Approve(ctx, ten, approved.RequestID, "alice", "ok", nil, time.Now())
+		require.NoError(t, err)
+		_, err = s.Deny(ctx, ten, denied.RequestID, "alice", "no", time.Now())
+		require.NoError(t, err)
+		if b.mini != nil {
+			b.mini.FastForward(250 * time.Millisecond)
+		} else {
+			time.Sleep(250 * time.Millisecond)
+		}
+		pending := file(t, s, ten, "eng-1", time.Now())
 
-			list := func(st lockbox.Status, requester string) []string {
-				p, err := s.List(ctx, redisstore.Query{Scope: lockbox.Scope{TenantID: ten, RequesterID: requester}, Status: st, Limit: 50})
-				require.NoError(t, err)
-				return ids(p)
-			}
-			assert.Equal(t, []string{pending.RequestID}, list(lockbox.StatusPending, ""))
-			assert.Equal(t, []string{expired.RequestID}, list(lockbox.StatusExpired, ""), "expired before any sweep")
-			assert.Equal(t, []string{approved.RequestID}, list(lockbox.StatusApproved, ""))
-			assert.Equal(t, []string{denied.RequestID}, list(lockbox.StatusDenied, ""))
-			assert.Empty(t, list(lockbox.StatusCompleted, ""))
-			assert.Equal(t, []string{pending.RequestID, denied.RequestID, approved.RequestID, expired.RequestID}, list("", ""))
-			assert.Equal(t, []string{approved.RequestID}, list("", "eng-2"), "a requester sees only their own")
-			assert.Equal(t, []string{expired.RequestID}, list(lockbox.StatusExpired, "eng-1"))
-
-			// After the sweep the same answers come from the recorded status.
-			_, err = s.Sweep(ctx, ten, time.Now().Add(time.Hour), 10)
+		list := func(st lockbox.Status, requester string) []string {
+			p, err := s.List(ctx, redisstore.Query{Scope: lockbox.Scope{TenantID: ten, RequesterID: requester}, Status: st, Limit: 50})
 			require.NoError(t, err)
-			assert.Equal(t, []string{expired.RequestID}, list(lockbox.StatusExpired, ""))
-			assert.Empty(t, list(lockbox.StatusPending, "eng-2"))
-		})
-	}
+			return ids(p)
+		}
+		assert.Equal(t, []string{pending.RequestID}, list(lockbox.StatusPending, ""))
+		assert.Equal(t, []string{expired.RequestID}, list(lockbox.StatusExpired, ""), "expired before any sweep")
+		assert.Equal(t, []string{approved.RequestID}, list(lockbox.StatusApproved, ""))
+		assert.Equal(t, []string{denied.RequestID}, list(lockbox.StatusDenied, ""))
+		assert.Empty(t, list(lockbox.StatusCompleted, ""))
+		assert.Equal(t, []string{pending.RequestID, denied.RequestID, approved.RequestID, expired.RequestID}, list("", ""))
+		assert.Equal(t, []string{approved.RequestID}, list("", "eng-2"), "a requester sees only their own")
+		assert.Equal(t, []string{expired.RequestID}, list(lockbox.StatusExpired, "eng-1"))
+
+		// After the sweep the same answers come from the recorded status.
+		_, err = s.Sweep(ctx, ten, time.Now().Add(time.Hour), 10)
+		require.NoError(t, err)
+		assert.Equal(t, []string{expired.RequestID}, list(lockbox.StatusExpired, ""))
+		assert.Empty(t, list(lockbox.StatusPending, "eng-2"))
+	})
 }
 
 // A page examines a bounded number of entries: with many expired-but-unswept

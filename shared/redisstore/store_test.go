@@ -69,246 +69,234 @@ func TestScenarios(t *testing.T) {
 }
 
 func TestCreateAndGet(t *testing.T) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			s := redisstore.New(b.rdb, lockbox.DefaultLimits)
-			ten := tenant(t)
-			now := time.Now().UTC()
-			r := file(t, s, ten, "eng-1", now)
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+		ten := tenant(t)
+		now := time.Now().UTC()
+		r := file(t, s, ten, "eng-1", now)
 
-			got, err := s.Get(ctx, ten, r.RequestID)
-			require.NoError(t, err)
-			assert.Equal(t, lockbox.StatusPending, got.Status)
-			assert.Equal(t, r.CreatedDateTime, got.CreatedDateTime)
-			assert.Equal(t, r.CreatedDateTime.Add(96*time.Hour), got.ExpirationDateTime)
-			assert.Equal(t, 8, got.Duration)
-			assert.Nil(t, got.Decision)
-			assert.Nil(t, got.AccessExpirationDateTime)
-			assert.Equal(t, []string{lockbox.OpCreate}, events(t, b.rdb, ten))
+		got, err := s.Get(ctx, ten, r.RequestID)
+		require.NoError(t, err)
+		assert.Equal(t, lockbox.StatusPending, got.Status)
+		assert.Equal(t, r.CreatedDateTime, got.CreatedDateTime)
+		assert.Equal(t, r.CreatedDateTime.Add(96*time.Hour), got.ExpirationDateTime)
+		assert.Equal(t, 8, got.Duration)
+		assert.Nil(t, got.Decision)
+		assert.Nil(t, got.AccessExpirationDateTime)
+		assert.Equal(t, []string{lockbox.OpCreate}, events(t, b.rdb, ten))
 
-			// The pending key carries the 4-day window as its TTL.
-			ttl := b.rdb.PTTL(ctx, "lb:{"+ten+"}:pending:"+r.RequestID).Val()
-			assert.InDelta(t, (96 * time.Hour).Seconds(), ttl.Seconds(), 5)
+		// The pending key carries the 4-day window as its TTL.
+		ttl := b.rdb.PTTL(ctx, "lb:{"+ten+"}:pending:"+r.RequestID).Val()
+		assert.InDelta(t, (96 * time.Hour).Seconds(), ttl.Seconds(), 5)
 
-			// Another tenant cannot see it: its keys are elsewhere.
-			_, err = s.Get(ctx, tenant(t), r.RequestID)
-			assert.Equal(t, lockbox.KindNotFound, lockbox.KindOf(err))
-			_, err = s.Approve(ctx, tenant(t), r.RequestID, "mallory", "x", nil, now)
-			assert.Equal(t, lockbox.KindNotFound, lockbox.KindOf(err))
-			got, _ = s.Get(ctx, ten, r.RequestID)
-			assert.Equal(t, lockbox.StatusPending, got.Status, "a refused cross-tenant approve changed nothing")
-		})
-	}
+		// Another tenant cannot see it: its keys are elsewhere.
+		_, err = s.Get(ctx, tenant(t), r.RequestID)
+		assert.Equal(t, lockbox.KindNotFound, lockbox.KindOf(err))
+		_, err = s.Approve(ctx, tenant(t), r.RequestID, "mallory", "x", nil, now)
+		assert.Equal(t, lockbox.KindNotFound, lockbox.KindOf(err))
+		got, _ = s.Get(ctx, ten, r.RequestID)
+		assert.Equal(t, lockbox.StatusPending, got.Status, "a refused cross-tenant approve changed nothing")
+	})
 }
 
 // Short TTLs on the real clock: the approval window and the grant end at the
 // instant their keys expire, before any sweep runs.
 func TestTTLExpiry(t *testing.T) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			lim := lockbox.Limits{PendingTTL: 300 * time.Millisecond, AccessTTL: 400 * time.Millisecond, MaxAccessTTL: time.Hour}
-			s := redisstore.New(b.rdb, lim)
-			ten := tenant(t)
-			// One clock for the test and for Redis's TTLs: miniredis's is moved
-			// by hand, a real server's is the wall clock.
-			virtual := time.Now()
-			clock := time.Now
-			wait := time.Sleep
-			if b.mini != nil {
-				clock = func() time.Time { return virtual }
-				wait = func(d time.Duration) { b.mini.FastForward(d); virtual = virtual.Add(d) }
-			}
+	eachBackend(t, func(t *testing.T, b backend) {
+		lim := lockbox.Limits{PendingTTL: 300 * time.Millisecond, AccessTTL: 400 * time.Millisecond, MaxAccessTTL: time.Hour}
+		s := redisstore.New(b.rdb, lim)
+		ten := tenant(t)
+		// One clock for the test and for Redis's TTLs: miniredis's is moved
+		// by hand, a real server's is the wall clock.
+		virtual := time.Now()
+		clock := time.Now
+		wait := time.Sleep
+		if b.mini != nil {
+			clock = func() time.Time { return virtual }
+			wait = func(d time.Duration) { b.mini.FastForward(d); virtual = virtual.Add(d) }
+		}
 
-			expiring := file(t, s, ten, "eng-1", clock())
-			granted := file(t, s, ten, "eng-1", clock())
-			_, err := s.Approve(ctx, ten, granted.RequestID, "alice", "ok", nil, clock())
-			require.NoError(t, err)
-			got, _ := s.Get(ctx, ten, granted.RequestID)
-			assert.True(t, got.AccessActive)
+		expiring := file(t, s, ten, "eng-1", clock())
+		granted := file(t, s, ten, "eng-1", clock())
+		_, err := s.Approve(ctx, ten, granted.RequestID, "alice", "ok", nil, clock())
+		require.NoError(t, err)
+		got, _ := s.Get(ctx, ten, granted.RequestID)
+		assert.True(t, got.AccessActive)
 
-			wait(350 * time.Millisecond)
-			got, _ = s.Get(ctx, ten, expiring.RequestID)
-			assert.Equal(t, lockbox.StatusExpired, got.Status, "window over: expired before any sweep")
-			_, err = s.Approve(ctx, ten, expiring.RequestID, "alice", "late", nil, clock())
-			var le *lockbox.Error
-			require.True(t, errors.As(err, &le), "got %v", err)
-			assert.Equal(t, lockbox.KindConflict, le.Kind)
-			assert.Equal(t, lockbox.StatusExpired, le.CurrentStatus)
+		wait(350 * time.Millisecond)
+		got, _ = s.Get(ctx, ten, expiring.RequestID)
+		assert.Equal(t, lockbox.StatusExpired, got.Status, "window over: expired before any sweep")
+		_, err = s.Approve(ctx, ten, expiring.RequestID, "alice", "late", nil, clock())
+		var le *lockbox.Error
+		require.True(t, errors.As(err, &le), "got %v", err)
+		assert.Equal(t, lockbox.KindConflict, le.Kind)
+		assert.Equal(t, lockbox.StatusExpired, le.CurrentStatus)
 
-			got, _ = s.Get(ctx, ten, granted.RequestID)
-			assert.True(t, got.AccessActive, "grant of 400ms still live after 350ms")
-			wait(100 * time.Millisecond)
-			got, _ = s.Get(ctx, ten, granted.RequestID)
-			assert.False(t, got.AccessActive)
-			assert.Equal(t, lockbox.StatusCompleted, got.Status)
+		got, _ = s.Get(ctx, ten, granted.RequestID)
+		assert.True(t, got.AccessActive, "grant of 400ms still live after 350ms")
+		wait(100 * time.Millisecond)
+		got, _ = s.Get(ctx, ten, granted.RequestID)
+		assert.False(t, got.AccessActive)
+		assert.Equal(t, lockbox.StatusCompleted, got.Status)
 
-			// The sweep records both, once.
-			res, err := s.Sweep(ctx, ten, clock(), 10)
-			require.NoError(t, err)
-			assert.Equal(t, redisstore.SweepResult{Expired: 1, Completed: 1}, res)
-			res, err = s.Sweep(ctx, ten, clock(), 10)
-			require.NoError(t, err)
-			assert.Equal(t, redisstore.SweepResult{}, res, "a second sweep finds nothing")
-			assert.ElementsMatch(t, []string{lockbox.OpCreate, lockbox.OpCreate, lockbox.OpApprove, lockbox.OpExpire, lockbox.OpComplete}, events(t, b.rdb, ten))
-		})
-	}
+		// The sweep records both, once.
+		res, err := s.Sweep(ctx, ten, clock(), 10)
+		require.NoError(t, err)
+		assert.Equal(t, redisstore.SweepResult{Expired: 1, Completed: 1}, res)
+		res, err = s.Sweep(ctx, ten, clock(), 10)
+		require.NoError(t, err)
+		assert.Equal(t, redisstore.SweepResult{}, res, "a second sweep finds nothing")
+		assert.ElementsMatch(t, []string{lockbox.OpCreate, lockbox.OpCreate, lockbox.OpApprove, lockbox.OpExpire, lockbox.OpComplete}, events(t, b.rdb, ten))
+	})
 }
 
 // 200 concurrent approvals and denials of one request: one decision wins,
 // every other call gets 409, and the stream holds exactly one decision event.
 func TestDecisionRace(t *testing.T) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			s := redisstore.New(b.rdb, lockbox.DefaultLimits)
-			ten := tenant(t)
-			r := file(t, s, ten, "eng-1", time.Now())
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+		ten := tenant(t)
+		r := file(t, s, ten, "eng-1", time.Now())
 
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			wins, conflicts := map[lockbox.Status]int{}, 0
-			for i := range 200 {
-				wg.Go(func() {
-					approver := fmt.Sprintf("approver-%d", i)
-					var got lockbox.Request
-					var err error
-					if i%2 == 0 {
-						got, err = s.Approve(ctx, ten, r.RequestID, approver, "ok", nil, time.Now())
-					} else {
-						got, err = s.Deny(ctx, ten, r.RequestID, approver, "no", time.Now())
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins, conflicts := map[lockbox.Status]int{}, 0
+		for i := range 200 {
+			wg.Go(func() {
+				approver := fmt.Sprintf("approver-%d", i)
+				var got lockbox.Request
+				var err error
+				if i%2 == 0 {
+					got, err = s.Approve(ctx, ten, r.RequestID, approver, "ok", nil, time.Now())
+				} else {
+					got, err = s.Deny(ctx, ten, r.RequestID, approver, "no", time.Now())
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				switch lockbox.KindOf(err) {
+				case lockbox.KindConflict:
+					conflicts++
+				default:
+					if err != nil {
+						t.Errorf("unexpected error: %v", err)
+						return
 					}
-					mu.Lock()
-					defer mu.Unlock()
-					switch lockbox.KindOf(err) {
-					case lockbox.KindConflict:
-						conflicts++
-					default:
-						if err != nil {
-							t.Errorf("unexpected error: %v", err)
-							return
-						}
-						wins[got.Status]++
-					}
-				})
-			}
-			wg.Wait()
-			assert.Equal(t, 1, wins[lockbox.StatusApproved]+wins[lockbox.StatusDenied], "exactly one decision: %v", wins)
-			assert.Equal(t, 199, conflicts)
-			ops := events(t, b.rdb, ten)
-			require.Len(t, ops, 2, "create and one decision: %v", ops)
-			assert.Contains(t, []string{lockbox.OpApprove, lockbox.OpDeny}, ops[1])
-		})
-	}
+					wins[got.Status]++
+				}
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, 1, wins[lockbox.StatusApproved]+wins[lockbox.StatusDenied], "exactly one decision: %v", wins)
+		assert.Equal(t, 199, conflicts)
+		ops := events(t, b.rdb, ten)
+		require.Len(t, ops, 2, "create and one decision: %v", ops)
+		assert.Contains(t, []string{lockbox.OpApprove, lockbox.OpDeny}, ops[1])
+	})
 }
 
 // An approval racing the expiry sweep at the end of the window: exactly one
 // of them takes effect, never both.
 func TestApproveSweepRace(t *testing.T) {
-	for _, b := range backends(t) {
-		if b.mini != nil {
-			continue // needs the real clock to race against the TTL
+	t.Run("redis-server", func(t *testing.T) {
+		b := requireRealBackend(t) // needs the real clock to race against the TTL
+		lim := lockbox.Limits{PendingTTL: 50 * time.Millisecond, AccessTTL: time.Hour, MaxAccessTTL: time.Hour}
+		s := redisstore.New(b.rdb, lim)
+		ten := tenant(t)
+		const n = 40
+		reqs := make([]lockbox.Request, n)
+		for i := range reqs {
+			reqs[i] = file(t, s, ten, "eng-1", time.Now())
 		}
-		t.Run(b.name, func(t *testing.T) {
-			lim := lockbox.Limits{PendingTTL: 50 * time.Millisecond, AccessTTL: time.Hour, MaxAccessTTL: time.Hour}
-			s := redisstore.New(b.rdb, lim)
-			ten := tenant(t)
-			const n = 40
-			reqs := make([]lockbox.Request, n)
-			for i := range reqs {
-				reqs[i] = file(t, s, ten, "eng-1", time.Now())
-			}
-			approved := make([]bool, n)
-			deadline := reqs[0].ExpirationDateTime
-			time.Sleep(time.Until(deadline) - 3*time.Millisecond)
-			var wg sync.WaitGroup
-			for i := range reqs {
-				wg.Go(func() {
-					_, err := s.Approve(ctx, ten, reqs[i].RequestID, "alice", "ok", nil, time.Now())
-					approved[i] = err == nil
-				})
-			}
+		approved := make([]bool, n)
+		deadline := reqs[0].ExpirationDateTime
+		time.Sleep(time.Until(deadline) - 3*time.Millisecond)
+		var wg sync.WaitGroup
+		for i := range reqs {
 			wg.Go(func() {
-				for time.Now().Before(deadline.Add(100 * time.Millisecond)) {
-					if _, err := s.Sweep(ctx, ten, time.Now(), 100); err != nil {
-						t.Error(err)
-						return
-					}
-				}
+				_, err := s.Approve(ctx, ten, reqs[i].RequestID, "alice", "ok", nil, time.Now())
+				approved[i] = err == nil
 			})
-			wg.Wait()
-			_, err := s.Sweep(ctx, ten, time.Now().Add(time.Second), 100)
-			require.NoError(t, err)
-
-			msgs, err := b.rdb.XRange(ctx, redisstore.EventsKey(ten), "-", "+").Result()
-			require.NoError(t, err)
-			decided := map[string][]string{}
-			for _, m := range msgs {
-				id := m.Values["requestId"].(string)
-				decided[id] = append(decided[id], m.Values["op"].(string))
-			}
-			wonApprove := 0
-			for _, ok := range approved {
-				if ok {
-					wonApprove++
-				}
-			}
-			t.Logf("%d of %d approvals beat the expiry", wonApprove, n)
-			for i, r := range reqs {
-				got, err := s.Get(ctx, ten, r.RequestID)
-				require.NoError(t, err)
-				ops := decided[r.RequestID]
-				require.Len(t, ops, 2, "request %d: create plus exactly one outcome, got %v", i, ops)
-				if approved[i] {
-					assert.Equal(t, lockbox.OpApprove, ops[1])
-					assert.Equal(t, lockbox.StatusApproved, got.Status)
-				} else {
-					assert.Equal(t, lockbox.OpExpire, ops[1])
-					assert.Equal(t, lockbox.StatusExpired, got.Status)
+		}
+		wg.Go(func() {
+			for time.Now().Before(deadline.Add(100 * time.Millisecond)) {
+				if _, err := s.Sweep(ctx, ten, time.Now(), 100); err != nil {
+					t.Error(err)
+					return
 				}
 			}
 		})
-	}
+		wg.Wait()
+		_, err := s.Sweep(ctx, ten, time.Now().Add(time.Second), 100)
+		require.NoError(t, err)
+
+		msgs, err := b.rdb.XRange(ctx, redisstore.EventsKey(ten), "-", "+").Result()
+		require.NoError(t, err)
+		decided := map[string][]string{}
+		for _, m := range msgs {
+			id := m.Values["requestId"].(string)
+			decided[id] = append(decided[id], m.Values["op"].(string))
+		}
+		wonApprove := 0
+		for _, ok := range approved {
+			if ok {
+				wonApprove++
+			}
+		}
+		t.Logf("%d of %d approvals beat the expiry", wonApprove, n)
+		for i, r := range reqs {
+			got, err := s.Get(ctx, ten, r.RequestID)
+			require.NoError(t, err)
+			ops := decided[r.RequestID]
+			require.Len(t, ops, 2, "request %d: create plus exactly one outcome, got %v", i, ops)
+			if approved[i] {
+				assert.Equal(t, lockbox.OpApprove, ops[1])
+				assert.Equal(t, lockbox.StatusApproved, got.Status)
+			} else {
+				assert.Equal(t, lockbox.OpExpire, ops[1])
+				assert.Equal(t, lockbox.StatusExpired, got.Status)
+			}
+		}
+	})
 }
 
 // Concurrent retries of one create with one Idempotency-Key file exactly one
 // request; the same key with another body is refused.
 func TestIdempotentCreate(t *testing.T) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			s := redisstore.New(b.rdb, lockbox.DefaultLimits)
-			ten := tenant(t)
-			in := lockboxtest.Input(lockboxtest.Scenario{})
-			in.TenantID = ten
-			idem := &redisstore.Idempotency{KeyHash: "k1", BodyHash: "body-a"}
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+		ten := tenant(t)
+		in := lockboxtest.Input(lockboxtest.Scenario{})
+		in.TenantID = ten
+		idem := &redisstore.Idempotency{KeyHash: "k1", BodyHash: "body-a"}
 
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			ids, replays := map[string]int{}, 0
-			for range 50 {
-				wg.Go(func() {
-					r, replayed, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()), idem)
-					mu.Lock()
-					defer mu.Unlock()
-					if err != nil {
-						t.Errorf("create: %v", err)
-						return
-					}
-					ids[r.RequestID]++
-					if replayed {
-						replays++
-					}
-				})
-			}
-			wg.Wait()
-			assert.Len(t, ids, 1, "one request filed: %v", ids)
-			assert.Equal(t, 49, replays)
-			assert.Equal(t, []string{lockbox.OpCreate}, events(t, b.rdb, ten))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		ids, replays := map[string]int{}, 0
+		for range 50 {
+			wg.Go(func() {
+				r, replayed, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()), idem)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					t.Errorf("create: %v", err)
+					return
+				}
+				ids[r.RequestID]++
+				if replayed {
+					replays++
+				}
+			})
+		}
+		wg.Wait()
+		assert.Len(t, ids, 1, "one request filed: %v", ids)
+		assert.Equal(t, 49, replays)
+		assert.Equal(t, []string{lockbox.OpCreate}, events(t, b.rdb, ten))
 
-			_, _, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()),
-				&redisstore.Idempotency{KeyHash: "k1", BodyHash: "body-b"})
-			assert.Equal(t, lockbox.KindConflict, lockbox.KindOf(err))
-			assert.Len(t, events(t, b.rdb, ten), 1, "the clash filed nothing")
-		})
-	}
+		_, _, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()),
+			&redisstore.Idempotency{KeyHash: "k1", BodyHash: "body-b"})
+		assert.Equal(t, lockbox.KindConflict, lockbox.KindOf(err))
+		assert.Len(t, events(t, b.rdb, ten), 1, "the clash filed nothing")
+	})
 }
 
 func TestUnavailable(t *testing.T) {
@@ -331,29 +319,27 @@ func TestUnavailable(t *testing.T) {
 
 // Each transition is one round trip to Redis (scripts already loaded).
 func TestRoundTrips(t *testing.T) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			s := redisstore.New(b.rdb, lockbox.DefaultLimits)
-			ten := tenant(t)
-			// Warm the script cache, as a running function has.
-			r := file(t, s, ten, "eng-1", time.Now())
-			_, _ = s.Deny(ctx, ten, r.RequestID, "alice", "warm", time.Now())
-			_, _ = s.List(ctx, redisstore.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 10})
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+		ten := tenant(t)
+		// Warm the script cache, as a running function has.
+		r := file(t, s, ten, "eng-1", time.Now())
+		_, _ = s.Deny(ctx, ten, r.RequestID, "alice", "warm", time.Now())
+		_, _ = s.List(ctx, redisstore.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 10})
 
-			count := func(f func()) int64 {
-				before := b.trip.n.Load()
-				f()
-				return b.trip.n.Load() - before
-			}
-			var a, d lockbox.Request
-			assert.EqualValues(t, 1, count(func() { a = file(t, s, ten, "eng-1", time.Now()) }), "create")
-			d = file(t, s, ten, "eng-1", time.Now())
-			assert.EqualValues(t, 1, count(func() { _, _ = s.Approve(ctx, ten, a.RequestID, "alice", "ok", nil, time.Now()) }), "approve")
-			assert.EqualValues(t, 1, count(func() { _, _ = s.Deny(ctx, ten, d.RequestID, "alice", "no", time.Now()) }), "deny")
-			assert.EqualValues(t, 1, count(func() {
-				_, _ = s.List(ctx, redisstore.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 50})
-			}), "list")
-			assert.EqualValues(t, 1, count(func() { _, _ = s.Get(ctx, ten, a.RequestID) }), "get")
-		})
-	}
+		count := func(f func()) int64 {
+			before := b.trip.n.Load()
+			f()
+			return b.trip.n.Load() - before
+		}
+		var a, d lockbox.Request
+		assert.EqualValues(t, 1, count(func() { a = file(t, s, ten, "eng-1", time.Now()) }), "create")
+		d = file(t, s, ten, "eng-1", time.Now())
+		assert.EqualValues(t, 1, count(func() { _, _ = s.Approve(ctx, ten, a.RequestID, "alice", "ok", nil, time.Now()) }), "approve")
+		assert.EqualValues(t, 1, count(func() { _, _ = s.Deny(ctx, ten, d.RequestID, "alice", "no", time.Now()) }), "deny")
+		assert.EqualValues(t, 1, count(func() {
+			_, _ = s.List(ctx, redisstore.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 50})
+		}), "list")
+		assert.EqualValues(t, 1, count(func() { _, _ = s.Get(ctx, ten, a.RequestID) }), "get")
+	})
 }

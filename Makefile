@@ -1,0 +1,54 @@
+# Lockbox. `make run` starts the whole stack locally; `make test` runs the
+# test suite. Both need nothing but Go.
+
+SHELL      := /bin/bash
+GO         ?= go
+BIN        := $(CURDIR)/bin
+FAAS_CLI   := $(BIN)/faas-cli
+STACK      ?= stack.yml
+# Every module of the workspace (go test ./... does not work at a go.work root).
+MODULES     = $(shell $(GO) list -m -f '{{.Dir}}/...')
+
+.PHONY: help run test test-unit check-images test-integration lint bench build push deploy up faas-cli
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+run: ## run the whole stack locally (see README)
+	$(GO) run ./scripts/localrun -f $(STACK)
+
+test: test-unit check-images ## unit tests of every module and the image build check
+	@[ -n "$$LOCKBOX_TEST_REDIS_URL" ] || echo "note: the store's real-Redis subtests were skipped; 'make test-integration' runs them against redis-server"
+
+test-unit: ## unit tests of every module (miniredis; real Redis when LOCKBOX_TEST_REDIS_URL is set)
+	$(GO) test -count=1 $(MODULES)
+
+check-images: $(FAAS_CLI) ## reproduce every function's image build without Docker
+	$(GO) run ./scripts/imagecheck -faas-cli $(FAAS_CLI) -f $(STACK)
+
+test-integration: ## store and handler tests against a throwaway real redis-server, with the race detector
+	scripts/with-redis.sh $(GO) test -count=1 -race $(MODULES)
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(MODULES)
+
+bench: ## Go benchmarks (list page cost against stored requests, round trips)
+	scripts/with-redis.sh $(GO) test -run '^$$' -bench . -benchmem ./shared/redisstore/
+
+faas-cli: $(FAAS_CLI) ## build the pinned faas-cli into bin/
+
+$(FAAS_CLI): scripts/tools/go.mod scripts/tools/go.sum
+	GOWORK=off $(GO) -C scripts/tools build -o $(FAAS_CLI) github.com/openfaas/faas-cli
+
+build: $(FAAS_CLI) ## faas-cli build (needs Docker)
+	$(FAAS_CLI) build -f $(STACK)
+
+push: $(FAAS_CLI) ## faas-cli push (needs a registry login)
+	$(FAAS_CLI) push -f $(STACK)
+
+deploy: $(FAAS_CLI) ## faas-cli deploy to $OPENFAAS_URL
+	$(FAAS_CLI) deploy -f $(STACK)
+
+up: $(FAAS_CLI) ## faas-cli up: build, push and deploy
+	$(FAAS_CLI) up -f $(STACK)

@@ -1,0 +1,3 @@
+module lockbox.dev/scripts
+
+go 1.26.0

@@ -271,4 +271,3 @@ func newer(a, b string) bool {
 	}
 	return false
 }
-

@@ -14,8 +14,15 @@ MODULES     = $(shell $(GO) list -m -f '{{.Dir}}/...')
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-run: ## run the whole stack locally (see README)
-	$(GO) run ./scripts/localrun -f $(STACK)
+run: $(FAAS_CLI) $(BIN)/lockboxctl ## run the whole stack locally (see README)
+	$(GO) build -o $(BIN)/localrun ./scripts/localrun
+	$(BIN)/localrun -f $(STACK)
+
+$(BIN)/lockboxctl: FORCE
+	$(GO) build -o $@ ./scripts/lockboxctl
+
+.PHONY: FORCE
+FORCE:
 
 test: test-unit check-images ## unit tests of every module and the image build check
 	@[ -n "$$LOCKBOX_TEST_REDIS_URL" ] || echo "note: the store's real-Redis subtests were skipped; 'make test-integration' runs them against redis-server"

@@ -10,6 +10,9 @@
 #   sh build.sh test    run the function's tests
 #   sh build.sh build   build the static ./handler binary
 set -eu
+# The context's own workspace, even when it sits inside another one.
+GOWORK="$(pwd)/go.work"
+export GOWORK
 
 fmt() {
 	unformatted=$(find . -name '*.go' -not -path './vendor/*' -print0 | xargs -0 gofmt -l)

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"lockbox.dev/scripts/stack"
+)
+
+// sampleBody is the request the banner's example files.
+const sampleBody = `{"tenantId":"contoso","resourceType":"postgres","resourceIds":["db-1"],"accessLevel":"Read",` +
+	`"justification":"slow queries since the upgrade","supportRequest":"INC-1001","requester":{"id":"eng-7","displayName":"Support Engineer"}}`
+
+func printBanner(w io.Writer, r *running, st *stack.Stack, secretsDir string) {
+	secretsFlag := ""
+	if secretsDir != ".secrets" {
+		secretsFlag = " -secrets " + secretsDir
+	}
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	p("")
+	p("Lockbox is up (%.1fs): %d functions behind a local OpenFaaS-compatible gateway", r.Started.Seconds(), len(r.Backends))
+	p("")
+	p("  gateway    %s   (/system/* basic auth: %s / %s)", r.Gateway, adminUser, r.Password)
+	for i, name := range st.Names() {
+		label := ""
+		if i == 0 {
+			label = "functions"
+		}
+		p("  %-10s %s/function/%s   (process on %s)", label, r.Gateway, name, r.Backends[name].addr)
+	}
+	p("  redis      %s", r.Redis.Desc)
+	p("  s3         %s", r.S3.Desc)
+	p("  secrets    %s/ (one file per secret, generated where missing, git-ignored)", secretsDir)
+	if len(r.Cron) == 0 {
+		p("  cron       no function is annotated topic=cron-function")
+	}
+	for _, name := range sortedKeys(r.Cron) {
+		p("  cron       %s on %q", name, r.Cron[name])
+	}
+	p("")
+	p("Try it from another terminal in this folder:")
+	p("")
+	p("  export OPENFAAS_URL=%s", r.Gateway)
+	p("  echo -n %s | bin/faas-cli login --username %s --password-stdin", r.Password, adminUser)
+	p("  bin/faas-cli list")
+	p("")
+	p("  # file a request as the ticketing system does: a signed webhook")
+	p("  BODY='%s'", sampleBody)
+	p(`  echo -n "$BODY" | bin/faas-cli invoke lockbox-create --content-type application/json $(bin/lockboxctl sign%s "$BODY")`, secretsFlag)
+	p("")
+	p("  # list the tenant's requests as its reader")
+	p(`  bin/faas-cli invoke lockbox-list -m GET -H "Authorization=Bearer $(bin/lockboxctl token%s -sub rita -tenant contoso -role lockbox.reader)" </dev/null`, secretsFlag)
+	p("")
+	p("  # approve it as the tenant's approver (requestId from the answer above)")
+	p(`  echo -n '{"requestId":"<requestId>","reason":"checked with the customer"}' | bin/faas-cli invoke lockbox-approve --content-type application/json -H "Authorization=Bearer $(bin/lockboxctl token%s -sub alice -tenant contoso -role lockbox.approver)"`, secretsFlag)
+	p("")
+	p("Ctrl-C stops everything.")
+	io.WriteString(w, b.String())
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3bolt"
+	bolt "go.etcd.io/bbolt"
+)
+
+// service is a backing service the runtime provides or was pointed at.
+type service struct {
+	URL  string // what the functions are given
+	Desc string // for the banner
+}
+
+// startRedis starts the Redis the functions use when redis_url is not given:
+// a redis-server child (data kept under dataDir) when one is on PATH, or an
+// embedded miniredis whose TTLs follow the wall clock (state lost on exit).
+// Either requires password.
+func startRedis(ctx context.Context, dataDir, password string, procs *[]*process, log *slog.Logger) (service, error) {
+	port, err := freePort()
+	if err != nil {
+		return service{}, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	url := "redis://" + addr + "/0"
+	if path, err := exec.LookPath("redis-server"); err == nil {
+		dir := filepath.Join(dataDir, "redis")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return service{}, err
+		}
+		// The password goes in a config file, not on the command line.
+		conf := filepath.Join(dir, "redis.conf")
+		body := fmt.Sprintf("bind 127.0.0.1\nport %d\ndir %s\nappendonly yes\nsave \"\"\nrequirepass %s\n", port, dir, password)
+		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			return service{}, err
+		}
+		p := &process{name: "redis", path: path, args: []string{conf}, dir: dir, out: os.Stdout, log: log,
+			minBackoff: time.Second, maxBackoff: 30 * time.Second}
+		*procs = append(*procs, p)
+		go p.run(ctx)
+		if err := waitListening(ctx, addr, 10*time.Second); err != nil {
+			return service{}, fmt.Errorf("redis-server: %w", err)
+		}
+		version, _ := exec.Command(path, "--version").Output()
+		return service{URL: url, Desc: fmt.Sprintf("redis-server %s on %s, data in %s (kept across restarts)",
+			versionOf(string(version)), addr, relPath(dir))}, nil
+	}
+	m := miniredis.NewMiniRedis()
+	m.RequireAuth(password)
+	m.ClockTTL(true) // TTLs expire with real time, as on a real server
+	if err := m.StartAddr(addr); err != nil {
+		return service{}, err
+	}
+	go func() { <-ctx.Done(); m.Close() }()
+	return service{URL: url, Desc: "embedded miniredis on " + addr +
+		" (no redis-server on PATH): in memory, its state is lost when make run stops"}, nil
+}
+
+func versionOf(s string) string {
+	for _, f := range strings.Fields(s) {
+		if v, ok := strings.CutPrefix(f, "v="); ok {
+			return v
+		}
+	}
+	return "?"
+}
+
+// startS3 serves an embedded S3-compatible endpoint (gofakes3, persisted in
+// a bolt file under dataDir) with bucket created.
+func startS3(ctx context.Context, dataDir, bucket string, log *slog.Logger) (service, error) {
+	dir := filepath.Join(dataDir, "s3")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return service{}, err
+	}
+	db := filepath.Join(dir, "s3.db")
+	// A lock on the file keeps a second make run from sharing it.
+	bdb, err := bolt.Open(db, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return service{}, fmt.Errorf("embedded s3: %s: %w (is another make run using it?)", db, err)
+	}
+	backend := s3bolt.New(bdb)
+	if err := backend.CreateBucket(bucket); err != nil && !errors.Is(err, gofakes3.ErrBucketAlreadyExists) &&
+		!gofakes3.HasErrorCode(err, gofakes3.ErrBucketAlreadyExists) {
+		return service{}, fmt.Errorf("embedded s3: create bucket %s: %w", bucket, err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return service{}, err
+	}
+	srv := &http.Server{Handler: gofakes3.New(backend, gofakes3.WithAutoBucket(false)).Server(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+		bdb.Close()
+	}()
+	url := "http://" + l.Addr().String()
+	return service{URL: url, Desc: fmt.Sprintf("embedded S3 (gofakes3) at %s, bucket %s, data in %s", url, bucket, relPath(db))}, nil
+}
+
+func relPath(p string) string {
+	wd, _ := os.Getwd()
+	if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}

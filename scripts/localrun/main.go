@@ -1,0 +1,319 @@
+// Command localrun runs a stack file's functions on this machine behind an
+// OpenFaaS-compatible gateway: `make run`. It needs nothing but Go.
+//
+// It reads the stack file (environment_file, secrets, annotations, ${VAR}
+// substitution), builds each function with its template's own build steps,
+// runs each as a supervised process on its own loopback port, serves the
+// gateway routes faas-cli and the cron-connector use at OPENFAAS_URL, runs
+// the cron schedules of functions annotated topic=cron-function, and
+// provides Redis and S3 unless redis_url / s3_endpoint are given.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"lockbox.dev/scripts/stack"
+)
+
+func main() {
+	var o options
+	flag.StringVar(&o.stackFile, "f", "stack.yml", "stack file")
+	flag.StringVar(&o.dataDir, "data", ".data", "folder for build outputs and service data (git-ignored)")
+	flag.StringVar(&o.secretsDir, "secrets", ".secrets", "folder of secret files, one per secret name (git-ignored)")
+	flag.Parse()
+	o.lookup = os.LookupEnv
+	o.out = os.Stdout
+	o.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		o.log.Error("make run failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// options configure one run.
+type options struct {
+	stackFile, dataDir, secretsDir string
+	lookup                         func(string) (string, bool) // the environment of make run
+	out                            io.Writer
+	log                            *slog.Logger
+	ready                          func(r *running) // called once everything serves (tests)
+}
+
+// running describes a started stack.
+type running struct {
+	Gateway   string
+	Password  string
+	Backends  map[string]*backend
+	Processes []*process
+	Redis, S3 service
+	Cron      map[string]string
+	Started   time.Duration
+}
+
+// adminUser is the gateway's basic-auth user, as on OpenFaaS.
+const adminUser = "admin"
+
+func run(ctx context.Context, o options) error {
+	start := time.Now()
+	st, err := stack.Load(o.stackFile, o.lookup)
+	if err != nil {
+		return err
+	}
+	gw := "http://127.0.0.1:8080"
+	if v, ok := o.lookup("OPENFAAS_URL"); ok && v != "" {
+		gw = v
+	}
+	gwURL, err := url.Parse(gw)
+	if err != nil || gwURL.Host == "" {
+		return fmt.Errorf("OPENFAAS_URL=%q is not a URL", gw)
+	}
+	for _, d := range []*string{&o.dataDir, &o.secretsDir} {
+		if *d, err = filepath.Abs(*d); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(*d, 0o700); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r := &running{Gateway: gw, Backends: map[string]*backend{}}
+
+	// Secrets: every secret a function names, and the gateway's password.
+	_, externalRedis := nonEmpty(o.lookup, "redis_url")
+	names := []string{"basic-auth-password"}
+	for _, fn := range st.Functions {
+		names = append(names, fn.Secrets...)
+	}
+	for _, n := range names {
+		// A Redis given by the user has whatever password the user puts in
+		// the file; an empty one means none.
+		if err := ensureSecret(o.secretsDir, n, !(externalRedis && n == "redis-password")); err != nil {
+			return err
+		}
+	}
+	pw, err := os.ReadFile(filepath.Join(o.secretsDir, "basic-auth-password"))
+	if err != nil {
+		return err
+	}
+	r.Password = string(pw)
+
+	// Backing services.
+	var procs []*process
+	if v, ok := nonEmpty(o.lookup, "redis_url"); ok {
+		r.Redis = service{URL: v, Desc: v + " (from redis_url)"}
+	} else {
+		redisPW, err := os.ReadFile(filepath.Join(o.secretsDir, "redis-password"))
+		if err != nil {
+			return err
+		}
+		if r.Redis, err = startRedis(ctx, o.dataDir, string(redisPW), &procs, o.log); err != nil {
+			return err
+		}
+	}
+	if v, ok := nonEmpty(o.lookup, "s3_endpoint"); ok {
+		r.S3 = service{URL: v, Desc: v + " (from s3_endpoint)"}
+	} else {
+		bucket := "lockbox-audit"
+		if v, ok := nonEmpty(o.lookup, "s3_bucket"); ok {
+			bucket = v
+		}
+		if r.S3, err = startS3(ctx, o.dataDir, bucket, o.log); err != nil {
+			return err
+		}
+	}
+
+	// Build every function, two at a time.
+	b := &builder{st: st, dir: filepath.Join(o.dataDir, "build")}
+	bins, err := buildAll(b, st, o.log)
+	if err != nil {
+		return err
+	}
+
+	// Start every function.
+	var wg sync.WaitGroup
+	for _, name := range st.Names() {
+		fn := st.Functions[name]
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		secretDir, err := functionSecrets(o.secretsDir, o.dataDir, fn)
+		if err != nil {
+			return err
+		}
+		env := functionEnv(fn, o.lookup, r.Redis, r.S3)
+		p := &process{name: name, path: bins[name], env: envList(env, secretDir, addr), dir: o.dataDir, out: o.out, log: o.log,
+			minBackoff: 500 * time.Millisecond, maxBackoff: 30 * time.Second}
+		procs = append(procs, p)
+		r.Backends[name] = newBackend(fn, addr, env, p.running.Load)
+		wg.Go(func() { p.run(ctx) })
+	}
+	r.Processes = procs
+	for _, name := range st.Names() {
+		if err := waitListening(ctx, r.Backends[name].addr, 15*time.Second); err != nil {
+			return fmt.Errorf("%s did not start: %w", name, err)
+		}
+	}
+
+	// The gateway.
+	g := &gateway{backends: r.Backends, user: adminUser, password: r.Password, log: o.log, client: &http.Client{}}
+	l, err := net.Listen("tcp", gwURL.Host)
+	if err != nil {
+		return fmt.Errorf("gateway: %w (set OPENFAAS_URL to use another address)", err)
+	}
+	srv := &http.Server{Handler: g.routes(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+
+	fns := make([]stack.Function, 0, len(st.Functions))
+	for _, name := range st.Names() {
+		fns = append(fns, st.Functions[name])
+	}
+	if r.Cron, err = scheduleCron(ctx, fns, gw, o.log); err != nil {
+		return err
+	}
+	r.Started = time.Since(start)
+	printBanner(o.out, r, st, relPath(o.secretsDir))
+	if o.ready != nil {
+		o.ready(r)
+	}
+
+	<-ctx.Done()
+	fmt.Fprintln(o.out, "\nstopping: waiting for the functions to finish their calls")
+	shutdown, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	srv.Shutdown(shutdown)
+	wg.Wait()
+	return nil
+}
+
+func nonEmpty(lookup func(string) (string, bool), k string) (string, bool) {
+	v, ok := lookup(k)
+	return v, ok && v != ""
+}
+
+// buildAll builds every function, two at a time.
+func buildAll(b *builder, st *stack.Stack, log *slog.Logger) (map[string]string, error) {
+	var mu sync.Mutex
+	bins := map[string]string{}
+	var errs []error
+	sem := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	for _, name := range st.Names() {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			t := time.Now()
+			bin, cached, err := b.Build(st.Functions[name])
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			bins[name] = bin
+			if cached {
+				log.Info("build cached", "function", name)
+			} else {
+				log.Info("built", "function", name, "seconds", fmt.Sprintf("%.1f", time.Since(t).Seconds()))
+			}
+		})
+	}
+	wg.Wait()
+	return bins, errors.Join(errs...)
+}
+
+// functionEnv is the environment a function runs with: its stack.yml
+// environment, each variable overridable from the environment of make run,
+// pointed at the Redis and S3 in use.
+func functionEnv(fn stack.Function, lookup func(string) (string, bool), redis, s3 service) map[string]string {
+	env := map[string]string{}
+	for k, v := range fn.Environment {
+		env[k] = v
+		if o, ok := lookup(k); ok {
+			env[k] = o
+		}
+	}
+	env["redis_url"] = redis.URL
+	env["s3_endpoint"] = s3.URL
+	if _, ok := lookup("s3_endpoint"); !ok {
+		env["s3_path_style"] = "true"
+		if env["s3_region"] == "" {
+			env["s3_region"] = "us-east-1"
+		}
+	}
+	return env
+}
+
+func envList(env map[string]string, secretDir, addr string) []string {
+	out := []string{"PATH=" + os.Getenv("PATH"), "secret_mount_path=" + secretDir, "listen_addr=" + addr}
+	for _, k := range sortedKeys(env) {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+// ensureSecret creates secrets/name with 32 random bytes (hex) when it does
+// not exist; with generate false it creates it empty.
+func ensureSecret(dir, name string, generate bool) error {
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	value := ""
+	if generate {
+		b := make([]byte, 32)
+		rand.Read(b)
+		value = hex.EncodeToString(b)
+	}
+	return os.WriteFile(path, []byte(value), 0o600)
+}
+
+// functionSecrets gives a function a secret folder with only the secrets it
+// names in stack.yml, as OpenFaaS mounts them.
+func functionSecrets(secretsDir, dataDir string, fn stack.Function) (string, error) {
+	dir, err := filepath.Abs(filepath.Join(dataDir, "secrets", fn.Name))
+	if err != nil {
+		return "", err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	for _, s := range fn.Secrets {
+		b, err := os.ReadFile(filepath.Join(secretsDir, s))
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, s), b, 0o600); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}

@@ -155,4 +155,3 @@ func copyTree(src, dst string) error {
 		return out.Close()
 	})
 }
-

@@ -27,14 +27,14 @@ FORCE:
 test: test-unit check-images ## unit tests of every module and the image build check
 	@[ -n "$$LOCKBOX_TEST_REDIS_URL" ] || echo "note: the store's real-Redis subtests were skipped; 'make test-integration' runs them against redis-server"
 
-test-unit: ## unit tests of every module (miniredis; real Redis when LOCKBOX_TEST_REDIS_URL is set)
-	$(GO) test -count=1 $(MODULES)
+test-unit: $(FAAS_CLI) ## unit tests of every module, with the end-to-end test of make run through faas-cli
+	LOCKBOX_FAAS_CLI=$(FAAS_CLI) $(GO) test -count=1 $(MODULES)
 
 check-images: $(FAAS_CLI) ## reproduce every function's image build without Docker
 	$(GO) run ./scripts/imagecheck -faas-cli $(FAAS_CLI) -f $(STACK)
 
-test-integration: ## store and handler tests against a throwaway real redis-server, with the race detector
-	scripts/with-redis.sh $(GO) test -count=1 -race $(MODULES)
+test-integration: $(FAAS_CLI) ## every test against a throwaway real redis-server, with the race detector
+	LOCKBOX_FAAS_CLI=$(FAAS_CLI) scripts/with-redis.sh $(GO) test -count=1 -race $(MODULES)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

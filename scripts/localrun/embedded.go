@@ -20,6 +20,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// lookRedisServer finds redis-server on PATH (tests replace it).
+var lookRedisServer = func() (string, error) { return exec.LookPath("redis-server") }
+
 // service is a backing service the runtime provides or was pointed at.
 type service struct {
 	URL  string // what the functions are given
@@ -30,14 +33,15 @@ type service struct {
 // a redis-server child (data kept under dataDir) when one is on PATH, or an
 // embedded miniredis whose TTLs follow the wall clock (state lost on exit).
 // Either requires password.
-func startRedis(ctx context.Context, dataDir, password string, procs *[]*process, log *slog.Logger) (service, error) {
+// Everything it starts runs under track, which the caller waits for.
+func startRedis(ctx context.Context, dataDir, password string, track func(*process, func()), log *slog.Logger) (service, error) {
 	port, err := freePort()
 	if err != nil {
 		return service{}, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	url := "redis://" + addr + "/0"
-	if path, err := exec.LookPath("redis-server"); err == nil {
+	if path, err := lookRedisServer(); err == nil {
 		dir := filepath.Join(dataDir, "redis")
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return service{}, err
@@ -50,8 +54,7 @@ func startRedis(ctx context.Context, dataDir, password string, procs *[]*process
 		}
 		p := &process{name: "redis", path: path, args: []string{conf}, dir: dir, out: os.Stdout, log: log,
 			minBackoff: time.Second, maxBackoff: 30 * time.Second}
-		*procs = append(*procs, p)
-		go p.run(ctx)
+		track(p, func() { p.run(ctx) })
 		if err := waitListening(ctx, addr, 10*time.Second); err != nil {
 			return service{}, fmt.Errorf("redis-server: %w", err)
 		}
@@ -65,7 +68,7 @@ func startRedis(ctx context.Context, dataDir, password string, procs *[]*process
 	if err := m.StartAddr(addr); err != nil {
 		return service{}, err
 	}
-	go func() { <-ctx.Done(); m.Close() }()
+	track(nil, func() { <-ctx.Done(); m.Close() })
 	return service{URL: url, Desc: "embedded miniredis on " + addr +
 		" (no redis-server on PATH): in memory, its state is lost when make run stops"}, nil
 }
@@ -80,8 +83,8 @@ func versionOf(s string) string {
 }
 
 // startS3 serves an embedded S3-compatible endpoint (gofakes3, persisted in
-// a bolt file under dataDir) with bucket created.
-func startS3(ctx context.Context, dataDir, bucket string, log *slog.Logger) (service, error) {
+// a bolt file under dataDir) with bucket created. It stops under track.
+func startS3(ctx context.Context, dataDir, bucket string, track func(*process, func()), log *slog.Logger) (service, error) {
 	dir := filepath.Join(dataDir, "s3")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return service{}, err
@@ -103,11 +106,11 @@ func startS3(ctx context.Context, dataDir, bucket string, log *slog.Logger) (ser
 	}
 	srv := &http.Server{Handler: gofakes3.New(backend, gofakes3.WithAutoBucket(false)).Server(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)
-	go func() {
+	track(nil, func() {
 		<-ctx.Done()
 		srv.Close()
 		bdb.Close()
-	}()
+	})
 	url := "http://" + l.Addr().String()
 	return service{URL: url, Desc: fmt.Sprintf("embedded S3 (gofakes3) at %s, bucket %s, data in %s", url, bucket, relPath(db))}, nil
 }

@@ -119,8 +119,19 @@ func run(ctx context.Context, o options) error {
 	}
 	r.Password = string(pw)
 
-	// Backing services.
+	// Every child process and in-process service runs under wg, so that
+	// run returns only once all of them have stopped.
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
 	var procs []*process
+	track := func(p *process, f func()) {
+		if p != nil {
+			procs = append(procs, p)
+		}
+		wg.Go(f)
+	}
+
+	// Backing services.
 	if v, ok := nonEmpty(o.lookup, "redis_url"); ok {
 		r.Redis = service{URL: v, Desc: v + " (from redis_url)"}
 	} else {
@@ -128,7 +139,7 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return err
 		}
-		if r.Redis, err = startRedis(ctx, o.dataDir, string(redisPW), &procs, o.log); err != nil {
+		if r.Redis, err = startRedis(ctx, o.dataDir, string(redisPW), track, o.log); err != nil {
 			return err
 		}
 	}
@@ -139,7 +150,7 @@ func run(ctx context.Context, o options) error {
 		if v, ok := nonEmpty(o.lookup, "s3_bucket"); ok {
 			bucket = v
 		}
-		if r.S3, err = startS3(ctx, o.dataDir, bucket, o.log); err != nil {
+		if r.S3, err = startS3(ctx, o.dataDir, bucket, track, o.log); err != nil {
 			return err
 		}
 	}
@@ -152,7 +163,6 @@ func run(ctx context.Context, o options) error {
 	}
 
 	// Start every function.
-	var wg sync.WaitGroup
 	for _, name := range st.Names() {
 		fn := st.Functions[name]
 		port, err := freePort()
@@ -167,9 +177,8 @@ func run(ctx context.Context, o options) error {
 		env := functionEnv(fn, o.lookup, r.Redis, r.S3)
 		p := &process{name: name, path: bins[name], env: envList(env, secretDir, addr), dir: o.dataDir, out: o.out, log: o.log,
 			minBackoff: 500 * time.Millisecond, maxBackoff: 30 * time.Second}
-		procs = append(procs, p)
 		r.Backends[name] = newBackend(fn, addr, env, p.running.Load)
-		wg.Go(func() { p.run(ctx) })
+		track(p, func() { p.run(ctx) })
 	}
 	r.Processes = procs
 	for _, name := range st.Names() {
@@ -205,6 +214,7 @@ func run(ctx context.Context, o options) error {
 	shutdown, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	srv.Shutdown(shutdown)
+	cancel()
 	wg.Wait()
 	return nil
 }

@@ -68,7 +68,11 @@ func (k keys) due() string                         { return string(k) + "due" }
 func (k keys) idem(keyHash string) string          { return string(k) + "idem:" + keyHash }
 
 // EventsKey is the name of a tenant's audit event stream.
-func EventsKey(tenant string) string { return string(keysFor(tenant)) + "events" }
+func EventsKey(tenant string) string { return TenantKey(tenant, "events") }
+
+// TenantKey names a key of tenant's that other packages keep (the audit
+// export's state), under the tenant's hash tag.
+func TenantKey(tenant, name string) string { return string(keysFor(tenant)) + name }
 
 // Idempotency identifies a create call by its Idempotency-Key.
 type Idempotency struct {

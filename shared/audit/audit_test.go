@@ -116,7 +116,7 @@ func (f *fixture) streamLen(t *testing.T, tenant string) int64 {
 func TestExportExactlyOnce(t *testing.T) {
 	f := setup(t)
 	f.exp.Batch = 7
-	f.activity(t, "contoso", 10)  // 15 events
+	f.activity(t, "contoso", 10) // 15 events
 	f.activity(t, "fabrikam", 4) // 6 events
 
 	for tenant, want := range map[string]uint64{"contoso": 15, "fabrikam": 6} {

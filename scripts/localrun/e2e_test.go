@@ -16,10 +16,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 
+	"lockbox.dev/shared/audit"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/objectstore"
 )
 
 // faasCLI returns the pinned faas-cli: LOCKBOX_FAAS_CLI (make test sets it)
@@ -37,31 +38,20 @@ func faasCLI(t *testing.T, repo string) string {
 	return bin
 }
 
-// testStack writes a copy of the repository's stack.yml into dir with
-// absolute paths, and lockbox-list annotated to run every second.
+// testStack writes the repository's stack.yml, unchanged but for its
+// relative paths made absolute, into dir.
 func testStack(t *testing.T, repo, dir string) string {
 	raw, err := os.ReadFile(filepath.Join(repo, "stack.yml"))
 	require.NoError(t, err)
-	var doc map[string]any
-	require.NoError(t, yaml.Unmarshal(raw, &doc))
-	for _, v := range doc["functions"].(map[string]any) {
-		fn := v.(map[string]any)
-		fn["handler"] = filepath.Join(repo, fn["handler"].(string))
-		var files []any
-		for _, f := range fn["environment_file"].([]any) {
-			files = append(files, filepath.Join(repo, f.(string)))
-		}
-		fn["environment_file"] = files
-	}
-	list := doc["functions"].(map[string]any)["lockbox-list"].(map[string]any)
-	list["annotations"] = map[string]any{"topic": "cron-function", "schedule": "@every 1s"}
-	cfg := doc["configuration"].(map[string]any)
-	cfg["copy"] = []any{filepath.Join(repo, "shared")}
-	out, err := yaml.Marshal(doc)
-	require.NoError(t, err)
+	text := strings.NewReplacer(
+		"handler: ./", "handler: "+repo+"/",
+		"- lockbox.env.yml", "- "+filepath.Join(repo, "lockbox.env.yml"),
+		"- ./shared", "- "+filepath.Join(repo, "shared"),
+	).Replace(string(raw))
+	require.NotEqual(t, string(raw), text)
 	require.NoError(t, os.Symlink(filepath.Join(repo, "template"), filepath.Join(dir, "template")))
 	path := filepath.Join(dir, "stack.yml")
-	require.NoError(t, os.WriteFile(path, out, 0o644))
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
 	return path
 }
 
@@ -84,10 +74,8 @@ func TestEndToEndWithFaasCLI(t *testing.T) {
 	o := options{
 		stackFile: testStack(t, repo, dir), dataDir: filepath.Join(dir, "data"), secretsDir: filepath.Join(dir, "secrets"),
 		lookup: func(k string) (string, bool) {
-			if k == "OPENFAAS_URL" {
-				return gw, true
-			}
-			return "", false
+			v, ok := map[string]string{"OPENFAAS_URL": gw, "AUDIT_SCHEDULE": "@every 1s"}[k]
+			return v, ok
 		},
 		out: &out, log: slog.New(slog.NewTextHandler(&out, nil)), ready: func(r *running) { ready <- r },
 	}
@@ -137,10 +125,10 @@ func TestEndToEndWithFaasCLI(t *testing.T) {
 	// The gateway answers faas-cli like OpenFaaS does.
 	faas(r.Password, "login", "--username", "admin", "--password-stdin")
 	list := faas("", "list")
-	for _, name := range []string{"lockbox-create", "lockbox-approve", "lockbox-deny", "lockbox-list"} {
+	for _, name := range []string{"lockbox-create", "lockbox-approve", "lockbox-deny", "lockbox-list", "lockbox-audit"} {
 		assert.Contains(t, list, name)
 	}
-	desc := faas("", "describe", "lockbox-list")
+	desc := faas("", "describe", "lockbox-audit")
 	assert.Contains(t, desc, "Ready")
 	assert.Contains(t, desc, "cron-function")
 
@@ -168,11 +156,19 @@ func TestEndToEndWithFaasCLI(t *testing.T) {
 	require.Len(t, page.Value, 1)
 	assert.True(t, page.Value[0].AccessActive)
 
-	// The scheduler invokes the cron-annotated function every second.
-	listed := r.Backends["lockbox-list"].invocations.Load()
-	require.Eventually(t, func() bool { return r.Backends["lockbox-list"].invocations.Load() >= listed+2 },
-		10*time.Second, 100*time.Millisecond, "cron did not invoke lockbox-list")
-	assert.Contains(t, out.String(), `msg="cron invoked" function=lockbox-list`)
+	// The scheduler invokes lockbox-audit every second (AUDIT_SCHEDULE),
+	// which exports the tenant's four events (create, approve) into the
+	// embedded S3, where the verifier finds an intact chain.
+	s3 := objectstore.New(objectstore.Config{Endpoint: r.S3.URL, Bucket: "lockbox-audit", PathStyle: true,
+		AccessKey: string(secret("s3-access-key")), SecretKey: string(secret("s3-secret-key"))})
+	var rep audit.Report
+	require.Eventually(t, func() bool {
+		rep, err = audit.Verify(t.Context(), s3, "contoso")
+		return err == nil && rep.Events == 2
+	}, 15*time.Second, 200*time.Millisecond, "audit records not exported: %v %+v", err, rep)
+	assert.Equal(t, map[string]int{lockbox.OpCreate: 1, lockbox.OpApprove: 1}, rep.Operations)
+	assert.GreaterOrEqual(t, r.Backends["lockbox-audit"].invocations.Load(), int64(1))
+	assert.Contains(t, out.String(), `msg="cron invoked" function=lockbox-audit status=200`)
 
 	// Ctrl-C: everything stops.
 	cancel()

@@ -257,7 +257,8 @@ func buildAll(b *builder, st *stack.Stack, log *slog.Logger) (map[string]string,
 
 // functionEnv is the environment a function runs with: its stack.yml
 // environment, each variable overridable from the environment of make run,
-// pointed at the Redis and S3 in use.
+// pointed at the Redis and S3 in use (for the functions configured with
+// them).
 func functionEnv(fn stack.Function, lookup func(string) (string, bool), redis, s3 service) map[string]string {
 	env := map[string]string{}
 	for k, v := range fn.Environment {
@@ -266,12 +267,13 @@ func functionEnv(fn stack.Function, lookup func(string) (string, bool), redis, s
 			env[k] = o
 		}
 	}
-	env["redis_url"] = redis.URL
-	env["s3_endpoint"] = s3.URL
-	if _, ok := lookup("s3_endpoint"); !ok {
-		env["s3_path_style"] = "true"
-		if env["s3_region"] == "" {
-			env["s3_region"] = "us-east-1"
+	if _, ok := env["redis_url"]; ok {
+		env["redis_url"] = redis.URL
+	}
+	if _, ok := env["s3_endpoint"]; ok {
+		env["s3_endpoint"] = s3.URL
+		if _, given := lookup("s3_endpoint"); !given {
+			env["s3_path_style"] = "true" // the embedded endpoint
 		}
 	}
 	return env

@@ -20,10 +20,12 @@ import (
 
 // Deps are what a handler works with.
 type Deps struct {
-	Store *redisstore.Store
-	Auth  *auth.Verifier
-	Now   func() time.Time
-	Log   *slog.Logger
+	Config config.Config
+	Redis  redis.UniversalClient
+	Store  *redisstore.Store
+	Auth   *auth.Verifier
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // Lazy builds Deps on first use and keeps them, or keeps the error that
@@ -75,10 +77,12 @@ func New(cfg config.Config) (*Deps, error) {
 	Tune(opt)
 	rdb := redis.NewClient(opt)
 	return &Deps{
-		Store: redisstore.New(rdb, cfg.Limits),
-		Auth:  auth.NewVerifier(cfg.WebhookSecret, cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAudience, time.Now),
-		Now:   time.Now,
-		Log:   slog.Default(),
+		Config: cfg,
+		Redis:  rdb,
+		Store:  redisstore.New(rdb, cfg.Limits),
+		Auth:   auth.NewVerifier(cfg.WebhookSecret, cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAudience, time.Now),
+		Now:    time.Now,
+		Log:    slog.Default(),
 	}, nil
 }
 

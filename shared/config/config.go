@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,24 @@ const minSecretLen = 16
 type Needs struct {
 	Webhook bool // verifies signed webhooks (create, list)
 	JWT     bool // verifies bearer tokens
+	S3      bool // writes the audit archive (audit)
+}
+
+// S3 locates the audit archive.
+type S3 struct {
+	Endpoint  string // s3_endpoint
+	Region    string // s3_region, default us-east-1
+	Bucket    string // s3_bucket, default lockbox-audit
+	PathStyle bool   // s3_path_style, true for MinIO
+	AccessKey string // secret s3-access-key
+	SecretKey string // secret s3-secret-key
+	// ObjectLockDays, when positive, retains every exported object that
+	// long (s3_object_lock_days); ObjectLockMode is GOVERNANCE or
+	// COMPLIANCE (s3_object_lock_mode, default COMPLIANCE).
+	ObjectLockDays int
+	ObjectLockMode string
+	// AuditBatch is the most events one exported object holds (audit_batch).
+	AuditBatch int
 }
 
 // Config is everything a function is configured with.
@@ -46,6 +65,8 @@ type Config struct {
 
 	WebhookSecret []byte
 	JWTSecret     []byte
+
+	S3 S3 // set when Needs.S3
 }
 
 // Load reads the configuration through getenv (os.Getenv in production) and
@@ -90,7 +111,7 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 		case err != nil:
 			errs = append(errs, err)
 			return nil
-		case required && len(b) < minSecretLen:
+		case required && len(b) < minSecretLen && (name == SecretWebhook || name == SecretJWT):
 			errs = append(errs, fmt.Errorf("secret %s is shorter than %d bytes", name, minSecretLen))
 			return nil
 		}
@@ -103,6 +124,51 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 		c.JWTSecret = secret(SecretJWT, true)
 	}
 	c.RedisPassword = string(secret(SecretRedisPassword, false))
+	if needs.S3 {
+		c.S3 = S3{Endpoint: getenv("s3_endpoint"), Region: getenv("s3_region"), Bucket: getenv("s3_bucket"),
+			ObjectLockMode: getenv("s3_object_lock_mode")}
+		if c.S3.Endpoint == "" {
+			errs = append(errs, errors.New("s3_endpoint is not set"))
+		}
+		if c.S3.Region == "" {
+			c.S3.Region = "us-east-1"
+		}
+		if c.S3.Bucket == "" {
+			c.S3.Bucket = "lockbox-audit"
+		}
+		integer := func(name string, def int) int {
+			v := getenv(name)
+			if v == "" {
+				return def
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				errs = append(errs, fmt.Errorf("%s=%q is not a whole number", name, v))
+			}
+			return n
+		}
+		c.S3.ObjectLockDays = integer("s3_object_lock_days", 0)
+		c.S3.AuditBatch = integer("audit_batch", 10_000)
+		if c.S3.AuditBatch == 0 {
+			errs = append(errs, errors.New("audit_batch must be at least 1"))
+		}
+		switch c.S3.ObjectLockMode {
+		case "":
+			c.S3.ObjectLockMode = "COMPLIANCE"
+		case "COMPLIANCE", "GOVERNANCE":
+		default:
+			errs = append(errs, fmt.Errorf("s3_object_lock_mode=%q must be COMPLIANCE or GOVERNANCE", c.S3.ObjectLockMode))
+		}
+		switch v := getenv("s3_path_style"); v {
+		case "", "false":
+		case "true":
+			c.S3.PathStyle = true
+		default:
+			errs = append(errs, fmt.Errorf("s3_path_style=%q must be true or false", v))
+		}
+		c.S3.AccessKey = string(secret(SecretS3AccessKey, true))
+		c.S3.SecretKey = string(secret(SecretS3SecretKey, true))
+	}
 	return c, errors.Join(errs...)
 }
 

@@ -71,3 +71,23 @@ func TestOptionalRedisPassword(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, c.RedisPassword)
 }
+
+func TestLoadS3(t *testing.T) {
+	dir := t.TempDir()
+	writeSecret(t, dir, config.SecretS3AccessKey, "minioadmin\n")
+	writeSecret(t, dir, config.SecretS3SecretKey, "minio-secret")
+	c, err := config.Load(env(map[string]string{
+		"redis_url": "redis://x", "secret_mount_path": dir, "s3_endpoint": "http://127.0.0.1:9000",
+		"s3_path_style": "true", "s3_object_lock_days": "30",
+	}), config.Needs{S3: true})
+	require.NoError(t, err)
+	assert.Equal(t, config.S3{Endpoint: "http://127.0.0.1:9000", Region: "us-east-1", Bucket: "lockbox-audit", PathStyle: true,
+		AccessKey: "minioadmin", SecretKey: "minio-secret", ObjectLockDays: 30, ObjectLockMode: "COMPLIANCE", AuditBatch: 10000}, c.S3)
+
+	_, err = config.Load(env(map[string]string{"redis_url": "redis://x", "secret_mount_path": t.TempDir(),
+		"s3_path_style": "yes", "s3_object_lock_mode": "STRICT", "audit_batch": "0"}), config.Needs{S3: true})
+	require.Error(t, err)
+	for _, want := range []string{"s3_endpoint", "s3_path_style", "s3_object_lock_mode", "audit_batch", "s3-access-key", "s3-secret-key"} {
+		assert.Contains(t, err.Error(), want)
+	}
+}

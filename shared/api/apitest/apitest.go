@@ -47,6 +47,7 @@ func New(t *testing.T) *Env {
 	t.Cleanup(func() { rdb.Close() })
 	e := &Env{T: t, Mini: m, Redis: rdb, Now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	e.Deps = &app.Deps{
+		Redis: rdb,
 		Store: redisstore.New(rdb, lockbox.DefaultLimits),
 		Auth:  auth.NewVerifier(WebhookSecret, JWTSecret, "", "", func() time.Time { return e.Now }),
 		Now:   func() time.Time { return e.Now },

@@ -9,7 +9,7 @@ STACK      ?= stack.yml
 # Every module of the workspace (go test ./... does not work at a go.work root).
 MODULES     = $(shell $(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: help run test test-unit check-images test-integration lint bench build push deploy up faas-cli
+.PHONY: help run verify-audit test test-unit check-images test-integration lint bench build push deploy up faas-cli
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -42,6 +42,10 @@ lint: ## gofmt and go vet
 
 bench: ## Go benchmarks (list page cost against stored requests, round trips)
 	scripts/with-redis.sh $(GO) test -run '^$$' -bench . -benchmem ./shared/redisstore/
+
+verify-audit: ## verify a tenant's audit archive: make verify-audit TENANT=contoso (make run's S3, or s3_endpoint)
+	@[ -n "$(TENANT)" ] || { echo "usage: make verify-audit TENANT=<tenantId>"; exit 2; }
+	$(GO) run ./scripts/auditverify -tenant $(TENANT)
 
 faas-cli: $(FAAS_CLI) ## build the pinned faas-cli into bin/
 

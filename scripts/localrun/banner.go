@@ -56,6 +56,11 @@ func printBanner(w io.Writer, r *running, st *stack.Stack, secretsDir string) {
 	p("  # approve it as the tenant's approver (requestId from the answer above)")
 	p(`  echo -n '{"requestId":"<requestId>","reason":"checked with the customer"}' | bin/faas-cli invoke lockbox-approve --content-type application/json -H "Authorization=Bearer $(bin/lockboxctl token%s -sub alice -tenant contoso -role lockbox.approver)"`, secretsFlag)
 	p("")
+	if _, ok := r.Cron["lockbox-audit"]; ok {
+		p("  # lockbox-audit exports the audit log on its schedule; verify a tenant's archive")
+		p("  make verify-audit TENANT=contoso")
+		p("")
+	}
 	p("Ctrl-C stops everything.")
 	io.WriteString(w, b.String())
 }

@@ -146,11 +146,7 @@ func run(ctx context.Context, o options) error {
 	if v, ok := nonEmpty(o.lookup, "s3_endpoint"); ok {
 		r.S3 = service{URL: v, Desc: v + " (from s3_endpoint)"}
 	} else {
-		bucket := "lockbox-audit"
-		if v, ok := nonEmpty(o.lookup, "s3_bucket"); ok {
-			bucket = v
-		}
-		if r.S3, err = startS3(ctx, o.dataDir, bucket, track, o.log); err != nil {
+		if r.S3, err = startS3(ctx, o.dataDir, bucketOf(o.lookup), track, o.log); err != nil {
 			return err
 		}
 	}
@@ -204,6 +200,11 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	r.Started = time.Since(start)
+	// Where the services are, for tools such as auditverify.
+	services := fmt.Sprintf("OPENFAAS_URL=%s\nredis_url=%s\ns3_endpoint=%s\ns3_bucket=%s\n", gw, r.Redis.URL, r.S3.URL, bucketOf(o.lookup))
+	if err := os.WriteFile(filepath.Join(o.dataDir, "localrun.env"), []byte(services), 0o600); err != nil {
+		return err
+	}
 	printBanner(o.out, r, st, relPath(o.secretsDir))
 	if o.ready != nil {
 		o.ready(r)
@@ -217,6 +218,15 @@ func run(ctx context.Context, o options) error {
 	cancel()
 	wg.Wait()
 	return nil
+}
+
+// bucketOf is the audit bucket: s3_bucket from the environment, or the
+// default of stack.yml.
+func bucketOf(lookup func(string) (string, bool)) string {
+	if v, ok := nonEmpty(lookup, "s3_bucket"); ok {
+		return v
+	}
+	return "lockbox-audit"
 }
 
 func nonEmpty(lookup func(string) (string, bool), k string) (string, bool) {

@@ -33,15 +33,18 @@ test-unit: $(FAAS_CLI) ## unit tests of every module, with the end-to-end test o
 check-images: $(FAAS_CLI) ## reproduce every function's image build without Docker
 	$(GO) run ./scripts/imagecheck -faas-cli $(FAAS_CLI) -f $(STACK)
 
-test-integration: $(FAAS_CLI) ## every test against a throwaway real redis-server, with the race detector
-	LOCKBOX_FAAS_CLI=$(FAAS_CLI) scripts/with-redis.sh $(GO) test -count=1 -race $(MODULES)
+test-integration: $(FAAS_CLI) ## every test against a throwaway redis-server and the pinned MinIO, with the race detector
+	LOCKBOX_MINIO_BIN=$$(scripts/install-minio.sh) LOCKBOX_FAAS_CLI=$(FAAS_CLI) \
+		scripts/with-redis.sh $(GO) test -count=1 -race $(MODULES)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(MODULES)
 
-bench: ## Go benchmarks (list page cost against stored requests, round trips)
+bench: ## Go benchmarks against redis-server and MinIO: list page cost, round trips, export vs raw PutObject
 	scripts/with-redis.sh $(GO) test -run '^$$' -bench . -benchmem ./shared/redisstore/
+	LOCKBOX_MINIO_BIN=$$(scripts/install-minio.sh) scripts/with-redis.sh \
+		$(GO) test -run '^$$' -bench . -benchtime 3x ./shared/audit/
 
 verify-audit: ## verify a tenant's audit archive: make verify-audit TENANT=contoso (make run's S3, or s3_endpoint)
 	@[ -n "$(TENANT)" ] || { echo "usage: make verify-audit TENANT=<tenantId>"; exit 2; }

@@ -137,13 +137,15 @@ func (e *Exporter) ExportTenant(ctx context.Context, tenant string) (TenantResul
 		if err != nil {
 			return res, err
 		}
-		p, err := e.planBatch(ctx, tenant, h, planKey, lockKey, token)
+		p, msgs, err := e.planBatch(ctx, tenant, h, planKey, lockKey, token)
 		if err != nil || p == nil {
 			return res, err
 		}
-		msgs, err := e.rdb.XRangeN(ctx, redisstore.EventsKey(tenant), exclusive(p.from), p.to, int64(p.count)).Result()
-		if err != nil {
-			return res, lockbox.Unavailable("read events", err)
+		if msgs == nil { // resuming a plan a crashed run left: read its range again
+			msgs, err = e.rdb.XRangeN(ctx, redisstore.EventsKey(tenant), exclusive(p.from), p.to, int64(p.count)).Result()
+			if err != nil {
+				return res, lockbox.Unavailable("read events", err)
+			}
 		}
 		if len(msgs) != p.count {
 			return res, lockbox.Internal("read events", fmt.Errorf("plan %s..%s holds %d events, stream has %d", p.from, p.to, p.count, len(msgs)))
@@ -189,33 +191,34 @@ func (e *Exporter) readHead(ctx context.Context, key string) (head, error) {
 	return h, nil
 }
 
-// planBatch returns the batch to export: the one a crashed run left, or the
-// next Batch events after the head. nil when there is nothing to export.
-func (e *Exporter) planBatch(ctx context.Context, tenant string, h head, planKey, lockKey, token string) (*plan, error) {
+// planBatch returns the batch to export: the one a crashed run left (its
+// events not read: msgs is nil), or the next Batch events after the head,
+// with those events. A nil plan means there is nothing to export.
+func (e *Exporter) planBatch(ctx context.Context, tenant string, h head, planKey, lockKey, token string) (*plan, []redis.XMessage, error) {
 	m, err := e.rdb.HGetAll(ctx, planKey).Result()
 	if err != nil {
-		return nil, lockbox.Unavailable("read export plan", err)
+		return nil, nil, lockbox.Unavailable("read export plan", err)
 	}
 	if len(m) > 0 {
 		n, _ := strconv.Atoi(m["count"])
-		return &plan{from: m["from"], to: m["to"], count: n}, nil
+		return &plan{from: m["from"], to: m["to"], count: n}, nil, nil
 	}
 	msgs, err := e.rdb.XRangeN(ctx, redisstore.EventsKey(tenant), exclusive(h.lastID), "+", int64(e.Batch)).Result()
 	if err != nil {
-		return nil, lockbox.Unavailable("read events", err)
+		return nil, nil, lockbox.Unavailable("read events", err)
 	}
 	if len(msgs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	p := &plan{from: h.lastID, to: msgs[len(msgs)-1].ID, count: len(msgs)}
 	out, err := planScript.Run(ctx, e.rdb, []string{planKey, lockKey}, token, p.from, p.to, p.count).Text()
 	if err != nil {
-		return nil, lockbox.Unavailable("record export plan", err)
+		return nil, nil, lockbox.Unavailable("record export plan", err)
 	}
 	if out != "ok" {
-		return nil, fmt.Errorf("record export plan: %w", ErrFenced)
+		return nil, nil, fmt.Errorf("record export plan: %w", ErrFenced)
 	}
-	return p, nil
+	return p, msgs, nil
 }
 
 // write puts the records in one object per date and returns the keys.

@@ -61,6 +61,8 @@ type Record struct {
 	SupportRequest string        `json:"supportRequest"`
 	PrevHash       string        `json:"prevHash"`
 	Hash           string        `json:"hash"`
+
+	line []byte // the canonical line, kept by Seal
 }
 
 // FormatTime returns t in canonical form.
@@ -82,10 +84,18 @@ func (r Record) ComputeHash() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Seal sets r's seq, prevHash and hash as the successor of (prevSeq, prevHash).
+// Seal sets r's seq, prevHash and hash as the successor of (prevSeq,
+// prevHash). It encodes r once: the canonical JSON with hash "" is what is
+// hashed, and the same bytes with the hash filled in are the line.
 func (r *Record) Seal(prevSeq uint64, prevHash string) {
-	r.Seq, r.PrevHash = prevSeq+1, prevHash
-	r.Hash = r.ComputeHash()
+	r.Seq, r.PrevHash, r.Hash = prevSeq+1, prevHash, ""
+	unsealed := r.Canonical() // ends with "hash":""}
+	sum := sha256.Sum256(unsealed)
+	r.Hash = hex.EncodeToString(sum[:])
+	line := make([]byte, 0, len(unsealed)+len(r.Hash))
+	line = append(line, unsealed[:len(unsealed)-2]...)
+	line = append(line, r.Hash...)
+	r.line = append(line, '"', '}')
 }
 
 // Date returns the partition date (UTC) of r.
@@ -119,12 +129,20 @@ func ParseKey(key string) (Key, bool) {
 	return Key{Tenant: m[1], Date: m[2], First: first, Last: last}, first >= 1 && last >= first
 }
 
-// Encode returns records as JSON Lines.
+// Encode returns records as JSON Lines, in one allocation.
 func Encode(records []Record) []byte {
-	var buf bytes.Buffer
-	for _, r := range records {
-		buf.Write(r.Canonical())
-		buf.WriteByte('\n')
+	lines := make([][]byte, len(records))
+	size := 0
+	for i, r := range records {
+		lines[i] = r.line
+		if lines[i] == nil {
+			lines[i] = r.Canonical()
+		}
+		size += len(lines[i]) + 1
 	}
-	return buf.Bytes()
+	out := make([]byte, 0, size)
+	for _, l := range lines {
+		out = append(append(out, l...), '\n')
+	}
+	return out
 }

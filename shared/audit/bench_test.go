@@ -1,0 +1,105 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"lockbox.dev/shared/redisstore"
+)
+
+const benchEvents = 100_000
+
+// fillStream appends n events to tenant's stream as the store's scripts
+// write them, 1,000 per pipeline.
+func fillStream(b *testing.B, rdb redis.UniversalClient, tenant string, n int) {
+	ctx := context.Background()
+	start := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC).UnixMilli()
+	for i := 0; i < n; i += 1000 {
+		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for j := i; j < min(i+1000, n); j++ {
+				p.XAdd(ctx, &redis.XAddArgs{Stream: redisstore.EventsKey(tenant), Values: []any{
+					"op", "CreateLockboxRequest", "requestId", fmt.Sprintf("00000000-0000-4000-8000-%012d", j),
+					"time", start + int64(j), "actorKind", "engineer", "actorId", "eng-7",
+					"from", "", "to", "Pending", "reason", "", "supportRequest", "INC-1001",
+				}})
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchRedis(b *testing.B) redis.UniversalClient {
+	if url := os.Getenv("LOCKBOX_TEST_REDIS_URL"); url != "" {
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rdb := redis.NewClient(opt)
+		b.Cleanup(func() { rdb.Close() })
+		return rdb
+	}
+	m := miniredis.RunT(b)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	b.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// BenchmarkExportMinIO exports 100,000 events of one tenant into MinIO
+// (10 objects of 10,000) and, in the same run, PutObjects the same bytes as
+// the same 10 objects: the ceiling the export is measured against.
+func BenchmarkExportMinIO(b *testing.B) {
+	m := startMinIO(b)
+	bucket := m.store(b, "bench", false)
+	rdb := benchRedis(b)
+	tenant := uniqueTenant("bench")
+	e := NewExporter(rdb, bucket)
+	head, plan, _ := stateKeys(tenant)
+	ctx := context.Background()
+
+	b.Run("export", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			rdb.Del(ctx, head, plan, redisstore.EventsKey(tenant))
+			fillStream(b, rdb, tenant, benchEvents)
+			b.StartTimer()
+			res, err := e.ExportTenant(ctx, tenant)
+			if err != nil || res.Exported != benchEvents {
+				b.Fatalf("exported %d: %v", res.Exported, err)
+			}
+		}
+		b.ReportMetric(float64(benchEvents)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+
+	keys, err := bucket.List(ctx, TenantPrefix(tenant))
+	if err != nil || len(keys) != benchEvents/e.Batch {
+		b.Fatalf("%d objects: %v", len(keys), err)
+	}
+	bodies := make([][]byte, len(keys))
+	size := 0
+	for i, k := range keys {
+		if bodies[i], err = bucket.Get(ctx, k); err != nil {
+			b.Fatal(err)
+		}
+		size += len(bodies[i])
+	}
+	b.Run("raw-putobject", func(b *testing.B) {
+		for b.Loop() {
+			for i, body := range bodies {
+				if err := bucket.Put(ctx, fmt.Sprintf("raw/%d.jsonl", i), body, time.Time{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(benchEvents)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		b.ReportMetric(float64(size)/1e6, "MB/op")
+	})
+}

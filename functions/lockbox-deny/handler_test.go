@@ -14,14 +14,7 @@ import (
 )
 
 func setup(t *testing.T) (*apitest.Env, func(handler.Request) handler.Response) {
-	e := apitest.New(t)
-	deps = e.Lazy()
-	return e, func(req handler.Request) handler.Response {
-		t.Helper()
-		resp, err := Handle(req)
-		require.NoError(t, err, "Handle must answer every call itself")
-		return resp
-	}
+	return apitest.Setup(t, &deps, Handle)
 }
 
 func TestDeny(t *testing.T) {

@@ -175,3 +175,19 @@ type ErrorDetail struct {
 	Message       string `json:"message"`
 	CurrentStatus string `json:"currentStatus"`
 }
+
+// Setup gives a function's tests a fresh environment: it points the
+// function's deps variable at it and returns a caller of handle that fails
+// the test if Handle returns an error (every call must be answered).
+func Setup(t *testing.T, deps **app.Lazy, handle func(handler.Request) (handler.Response, error)) (*Env, func(handler.Request) handler.Response) {
+	e := New(t)
+	*deps = e.Lazy()
+	return e, func(req handler.Request) handler.Response {
+		t.Helper()
+		resp, err := handle(req)
+		if err != nil {
+			t.Fatalf("Handle returned an error (the template would answer a bare 500): %v", err)
+		}
+		return resp
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"go/build"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,19 +85,21 @@ func (m *minioServer) start() {
 	m.cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+m.user, "MINIO_ROOT_PASSWORD="+m.pass, "MINIO_BROWSER=off")
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(m.t, m.cmd.Start())
-	deadline := time.Now().Add(30 * time.Second)
+	// Ready means an S3 call succeeds: under load MinIO's health endpoint
+	// answers before its object layer is initialised.
+	probe := objectstore.New(objectstore.Config{Endpoint: "http://" + m.addr, PathStyle: true, AccessKey: m.user, SecretKey: m.pass})
+	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get("http://" + m.addr + "/minio/health/ready")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := probe.Client().ListBuckets(ctx, &s3.ListBucketsInput{})
+		cancel()
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+			return
 		}
 		if time.Now().After(deadline) {
-			m.t.Fatalf("MinIO did not become ready on %s", m.addr)
+			m.t.Fatalf("MinIO did not become ready on %s: %v", m.addr, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

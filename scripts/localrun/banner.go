@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"lockbox.dev/scripts/stack"
@@ -12,7 +13,7 @@ import (
 const sampleBody = `{"tenantId":"contoso","resourceType":"postgres","resourceIds":["db-1"],"accessLevel":"Read",` +
 	`"justification":"slow queries since the upgrade","supportRequest":"INC-1001","requester":{"id":"eng-7","displayName":"Support Engineer"}}`
 
-func printBanner(w io.Writer, r *running, st *stack.Stack, secretsDir string) {
+func printBanner(w io.Writer, r *running, st *stack.Stack, secretsDir, faasCLI string) {
 	secretsFlag := ""
 	if secretsDir != ".secrets" {
 		secretsFlag = " -secrets " + secretsDir
@@ -41,6 +42,11 @@ func printBanner(w io.Writer, r *running, st *stack.Stack, secretsDir string) {
 	}
 	p("")
 	p("Try it from another terminal in this folder:")
+	if faasCLI != "" {
+		if _, err := os.Stat(faasCLI); err != nil {
+			p("(bin/faas-cli is being built in the background; a line below says when it is ready)")
+		}
+	}
 	p("")
 	p("  export OPENFAAS_URL=%s", r.Gateway)
 	p("  echo -n %s | bin/faas-cli login --username %s --password-stdin", r.Password, adminUser)

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -38,6 +39,7 @@ func main() {
 	flag.StringVar(&o.stackFile, "f", "stack.yml", "stack file")
 	flag.StringVar(&o.dataDir, "data", ".data", "folder for build outputs and service data (git-ignored)")
 	flag.StringVar(&o.secretsDir, "secrets", ".secrets", "folder of secret files, one per secret name (git-ignored)")
+	flag.StringVar(&o.faasCLI, "faas-cli", "", "where the banner's faas-cli is; built in the background once the stack is up if missing")
 	flag.Parse()
 	o.lookup = os.LookupEnv
 	o.out = os.Stdout
@@ -54,6 +56,7 @@ func main() {
 // options configure one run.
 type options struct {
 	stackFile, dataDir, secretsDir string
+	faasCLI                        string
 	lookup                         func(string) (string, bool) // the environment of make run
 	out                            io.Writer
 	log                            *slog.Logger
@@ -205,7 +208,12 @@ func run(ctx context.Context, o options) error {
 	if err := os.WriteFile(filepath.Join(o.dataDir, "localrun.env"), []byte(services), 0o600); err != nil {
 		return err
 	}
-	printBanner(o.out, r, st, relPath(o.secretsDir))
+	printBanner(o.out, r, st, relPath(o.secretsDir), o.faasCLI)
+	if o.faasCLI != "" {
+		if _, err := os.Stat(o.faasCLI); err != nil {
+			track(nil, func() { buildFaasCLI(ctx, st.Path("scripts/tools"), o.faasCLI, o.out, o.log) })
+		}
+	}
 	if o.ready != nil {
 		o.ready(r)
 	}
@@ -234,15 +242,36 @@ func nonEmpty(lookup func(string) (string, bool), k string) (string, bool) {
 	return v, ok && v != ""
 }
 
-// buildAll builds every function, two at a time.
+// buildFaasCLI builds the pinned faas-cli from the tools module while the
+// stack already serves, and says when it is ready.
+func buildFaasCLI(ctx context.Context, toolsDir, bin string, out io.Writer, log *slog.Logger) {
+	cmd := exec.CommandContext(ctx, "go", "-C", toolsDir, "build", "-trimpath", "-o", bin, "github.com/openfaas/faas-cli")
+	cmd.Env = append(withoutGOWORK(os.Environ()), "GOWORK=off", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() == nil {
+			log.Error("building faas-cli failed (make faas-cli retries)", "err", err, "output", string(b))
+		}
+		return
+	}
+	fmt.Fprintf(out, "\n%s is ready: the commands above can be pasted now.\n", relPath(bin))
+}
+
+// buildAll builds every function: the first alone, so that it fills the Go
+// build cache with what they share, then the others two at a time.
 func buildAll(b *builder, st *stack.Stack, log *slog.Logger) (map[string]string, error) {
 	var mu sync.Mutex
 	bins := map[string]string{}
 	var errs []error
 	sem := make(chan struct{}, 2)
 	var wg sync.WaitGroup
-	for _, name := range st.Names() {
+	first := make(chan struct{})
+	for i, name := range st.Names() {
 		wg.Go(func() {
+			if i > 0 {
+				<-first
+			} else {
+				defer close(first)
+			}
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			t := time.Now()

@@ -52,12 +52,12 @@ func sign(args []string) error {
 	if fs.NArg() != 1 {
 		return fmt.Errorf("sign takes exactly one PAYLOAD argument")
 	}
-	secret, err := config.ReadSecret(*dir, config.SecretWebhook)
+	keys, err := config.ReadSecretLines(*dir, config.SecretWebhook)
 	if err != nil {
 		return err
 	}
 	ts := time.Now().Unix()
-	sig := auth.Sign(secret, ts, []byte(fs.Arg(0)))
+	sig := auth.Sign(keys[0], ts, []byte(fs.Arg(0))) // the current key
 	sep := "="
 	if *format == "curl" {
 		sep = ":"
@@ -85,7 +85,7 @@ func token(args []string) error {
 	if *sub == "" || *tid == "" {
 		return fmt.Errorf("token needs -sub and -tenant")
 	}
-	secret, err := config.ReadSecret(filepath.Clean(*dir), config.SecretJWT)
+	keys, err := config.ReadSecretLines(filepath.Clean(*dir), config.SecretJWT)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func token(args []string) error {
 	if *aud != "" {
 		c.Audience = []string{*aud}
 	}
-	tok, err := auth.Mint(secret, c)
+	tok, err := auth.Mint(keys[0], c) // the current key
 	if err != nil {
 		return err
 	}

@@ -80,7 +80,7 @@ func New(cfg config.Config) (*Deps, error) {
 		Config: cfg,
 		Redis:  rdb,
 		Store:  redisstore.New(rdb, cfg.Limits),
-		Auth:   auth.NewVerifier(cfg.WebhookSecret, cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAudience, time.Now),
+		Auth:   auth.NewVerifier(cfg.WebhookSecrets, cfg.JWTSecrets, cfg.JWTIssuer, cfg.JWTAudience, time.Now),
 		Now:    time.Now,
 		Log:    slog.Default(),
 	}, nil

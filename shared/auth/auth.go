@@ -42,17 +42,19 @@ const (
 
 // Verifier checks credentials.
 type Verifier struct {
-	webhookSecret []byte
-	jwtSecret     []byte
-	issuer        string
-	audience      string
-	now           func() time.Time
+	webhookSecrets [][]byte
+	jwtSecrets     [][]byte
+	issuer         string
+	audience       string
+	now            func() time.Time
 }
 
-// NewVerifier returns a verifier. A nil secret disables that method (its
-// credentials are refused). issuer and audience are enforced when not empty.
-func NewVerifier(webhookSecret, jwtSecret []byte, issuer, audience string, now func() time.Time) *Verifier {
-	return &Verifier{webhookSecret: webhookSecret, jwtSecret: jwtSecret, issuer: issuer, audience: audience, now: now}
+// NewVerifier returns a verifier. Each method accepts any of its keys (the
+// current one and, during a rotation, the previous ones); no keys disables the
+// method (its credentials are refused). issuer and audience are enforced when
+// not empty.
+func NewVerifier(webhookSecrets, jwtSecrets [][]byte, issuer, audience string, now func() time.Time) *Verifier {
+	return &Verifier{webhookSecrets: webhookSecrets, jwtSecrets: jwtSecrets, issuer: issuer, audience: audience, now: now}
 }
 
 func unauthorized(format string, args ...any) error {
@@ -68,12 +70,12 @@ func (v *Verifier) Authenticate(h http.Header, payload []byte, allow Methods) (l
 	switch {
 	case authz != "" && sig != "":
 		return lockbox.Principal{}, unauthorized("send either a signature or a bearer token, not both")
-	case sig != "" && allow&HMAC != 0 && v.webhookSecret != nil:
+	case sig != "" && allow&HMAC != 0 && len(v.webhookSecrets) > 0:
 		if err := v.verifySignature(h.Get(HeaderTimestamp), sig, payload); err != nil {
 			return lockbox.Principal{}, err
 		}
 		return lockbox.Principal{Kind: lockbox.KindService, Subject: "webhook"}, nil
-	case authz != "" && allow&Bearer != 0 && v.jwtSecret != nil:
+	case authz != "" && allow&Bearer != 0 && len(v.jwtSecrets) > 0:
 		return v.verifyToken(authz)
 	case sig != "" || authz != "":
 		return lockbox.Principal{}, unauthorized("this function does not accept that kind of credential")
@@ -110,7 +112,12 @@ func (v *Verifier) verifySignature(tsHeader, sigHeader string, payload []byte) e
 	if err != nil {
 		return unauthorized("%s must be sha256=<64 hex digits>", HeaderSignature)
 	}
-	if !hmac.Equal(got, mac(v.webhookSecret, tsHeader, payload)) {
+	// Every key is tried, so the time taken does not depend on which matched.
+	matched := false
+	for _, secret := range v.webhookSecrets {
+		matched = hmac.Equal(got, mac(secret, tsHeader, payload)) || matched
+	}
+	if !matched {
 		return unauthorized("signature does not match")
 	}
 	return nil
@@ -140,7 +147,11 @@ func (v *Verifier) verifyToken(authz string) (lockbox.Principal, error) {
 		opts = append(opts, jwt.WithAudience(v.audience))
 	}
 	var c Claims
-	_, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return v.jwtSecret, nil }, opts...)
+	keys := jwt.VerificationKeySet{}
+	for _, k := range v.jwtSecrets {
+		keys.Keys = append(keys.Keys, k)
+	}
+	_, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return keys, nil }, opts...)
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return lockbox.Principal{}, unauthorized("token has expired")

@@ -25,7 +25,7 @@ var (
 )
 
 func verifier() *auth.Verifier {
-	return auth.NewVerifier(webhookSecret, jwtSecret, "", "", func() time.Time { return now })
+	return auth.NewVerifier([][]byte{webhookSecret}, [][]byte{jwtSecret}, "", "", func() time.Time { return now })
 }
 
 func signed(ts time.Time, body string, secret []byte) http.Header {
@@ -130,7 +130,7 @@ func TestToken(t *testing.T) {
 	}
 
 	// Issuer and audience are enforced when configured.
-	strict := auth.NewVerifier(nil, jwtSecret, "https://idp.example", "lockbox", func() time.Time { return now })
+	strict := auth.NewVerifier(nil, [][]byte{jwtSecret}, "https://idp.example", "lockbox", func() time.Time { return now })
 	_, err = strict.Authenticate(bearer(t, c, jwtSecret), nil, auth.Bearer)
 	assert.Equal(t, lockbox.KindUnauthorized, lockbox.KindOf(err), "no iss/aud")
 	good := c
@@ -143,4 +143,24 @@ func TestToken(t *testing.T) {
 	both.Set(auth.HeaderSignature, "sha256=00")
 	_, err = v.Authenticate(both, nil, auth.Bearer|auth.HMAC)
 	assert.Equal(t, lockbox.KindUnauthorized, lockbox.KindOf(err))
+}
+
+// During a rotation both the new and the previous key verify; once the old
+// key is removed from the file, what it signed is refused.
+func TestRotation(t *testing.T) {
+	old, cur := []byte("old-secret-0123456789abcdef"), []byte("new-secret-0123456789abcdef")
+	during := auth.NewVerifier([][]byte{cur, old}, [][]byte{cur, old}, "", "", func() time.Time { return now })
+	after := auth.NewVerifier([][]byte{cur}, [][]byte{cur}, "", "", func() time.Time { return now })
+	body := `{"a":1}`
+	c := auth.NewClaims("alice", "contoso", []string{"lockbox.approver"}, now, time.Hour)
+	for _, key := range [][]byte{cur, old} {
+		_, err := during.Authenticate(signed(now, body, key), []byte(body), auth.HMAC)
+		assert.NoError(t, err)
+		_, err = during.Authenticate(bearer(t, c, key), nil, auth.Bearer)
+		assert.NoError(t, err)
+	}
+	_, err := after.Authenticate(signed(now, body, old), []byte(body), auth.HMAC)
+	assert.Equal(t, lockbox.KindUnauthorized, lockbox.KindOf(err), "revoked webhook key")
+	_, err = after.Authenticate(bearer(t, c, old), nil, auth.Bearer)
+	assert.Equal(t, lockbox.KindUnauthorized, lockbox.KindOf(err), "revoked token key")
 }

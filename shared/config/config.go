@@ -63,8 +63,11 @@ type Config struct {
 	JWTIssuer   string // checked when set
 	JWTAudience string // checked when set
 
-	WebhookSecret []byte
-	JWTSecret     []byte
+	// WebhookSecrets and JWTSecrets hold every key of their secret file,
+	// one per line, current first: during a rotation the previous key still
+	// verifies.
+	WebhookSecrets [][]byte
+	JWTSecrets     [][]byte
 
 	S3 S3 // set when Needs.S3
 }
@@ -111,17 +114,28 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 		case err != nil:
 			errs = append(errs, err)
 			return nil
-		case required && len(b) < minSecretLen && (name == SecretWebhook || name == SecretJWT):
-			errs = append(errs, fmt.Errorf("secret %s is shorter than %d bytes", name, minSecretLen))
-			return nil
 		}
 		return b
 	}
+	keys := func(name string) [][]byte {
+		ks, err := ReadSecretLines(dir, name)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		for i, k := range ks {
+			if len(k) < minSecretLen {
+				errs = append(errs, fmt.Errorf("secret %s: key %d is shorter than %d bytes", name, i+1, minSecretLen))
+				return nil
+			}
+		}
+		return ks
+	}
 	if needs.Webhook {
-		c.WebhookSecret = secret(SecretWebhook, true)
+		c.WebhookSecrets = keys(SecretWebhook)
 	}
 	if needs.JWT {
-		c.JWTSecret = secret(SecretJWT, true)
+		c.JWTSecrets = keys(SecretJWT)
 	}
 	c.RedisPassword = string(secret(SecretRedisPassword, false))
 	if needs.S3 {
@@ -184,4 +198,21 @@ func ReadSecret(dir, name string) ([]byte, error) {
 		return nil, fmt.Errorf("secret %s is empty", name)
 	}
 	return []byte(s), nil
+}
+
+// ReadSecretLines returns the keys of a secret file that holds one per line
+// (the current key first, then the ones still accepted during a rotation),
+// each with surrounding white space removed; blank lines are ignored.
+func ReadSecretLines(dir, name string) ([][]byte, error) {
+	b, err := ReadSecret(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	var keys [][]byte
+	for _, line := range strings.Split(string(b), "\n") {
+		if k := strings.TrimSpace(line); k != "" {
+			keys = append(keys, []byte(k))
+		}
+	}
+	return keys, nil
 }

@@ -31,7 +31,7 @@ func TestLoad(t *testing.T) {
 		"pending_ttl": "2m", "max_access_ttl": "30s", "jwt_issuer": "https://idp.example",
 	}), config.Needs{Webhook: true, JWT: true})
 	require.NoError(t, err)
-	assert.Equal(t, "webhook-secret-0123456789", string(c.WebhookSecret), "trailing newline trimmed")
+	assert.Equal(t, [][]byte{[]byte("webhook-secret-0123456789")}, c.WebhookSecrets, "trailing newline trimmed")
 	assert.Equal(t, "hunter2", c.RedisPassword)
 	assert.Equal(t, 2*time.Minute, c.Limits.PendingTTL)
 	assert.Equal(t, 8*time.Hour, c.Limits.AccessTTL, "default")
@@ -47,7 +47,7 @@ func TestLoadReportsEverything(t *testing.T) {
 		config.Needs{Webhook: true, JWT: true})
 	require.Error(t, err)
 	msg := err.Error()
-	for _, want := range []string{"redis_url is not set", "access_ttl", "pending_ttl", "lockbox-webhook-secret", "lockbox-jwt-secret is shorter"} {
+	for _, want := range []string{"redis_url is not set", "access_ttl", "pending_ttl", "lockbox-webhook-secret", "lockbox-jwt-secret: key 1 is shorter"} {
 		assert.Contains(t, msg, want)
 	}
 	assert.Equal(t, 5, strings.Count(msg, "\n")+1, msg)
@@ -90,4 +90,18 @@ func TestLoadS3(t *testing.T) {
 	for _, want := range []string{"s3_endpoint", "s3_path_style", "s3_object_lock_mode", "audit_batch", "s3-access-key", "s3-secret-key"} {
 		assert.Contains(t, err.Error(), want)
 	}
+}
+
+// A rotation: the file holds the new key and the previous one.
+func TestSecretRotationLines(t *testing.T) {
+	dir := t.TempDir()
+	writeSecret(t, dir, config.SecretWebhook, "new-webhook-secret-0123456789\n\n  old-webhook-secret-0123456789  \n")
+	writeSecret(t, dir, config.SecretJWT, "new-jwt-secret-0123456789abcdef\nshort\n")
+	_, err := config.Load(env(map[string]string{"redis_url": "redis://x", "secret_mount_path": dir}), config.Needs{Webhook: true, JWT: true})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "lockbox-jwt-secret: key 2 is shorter")
+
+	c, err := config.Load(env(map[string]string{"redis_url": "redis://x", "secret_mount_path": dir}), config.Needs{Webhook: true})
+	require.NoError(t, err)
+	assert.Equal(t, [][]byte{[]byte("new-webhook-secret-0123456789"), []byte("old-webhook-secret-0123456789")}, c.WebhookSecrets)
 }

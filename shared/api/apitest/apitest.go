@@ -49,7 +49,7 @@ func New(t *testing.T) *Env {
 	e.Deps = &app.Deps{
 		Redis: rdb,
 		Store: redisstore.New(rdb, lockbox.DefaultLimits),
-		Auth:  auth.NewVerifier(WebhookSecret, JWTSecret, "", "", func() time.Time { return e.Now }),
+		Auth:  auth.NewVerifier([][]byte{WebhookSecret}, [][]byte{JWTSecret}, "", "", func() time.Time { return e.Now }),
 		Now:   func() time.Time { return e.Now },
 		Log:   discardLogger(),
 	}

@@ -69,7 +69,8 @@ func Create(d *app.Deps, req handler.Request) (handler.Response, error) {
 	}
 	ctx, cancel := httpapi.Context(req)
 	defer cancel()
-	r, replayed, err := d.Store.Create(ctx, lockbox.NewRequest(in, lockbox.NewID(), d.Now(), d.Store.Limits()), idem)
+	opts := redisstore.CreateOptions{Idempotency: idem, SignatureHash: p.SignatureHash}
+	r, replayed, err := d.Store.Create(ctx, lockbox.NewRequest(in, lockbox.NewID(), d.Now(), d.Store.Limits()), opts)
 	if err != nil {
 		return handler.Response{}, err
 	}

@@ -5,6 +5,7 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"sync"
@@ -76,11 +77,20 @@ func New(cfg config.Config) (*Deps, error) {
 	}
 	Tune(opt)
 	rdb := redis.NewClient(opt)
+	verifier, err := auth.New(context.Background(), auth.Options{
+		WebhookSecrets: cfg.WebhookSecrets, JWTSecrets: cfg.JWTSecrets, JWKSURL: cfg.JWTJWKSURL,
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TenantClaim: cfg.JWTTenantClaim, RolesClaim: cfg.JWTRolesClaim,
+	})
+	if err != nil {
+		return nil, err
+	}
+	store := redisstore.New(rdb, cfg.Limits)
+	store.Caps = redisstore.Caps{MaxPendingPerTenant: cfg.MaxPendingPerTenant, MaxActiveGrantsPerRequester: cfg.MaxActiveGrantsPerRequester}
 	return &Deps{
 		Config: cfg,
 		Redis:  rdb,
-		Store:  redisstore.New(rdb, cfg.Limits),
-		Auth:   auth.NewVerifier(cfg.WebhookSecrets, cfg.JWTSecrets, cfg.JWTIssuer, cfg.JWTAudience, time.Now),
+		Store:  store,
+		Auth:   verifier,
 		Now:    time.Now,
 		Log:    slog.Default(),
 	}, nil

@@ -80,11 +80,17 @@ type fixture struct {
 	now   time.Time
 }
 
+// unlimited lifts the usage caps: these tests give one engineer many grants.
+func unlimited(s *redisstore.Store) *redisstore.Store {
+	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
+	return s
+}
+
 func setup(t *testing.T) *fixture {
 	m := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { rdb.Close() })
-	f := &fixture{mini: m, rdb: rdb, store: redisstore.New(rdb, lockbox.DefaultLimits), bkt: newMemStore(),
+	f := &fixture{mini: m, rdb: rdb, store: unlimited(redisstore.New(rdb, lockbox.DefaultLimits)), bkt: newMemStore(),
 		now: time.Date(2026, 11, 27, 23, 0, 0, 0, time.UTC)}
 	f.exp = NewExporter(rdb, f.bkt)
 	f.exp.Now = func() time.Time { return f.now }
@@ -97,7 +103,7 @@ func (f *fixture) activity(t *testing.T, tenant string, n int) {
 	for i := range n {
 		in := lockbox.CreateInput{TenantID: tenant, ResourceType: "vm", ResourceIDs: []string{"vm-1"}, Justification: "why <&>",
 			SupportRequest: fmt.Sprintf("INC-%d", i), Requester: lockbox.Requester{ID: "eng-7"}}
-		r, _, err := f.store.Create(t.Context(), lockbox.NewRequest(in, lockbox.NewID(), f.now, lockbox.DefaultLimits), nil)
+		r, _, err := f.store.Create(t.Context(), lockbox.NewRequest(in, lockbox.NewID(), f.now, lockbox.DefaultLimits), redisstore.CreateOptions{})
 		require.NoError(t, err)
 		if i%2 == 0 {
 			_, err = f.store.Approve(t.Context(), tenant, r.RequestID, "alice", "ok \"quoted\"", nil, f.now)

@@ -44,7 +44,7 @@ func TestMinIOKilledBetweenWriteAndAck(t *testing.T) {
 	m := startMinIO(t)
 	bucket := m.store(t, "audit", false)
 	f := setup(t) // miniredis, reachable over TCP by the child
-	s := redisstore.New(f.rdb, f.store.Limits())
+	s := unlimited(redisstore.New(f.rdb, f.store.Limits()))
 	tenant := uniqueTenant("contoso")
 	n := fileActivity(t, s, tenant, 6)
 

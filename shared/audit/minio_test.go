@@ -138,7 +138,7 @@ func exportFixture(t *testing.T, bucket *objectstore.Store) (*redisstore.Store, 
 		rdb = f.rdb
 	}
 	t.Cleanup(func() { rdb.Close() })
-	return redisstore.New(rdb, lockbox.DefaultLimits), rdb, NewExporter(rdb, bucket)
+	return unlimited(redisstore.New(rdb, lockbox.DefaultLimits)), rdb, NewExporter(rdb, bucket)
 }
 
 func uniqueTenant(prefix string) string {
@@ -153,7 +153,7 @@ func fileActivity(t *testing.T, s *redisstore.Store, tenant string, n int) int {
 	for i := range n {
 		in := lockbox.CreateInput{TenantID: tenant, ResourceType: "vm", ResourceIDs: []string{"vm-1"}, Justification: "why",
 			SupportRequest: fmt.Sprintf("INC-%d", i), Requester: lockbox.Requester{ID: "eng-7"}}
-		r, _, err := s.Create(t.Context(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), lockbox.DefaultLimits), nil)
+		r, _, err := s.Create(t.Context(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), lockbox.DefaultLimits), redisstore.CreateOptions{})
 		require.NoError(t, err)
 		events++
 		if i%2 == 0 {

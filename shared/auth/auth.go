@@ -5,15 +5,18 @@
 package auth
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 
 	"lockbox.dev/shared/lockbox"
@@ -40,21 +43,87 @@ const (
 	Bearer                     // Authorization: Bearer <HS256 JWT>
 )
 
-// Verifier checks credentials.
-type Verifier struct {
-	webhookSecrets [][]byte
-	jwtSecrets     [][]byte
-	issuer         string
-	audience       string
-	now            func() time.Time
+// Leeway is the clock skew allowed on a token's exp, nbf and iat.
+const Leeway = 30 * time.Second
+
+// Options configure a Verifier.
+type Options struct {
+	// WebhookSecrets verify signatures and JWTSecrets HS256 tokens: the
+	// current key and, during a rotation, the previous ones. None disables
+	// the method (its credentials are refused).
+	WebhookSecrets [][]byte
+	JWTSecrets     [][]byte
+	// JWKSURL, when set, makes RS256, ES256 and EdDSA tokens of the
+	// customer's identity provider verify against its published keys
+	// (cached, refreshed hourly and when a token names an unknown kid).
+	JWKSURL string
+	// Issuer and Audience are enforced when set (always, with JWKSURL).
+	Issuer, Audience string
+	// TenantClaim and RolesClaim name the claims with the tenant and the
+	// roles (default "tid" and "roles"; identity providers differ).
+	TenantClaim, RolesClaim string
+	Now                     func() time.Time
 }
 
-// NewVerifier returns a verifier. Each method accepts any of its keys (the
-// current one and, during a rotation, the previous ones); no keys disables the
-// method (its credentials are refused). issuer and audience are enforced when
-// not empty.
+// Verifier checks credentials.
+type Verifier struct {
+	o      Options
+	hmac   jwt.VerificationKeySet
+	jwks   keyfunc.Keyfunc // nil without JWKSURL
+	algs   []string
+	parser *jwt.Parser
+}
+
+// New returns a verifier for o. ctx bounds the JWKS refresh goroutine.
+func New(ctx context.Context, o Options) (*Verifier, error) {
+	if o.TenantClaim == "" {
+		o.TenantClaim = "tid"
+	}
+	if o.RolesClaim == "" {
+		o.RolesClaim = "roles"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	v := &Verifier{o: o}
+	for _, k := range o.JWTSecrets {
+		v.hmac.Keys = append(v.hmac.Keys, k)
+	}
+	if len(o.JWTSecrets) > 0 {
+		v.algs = append(v.algs, jwt.SigningMethodHS256.Alg())
+	}
+	if o.JWKSURL != "" {
+		if o.Issuer == "" || o.Audience == "" {
+			return nil, errors.New("jwt_jwks_url needs jwt_issuer and jwt_audience")
+		}
+		kf, err := keyfunc.NewDefaultCtx(ctx, []string{o.JWKSURL})
+		if err != nil {
+			return nil, fmt.Errorf("jwks %s: %w", o.JWKSURL, err)
+		}
+		v.jwks = kf
+		v.algs = append(v.algs, jwt.SigningMethodRS256.Alg(), jwt.SigningMethodES256.Alg(), jwt.SigningMethodEdDSA.Alg())
+	}
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(v.algs), // pinned: never "none", never what the token merely claims
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(Leeway),
+		jwt.WithTimeFunc(o.Now),
+	}
+	if o.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(o.Issuer))
+	}
+	if o.Audience != "" {
+		opts = append(opts, jwt.WithAudience(o.Audience))
+	}
+	v.parser = jwt.NewParser(opts...)
+	return v, nil
+}
+
+// NewVerifier returns a verifier of webhook signatures and HS256 tokens
+// only (no JWKS), which cannot fail.
 func NewVerifier(webhookSecrets, jwtSecrets [][]byte, issuer, audience string, now func() time.Time) *Verifier {
-	return &Verifier{webhookSecrets: webhookSecrets, jwtSecrets: jwtSecrets, issuer: issuer, audience: audience, now: now}
+	v, _ := New(context.Background(), Options{WebhookSecrets: webhookSecrets, JWTSecrets: jwtSecrets, Issuer: issuer, Audience: audience, Now: now})
+	return v
 }
 
 func unauthorized(format string, args ...any) error {
@@ -70,12 +139,13 @@ func (v *Verifier) Authenticate(h http.Header, payload []byte, allow Methods) (l
 	switch {
 	case authz != "" && sig != "":
 		return lockbox.Principal{}, unauthorized("send either a signature or a bearer token, not both")
-	case sig != "" && allow&HMAC != 0 && len(v.webhookSecrets) > 0:
+	case sig != "" && allow&HMAC != 0 && len(v.o.WebhookSecrets) > 0:
 		if err := v.verifySignature(h.Get(HeaderTimestamp), sig, payload); err != nil {
 			return lockbox.Principal{}, err
 		}
-		return lockbox.Principal{Kind: lockbox.KindService, Subject: "webhook"}, nil
-	case authz != "" && allow&Bearer != 0 && len(v.jwtSecrets) > 0:
+		sum := sha256.Sum256([]byte(sig))
+		return lockbox.Principal{Kind: lockbox.KindService, Subject: "webhook", SignatureHash: hex.EncodeToString(sum[:])}, nil
+	case authz != "" && allow&Bearer != 0 && len(v.algs) > 0:
 		return v.verifyToken(authz)
 	case sig != "" || authz != "":
 		return lockbox.Principal{}, unauthorized("this function does not accept that kind of credential")
@@ -101,7 +171,7 @@ func (v *Verifier) verifySignature(tsHeader, sigHeader string, payload []byte) e
 		return unauthorized("%s must be unix seconds", HeaderTimestamp)
 	}
 	ts, _ := strconv.ParseInt(tsHeader, 10, 64)
-	if skew := v.now().Sub(time.Unix(ts, 0)); skew > MaxSkew || skew < -MaxSkew {
+	if skew := v.o.Now().Sub(time.Unix(ts, 0)); skew > MaxSkew || skew < -MaxSkew {
 		return unauthorized("signature timestamp is more than 5 minutes away from now")
 	}
 	hexSig, ok := strings.CutPrefix(sigHeader, "sha256=")
@@ -114,7 +184,7 @@ func (v *Verifier) verifySignature(tsHeader, sigHeader string, payload []byte) e
 	}
 	// Every key is tried, so the time taken does not depend on which matched.
 	matched := false
-	for _, secret := range v.webhookSecrets {
+	for _, secret := range v.o.WebhookSecrets {
 		matched = hmac.Equal(got, mac(secret, tsHeader, payload)) || matched
 	}
 	if !matched {
@@ -135,41 +205,62 @@ func (v *Verifier) verifyToken(authz string) (lockbox.Principal, error) {
 	if !ok || tok == "" || len(tok) > maxTokenLen {
 		return lockbox.Principal{}, unauthorized("Authorization must be Bearer <token>")
 	}
-	opts := []jwt.ParserOption{
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithExpirationRequired(),
-		jwt.WithTimeFunc(v.now),
-	}
-	if v.issuer != "" {
-		opts = append(opts, jwt.WithIssuer(v.issuer))
-	}
-	if v.audience != "" {
-		opts = append(opts, jwt.WithAudience(v.audience))
-	}
-	var c Claims
-	keys := jwt.VerificationKeySet{}
-	for _, k := range v.jwtSecrets {
-		keys.Keys = append(keys.Keys, k)
-	}
-	_, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return keys, nil }, opts...)
+	claims := jwt.MapClaims{}
+	_, err := v.parser.ParseWithClaims(tok, claims, v.key)
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return lockbox.Principal{}, unauthorized("token has expired")
 	case err != nil:
 		return lockbox.Principal{}, unauthorized("token is not valid")
-	case !lockbox.ValidRequesterID(c.Subject):
-		return lockbox.Principal{}, unauthorized("token has no valid sub claim")
-	case !lockbox.ValidTenantID(c.TenantID):
-		return lockbox.Principal{}, unauthorized("token has no valid tid claim")
 	}
-	p := lockbox.Principal{Kind: lockbox.KindUser, Subject: c.Subject, TenantID: c.TenantID}
-	for _, r := range c.Roles {
+	sub, _ := claims.GetSubject()
+	tenant, _ := claims[v.o.TenantClaim].(string)
+	switch {
+	case !lockbox.ValidRequesterID(sub):
+		return lockbox.Principal{}, unauthorized("token has no valid sub claim")
+	case !lockbox.ValidTenantID(tenant):
+		return lockbox.Principal{}, unauthorized("token has no valid %s claim", v.o.TenantClaim)
+	}
+	p := lockbox.Principal{Kind: lockbox.KindUser, Subject: sub, TenantID: tenant}
+	for _, r := range stringsOf(claims[v.o.RolesClaim]) {
 		switch role := lockbox.Role(r); role {
 		case lockbox.RoleApprover, lockbox.RoleReader, lockbox.RoleRequester, lockbox.RoleOperator:
 			p.Roles = append(p.Roles, role)
 		}
 	}
 	return p, nil
+}
+
+// key picks the keys a token may be checked with by its (already pinned)
+// algorithm: an HS256 token only ever meets the HMAC secrets, an asymmetric
+// one only the identity provider's public keys, so a public key can never be
+// used as an HMAC secret.
+func (v *Verifier) key(t *jwt.Token) (any, error) {
+	if t.Method.Alg() == jwt.SigningMethodHS256.Alg() {
+		return v.hmac, nil
+	}
+	if v.jwks == nil {
+		return nil, errors.New("no identity provider keys configured")
+	}
+	return v.jwks.Keyfunc(t)
+}
+
+// stringsOf reads a roles claim: an array of strings, or one string of
+// space-separated values (as OAuth scopes are).
+func stringsOf(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return strings.Fields(x)
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 // NewClaims returns the claims of a token for sub in tenant tid with roles,

@@ -62,6 +62,17 @@ type Config struct {
 
 	JWTIssuer   string // checked when set
 	JWTAudience string // checked when set
+	// JWTJWKSURL, when set, verifies RS256/ES256/EdDSA tokens of the
+	// customer's identity provider; the lockbox-jwt-secret (HS256) is then
+	// optional. Needs JWTIssuer and JWTAudience.
+	JWTJWKSURL string
+	// JWTTenantClaim and JWTRolesClaim name the token's tenant and roles
+	// claims (default tid and roles).
+	JWTTenantClaim, JWTRolesClaim string
+
+	// Usage caps: live pending requests per tenant, live grants per engineer.
+	MaxPendingPerTenant         int
+	MaxActiveGrantsPerRequester int
 
 	// WebhookSecrets and JWTSecrets hold every key of their secret file,
 	// one per line, current first: during a rotation the previous key still
@@ -80,6 +91,13 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 		RedisURL:    getenv("redis_url"),
 		JWTIssuer:   getenv("jwt_issuer"),
 		JWTAudience: getenv("jwt_audience"),
+		JWTJWKSURL:  getenv("jwt_jwks_url"),
+
+		JWTTenantClaim: getenv("jwt_tenant_claim"),
+		JWTRolesClaim:  getenv("jwt_roles_claim"),
+	}
+	if c.JWTJWKSURL != "" && (c.JWTIssuer == "" || c.JWTAudience == "") {
+		errs = append(errs, errors.New("jwt_jwks_url needs jwt_issuer and jwt_audience"))
 	}
 	if c.RedisURL == "" {
 		errs = append(errs, errors.New("redis_url is not set"))
@@ -135,8 +153,24 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 		c.WebhookSecrets = keys(SecretWebhook)
 	}
 	if needs.JWT {
-		c.JWTSecrets = keys(SecretJWT)
+		if _, err := os.Stat(filepath.Join(dir, SecretJWT)); err == nil || c.JWTJWKSURL == "" {
+			c.JWTSecrets = keys(SecretJWT)
+		}
 	}
+	positive := func(name string, def int) int {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("%s=%q is not a whole number of at least 1", name, v))
+			return def
+		}
+		return n
+	}
+	c.MaxPendingPerTenant = positive("max_pending_per_tenant", 1000)
+	c.MaxActiveGrantsPerRequester = positive("max_active_grants_per_requester", 5)
 	c.RedisPassword = string(secret(SecretRedisPassword, false))
 	if needs.S3 {
 		c.S3 = S3{Endpoint: getenv("s3_endpoint"), Region: getenv("s3_region"), Bucket: getenv("s3_bucket"),

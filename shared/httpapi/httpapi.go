@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -33,6 +34,7 @@ var statusOf = map[lockbox.Kind]int{
 	lockbox.KindConflict:         http.StatusConflict,
 	lockbox.KindTooLarge:         http.StatusRequestEntityTooLarge,
 	lockbox.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
+	lockbox.KindTooMany:          http.StatusTooManyRequests,
 	lockbox.KindUnavailable:      http.StatusServiceUnavailable,
 	lockbox.KindInternal:         http.StatusInternalServerError,
 }
@@ -122,6 +124,9 @@ func Error(err error, log *slog.Logger) handler.Response {
 	resp := JSON(status, ErrorBody{Error: ErrorDetail{Code: le.Code, Message: le.Message, CurrentStatus: le.CurrentStatus}})
 	if le.Kind == lockbox.KindMethodNotAllowed {
 		resp.Header.Set("Allow", le.Message[len("use "):])
+	}
+	if le.RetryAfter > 0 {
+		resp.Header.Set("Retry-After", strconv.Itoa(int((le.RetryAfter+time.Second-1)/time.Second)))
 	}
 	return resp
 }

@@ -3,6 +3,7 @@ package lockbox
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error so that every edge (HTTP, logs, tests) can react to
@@ -19,6 +20,7 @@ const (
 	KindConflict         Kind = "conflict"           // wrong state or idempotency clash: 409
 	KindTooLarge         Kind = "too_large"          // body over the cap: 413
 	KindUnsupportedMedia Kind = "unsupported_media"  // body is not JSON: 415
+	KindTooMany          Kind = "too_many"           // a usage cap is reached: 429
 	KindUnavailable      Kind = "unavailable"        // backing store unreachable: 503
 	KindInternal         Kind = "internal"           // a bug or misconfiguration: 500
 )
@@ -31,7 +33,9 @@ type Error struct {
 	Code          string
 	Message       string
 	CurrentStatus Status
-	Err           error
+	// RetryAfter, for KindTooMany, is when trying again may succeed.
+	RetryAfter time.Duration
+	Err        error
 }
 
 // Error implements error.

@@ -31,6 +31,9 @@ type Principal struct {
 	Subject  string // token sub, or "webhook" for services
 	TenantID string // token tid; empty for services
 	Roles    []Role
+	// SignatureHash, for a signed delivery, is the hex SHA-256 of its
+	// signature, by which a replay of the same delivery is recognised.
+	SignatureHash string
 }
 
 // Has reports whether p holds role r.

@@ -47,7 +47,7 @@ func fill(b *testing.B, s *redisstore.Store, tenant string, n int) {
 	for range 16 {
 		wg.Go(func() {
 			for range next {
-				if _, _, err := s.Create(b.Context(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), s.Limits()), nil); err != nil {
+				if _, _, err := s.Create(b.Context(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), s.Limits()), redisstore.CreateOptions{}); err != nil {
 					b.Error(err)
 				}
 			}
@@ -64,6 +64,7 @@ func fill(b *testing.B, s *redisstore.Store, tenant string, n int) {
 func BenchmarkListPage(b *testing.B) {
 	rdb, tc, name := benchRedis(b)
 	s := redisstore.New(rdb, lockbox.DefaultLimits)
+	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30} // 100,000 pending in one tenant
 	for _, stored := range []int{1_000, 100_000} {
 		ten := fmt.Sprintf("bench-list-%d-%d", stored, time.Now().UnixNano())
 		fill(b, s, ten, stored)
@@ -91,11 +92,12 @@ func BenchmarkListPage(b *testing.B) {
 func BenchmarkTransitions(b *testing.B) {
 	rdb, tc, name := benchRedis(b)
 	s := redisstore.New(rdb, lockbox.DefaultLimits)
+	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
 	ten := fmt.Sprintf("bench-tx-%d", time.Now().UnixNano())
 	in := lockboxtest.Input(lockboxtest.Scenario{})
 	in.TenantID = ten
 	create := func() lockbox.Request {
-		r, _, err := s.Create(b.Context(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), s.Limits()), nil)
+		r, _, err := s.Create(b.Context(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), s.Limits()), redisstore.CreateOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

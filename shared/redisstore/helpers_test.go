@@ -103,7 +103,7 @@ func file(t *testing.T, s *redisstore.Store, tenant, requester string, now time.
 	t.Helper()
 	in := lockboxtest.Input(lockboxtest.Scenario{})
 	in.TenantID, in.Requester.ID = tenant, requester
-	r, _, err := s.Create(context.Background(), lockbox.NewRequest(in, newID(), now, s.Limits()), nil)
+	r, _, err := s.Create(context.Background(), lockbox.NewRequest(in, newID(), now, s.Limits()), redisstore.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}

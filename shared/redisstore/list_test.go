@@ -97,6 +97,7 @@ func TestListScanCap(t *testing.T) {
 	b := miniBackend(t)
 	lim := lockbox.Limits{PendingTTL: time.Second, AccessTTL: time.Hour, MaxAccessTTL: time.Hour}
 	s := redisstore.New(b.rdb, lim)
+	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
 	ten := tenant(t)
 	old := file(t, s, ten, "eng-1", time.Now())
 	for range 1500 {

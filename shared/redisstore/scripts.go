@@ -8,20 +8,38 @@ import "github.com/redis/go-redis/v9"
 // by the TTLs of the pending and grant keys, i.e. by Redis itself.
 
 // createScript files a request: record, pending TTL key, indexes, deadline
-// and the CreateLockboxRequest event, all at once. With an idempotency key it
-// first looks for an earlier request filed under that key and, if there is
-// one, returns {"replay", "<bodyhash>:<id>"} without writing anything.
+// and the CreateLockboxRequest event, all at once. Before anything it refuses
+// a signed delivery seen before ({"replayed"}); with an idempotency key it
+// looks for an earlier request filed under that key and, if there is one,
+// returns {"replay", "<bodyhash>:<id>"} without filing; and it enforces the
+// usage caps: live pending requests per tenant, live grants of the requester
+// ({"cap", which, earliest end in ms}).
 //
 // KEYS: record, pending, index all, index Pending, index requester, seq,
-// due, events, idempotency.
+// due, events, idempotency, signature, live pending, live grants of the requester.
 // ARGV: id, doc, createdMs, expMs, pendingTTLms, requesterId, durationH,
-// grantMs, supportRequest, idempotency value ("" without a key), idempotency TTL ms.
+// grantMs, supportRequest, idempotency value ("" without a key), idempotency
+// TTL ms, signature ("" when not signed), signature TTL ms, max pending, max grants.
 var createScript = redis.NewScript(`
+if ARGV[12] ~= '' and redis.call('EXISTS', KEYS[10]) == 1 then return {'replayed'} end
+local function seen()
+  if ARGV[12] ~= '' then redis.call('SET', KEYS[10], '1', 'PX', ARGV[13]) end
+end
 if ARGV[10] ~= '' then
   local prev = redis.call('GET', KEYS[9])
-  if prev then return {'replay', prev} end
+  if prev then
+    -- Same body (the hash before ':'): the original is served, so the delivery is seen.
+    if string.sub(prev, 1, 64) == string.sub(ARGV[10], 1, 64) then seen() end
+    return {'replay', prev}
+  end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+for i, cap in ipairs({{KEYS[11], ARGV[14], 'pending'}, {KEYS[12], ARGV[15], 'grants'}}) do
+  redis.call('ZREMRANGEBYSCORE', cap[1], '-inf', ARGV[3])
+  if redis.call('ZCARD', cap[1]) >= tonumber(cap[2]) then
+    return {'cap', cap[3], redis.call('ZRANGE', cap[1], 0, 0, 'WITHSCORES')[2]}
+  end
+end
 local seq = redis.call('INCR', KEYS[6])
 redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'status', 'Pending', 'seq', seq, 'requester', ARGV[6],
   'duration', ARGV[7], 'grantMs', ARGV[8], 'support', ARGV[9], 'expMs', ARGV[4])
@@ -30,11 +48,13 @@ redis.call('ZADD', KEYS[3], seq, ARGV[1])
 redis.call('ZADD', KEYS[4], seq, ARGV[1])
 redis.call('ZADD', KEYS[5], seq, ARGV[1])
 redis.call('ZADD', KEYS[7], ARGV[4], 'p:' .. ARGV[1])
+redis.call('ZADD', KEYS[11], ARGV[4], ARGV[1])
 redis.call('XADD', KEYS[8], '*', 'op', 'CreateLockboxRequest', 'requestId', ARGV[1], 'time', ARGV[3],
   'actorKind', 'engineer', 'actorId', ARGV[6], 'from', '', 'to', 'Pending', 'reason', '', 'supportRequest', ARGV[9])
 if ARGV[10] ~= '' then
   redis.call('SET', KEYS[9], ARGV[10], 'PX', ARGV[11])
 end
+seen()
 return {'created'}
 `)
 
@@ -42,11 +62,16 @@ return {'created'}
 // still open (its pending key lives). Approving starts the grant key with the
 // grant's lifetime.
 //
-// KEYS: record, pending, grant, index Pending, index of the new status, due, events.
+// Approving also enforces the requester's cap on live grants, kept in
+// "<prefix>live:grants:<requester>" (named here, as the requester is only
+// known from the record; it carries the tenant's hash tag).
+//
+// KEYS: record, pending, grant, index Pending, index of the new status, due,
+// events, live pending.
 // ARGV: id, new status ("Approved"|"Denied"), approver, reason, nowMs,
-// duration hours ("" when not given), maxAccessMs.
+// duration hours ("" when not given), maxAccessMs, key prefix, max grants.
 // Returns {"ok", <record as HGETALL>} or {"notfound"} | {"conflict", status}
-// | {"self"} | {"duration", askedHours}.
+// | {"self"} | {"duration", askedHours} | {"cap", "grants", earliest end ms}.
 var decideScript = redis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {'notfound'} end
@@ -66,7 +91,13 @@ if ARGV[2] == 'Approved' then
     grant = d * 3600000
   end
   grant = math.min(grant, tonumber(ARGV[7]))
+  local grants = ARGV[8] .. 'live:grants:' .. f[1]
+  redis.call('ZREMRANGEBYSCORE', grants, '-inf', ARGV[5])
+  if redis.call('ZCARD', grants) >= tonumber(ARGV[9]) then
+    return {'cap', 'grants', redis.call('ZRANGE', grants, 0, 0, 'WITHSCORES')[2]}
+  end
   local untilMs = string.format('%.0f', tonumber(ARGV[5]) + grant)
+  redis.call('ZADD', grants, untilMs, ARGV[1])
   fields[#fields + 1] = 'accessExpMs'
   fields[#fields + 1] = untilMs
   redis.call('SET', KEYS[3], '1', 'PX', string.format('%.0f', grant))
@@ -77,6 +108,7 @@ redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZADD', KEYS[5], f[5], ARGV[1])
 redis.call('ZREM', KEYS[6], 'p:' .. ARGV[1])
+redis.call('ZREM', KEYS[8], ARGV[1])
 redis.call('XADD', KEYS[7], '*', 'op', op, 'requestId', ARGV[1], 'time', ARGV[5],
   'actorKind', 'approver', 'actorId', ARGV[3], 'from', 'Pending', 'to', ARGV[2], 'reason', ARGV[4], 'supportRequest', f[4])
 return {'ok', redis.call('HGETALL', KEYS[1])}
@@ -88,7 +120,7 @@ return {'ok', redis.call('HGETALL', KEYS[1])}
 // expiry for a request that an approval won in the same instant.
 //
 // KEYS: record, pending, grant, index Pending, index Approved, index Expired,
-// index Completed, due, events.
+// index Completed, due, events, live pending.
 // ARGV: id, nowMs.
 // Returns {"Expired"} | {"Completed"} | {"notdue"} | {"none"}.
 var settleScript = redis.NewScript(`
@@ -110,6 +142,7 @@ redis.call('HSET', KEYS[1], 'status', newStatus)
 redis.call('ZREM', from, id)
 redis.call('ZADD', to, f[2], id)
 redis.call('ZREM', KEYS[8], member)
+redis.call('ZREM', KEYS[10], id)
 redis.call('XADD', KEYS[9], '*', 'op', op, 'requestId', id, 'time', ARGV[2],
   'actorKind', 'system', 'actorId', 'lockbox', 'from', f[1], 'to', newStatus, 'reason', '', 'supportRequest', f[3])
 return {newStatus}

@@ -12,6 +12,9 @@
 //	lb:{t}:due                  sorted set "p:<id>"/"g:<id>" by deadline (ms), for the sweep
 //	lb:{t}:events               stream: the audit events not yet exported
 //	lb:{t}:idem:<sha256(key)>   "<body hash>:<id>" of an Idempotency-Key
+//	lb:{t}:sig:<sha256(sig)>    a signed delivery already served (replay protection), TTL 10 min
+//	lb:{t}:live:pending         sorted set of pending ids by window end (the pending cap)
+//	lb:{t}:live:grants:<r>      sorted set of requester r's granted ids by grant end (the grant cap)
 //	lb:tenants                  set of tenants that have requests (not tagged: read by the sweep)
 //
 // Every transition is one Lua script (see scripts.go): one round trip that
@@ -42,12 +45,30 @@ type Store struct {
 	limits lockbox.Limits
 	// IdempotencyTTL is how long an Idempotency-Key is remembered.
 	IdempotencyTTL time.Duration
+	// Caps bound what one tenant and one engineer may hold at once.
+	Caps Caps
 }
+
+// Caps are the usage caps.
+type Caps struct {
+	// MaxPendingPerTenant bounds a tenant's live pending requests.
+	MaxPendingPerTenant int
+	// MaxActiveGrantsPerRequester bounds an engineer's live grants in a
+	// tenant; filing and approving beyond it are refused.
+	MaxActiveGrantsPerRequester int
+}
+
+// DefaultCaps are the caps when none are configured.
+var DefaultCaps = Caps{MaxPendingPerTenant: 1000, MaxActiveGrantsPerRequester: 5}
+
+// ReplayWindow is how long a signed delivery is remembered: its signature is
+// accepted for MaxSkew either side of its timestamp.
+const ReplayWindow = 10 * time.Minute
 
 // New returns a store on rdb with the given lifetimes. Keys are remembered
 // for as long as a request may stay pending.
 func New(rdb redis.UniversalClient, limits lockbox.Limits) *Store {
-	return &Store{rdb: rdb, limits: limits, IdempotencyTTL: limits.PendingTTL}
+	return &Store{rdb: rdb, limits: limits, IdempotencyTTL: limits.PendingTTL, Caps: DefaultCaps}
 }
 
 // Limits returns the lifetimes the store applies.
@@ -66,6 +87,9 @@ func (k keys) byRequester(requester string) string { return string(k) + "idx:req
 func (k keys) seq() string                         { return string(k) + "seq" }
 func (k keys) due() string                         { return string(k) + "due" }
 func (k keys) idem(keyHash string) string          { return string(k) + "idem:" + keyHash }
+func (k keys) sig(sigHash string) string           { return string(k) + "sig:" + sigHash }
+func (k keys) livePending() string                 { return string(k) + "live:pending" }
+func (k keys) liveGrants(requester string) string  { return string(k) + "live:grants:" + requester }
 
 // EventsKey is the name of a tenant's audit event stream.
 func EventsKey(tenant string) string { return TenantKey(tenant, "events") }
@@ -85,11 +109,23 @@ type doc struct {
 	lockbox.Request
 }
 
+// CreateOptions are the optional parts of a create.
+type CreateOptions struct {
+	// Idempotency identifies retries of one create.
+	Idempotency *Idempotency
+	// SignatureHash, for a signed delivery, is the hex SHA-256 of its
+	// signature: the same delivery seen again is refused.
+	SignatureHash string
+}
+
 // Create stores r, a new Pending request, and its CreateLockboxRequest event.
-// With idem set, a request filed before under the same key is returned
-// instead (replayed true) when the body matches, and a KindConflict error
-// when it does not. Errors: KindConflict, KindUnavailable, KindInternal.
-func (s *Store) Create(ctx context.Context, r lockbox.Request, idem *Idempotency) (stored lockbox.Request, replayed bool, err error) {
+// With an idempotency key, a request filed before under the same key is
+// returned instead (replayed true) when the body matches, and a KindConflict
+// error when it does not. Errors: KindUnauthorized (ReplayedRequest: a signed
+// delivery seen before), KindConflict, KindTooMany (a usage cap, with
+// RetryAfter), KindUnavailable, KindInternal.
+func (s *Store) Create(ctx context.Context, r lockbox.Request, opts CreateOptions) (stored lockbox.Request, replayed bool, err error) {
+	idem := opts.Idempotency
 	k := keysFor(r.TenantID)
 	body, err := json.Marshal(doc{r})
 	if err != nil {
@@ -99,10 +135,16 @@ func (s *Store) Create(ctx context.Context, r lockbox.Request, idem *Idempotency
 	if idem != nil {
 		idemKey, idemVal = k.idem(idem.KeyHash), idem.BodyHash+":"+r.RequestID
 	}
+	sigKey, sigVal := k.sig("-"), ""
+	if opts.SignatureHash != "" {
+		sigKey, sigVal = k.sig(opts.SignatureHash), "1"
+	}
 	keys := []string{k.req(r.RequestID), k.pending(r.RequestID), k.all(), k.status(lockbox.StatusPending),
-		k.byRequester(r.Requester.ID), k.seq(), k.due(), EventsKey(r.TenantID), idemKey}
+		k.byRequester(r.Requester.ID), k.seq(), k.due(), EventsKey(r.TenantID), idemKey, sigKey,
+		k.livePending(), k.liveGrants(r.Requester.ID)}
 	args := []any{r.RequestID, body, ms(r.CreatedDateTime), ms(r.ExpirationDateTime), r.ExpirationDateTime.Sub(r.CreatedDateTime).Milliseconds(),
-		r.Requester.ID, r.Duration, r.Grant.Milliseconds(), r.SupportRequest, idemVal, s.IdempotencyTTL.Milliseconds()}
+		r.Requester.ID, r.Duration, r.Grant.Milliseconds(), r.SupportRequest, idemVal, s.IdempotencyTTL.Milliseconds(),
+		sigVal, ReplayWindow.Milliseconds(), s.Caps.MaxPendingPerTenant, s.Caps.MaxActiveGrantsPerRequester}
 
 	// The tenant joins the sweep's set in the same round trip as the script.
 	var out *redis.Cmd
@@ -125,6 +167,10 @@ func (s *Store) Create(ctx context.Context, r lockbox.Request, idem *Idempotency
 	switch res[0] {
 	case "created":
 		return r, false, nil
+	case "replayed":
+		return r, false, lockbox.Errorf(lockbox.KindUnauthorized, "ReplayedRequest", "this signed delivery was already received; sign each delivery anew")
+	case "cap":
+		return r, false, capError(res[1], res[2], r.CreatedDateTime)
 	case "exists": // a retried call whose first attempt got through
 		got, err := s.Get(ctx, r.TenantID, r.RequestID)
 		return got, false, err
@@ -183,8 +229,9 @@ func (s *Store) decide(ctx context.Context, tenant, id string, to lockbox.Status
 		dur = strconv.Itoa(*durationHours)
 	}
 	action := map[lockbox.Status]string{lockbox.StatusApproved: "approve", lockbox.StatusDenied: "deny"}[to]
-	keys := []string{k.req(id), k.pending(id), k.grant(id), k.status(lockbox.StatusPending), k.status(to), k.due(), EventsKey(tenant)}
-	res, err := decideScript.Run(ctx, s.rdb, keys, id, string(to), approver, reason, ms(now), dur, s.limits.MaxAccessTTL.Milliseconds()).Slice()
+	keys := []string{k.req(id), k.pending(id), k.grant(id), k.status(lockbox.StatusPending), k.status(to), k.due(), EventsKey(tenant), k.livePending()}
+	res, err := decideScript.Run(ctx, s.rdb, keys, id, string(to), approver, reason, ms(now), dur, s.limits.MaxAccessTTL.Milliseconds(),
+		string(k), s.Caps.MaxActiveGrantsPerRequester).Slice()
 	if err != nil {
 		return lockbox.Request{}, classify(action+" request", err)
 	}
@@ -203,8 +250,22 @@ func (s *Store) decide(ctx context.Context, tenant, id string, to lockbox.Status
 		return lockbox.Request{}, lockbox.Errorf(lockbox.KindForbidden, "SelfApproval", "nobody may decide a request they filed for themself")
 	case "duration":
 		return lockbox.Request{}, lockbox.Invalidf("duration may only shorten the %v hours asked for", res[1])
+	case "cap":
+		return lockbox.Request{}, capError(fmt.Sprint(res[1]), fmt.Sprint(res[2]), now)
 	}
 	return lockbox.Request{}, lockbox.Internal(action+" request", fmt.Errorf("unexpected script reply %v", res))
+}
+
+// capError is the KindTooMany error of a usage cap, with the time until the
+// earliest entry that holds it ends.
+func capError(which, earliestMs string, now time.Time) error {
+	msg := "the tenant has too many pending requests"
+	if which == "grants" {
+		msg = "the engineer already holds the most live grants allowed"
+	}
+	e := lockbox.Errorf(lockbox.KindTooMany, "TooManyRequests", "%s; retry later", msg)
+	e.RetryAfter = max(fromMs(strings.Split(earliestMs, ".")[0]).Sub(now), time.Second)
+	return e
 }
 
 // decode assembles a request from its stored record and the liveness of its

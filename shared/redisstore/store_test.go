@@ -39,7 +39,7 @@ func (x *miniSystem) advance(at time.Time) {
 func (x *miniSystem) Create(t *testing.T, in lockbox.CreateInput, at time.Time) lockbox.Request {
 	x.now = at
 	in.TenantID = x.tenant
-	r, _, err := x.s.Create(ctx, lockbox.NewRequest(in, newID(), at, x.s.Limits()), nil)
+	r, _, err := x.s.Create(ctx, lockbox.NewRequest(in, newID(), at, x.s.Limits()), redisstore.CreateOptions{})
 	require.NoError(t, err)
 	return r
 }
@@ -202,6 +202,7 @@ func TestApproveSweepRace(t *testing.T) {
 		b := requireRealBackend(t) // needs the real clock to race against the TTL
 		lim := lockbox.Limits{PendingTTL: 50 * time.Millisecond, AccessTTL: time.Hour, MaxAccessTTL: time.Hour}
 		s := redisstore.New(b.rdb, lim)
+		s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30} // one engineer, 40 grants
 		ten := tenant(t)
 		const n = 40
 		reqs := make([]lockbox.Request, n)
@@ -275,7 +276,7 @@ func TestIdempotentCreate(t *testing.T) {
 		ids, replays := map[string]int{}, 0
 		for range 50 {
 			wg.Go(func() {
-				r, replayed, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()), idem)
+				r, replayed, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()), redisstore.CreateOptions{Idempotency: idem})
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -294,7 +295,7 @@ func TestIdempotentCreate(t *testing.T) {
 		assert.Equal(t, []string{lockbox.OpCreate}, events(t, b.rdb, ten))
 
 		_, _, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()),
-			&redisstore.Idempotency{KeyHash: "k1", BodyHash: "body-b"})
+			redisstore.CreateOptions{Idempotency: &redisstore.Idempotency{KeyHash: "k1", BodyHash: "body-b"}})
 		assert.Equal(t, lockbox.KindConflict, lockbox.KindOf(err))
 		assert.Len(t, events(t, b.rdb, ten), 1, "the clash filed nothing")
 	})
@@ -308,7 +309,7 @@ func TestUnavailable(t *testing.T) {
 	defer rdb.Close()
 	s := redisstore.New(rdb, lockbox.DefaultLimits)
 	in := lockboxtest.Input(lockboxtest.Scenario{})
-	_, _, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()), nil)
+	_, _, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()), redisstore.CreateOptions{})
 	assert.Equal(t, lockbox.KindUnavailable, lockbox.KindOf(err), "create: %v", err)
 	_, err = s.Approve(ctx, "contoso", "abc", "alice", "ok", nil, time.Now())
 	assert.Equal(t, lockbox.KindUnavailable, lockbox.KindOf(err), "approve: %v", err)

@@ -57,7 +57,7 @@ func (s *Store) Sweep(ctx context.Context, tenant string, now time.Time, batch i
 				id := member[2:]
 				cmds[i] = settleScript.EvalSha(ctx, p, []string{k.req(id), k.pending(id), k.grant(id),
 					k.status(lockbox.StatusPending), k.status(lockbox.StatusApproved), k.status(lockbox.StatusExpired),
-					k.status(lockbox.StatusCompleted), k.due(), EventsKey(tenant)}, id, ms(now))
+					k.status(lockbox.StatusCompleted), k.due(), EventsKey(tenant), k.livePending()}, id, ms(now))
 			}
 			return nil
 		})

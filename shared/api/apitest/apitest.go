@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,12 +121,28 @@ func (e *Env) SignedGet(query string) handler.Request {
 // a call that must change nothing.
 func (e *Env) Snapshot() string { return e.Mini.Dump() }
 
+// SnapshotWithoutReplayMarkers is Snapshot without the keys that remember
+// signed deliveries: for calls that must file nothing but do see a delivery.
+func (e *Env) SnapshotWithoutReplayMarkers() string {
+	var out []string
+	skip := false
+	for _, line := range strings.Split(e.Mini.Dump(), "\n") {
+		if strings.HasPrefix(line, "- ") {
+			skip = strings.Contains(line, ":sig:")
+		}
+		if !skip {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 // File creates a request in tenant for requester through the store and
 // returns it.
 func (e *Env) File(tenant, requester string) lockbox.Request {
 	e.T.Helper()
 	in := CreateInput(tenant, requester)
-	r, _, err := e.Deps.Store.Create(e.T.Context(), lockbox.NewRequest(in, lockbox.NewID(), e.Now, e.Deps.Store.Limits()), nil)
+	r, _, err := e.Deps.Store.Create(e.T.Context(), lockbox.NewRequest(in, lockbox.NewID(), e.Now, e.Deps.Store.Limits()), redisstore.CreateOptions{})
 	if err != nil {
 		e.T.Fatal(err)
 	}

@@ -9,7 +9,7 @@ STACK      ?= stack.yml
 # Every module of the workspace (go test ./... does not work at a go.work root).
 MODULES     = $(shell $(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: help run verify-audit test test-unit check-images test-integration lint bench build push deploy up faas-cli
+.PHONY: help run verify-audit fuzz test test-unit check-images test-integration lint bench build push deploy up faas-cli
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -40,6 +40,17 @@ check-images: $(FAAS_CLI) ## reproduce every function's image build without Dock
 test-integration: $(FAAS_CLI) ## every test against a throwaway redis-server and the pinned MinIO, with the race detector
 	LOCKBOX_MINIO_BIN=$$(scripts/install-minio.sh) LOCKBOX_FAAS_CLI=$(FAAS_CLI) \
 		scripts/with-redis.sh $(GO) test -count=1 -race $(MODULES)
+
+FUZZTIME ?= 20s
+FUZZ_TARGETS := FuzzDecodeCreate:./shared/httpapi FuzzDecodeDecision:./shared/httpapi \
+	FuzzSignatureHeader:./shared/auth FuzzBearerToken:./shared/auth FuzzListQuery:./shared/api
+
+fuzz: ## run every fuzz target for FUZZTIME (20s) each; a crasher lands in testdata/fuzz as a regression test
+	@for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; \
+		echo "fuzz $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

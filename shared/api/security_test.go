@@ -109,6 +109,13 @@ func TestSecurityRegressions(t *testing.T) {
 			require.Equal(t, http.StatusCreated, serve(e, api.Create, req).StatusCode)
 			return api.Create, req
 		}, 401, "ReplayedRequest"},
+		{"replay with the signature's hex in upper case (found by fuzzing)", func(e *apitest.Env) (api.Flow, handler.Request) {
+			req := e.Signed(created)
+			require.Equal(t, http.StatusCreated, serve(e, api.Create, req).StatusCode)
+			again := e.Signed(created)
+			again.Header.Set(auth.HeaderSignature, "sha256="+strings.ToUpper(strings.TrimPrefix(req.Header.Get(auth.HeaderSignature), "sha256=")))
+			return api.Create, again
+		}, 401, "Unauthorized"},
 		{"replay four minutes later", func(e *apitest.Env) (api.Flow, handler.Request) {
 			req := e.Signed(created)
 			require.Equal(t, http.StatusCreated, serve(e, api.Create, req).StatusCode)

@@ -140,10 +140,12 @@ func (v *Verifier) Authenticate(h http.Header, payload []byte, allow Methods) (l
 	case authz != "" && sig != "":
 		return lockbox.Principal{}, unauthorized("send either a signature or a bearer token, not both")
 	case sig != "" && allow&HMAC != 0 && len(v.o.WebhookSecrets) > 0:
-		if err := v.verifySignature(h.Get(HeaderTimestamp), sig, payload); err != nil {
+		mac, err := v.verifySignature(h.Get(HeaderTimestamp), sig, payload)
+		if err != nil {
 			return lockbox.Principal{}, err
 		}
-		sum := sha256.Sum256([]byte(sig))
+		// Replays are recognised by the MAC itself, not by how it was spelt.
+		sum := sha256.Sum256(mac)
 		return lockbox.Principal{Kind: lockbox.KindService, Subject: "webhook", SignatureHash: hex.EncodeToString(sum[:])}, nil
 	case authz != "" && allow&Bearer != 0 && len(v.algs) > 0:
 		return v.verifyToken(authz)
@@ -166,21 +168,24 @@ func mac(secret []byte, ts string, payload []byte) []byte {
 	return m.Sum(nil)
 }
 
-func (v *Verifier) verifySignature(tsHeader, sigHeader string, payload []byte) error {
+// verifySignature checks a signature header and returns the MAC it carries.
+// Only the canonical spelling (lower-case hex) is accepted, so that one
+// delivery has one signature.
+func (v *Verifier) verifySignature(tsHeader, sigHeader string, payload []byte) ([]byte, error) {
 	if len(tsHeader) == 0 || len(tsHeader) > 12 || strings.TrimLeft(tsHeader, "0123456789") != "" {
-		return unauthorized("%s must be unix seconds", HeaderTimestamp)
+		return nil, unauthorized("%s must be unix seconds", HeaderTimestamp)
 	}
 	ts, _ := strconv.ParseInt(tsHeader, 10, 64)
 	if skew := v.o.Now().Sub(time.Unix(ts, 0)); skew > MaxSkew || skew < -MaxSkew {
-		return unauthorized("signature timestamp is more than 5 minutes away from now")
+		return nil, unauthorized("signature timestamp is more than 5 minutes away from now")
 	}
 	hexSig, ok := strings.CutPrefix(sigHeader, "sha256=")
 	if !ok || len(hexSig) != 2*sha256.Size {
-		return unauthorized("%s must be sha256=<64 hex digits>", HeaderSignature)
+		return nil, unauthorized("%s must be sha256=<64 lower-case hex digits>", HeaderSignature)
 	}
 	got, err := hex.DecodeString(hexSig)
-	if err != nil {
-		return unauthorized("%s must be sha256=<64 hex digits>", HeaderSignature)
+	if err != nil || hex.EncodeToString(got) != hexSig {
+		return nil, unauthorized("%s must be sha256=<64 lower-case hex digits>", HeaderSignature)
 	}
 	// Every key is tried, so the time taken does not depend on which matched.
 	matched := false
@@ -188,9 +193,9 @@ func (v *Verifier) verifySignature(tsHeader, sigHeader string, payload []byte) e
 		matched = hmac.Equal(got, mac(secret, tsHeader, payload)) || matched
 	}
 	if !matched {
-		return unauthorized("signature does not match")
+		return nil, unauthorized("signature does not match")
 	}
-	return nil
+	return got, nil
 }
 
 // Claims are the token claims Lockbox reads.

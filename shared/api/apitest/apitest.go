@@ -30,7 +30,7 @@ var (
 // Env is one test's Lockbox: miniredis, the store and the deps handed to the
 // function under test.
 type Env struct {
-	T     *testing.T
+	T     testing.TB
 	Mini  *miniredis.Miniredis
 	Redis *redis.Client
 	Deps  *app.Deps
@@ -39,7 +39,7 @@ type Env struct {
 
 // New returns a fresh environment whose clock stands at a fixed instant;
 // Advance moves it together with miniredis's TTLs.
-func New(t *testing.T) *Env {
+func New(t testing.TB) *Env {
 	t.Helper()
 	m := miniredis.RunT(t)
 	opt := &redis.Options{Addr: m.Addr()}

@@ -169,7 +169,7 @@ func runStage(st Stage, globals map[string]string, ctx, root string, out io.Writ
 			var buf bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &buf, &buf
 			if err := cmd.Run(); err != nil {
-				out.Write(buf.Bytes())
+				_, _ = out.Write(buf.Bytes())
 				return fmt.Errorf("line %d: RUN %s: %w", in.Line, in.Args, err)
 			}
 		default:

@@ -68,5 +68,5 @@ func printBanner(w io.Writer, r *running, st *stack.Stack, secretsDir, faasCLI s
 		p("")
 	}
 	p("Ctrl-C stops everything.")
-	io.WriteString(w, b.String())
+	_, _ = io.WriteString(w, b.String())
 }

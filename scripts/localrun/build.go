@@ -77,7 +77,7 @@ func (b *builder) Build(fn stack.Function) (bin string, cached bool, err error) 
 	}
 	old, _ := filepath.Glob(filepath.Join(fnDir, "handler-*"))
 	for _, o := range old {
-		os.Remove(o)
+		_ = os.Remove(o) // an old binary left behind is harmless
 	}
 	if err := os.Rename(filepath.Join(ctx, "handler"), bin); err != nil {
 		return "", false, err
@@ -149,7 +149,7 @@ func copyTree(src, dst string) error {
 			return err
 		}
 		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
+			_ = out.Close()
 			return err
 		}
 		return out.Close()

@@ -37,8 +37,8 @@ func scheduleCron(ctx context.Context, fns []stack.Function, gatewayURL string, 
 				}
 				return
 			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
 			log.Info("cron invoked", "function", name, "status", resp.StatusCode)
 		})
 		if err != nil {

@@ -108,8 +108,8 @@ func startS3(ctx context.Context, dataDir, bucket string, track func(*process, f
 	go srv.Serve(l)
 	track(nil, func() {
 		<-ctx.Done()
-		srv.Close()
-		bdb.Close()
+		_ = srv.Close()
+		_ = bdb.Close()
 	})
 	url := "http://" + l.Addr().String()
 	return service{URL: url, Desc: fmt.Sprintf("embedded S3 (gofakes3) at %s, bucket %s, data in %s", url, bucket, relPath(db))}, nil

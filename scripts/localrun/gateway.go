@@ -63,7 +63,7 @@ func newBackend(fn stack.Function, addr string, env map[string]string, ready fun
 
 func (g *gateway) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "OK") })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "OK") })
 	mux.HandleFunc("/function/", g.invoke)
 	mux.HandleFunc("/async-function/", g.invokeAsync)
 	mux.Handle("GET /system/functions", g.auth(http.HandlerFunc(g.listFunctions)))
@@ -159,7 +159,7 @@ func (g *gateway) callAsync(name, method, target string, header http.Header, bod
 		g.log.Error("async invocation failed", "function", name, "err", err)
 	} else {
 		out, _ = io.ReadAll(resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		status = resp.StatusCode
 	}
 	if callback == "" {
@@ -180,7 +180,7 @@ func (g *gateway) callAsync(name, method, target string, header http.Header, bod
 	if r, err := g.client.Do(cb); err != nil {
 		g.log.Error("callback failed", "function", name, "err", err)
 	} else {
-		r.Body.Close()
+		_ = r.Body.Close()
 	}
 }
 
@@ -248,7 +248,7 @@ func (g *gateway) info(w http.ResponseWriter, r *http.Request) {
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v) // a client gone away is not our error
 }
 
 func newCallID() string {

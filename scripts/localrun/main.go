@@ -222,7 +222,9 @@ func run(ctx context.Context, o options) error {
 	fmt.Fprintln(o.out, "\nstopping: waiting for the functions to finish their calls")
 	shutdown, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
-	srv.Shutdown(shutdown)
+	if err := srv.Shutdown(shutdown); err != nil {
+		o.log.Warn("gateway shutdown", "err", err)
+	}
 	cancel()
 	wg.Wait()
 	return nil

@@ -115,8 +115,8 @@ func (w *prefixWriter) flush() {
 func (w *prefixWriter) emit(line []byte) {
 	outputMu.Lock()
 	defer outputMu.Unlock()
-	io.WriteString(w.out, w.prefix)
-	w.out.Write(line)
+	_, _ = io.WriteString(w.out, w.prefix)
+	_, _ = w.out.Write(line)
 }
 
 func indexByte(b []byte, c byte) int {
@@ -134,7 +134,7 @@ func waitListening(ctx context.Context, addr string, timeout time.Duration) erro
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -48,7 +48,7 @@ func sign(args []string) error {
 	fs := flag.NewFlagSet("sign", flag.ExitOnError)
 	dir := fs.String("secrets", ".secrets", "folder of secret files")
 	format := fs.String("format", "faas-cli", "faas-cli (-H k=v) or curl (-H k:v)")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: it exits on a bad flag
 	if fs.NArg() != 1 {
 		return fmt.Errorf("sign takes exactly one PAYLOAD argument")
 	}
@@ -81,7 +81,7 @@ func token(args []string) error {
 	aud := fs.String("aud", "", "audience (aud), when the functions check one")
 	var rs roles
 	fs.Var(&rs, "role", "role (repeatable): lockbox.approver, lockbox.reader, lockbox.requester, lockbox.operator")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: it exits on a bad flag
 	if *sub == "" || *tid == "" {
 		return fmt.Errorf("token needs -sub and -tenant")
 	}

@@ -45,7 +45,7 @@ func New(t testing.TB) *Env {
 	opt := &redis.Options{Addr: m.Addr()}
 	app.Tune(opt)
 	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
+	t.Cleanup(func() { _ = rdb.Close() })
 	e := &Env{T: t, Mini: m, Redis: rdb, Now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	e.Deps = &app.Deps{
 		Redis: rdb,

@@ -158,20 +158,21 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 			c.JWTSecrets = keys(SecretJWT)
 		}
 	}
-	positive := func(name string, def int) int {
+	// number reads a whole number, at least least, or def when unset.
+	number := func(name string, def, least int) int {
 		v := getenv(name)
 		if v == "" {
 			return def
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			errs = append(errs, fmt.Errorf("%s=%q is not a whole number of at least 1", name, v))
+		if err != nil || n < least {
+			errs = append(errs, fmt.Errorf("%s=%q is not a whole number of at least %d", name, v, least))
 			return def
 		}
 		return n
 	}
-	c.MaxPendingPerTenant = positive("max_pending_per_tenant", 1000)
-	c.MaxActiveGrantsPerRequester = positive("max_active_grants_per_requester", 5)
+	c.MaxPendingPerTenant = number("max_pending_per_tenant", 1000, 1)
+	c.MaxActiveGrantsPerRequester = number("max_active_grants_per_requester", 5, 1)
 	c.RedisPassword = string(secret(SecretRedisPassword, false))
 	if needs.S3 {
 		c.S3 = S3{Endpoint: getenv("s3_endpoint"), Region: getenv("s3_region"), Bucket: getenv("s3_bucket"),
@@ -185,22 +186,8 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 		if c.S3.Bucket == "" {
 			c.S3.Bucket = "lockbox-audit"
 		}
-		integer := func(name string, def int) int {
-			v := getenv(name)
-			if v == "" {
-				return def
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				errs = append(errs, fmt.Errorf("%s=%q is not a whole number", name, v))
-			}
-			return n
-		}
-		c.S3.ObjectLockDays = integer("s3_object_lock_days", 0)
-		c.S3.AuditBatch = integer("audit_batch", 10_000)
-		if c.S3.AuditBatch == 0 {
-			errs = append(errs, errors.New("audit_batch must be at least 1"))
-		}
+		c.S3.ObjectLockDays = number("s3_object_lock_days", 0, 0)
+		c.S3.AuditBatch = number("audit_batch", 10_000, 1)
 		switch c.S3.ObjectLockMode {
 		case "":
 			c.S3.ObjectLockMode = "COMPLIANCE"

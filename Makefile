@@ -37,9 +37,9 @@ test-unit: $(FAAS_CLI) ## unit tests of every module, with the end-to-end test o
 check-images: $(FAAS_CLI) ## reproduce every function's image build without Docker
 	$(GO) run ./scripts/imagecheck -faas-cli $(FAAS_CLI) -f $(STACK)
 
-test-integration: $(FAAS_CLI) ## every test against a throwaway redis-server and the pinned MinIO, with the race detector
+test-integration: $(FAAS_CLI) ## every test against throwaway redis-server, Redis Cluster and the pinned MinIO, with the race detector
 	LOCKBOX_MINIO_BIN=$$(scripts/install-minio.sh) LOCKBOX_FAAS_CLI=$(FAAS_CLI) \
-		scripts/with-redis.sh $(GO) test -count=1 -race $(MODULES)
+		scripts/with-redis-cluster.sh scripts/with-redis.sh $(GO) test -count=1 -race $(MODULES)
 
 FUZZTIME ?= 20s
 FUZZ_TARGETS := FuzzDecodeCreate:./shared/httpapi FuzzDecodeDecision:./shared/httpapi \

@@ -1,0 +1,39 @@
+package audit
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/redisstore"
+)
+
+// The export's scripts (plan, acknowledge, unlock) on a real Redis Cluster.
+func TestExportOnRedisCluster(t *testing.T) {
+	addrs := os.Getenv("LOCKBOX_TEST_REDIS_CLUSTER")
+	if addrs == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("LOCKBOX_TEST_REDIS_CLUSTER is not set: CI must run this against a real cluster (scripts/with-redis-cluster.sh)")
+		}
+		t.Skip("LOCKBOX_TEST_REDIS_CLUSTER is not set: scripts/with-redis-cluster.sh starts a 3-node cluster")
+	}
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")})
+	defer rdb.Close()
+	s := unlimited(redisstore.New(rdb, lockbox.DefaultLimits))
+	bkt := newMemStore()
+	e := NewExporter(rdb, bkt)
+	e.Batch = 4
+	for range 6 {
+		tenant := uniqueTenant("cluster")
+		n := fileActivity(t, s, tenant, 5)
+		assert.Equal(t, n, exportAll(t, e, tenant))
+		rep, err := Verify(t.Context(), bkt, tenant)
+		require.NoError(t, err)
+		assert.EqualValues(t, n, rep.Events)
+	}
+}

@@ -1,0 +1,103 @@
+package redisstore_test
+
+import (
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/lockbox/lockboxtest"
+	"lockbox.dev/shared/redisstore"
+)
+
+// The whole lifecycle on a real Redis Cluster: every script must find all
+// the keys it touches in one slot (miniredis cannot tell). Tenants are
+// spread over the nodes by their hash tags.
+func TestRedisCluster(t *testing.T) {
+	addrs := os.Getenv("LOCKBOX_TEST_REDIS_CLUSTER")
+	if addrs == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("LOCKBOX_TEST_REDIS_CLUSTER is not set: CI must run this against a real cluster (scripts/with-redis-cluster.sh)")
+		}
+		t.Skip("LOCKBOX_TEST_REDIS_CLUSTER is not set: scripts/with-redis-cluster.sh starts a 3-node cluster")
+	}
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ","), MaxRetries: -1})
+	defer rdb.Close()
+	require.NoError(t, rdb.Ping(ctx).Err())
+	lim := lockbox.Limits{PendingTTL: 300 * time.Millisecond, AccessTTL: time.Hour, MaxAccessTTL: 500 * time.Millisecond}
+	s := redisstore.New(rdb, lim)
+
+	slots, err := rdb.ClusterSlots(ctx).Result()
+	require.NoError(t, err)
+	nodeOf := func(slot int64) string {
+		for _, r := range slots {
+			if int64(r.Start) <= slot && slot <= int64(r.End) {
+				return r.Nodes[0].Addr
+			}
+		}
+		return ""
+	}
+	nodes := map[string]bool{}
+	for i := range 12 {
+		ten := tenant(t)
+		slot, err := rdb.ClusterKeySlot(ctx, "{"+ten+"}").Result()
+		require.NoError(t, err)
+		nodes[nodeOf(slot)] = true
+
+		in := lockboxtest.Input(lockboxtest.Scenario{})
+		in.TenantID = ten
+		idem := &redisstore.Idempotency{KeyHash: "k", BodyHash: strings.Repeat("a", 64)}
+		approved, _, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), lim), redisstore.CreateOptions{Idempotency: idem, SignatureHash: "sig"})
+		require.NoError(t, err, "create on tenant %d", i)
+		again, replayed, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), lim), redisstore.CreateOptions{Idempotency: idem})
+		require.NoError(t, err)
+		assert.True(t, replayed)
+		assert.Equal(t, approved.RequestID, again.RequestID)
+		denied := file(t, s, ten, "eng-8", time.Now())
+		expiring := file(t, s, ten, "eng-9", time.Now())
+
+		_, err = s.Approve(ctx, ten, approved.RequestID, "alice", "ok", nil, time.Now())
+		require.NoError(t, err, "approve")
+		_, err = s.Deny(ctx, ten, denied.RequestID, "alice", "no", time.Now())
+		require.NoError(t, err, "deny")
+		for _, q := range []redisstore.Query{
+			{Scope: lockbox.Scope{TenantID: ten}, Limit: 10},
+			{Scope: lockbox.Scope{TenantID: ten}, Status: lockbox.StatusExpired, Limit: 10},
+			{Scope: lockbox.Scope{TenantID: ten, RequesterID: lockboxtest.Requester}, Limit: 10},
+		} {
+			_, err := s.List(ctx, q)
+			require.NoError(t, err, "list %+v", q)
+		}
+		got, err := s.Get(ctx, ten, expiring.RequestID)
+		require.NoError(t, err)
+		assert.Equal(t, lockbox.StatusPending, got.Status)
+	}
+
+	assert.Greater(t, len(nodes), 1, "the tenants landed on more than one node")
+
+	time.Sleep(600 * time.Millisecond) // windows and grants run out
+	tenants, err := s.Tenants(ctx)
+	require.NoError(t, err)
+	var mu sync.Mutex
+	total := redisstore.SweepResult{}
+	var wg sync.WaitGroup
+	for _, ten := range tenants {
+		wg.Go(func() {
+			res, err := s.Sweep(ctx, ten, time.Now(), 100)
+			assert.NoError(t, err, "sweep %s", ten)
+			mu.Lock()
+			total.Expired += res.Expired
+			total.Completed += res.Completed
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	assert.GreaterOrEqual(t, total.Expired, 12)
+	assert.GreaterOrEqual(t, total.Completed, 12)
+}

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -10,18 +9,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/lockbox/lockboxtest"
 	"lockbox.dev/shared/redisstore"
 )
 
 // The export's scripts (plan, acknowledge, unlock) on a real Redis Cluster.
 func TestExportOnRedisCluster(t *testing.T) {
-	addrs := os.Getenv("LOCKBOX_TEST_REDIS_CLUSTER")
-	if addrs == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("LOCKBOX_TEST_REDIS_CLUSTER is not set: CI must run this against a real cluster (scripts/with-redis-cluster.sh)")
-		}
-		t.Skip("LOCKBOX_TEST_REDIS_CLUSTER is not set: scripts/with-redis-cluster.sh starts a 3-node cluster")
-	}
+	addrs := lockboxtest.RequireService(t, "LOCKBOX_TEST_REDIS_CLUSTER", "scripts/with-redis-cluster.sh starts a 3-node cluster")
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")})
 	defer rdb.Close()
 	s := unlimited(redisstore.New(rdb, lockbox.DefaultLimits))

@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/lockbox/lockboxtest"
 	"lockbox.dev/shared/objectstore"
 	"lockbox.dev/shared/redisstore"
 )
@@ -50,11 +51,7 @@ func minioBinary(t testing.TB) string {
 	if p := filepath.Join(build.Default.GOPATH, "bin", "minio"); fileExists(p) {
 		return p
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("MinIO is not installed: CI must run the export tests against it (scripts/install-minio.sh)")
-	}
-	t.Skip("MinIO is not installed: scripts/install-minio.sh builds it (make test-integration does)")
-	return ""
+	return lockboxtest.RequireService(t, "LOCKBOX_MINIO_BIN", "MinIO is not installed; scripts/install-minio.sh builds it (make test-integration does)")
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

@@ -1,7 +1,6 @@
 package redisstore_test
 
 import (
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,13 +19,7 @@ import (
 // the keys it touches in one slot (miniredis cannot tell). Tenants are
 // spread over the nodes by their hash tags.
 func TestRedisCluster(t *testing.T) {
-	addrs := os.Getenv("LOCKBOX_TEST_REDIS_CLUSTER")
-	if addrs == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("LOCKBOX_TEST_REDIS_CLUSTER is not set: CI must run this against a real cluster (scripts/with-redis-cluster.sh)")
-		}
-		t.Skip("LOCKBOX_TEST_REDIS_CLUSTER is not set: scripts/with-redis-cluster.sh starts a 3-node cluster")
-	}
+	addrs := lockboxtest.RequireService(t, "LOCKBOX_TEST_REDIS_CLUSTER", "scripts/with-redis-cluster.sh starts a 3-node cluster")
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ","), MaxRetries: -1})
 	defer rdb.Close()
 	require.NoError(t, rdb.Ping(ctx).Err())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,14 +35,7 @@ func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 
 func requireRealBackend(t *testing.T) backend {
 	t.Helper()
-	url := os.Getenv("LOCKBOX_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("LOCKBOX_TEST_REDIS_URL is not set: CI must run the store tests against a real redis-server")
-		}
-		t.Skip("LOCKBOX_TEST_REDIS_URL is not set: `make test-integration` runs this against a real redis-server")
-	}
-	return realBackend(t, url)
+	return realBackend(t, lockboxtest.RequireService(t, "LOCKBOX_TEST_REDIS_URL", "make test-integration runs a real redis-server"))
 }
 
 func miniBackend(t *testing.T) backend {

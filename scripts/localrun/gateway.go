@@ -173,7 +173,7 @@ func (g *gateway) callAsync(name, method, target string, header http.Header, bod
 	cb.Header.Set("X-Call-Id", callID)
 	cb.Header.Set("X-Function-Name", name)
 	cb.Header.Set("X-Function-Status", http.StatusText(status))
-	cb.Header.Set("X-Function-Status-Code", itoa(status))
+	cb.Header.Set("X-Function-Status-Code", strconv.Itoa(status))
 	if resp != nil {
 		cb.Header.Set("Content-Type", resp.Header.Get("Content-Type"))
 	}
@@ -256,7 +256,5 @@ func newCallID() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

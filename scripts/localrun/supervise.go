@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -93,7 +94,7 @@ func (w *prefixWriter) Write(b []byte) (int, error) {
 	defer w.mu.Unlock()
 	w.buf = append(w.buf, b...)
 	for {
-		i := indexByte(w.buf, '\n')
+		i := bytes.IndexByte(w.buf, '\n')
 		if i < 0 {
 			break
 		}
@@ -117,15 +118,6 @@ func (w *prefixWriter) emit(line []byte) {
 	defer outputMu.Unlock()
 	_, _ = io.WriteString(w.out, w.prefix)
 	_, _ = w.out.Write(line)
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // waitListening waits until something accepts connections on addr.

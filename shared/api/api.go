@@ -67,7 +67,7 @@ func Create(d *app.Deps, req handler.Request) (handler.Response, error) {
 	if err != nil {
 		return handler.Response{}, err
 	}
-	ctx, cancel := httpapi.Context(req)
+	ctx, cancel := httpapi.Context(req, httpapi.Timeout)
 	defer cancel()
 	opts := redisstore.CreateOptions{Idempotency: idem, SignatureHash: p.SignatureHash}
 	r, replayed, err := d.Store.Create(ctx, lockbox.NewRequest(in, lockbox.NewID(), d.Now(), d.Store.Limits()), opts)
@@ -137,7 +137,7 @@ func decide(d *app.Deps, req handler.Request, approve bool) (handler.Response, e
 	if err := in.Validate(approve); err != nil {
 		return handler.Response{}, err
 	}
-	ctx, cancel := httpapi.Context(req)
+	ctx, cancel := httpapi.Context(req, httpapi.Timeout)
 	defer cancel()
 	var r lockbox.Request
 	if approve {
@@ -192,7 +192,7 @@ func List(d *app.Deps, req handler.Request) (handler.Response, error) {
 			return handler.Response{}, err
 		}
 	}
-	ctx, cancel := httpapi.Context(req)
+	ctx, cancel := httpapi.Context(req, httpapi.Timeout)
 	defer cancel()
 	if id := q.Get("requestId"); id != "" {
 		if !lockbox.ValidRequestID(id) {

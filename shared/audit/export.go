@@ -132,12 +132,15 @@ func (e *Exporter) ExportTenant(ctx context.Context, tenant string) (TenantResul
 	}
 	defer unlockScript.Run(context.WithoutCancel(ctx), e.rdb, []string{lockKey}, token)
 
-	for range e.MaxBatches {
-		h, err := e.readHead(ctx, headKey)
-		if err != nil {
-			return res, err
-		}
-		p, msgs, err := e.planBatch(ctx, tenant, h, planKey, lockKey, token)
+	// The head is read once and then carried forward from each
+	// acknowledgement; a plan left by a crashed run can only exist before this
+	// run's first batch, as this run holds the lock and deletes its own plans.
+	h, err := e.readHead(ctx, headKey)
+	if err != nil {
+		return res, err
+	}
+	for i := range e.MaxBatches {
+		p, msgs, err := e.planBatch(ctx, tenant, h, planKey, lockKey, token, i == 0)
 		if err != nil || p == nil {
 			return res, err
 		}
@@ -174,6 +177,7 @@ func (e *Exporter) ExportTenant(ctx context.Context, tenant string) (TenantResul
 		}
 		res.Exported += len(records)
 		res.Objects = append(res.Objects, keys...)
+		h = head{seq: last.Seq, hash: last.Hash, lastID: p.to}
 	}
 	return res, nil
 }
@@ -191,17 +195,20 @@ func (e *Exporter) readHead(ctx context.Context, key string) (head, error) {
 	return h, nil
 }
 
-// planBatch returns the batch to export: the one a crashed run left (its
-// events not read: msgs is nil), or the next Batch events after the head,
-// with those events. A nil plan means there is nothing to export.
-func (e *Exporter) planBatch(ctx context.Context, tenant string, h head, planKey, lockKey, token string) (*plan, []redis.XMessage, error) {
-	m, err := e.rdb.HGetAll(ctx, planKey).Result()
-	if err != nil {
-		return nil, nil, lockbox.Unavailable("read export plan", err)
-	}
-	if len(m) > 0 {
-		n, _ := strconv.Atoi(m["count"])
-		return &plan{from: m["from"], to: m["to"], count: n}, nil, nil
+// planBatch returns the batch to export: with resume, the one a crashed run
+// left if any (its events not read: msgs is nil); otherwise the next Batch
+// events after the head, with those events. A nil plan means there is
+// nothing to export.
+func (e *Exporter) planBatch(ctx context.Context, tenant string, h head, planKey, lockKey, token string, resume bool) (*plan, []redis.XMessage, error) {
+	if resume {
+		m, err := e.rdb.HGetAll(ctx, planKey).Result()
+		if err != nil {
+			return nil, nil, lockbox.Unavailable("read export plan", err)
+		}
+		if len(m) > 0 {
+			n, _ := strconv.Atoi(m["count"])
+			return &plan{from: m["from"], to: m["to"], count: n}, nil, nil
+		}
 	}
 	msgs, err := e.rdb.XRangeN(ctx, redisstore.EventsKey(tenant), exclusive(h.lastID), "+", int64(e.Batch)).Result()
 	if err != nil {

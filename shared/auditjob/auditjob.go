@@ -14,6 +14,7 @@ import (
 
 	"lockbox.dev/shared/app"
 	"lockbox.dev/shared/audit"
+	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/objectstore"
 )
@@ -121,11 +122,7 @@ func (o *Once) Flow(d *app.Deps, req handler.Request) (handler.Response, error) 
 		o.job = New(d, objectstore.New(objectstore.Config{Endpoint: c.Endpoint, Region: c.Region, Bucket: c.Bucket,
 			PathStyle: c.PathStyle, AccessKey: c.AccessKey, SecretKey: c.SecretKey, LockMode: c.ObjectLockMode}))
 	})
-	ctx := req.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	ctx, cancel := httpapi.Context(req, Timeout)
 	defer cancel()
 	s := o.job.Run(ctx)
 	status := http.StatusOK
@@ -133,5 +130,5 @@ func (o *Once) Flow(d *app.Deps, req handler.Request) (handler.Response, error) 
 		status = http.StatusServiceUnavailable
 	}
 	d.Log.Info("audit run", "expired", s.Expired, "completed", s.Completed, "exported", s.Exported, "objects", s.Objects, "errors", len(s.Errors))
-	return jsonResponse(status, s), nil
+	return httpapi.JSON(status, s), nil
 }

@@ -22,7 +22,7 @@ import (
 // MaxBody is the largest request body accepted (64 KiB).
 const MaxBody = 64 << 10
 
-// Timeout bounds the work of one call when the runtime gave no deadline.
+// Timeout bounds the work of one API call.
 const Timeout = 10 * time.Second
 
 var statusOf = map[lockbox.Kind]int{
@@ -47,21 +47,24 @@ func Status(k lockbox.Kind) int {
 	return http.StatusInternalServerError
 }
 
-// Context returns the call's context with a deadline. A Request built without
-// WithContext (as in tests) has none; then a background context is used.
-func Context(req handler.Request) (context.Context, context.CancelFunc) {
+// Context returns the call's context bounded by timeout. A Request built
+// without WithContext (as in tests) has none; then a background context is
+// used.
+func Context(req handler.Request, timeout time.Duration) (context.Context, context.CancelFunc) {
 	ctx := req.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return context.WithTimeout(ctx, Timeout)
+	return context.WithTimeout(ctx, timeout)
 }
 
 // CheckRequest refuses a call with the wrong method or an oversized body.
 // It runs before authentication, which reads the body.
 func CheckRequest(req handler.Request, method string) error {
 	if req.Method != method {
-		return lockbox.Errorf(lockbox.KindMethodNotAllowed, "MethodNotAllowed", "use %s", method)
+		e := lockbox.Errorf(lockbox.KindMethodNotAllowed, "MethodNotAllowed", "use %s", method)
+		e.Err = allow(method)
+		return e
 	}
 	if len(req.Body) > MaxBody {
 		return lockbox.Errorf(lockbox.KindTooLarge, "PayloadTooLarge", "body is larger than %d bytes", MaxBody)
@@ -84,6 +87,12 @@ func Decode(req handler.Request, v any) error {
 	}
 	return decodeStrict(req.Body, v)
 }
+
+// allow is the cause of a KindMethodNotAllowed error: the method to use,
+// answered in the Allow header.
+type allow string
+
+func (a allow) Error() string { return "allowed: " + string(a) }
 
 // ErrorBody is the contract's error response.
 type ErrorBody struct {
@@ -122,8 +131,9 @@ func Error(err error, log *slog.Logger) handler.Response {
 		log.Error("call failed", "kind", string(le.Kind), "err", le.Err)
 	}
 	resp := JSON(status, ErrorBody{Error: ErrorDetail{Code: le.Code, Message: le.Message, CurrentStatus: le.CurrentStatus}})
-	if le.Kind == lockbox.KindMethodNotAllowed {
-		resp.Header.Set("Allow", le.Message[len("use "):])
+	var a allow
+	if errors.As(le.Err, &a) {
+		resp.Header.Set("Allow", string(a))
 	}
 	if le.RetryAfter > 0 {
 		resp.Header.Set("Retry-After", strconv.Itoa(int((le.RetryAfter+time.Second-1)/time.Second)))

@@ -104,11 +104,6 @@ type Idempotency struct {
 	BodyHash string // hex SHA-256 of the normalised request body
 }
 
-// doc is the immutable part of a record, as stored.
-type doc struct {
-	lockbox.Request
-}
-
 // CreateOptions are the optional parts of a create.
 type CreateOptions struct {
 	// Idempotency identifies retries of one create.
@@ -127,7 +122,7 @@ type CreateOptions struct {
 func (s *Store) Create(ctx context.Context, r lockbox.Request, opts CreateOptions) (stored lockbox.Request, replayed bool, err error) {
 	idem := opts.Idempotency
 	k := keysFor(r.TenantID)
-	body, err := json.Marshal(doc{r})
+	body, err := json.Marshal(r)
 	if err != nil {
 		return r, false, lockbox.Internal("encode request", err)
 	}
@@ -228,7 +223,10 @@ func (s *Store) decide(ctx context.Context, tenant, id string, to lockbox.Status
 	if durationHours != nil {
 		dur = strconv.Itoa(*durationHours)
 	}
-	action := map[lockbox.Status]string{lockbox.StatusApproved: "approve", lockbox.StatusDenied: "deny"}[to]
+	action := "deny"
+	if to == lockbox.StatusApproved {
+		action = "approve"
+	}
 	keys := []string{k.req(id), k.pending(id), k.grant(id), k.status(lockbox.StatusPending), k.status(to), k.due(), EventsKey(tenant), k.livePending()}
 	res, err := decideScript.Run(ctx, s.rdb, keys, id, string(to), approver, reason, ms(now), dur, s.limits.MaxAccessTTL.Milliseconds(),
 		string(k), s.Caps.MaxActiveGrantsPerRequester).Slice()
@@ -271,11 +269,10 @@ func capError(which, earliestMs string, now time.Time) error {
 // decode assembles a request from its stored record and the liveness of its
 // TTL keys.
 func decode(rec map[string]string, pendingLive, grantLive bool) (lockbox.Request, error) {
-	var d doc
-	if err := json.Unmarshal([]byte(rec["doc"]), &d); err != nil {
+	var r lockbox.Request
+	if err := json.Unmarshal([]byte(rec["doc"]), &r); err != nil {
 		return lockbox.Request{}, lockbox.Internal("decode request", err)
 	}
-	r := d.Request
 	r.Status = lockbox.Status(rec["status"])
 	if g, err := strconv.ParseInt(rec["grantMs"], 10, 64); err == nil {
 		r.Grant = time.Duration(g) * time.Millisecond

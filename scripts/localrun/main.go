@@ -31,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"lockbox.dev/scripts/fnbuild"
 	"lockbox.dev/scripts/stack"
 )
 
@@ -155,8 +156,12 @@ func run(ctx context.Context, o options) error {
 	}
 
 	// Build every function, two at a time.
-	b := &builder{st: st, dir: filepath.Join(o.dataDir, "build")}
-	bins, err := buildAll(b, st, o.log)
+	b := &fnbuild.Builder{Stack: st, Dir: filepath.Join(o.dataDir, "build")}
+	fns := make([]stack.Function, 0, len(st.Functions))
+	for _, name := range st.Names() {
+		fns = append(fns, st.Functions[name])
+	}
+	bins, err := b.BuildAll(fns, o.log)
 	if err != nil {
 		return err
 	}
@@ -195,10 +200,6 @@ func run(ctx context.Context, o options) error {
 	srv := &http.Server{Handler: g.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)
 
-	fns := make([]stack.Function, 0, len(st.Functions))
-	for _, name := range st.Names() {
-		fns = append(fns, st.Functions[name])
-	}
 	if r.Cron, err = scheduleCron(ctx, fns, gw, o.log); err != nil {
 		return err
 	}
@@ -248,7 +249,7 @@ func nonEmpty(lookup func(string) (string, bool), k string) (string, bool) {
 // stack already serves, and says when it is ready.
 func buildFaasCLI(ctx context.Context, toolsDir, bin string, out io.Writer, log *slog.Logger) {
 	cmd := exec.CommandContext(ctx, "go", "-C", toolsDir, "build", "-trimpath", "-o", bin, "github.com/openfaas/faas-cli")
-	cmd.Env = append(withoutGOWORK(os.Environ()), "GOWORK=off", "CGO_ENABLED=0")
+	cmd.Env = append(fnbuild.WithoutGOWORK(os.Environ()), "GOWORK=off", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		if ctx.Err() == nil {
 			log.Error("building faas-cli failed (make faas-cli retries)", "err", err, "output", string(b))
@@ -256,44 +257,6 @@ func buildFaasCLI(ctx context.Context, toolsDir, bin string, out io.Writer, log 
 		return
 	}
 	fmt.Fprintf(out, "\n%s is ready: the commands above can be pasted now.\n", relPath(bin))
-}
-
-// buildAll builds every function: the first alone, so that it fills the Go
-// build cache with what they share, then the others two at a time.
-func buildAll(b *builder, st *stack.Stack, log *slog.Logger) (map[string]string, error) {
-	var mu sync.Mutex
-	bins := map[string]string{}
-	var errs []error
-	sem := make(chan struct{}, 2)
-	var wg sync.WaitGroup
-	first := make(chan struct{})
-	for i, name := range st.Names() {
-		wg.Go(func() {
-			if i > 0 {
-				<-first
-			} else {
-				defer close(first)
-			}
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			t := time.Now()
-			bin, cached, err := b.Build(st.Functions[name])
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			bins[name] = bin
-			if cached {
-				log.Info("build cached", "function", name)
-			} else {
-				log.Info("built", "function", name, "seconds", fmt.Sprintf("%.1f", time.Since(t).Seconds()))
-			}
-		})
-	}
-	wg.Wait()
-	return bins, errors.Join(errs...)
 }
 
 // functionEnv is the environment a function runs with: its stack.yml

@@ -1,52 +1,58 @@
-package main
+// Package fnbuild builds function binaries the way their images are built,
+// for the local runtime (make run) and the benchmark (make bench).
+package fnbuild
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"lockbox.dev/scripts/stack"
 )
 
-// builder builds function binaries the way their images are built: it lays
+// Builder builds function binaries the way their images are built: it lays
 // out the build context as faas-cli does (template, handler at function/,
 // configuration.copy folders inside it) and runs the template's own build
 // steps (build.sh fixup, build.sh build). Binaries are cached by a hash of
 // everything that goes into the context.
-type builder struct {
-	st  *stack.Stack
-	dir string // cache folder, e.g. .data/build
+type Builder struct {
+	Stack *stack.Stack
+	Dir   string // cache folder, e.g. .data/build
 }
 
 // sources are the folders a function's build context is made of, by the
 // path they take inside the context.
-func (b *builder) sources(fn stack.Function) map[string]string {
+func (b *Builder) sources(fn stack.Function) map[string]string {
 	src := map[string]string{
-		".":        b.st.Path(filepath.Join("template", fn.Lang)),
-		"function": b.st.Path(fn.Handler),
+		".":        b.Stack.Path(filepath.Join("template", fn.Lang)),
+		"function": b.Stack.Path(fn.Handler),
 	}
-	for _, c := range b.st.Configuration.Copy {
-		src[filepath.Join("function", filepath.Base(c))] = b.st.Path(c)
+	for _, c := range b.Stack.Configuration.Copy {
+		src[filepath.Join("function", filepath.Base(c))] = b.Stack.Path(c)
 	}
 	return src
 }
 
 // Build returns the path of fn's binary, building it unless a binary of the
 // same sources is cached.
-func (b *builder) Build(fn stack.Function) (bin string, cached bool, err error) {
+func (b *Builder) Build(fn stack.Function) (bin string, cached bool, err error) {
 	src := b.sources(fn)
 	hash, err := hashSources(src)
 	if err != nil {
 		return "", false, fmt.Errorf("hash sources of %s: %w", fn.Name, err)
 	}
-	fnDir := filepath.Join(b.dir, fn.Name)
+	fnDir := filepath.Join(b.Dir, fn.Name)
 	bin = filepath.Join(fnDir, "handler-"+hash[:16])
 	if _, err := os.Stat(bin); err == nil {
 		return bin, true, nil
@@ -70,7 +76,7 @@ func (b *builder) Build(fn stack.Function) (bin string, cached bool, err error) 
 	for _, step := range []string{"fixup", "build"} {
 		cmd := exec.Command("sh", "build.sh", step)
 		cmd.Dir = ctx
-		cmd.Env = append(withoutGOWORK(os.Environ()), "CGO_ENABLED=0")
+		cmd.Env = append(WithoutGOWORK(os.Environ()), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return "", false, fmt.Errorf("%s: build.sh %s: %w\n%s", fn.Name, step, err, out)
 		}
@@ -85,7 +91,48 @@ func (b *builder) Build(fn stack.Function) (bin string, cached bool, err error) 
 	return bin, false, nil
 }
 
-func withoutGOWORK(env []string) []string {
+// BuildAll builds fns: the first alone, so that it fills the Go build cache
+// with what they share, then the others two at a time. It returns each
+// binary by function name.
+func (b *Builder) BuildAll(fns []stack.Function, log *slog.Logger) (map[string]string, error) {
+	var mu sync.Mutex
+	bins := map[string]string{}
+	var errs []error
+	sem := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	first := make(chan struct{})
+	for i, fn := range fns {
+		wg.Go(func() {
+			if i > 0 {
+				<-first
+			} else {
+				defer close(first)
+			}
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			t := time.Now()
+			bin, cached, err := b.Build(fn)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			bins[fn.Name] = bin
+			if cached {
+				log.Info("build cached", "function", fn.Name)
+			} else {
+				log.Info("built", "function", fn.Name, "seconds", fmt.Sprintf("%.1f", time.Since(t).Seconds()))
+			}
+		})
+	}
+	wg.Wait()
+	return bins, errors.Join(errs...)
+}
+
+// WithoutGOWORK returns env without GOWORK: a build context has its own
+// workspace.
+func WithoutGOWORK(env []string) []string {
 	out := env[:0:0]
 	for _, kv := range env {
 		if !strings.HasPrefix(kv, "GOWORK=") {

@@ -27,15 +27,14 @@
 package audit
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"lockbox.dev/shared/lockbox"
 )
@@ -61,20 +60,91 @@ type Record struct {
 	SupportRequest string        `json:"supportRequest"`
 	PrevHash       string        `json:"prevHash"`
 	Hash           string        `json:"hash"`
-
-	line []byte // the canonical line, kept by Seal
 }
 
 // FormatTime returns t in canonical form.
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
 
 // Canonical returns the canonical JSON of r (without a trailing newline).
-func (r Record) Canonical() []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(r) // a Record of strings and numbers always encodes
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+func (r Record) Canonical() []byte { return r.appendCanonical(make([]byte, 0, 512)) }
+
+// appendCanonical appends the canonical JSON of r to b. It writes what
+// encoding/json writes for a Record with HTML escaping off (a test holds it
+// to that), field by field and without reflection: the export seals every
+// event with it.
+func (r *Record) appendCanonical(b []byte) []byte {
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendUint(b, r.Seq, 10)
+	b = appendField(b, `,"time":`, r.Time)
+	b = appendField(b, `,"tenantId":`, r.TenantID)
+	b = appendField(b, `,"requestId":`, r.RequestID)
+	b = appendField(b, `,"operationName":`, r.OperationName)
+	b = appendField(b, `,"actor":{"kind":`, string(r.Actor.Kind))
+	b = appendField(b, `,"id":`, r.Actor.ID)
+	b = appendField(b, `},"fromStatus":`, r.FromStatus)
+	b = appendField(b, `,"toStatus":`, r.ToStatus)
+	b = appendField(b, `,"reason":`, r.Reason)
+	b = appendField(b, `,"supportRequest":`, r.SupportRequest)
+	b = appendField(b, `,"prevHash":`, r.PrevHash)
+	b = appendField(b, `,"hash":`, r.Hash)
+	return append(b, '}')
+}
+
+func appendField(b []byte, name, value string) []byte {
+	return appendString(append(b, name...), value)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string the way encoding/json does with
+// HTML escaping off: quote, backslash and control characters escaped (\n,
+// \r, \t, \b, \f short, others as \u00XX), U+2028 and U+2029 escaped,
+// invalid UTF-8 replaced by \ufffd, everything else as is.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(append(b, s[start:i]...), `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(append(b, s[start:i]...), '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	return append(append(b, s[start:]...), '"')
 }
 
 // ComputeHash returns the hash r must carry.
@@ -85,17 +155,22 @@ func (r Record) ComputeHash() string {
 }
 
 // Seal sets r's seq, prevHash and hash as the successor of (prevSeq,
-// prevHash). It encodes r once: the canonical JSON with hash "" is what is
-// hashed, and the same bytes with the hash filled in are the line.
+// prevHash).
 func (r *Record) Seal(prevSeq uint64, prevHash string) {
+	_ = r.appendSealed(make([]byte, 0, 512), prevSeq, prevHash)
+}
+
+// appendSealed seals r as Seal does and appends its line, with a newline,
+// to b. It encodes r once: the canonical JSON with hash "" is what is
+// hashed, and the same bytes with the hash filled in are the line.
+func (r *Record) appendSealed(b []byte, prevSeq uint64, prevHash string) []byte {
 	r.Seq, r.PrevHash, r.Hash = prevSeq+1, prevHash, ""
-	unsealed := r.Canonical() // ends with "hash":""}
-	sum := sha256.Sum256(unsealed)
-	r.Hash = hex.EncodeToString(sum[:])
-	line := make([]byte, 0, len(unsealed)+len(r.Hash))
-	line = append(line, unsealed[:len(unsealed)-2]...)
-	line = append(line, r.Hash...)
-	r.line = append(line, '"', '}')
+	start := len(b)
+	b = r.appendCanonical(b) // ends with "hash":""}
+	sum := sha256.Sum256(b[start:])
+	b = hex.AppendEncode(b[:len(b)-2], sum[:])
+	r.Hash = string(b[len(b)-64:])
+	return append(b, '"', '}', '\n')
 }
 
 // Date returns the partition date (UTC) of r.
@@ -129,20 +204,11 @@ func ParseKey(key string) (Key, bool) {
 	return Key{Tenant: m[1], Date: m[2], First: first, Last: last}, first >= 1 && last >= first
 }
 
-// Encode returns records as JSON Lines, in one allocation.
+// Encode returns records, sealed, as JSON Lines.
 func Encode(records []Record) []byte {
-	lines := make([][]byte, len(records))
-	size := 0
-	for i, r := range records {
-		lines[i] = r.line
-		if lines[i] == nil {
-			lines[i] = r.Canonical()
-		}
-		size += len(lines[i]) + 1
-	}
-	out := make([]byte, 0, size)
-	for _, l := range lines {
-		out = append(append(out, l...), '\n')
+	var out []byte
+	for _, r := range records {
+		out = append(r.appendCanonical(out), '\n')
 	}
 	return out
 }

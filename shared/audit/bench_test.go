@@ -24,9 +24,10 @@ func fillStream(b *testing.B, rdb redis.UniversalClient, tenant string, n int) {
 		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for j := i; j < min(i+1000, n); j++ {
 				p.XAdd(ctx, &redis.XAddArgs{Stream: redisstore.EventsKey(tenant), Values: []any{
-					"op", "CreateLockboxRequest", "requestId", fmt.Sprintf("00000000-0000-4000-8000-%012d", j),
-					"time", start + int64(j), "actorKind", "engineer", "actorId", "eng-7",
-					"from", "", "to", "Pending", "reason", "", "supportRequest", "INC-1001",
+					redisstore.EventField, redisstore.EncodeEvent(redisstore.Event{
+						Op: "CreateLockboxRequest", RequestID: fmt.Sprintf("00000000-0000-4000-8000-%012d", j), TimeMs: start + int64(j),
+						ActorKind: "engineer", ActorID: "eng-7", To: "Pending", SupportRequest: "INC-1001",
+					}),
 				}})
 			}
 			return nil

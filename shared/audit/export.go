@@ -84,6 +84,7 @@ type head struct {
 type plan struct {
 	from, to string // stream ids: from (exclusive) .. to (inclusive)
 	count    int
+	recorded bool // read back from Redis (a crashed run's) rather than new
 }
 
 // planScript records a plan if the caller still holds the lock.
@@ -117,7 +118,27 @@ return 0
 // ErrFenced means the run lost its lock before acknowledging.
 var ErrFenced = errors.New("lost the export lock to another run")
 
+// batch is one batch ready to write: its plan, its records sealed after
+// the head it follows, and its objects encoded.
+type batch struct {
+	plan    plan
+	after   head // the head once the batch is acknowledged
+	objects []object
+	events  int
+}
+
+// object is one object of a batch.
+type object struct {
+	key  string
+	body []byte
+}
+
 // ExportTenant exports the pending audit events of tenant.
+//
+// While one batch is being written, the next is read and sealed (its chain
+// follows from the last record of the one being written), so reading Redis
+// and hashing overlap with object storage; its plan is recorded only once
+// the batch before it is acknowledged, so there is never more than one plan.
 func (e *Exporter) ExportTenant(ctx context.Context, tenant string) (TenantResult, error) {
 	res := TenantResult{TenantID: tenant, Objects: []string{}}
 	headKey, planKey, lockKey := stateKeys(tenant)
@@ -139,47 +160,67 @@ func (e *Exporter) ExportTenant(ctx context.Context, tenant string) (TenantResul
 	if err != nil {
 		return res, err
 	}
-	for i := range e.MaxBatches {
-		p, msgs, err := e.planBatch(ctx, tenant, h, planKey, lockKey, token, i == 0)
-		if err != nil || p == nil {
-			return res, err
+	b, err := e.resume(ctx, tenant, h, planKey)
+	if err == nil && b == nil {
+		b, err = e.prepare(ctx, tenant, h)
+	}
+	// The batch being read and sealed in the background, if any: always
+	// waited for, so that no read outlives the call.
+	var next chan prepared
+	defer func() {
+		if next != nil {
+			<-next
 		}
-		if msgs == nil { // resuming a plan a crashed run left: read its range again
-			msgs, err = e.rdb.XRangeN(ctx, redisstore.EventsKey(tenant), exclusive(p.from), p.to, int64(p.count)).Result()
-			if err != nil {
-				return res, lockbox.Unavailable("read events", err)
+	}()
+	for i := 0; err == nil && b != nil && i < e.MaxBatches; i++ {
+		if !b.plan.recorded {
+			if err = e.recordPlan(ctx, planKey, lockKey, token, b.plan); err != nil {
+				break
 			}
 		}
-		if len(msgs) != p.count {
-			return res, lockbox.Internal("read events", fmt.Errorf("plan %s..%s holds %d events, stream has %d", p.from, p.to, p.count, len(msgs)))
+		if i+1 < e.MaxBatches {
+			next = make(chan prepared, 1)
+			go func(after head) {
+				nb, err := e.prepare(ctx, tenant, after)
+				next <- prepared{nb, err}
+			}(b.after)
 		}
-		records, err := seal(tenant, msgs, h)
-		if err != nil {
-			return res, err
-		}
-		keys, err := e.write(ctx, tenant, records)
-		if err != nil {
-			return res, err
+		if err = e.write(ctx, b.objects); err != nil {
+			break
 		}
 		if e.afterPut != nil {
-			if err := e.afterPut(); err != nil {
-				return res, err
+			if err = e.afterPut(); err != nil {
+				break
 			}
 		}
-		last := records[len(records)-1]
-		out, err := ackScript.Run(ctx, e.rdb, []string{headKey, planKey, lockKey, redisstore.EventsKey(tenant)},
-			token, h.seq, last.Seq, last.Hash, p.to, nextID(p.to)).Text()
-		if err != nil {
-			return res, lockbox.Unavailable("acknowledge export", err)
+		out, ackErr := ackScript.Run(ctx, e.rdb, []string{headKey, planKey, lockKey, redisstore.EventsKey(tenant)},
+			token, h.seq, b.after.seq, b.after.hash, b.plan.to, nextID(b.plan.to)).Text()
+		if ackErr != nil {
+			err = lockbox.Unavailable("acknowledge export", ackErr)
+			break
 		}
 		if out != "ok" {
-			return res, fmt.Errorf("acknowledge export: %w (%s)", ErrFenced, out)
+			err = fmt.Errorf("acknowledge export: %w (%s)", ErrFenced, out)
+			break
 		}
-		res.Exported += len(records)
-		res.Objects = append(res.Objects, keys...)
-		h = head{seq: last.Seq, hash: last.Hash, lastID: p.to}
+		res.Exported += b.events
+		for _, o := range b.objects {
+			res.Objects = append(res.Objects, o.key)
+		}
+		h = b.after
+		if next == nil {
+			break
+		}
+		p := <-next
+		next = nil
+		b, err = p.b, p.err
 	}
-	return res, nil
+	return res, err
+}
+
+type prepared struct {
+	b   *batch
+	err error
 }
 
 func (e *Exporter) readHead(ctx context.Context, key string) (head, error) {
@@ -195,82 +236,171 @@ func (e *Exporter) readHead(ctx context.Context, key string) (head, error) {
 	return h, nil
 }
 
-// planBatch returns the batch to export: with resume, the one a crashed run
-// left if any (its events not read: msgs is nil); otherwise the next Batch
-// events after the head, with those events. A nil plan means there is
-// nothing to export.
-func (e *Exporter) planBatch(ctx context.Context, tenant string, h head, planKey, lockKey, token string, resume bool) (*plan, []redis.XMessage, error) {
-	if resume {
-		m, err := e.rdb.HGetAll(ctx, planKey).Result()
-		if err != nil {
-			return nil, nil, lockbox.Unavailable("read export plan", err)
-		}
-		if len(m) > 0 {
-			n, _ := strconv.Atoi(m["count"])
-			return &plan{from: m["from"], to: m["to"], count: n}, nil, nil
-		}
-	}
-	msgs, err := e.rdb.XRangeN(ctx, redisstore.EventsKey(tenant), exclusive(h.lastID), "+", int64(e.Batch)).Result()
+// resume returns the batch a crashed run planned and did not acknowledge,
+// read again from its range, or nil when there is none.
+func (e *Exporter) resume(ctx context.Context, tenant string, h head, planKey string) (*batch, error) {
+	m, err := e.rdb.HGetAll(ctx, planKey).Result()
 	if err != nil {
-		return nil, nil, lockbox.Unavailable("read events", err)
+		return nil, lockbox.Unavailable("read export plan", err)
 	}
-	if len(msgs) == 0 {
-		return nil, nil, nil
+	if len(m) == 0 {
+		return nil, nil
 	}
-	p := &plan{from: h.lastID, to: msgs[len(msgs)-1].ID, count: len(msgs)}
-	out, err := planScript.Run(ctx, e.rdb, []string{planKey, lockKey}, token, p.from, p.to, p.count).Text()
+	n, _ := strconv.Atoi(m["count"])
+	p := plan{from: m["from"], to: m["to"], count: n, recorded: true}
+	b, err := e.read(ctx, tenant, h, exclusive(p.from), p.to, n)
 	if err != nil {
-		return nil, nil, lockbox.Unavailable("record export plan", err)
+		return nil, err
 	}
-	if out != "ok" {
-		return nil, nil, fmt.Errorf("record export plan: %w", ErrFenced)
+	if b == nil || b.events != p.count {
+		got := 0
+		if b != nil {
+			got = b.events
+		}
+		return nil, lockbox.Internal("read events", fmt.Errorf("plan %s..%s holds %d events, stream has %d", p.from, p.to, p.count, got))
 	}
-	return p, msgs, nil
+	b.plan = p
+	return b, nil
 }
 
-// write puts the records in one object per date and returns the keys.
-func (e *Exporter) write(ctx context.Context, tenant string, records []Record) ([]string, error) {
+// prepare reads and seals the next batch after h; nil when there is nothing
+// to export.
+func (e *Exporter) prepare(ctx context.Context, tenant string, h head) (*batch, error) {
+	return e.read(ctx, tenant, h, exclusive(h.lastID), "+", e.Batch)
+}
+
+// read reads up to n events of tenant's stream from start to end, seals them
+// after h and encodes their objects.
+func (e *Exporter) read(ctx context.Context, tenant string, h head, start, end string, n int) (*batch, error) {
+	reply, err := e.rdb.Do(ctx, "XRANGE", redisstore.EventsKey(tenant), start, end, "COUNT", n).Slice()
+	if err != nil {
+		return nil, lockbox.Unavailable("read events", err)
+	}
+	if len(reply) == 0 {
+		return nil, nil
+	}
+	objects, after, err := seal(tenant, reply, h)
+	if err != nil {
+		return nil, err
+	}
+	return &batch{plan: plan{from: h.lastID, to: after.lastID, count: len(reply)}, after: after, objects: objects, events: len(reply)}, nil
+}
+
+// recordPlan records p if the caller still holds the lock.
+func (e *Exporter) recordPlan(ctx context.Context, planKey, lockKey, token string, p plan) error {
+	out, err := planScript.Run(ctx, e.rdb, []string{planKey, lockKey}, token, p.from, p.to, p.count).Text()
+	if err != nil {
+		return lockbox.Unavailable("record export plan", err)
+	}
+	if out != "ok" {
+		return fmt.Errorf("record export plan: %w", ErrFenced)
+	}
+	return nil
+}
+
+// write puts a batch's objects.
+func (e *Exporter) write(ctx context.Context, objects []object) error {
 	var retain time.Time
 	if e.Retention > 0 {
 		retain = e.Now().Add(e.Retention).UTC()
 	}
-	var keys []string
-	for start := 0; start < len(records); {
-		end := start + 1
-		for end < len(records) && records[end].Date() == records[start].Date() {
-			end++
+	for _, o := range objects {
+		if err := e.store.Put(ctx, o.key, o.body, retain); err != nil {
+			return lockbox.Unavailable("write "+o.key, err)
 		}
-		group := records[start:end]
-		key := ObjectKey(tenant, group[0].Date(), group[0].Seq, group[len(group)-1].Seq)
-		if err := e.store.Put(ctx, key, Encode(group), retain); err != nil {
-			return keys, lockbox.Unavailable("write "+key, err)
-		}
-		keys = append(keys, key)
-		start = end
 	}
-	return keys, nil
+	return nil
 }
 
-// seal turns stream entries into chained records following h.
-func seal(tenant string, msgs []redis.XMessage, h head) ([]Record, error) {
-	out := make([]Record, len(msgs))
-	seq, prev := h.seq, h.hash
-	for i, m := range msgs {
-		f := func(k string) string { s, _ := m.Values[k].(string); return s }
-		ms, err := strconv.ParseInt(f("time"), 10, 64)
-		if err != nil {
-			return nil, lockbox.Internal("read event "+m.ID, err)
+// seal turns an XRANGE reply (entries [id, [field, value, ...]]) into
+// records chained after h, written straight into one object per date, and
+// returns the objects and the head after the last record.
+func seal(tenant string, reply []any, h head) ([]object, head, error) {
+	var objects []object
+	var body []byte
+	var date string
+	first := uint64(0)
+	closeObject := func() {
+		if body != nil {
+			objects = append(objects, object{key: ObjectKey(tenant, date, first, h.seq), body: body})
 		}
-		r := Record{
-			Time: FormatTime(time.UnixMilli(ms)), TenantID: tenant, RequestID: f("requestId"), OperationName: f("op"),
-			Actor:      lockbox.Actor{Kind: lockbox.ActorKind(f("actorKind")), ID: f("actorId")},
-			FromStatus: f("from"), ToStatus: f("to"), Reason: f("reason"), SupportRequest: f("supportRequest"),
-		}
-		r.Seal(seq, prev)
-		seq, prev = r.Seq, r.Hash
-		out[i] = r
 	}
-	return out, nil
+	for i, entry := range reply {
+		e, ok := entry.([]any)
+		if !ok || len(e) != 2 {
+			return nil, head{}, lockbox.Internal("read events", fmt.Errorf("unexpected stream entry %T", entry))
+		}
+		id, _ := e[0].(string)
+		if id == "" {
+			return nil, head{}, lockbox.Internal("read events", errors.New("stream entry without an id"))
+		}
+		r, err := record(tenant, id, e[1])
+		if err != nil {
+			return nil, head{}, err
+		}
+		if d := r.Date(); d != date {
+			closeObject()
+			date, first = d, h.seq+1
+			body = make([]byte, 0, (len(reply)-i)*512)
+		}
+		body = r.appendSealed(body, h.seq, h.hash)
+		h = head{seq: r.Seq, hash: r.Hash, lastID: id}
+	}
+	closeObject()
+	return objects, h, nil
+}
+
+// record reads one event: the single field of redisstore.EventField, or
+// the field-per-value layout of streams written before it.
+func record(tenant, id string, v any) (Record, error) {
+	fields, _ := v.([]any)
+	var e redisstore.Event
+	var err error
+	if len(fields) == 2 && fields[0] == redisstore.EventField {
+		s, _ := fields[1].(string)
+		e, err = redisstore.DecodeEvent(s)
+	} else {
+		e, err = legacyEvent(fields)
+	}
+	if err != nil {
+		return Record{}, lockbox.Internal("read event "+id, err)
+	}
+	return Record{
+		Time: FormatTime(time.UnixMilli(e.TimeMs)), TenantID: tenant, RequestID: e.RequestID, OperationName: e.Op,
+		Actor:      lockbox.Actor{Kind: lockbox.ActorKind(e.ActorKind), ID: e.ActorID},
+		FromStatus: e.From, ToStatus: e.To, Reason: e.Reason, SupportRequest: e.SupportRequest,
+	}, nil
+}
+
+// legacyEvent reads an event stored one field per value.
+func legacyEvent(fields []any) (redisstore.Event, error) {
+	var e redisstore.Event
+	timeErr := errors.New("event without a time")
+	for j := 0; j+1 < len(fields); j += 2 {
+		k, _ := fields[j].(string)
+		v, _ := fields[j+1].(string)
+		switch k {
+		case "op":
+			e.Op = v
+		case "requestId":
+			e.RequestID = v
+		case "time":
+			e.TimeMs, timeErr = strconv.ParseInt(v, 10, 64)
+		case "actorKind":
+			e.ActorKind = v
+		case "actorId":
+			e.ActorID = v
+		case "from":
+			e.From = v
+		case "to":
+			e.To = v
+		case "reason":
+			e.Reason = v
+		case "supportRequest":
+			e.SupportRequest = v
+		}
+	}
+	return e, timeErr
 }
 
 // exclusive turns a stream id into an exclusive XRANGE start.

@@ -102,6 +102,17 @@ func file(t *testing.T, s *redisstore.Store, tenant, requester string, now time.
 	return r
 }
 
+// decodeEvent decodes a stream entry the scripts wrote.
+func decodeEvent(t testing.TB, m redis.XMessage) redisstore.Event {
+	t.Helper()
+	v, _ := m.Values[redisstore.EventField].(string)
+	e, err := redisstore.DecodeEvent(v)
+	if err != nil || len(m.Values) != 1 {
+		t.Fatalf("stream entry %s: %v (%d fields)", m.ID, err, len(m.Values))
+	}
+	return e
+}
+
 // events returns the operations in a tenant's audit stream, in order.
 func events(t *testing.T, rdb *redis.Client, tenant string) []string {
 	t.Helper()
@@ -111,7 +122,7 @@ func events(t *testing.T, rdb *redis.Client, tenant string) []string {
 	}
 	ops := make([]string, len(msgs))
 	for i, m := range msgs {
-		ops[i] = m.Values["op"].(string)
+		ops[i] = decodeEvent(t, m).Op
 	}
 	return ops
 }

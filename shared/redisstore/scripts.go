@@ -20,7 +20,7 @@ import "github.com/redis/go-redis/v9"
 // ARGV: id, doc, createdMs, expMs, pendingTTLms, requesterId, durationH,
 // grantMs, supportRequest, idempotency value ("" without a key), idempotency
 // TTL ms, signature ("" when not signed), signature TTL ms, max pending, max grants.
-var createScript = redis.NewScript(`
+var createScript = redis.NewScript(luaEvent + `
 if ARGV[12] ~= '' and redis.call('EXISTS', KEYS[10]) == 1 then return {'replayed'} end
 local function seen()
   if ARGV[12] ~= '' then redis.call('SET', KEYS[10], '1', 'PX', ARGV[13]) end
@@ -49,8 +49,7 @@ redis.call('ZADD', KEYS[4], seq, ARGV[1])
 redis.call('ZADD', KEYS[5], seq, ARGV[1])
 redis.call('ZADD', KEYS[7], ARGV[4], 'p:' .. ARGV[1])
 redis.call('ZADD', KEYS[11], ARGV[4], ARGV[1])
-redis.call('XADD', KEYS[8], '*', 'op', 'CreateLockboxRequest', 'requestId', ARGV[1], 'time', ARGV[3],
-  'actorKind', 'engineer', 'actorId', ARGV[6], 'from', '', 'to', 'Pending', 'reason', '', 'supportRequest', ARGV[9])
+event(KEYS[8], 'CreateLockboxRequest', ARGV[1], ARGV[3], 'engineer', ARGV[6], '', 'Pending', '', ARGV[9])
 if ARGV[10] ~= '' then
   redis.call('SET', KEYS[9], ARGV[10], 'PX', ARGV[11])
 end
@@ -72,7 +71,7 @@ return {'created'}
 // duration hours ("" when not given), maxAccessMs, key prefix, max grants.
 // Returns {"ok", <record as HGETALL>} or {"notfound"} | {"conflict", status}
 // | {"self"} | {"duration", askedHours} | {"cap", "grants", earliest end ms}.
-var decideScript = redis.NewScript(`
+var decideScript = redis.NewScript(luaEvent + `
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {'notfound'} end
 if st == 'Pending' and redis.call('EXISTS', KEYS[2]) == 0 then st = 'Expired' end
@@ -109,8 +108,7 @@ redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZADD', KEYS[5], f[5], ARGV[1])
 redis.call('ZREM', KEYS[6], 'p:' .. ARGV[1])
 redis.call('ZREM', KEYS[8], ARGV[1])
-redis.call('XADD', KEYS[7], '*', 'op', op, 'requestId', ARGV[1], 'time', ARGV[5],
-  'actorKind', 'approver', 'actorId', ARGV[3], 'from', 'Pending', 'to', ARGV[2], 'reason', ARGV[4], 'supportRequest', f[4])
+event(KEYS[7], op, ARGV[1], ARGV[5], 'approver', ARGV[3], 'Pending', ARGV[2], ARGV[4], f[4])
 return {'ok', redis.call('HGETALL', KEYS[1])}
 `)
 
@@ -123,7 +121,7 @@ return {'ok', redis.call('HGETALL', KEYS[1])}
 // index Completed, due, events, live pending.
 // ARGV: id, nowMs.
 // Returns {"Expired"} | {"Completed"} | {"notdue"} | {"none"}.
-var settleScript = redis.NewScript(`
+var settleScript = redis.NewScript(luaEvent + `
 local id = ARGV[1]
 local f = redis.call('HMGET', KEYS[1], 'status', 'seq', 'support')
 local from, to, op, member, live
@@ -143,8 +141,7 @@ redis.call('ZREM', from, id)
 redis.call('ZADD', to, f[2], id)
 redis.call('ZREM', KEYS[8], member)
 redis.call('ZREM', KEYS[10], id)
-redis.call('XADD', KEYS[9], '*', 'op', op, 'requestId', id, 'time', ARGV[2],
-  'actorKind', 'system', 'actorId', 'lockbox', 'from', f[1], 'to', newStatus, 'reason', '', 'supportRequest', f[3])
+event(KEYS[9], op, id, ARGV[2], 'system', 'lockbox', f[1], newStatus, '', f[3])
 return {newStatus}
 `)
 

@@ -235,8 +235,8 @@ func TestApproveSweepRace(t *testing.T) {
 		require.NoError(t, err)
 		decided := map[string][]string{}
 		for _, m := range msgs {
-			id := m.Values["requestId"].(string)
-			decided[id] = append(decided[id], m.Values["op"].(string))
+			e := decodeEvent(t, m)
+			decided[e.RequestID] = append(decided[e.RequestID], e.Op)
 		}
 		wonApprove := 0
 		for _, ok := range approved {

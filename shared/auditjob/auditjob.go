@@ -23,8 +23,9 @@ import (
 // exec_timeout than the other functions.
 const Timeout = 50 * time.Second
 
-// sweepBatch is how many deadlines one sweep step reads.
-const sweepBatch = 1000
+// SweepBatch is how many deadlines one sweep step reads (and settles in one
+// pipeline).
+const SweepBatch = 1000
 
 // Summary is what a run did. Tenants lists only tenants where something
 // happened or failed.
@@ -78,7 +79,7 @@ func (j *Job) Run(ctx context.Context) Summary {
 	}
 	for _, tenant := range tenants {
 		t := Tenant{TenantID: tenant, Objects: []string{}}
-		swept, err := j.deps.Store.Sweep(ctx, tenant, j.deps.Now(), sweepBatch)
+		swept, err := j.deps.Store.Sweep(ctx, tenant, j.deps.Now(), SweepBatch)
 		t.Expired, t.Completed = swept.Expired, swept.Completed
 		if err == nil {
 			var res audit.TenantResult

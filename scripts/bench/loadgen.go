@@ -1,0 +1,406 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"lockbox.dev/shared/app"
+	"lockbox.dev/shared/audit"
+	"lockbox.dev/shared/auditjob"
+	"lockbox.dev/shared/auth"
+	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/objectstore"
+	"lockbox.dev/shared/redisstore"
+)
+
+// The load generator is this program started again with -loadgen: a process
+// of its own, so that what it spends never counts against the function or
+// Redis it drives. It reads one Job per line on stdin and answers each with
+// one Outcome line on stdout.
+
+// Job is one thing for the load generator to do.
+type Job struct {
+	// Op is create, approve, deny, list or noop (a load run), or sweep or
+	// export.
+	Op string `json:"op"`
+	// Path is "http" (call the function at URL) or "redis" (issue the same
+	// store call straight to Redis, the ceiling).
+	Path        string `json:"path"`
+	URL         string `json:"url,omitempty"`
+	Concurrency int    `json:"concurrency"`
+	// Items holds one entry per call: the tenant, and the requester (create)
+	// or request id (approve, deny).
+	Items []Item `json:"items,omitempty"`
+
+	RedisURL   string         `json:"redisUrl"`
+	SecretsDir string         `json:"secretsDir"`
+	S3         objectstoreCfg `json:"s3"`
+	Tenant     string         `json:"tenant,omitempty"` // sweep, export
+}
+
+// Item is the subject of one call.
+type Item struct {
+	Tenant string `json:"t"`
+	Key    string `json:"k,omitempty"`
+}
+
+type objectstoreCfg struct {
+	Endpoint, Bucket, AccessKey, SecretKey string
+}
+
+// Outcome is what the load generator measured.
+type Outcome struct {
+	Ops        int       `json:"ops"`
+	Errors     int       `json:"errors"`
+	FirstError string    `json:"firstError,omitempty"`
+	Seconds    float64   `json:"seconds"`
+	Latencies  Latencies `json:"latencies"`
+
+	// Sweep and export.
+	Count        int     `json:"count,omitempty"`
+	Objects      int     `json:"objects,omitempty"`
+	Bytes        int     `json:"bytes,omitempty"`
+	RawSeconds   float64 `json:"rawSeconds,omitempty"`
+	PeakHeapMB   float64 `json:"peakHeapMB,omitempty"`
+	BaseHeapMB   float64 `json:"baseHeapMB,omitempty"`
+	SweepBatches int     `json:"sweepBatches,omitempty"`
+}
+
+// Latencies are percentiles of one run, in milliseconds.
+type Latencies struct {
+	P50  float64 `json:"p50"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Mean float64 `json:"mean"`
+}
+
+// percentiles summarises durations (it sorts them).
+func percentiles(d []time.Duration) Latencies {
+	if len(d) == 0 {
+		return Latencies{}
+	}
+	slices.Sort(d)
+	at := func(q float64) float64 {
+		i := int(q*float64(len(d))+0.5) - 1
+		i = max(0, min(i, len(d)-1))
+		return float64(d[i]) / 1e6
+	}
+	var sum time.Duration
+	for _, x := range d {
+		sum += x
+	}
+	return Latencies{P50: at(0.50), P99: at(0.99), P999: at(0.999), Mean: float64(sum) / float64(len(d)) / 1e6}
+}
+
+// loadgen serves jobs from r until it is closed.
+func loadgen(r io.Reader, w io.Writer) error {
+	lg := &generator{tokens: map[string]string{}}
+	in := bufio.NewScanner(r)
+	in.Buffer(make([]byte, 1<<20), 1<<30)
+	enc := json.NewEncoder(w)
+	for in.Scan() {
+		var j Job
+		if err := json.Unmarshal(in.Bytes(), &j); err != nil {
+			return fmt.Errorf("read job: %w", err)
+		}
+		out, err := lg.do(j)
+		if err != nil {
+			out = Outcome{Errors: 1, FirstError: err.Error()}
+		}
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	}
+	return in.Err()
+}
+
+// generator keeps what jobs share: clients, secrets and minted tokens.
+type generator struct {
+	rdb      *redis.Client
+	store    *redisstore.Store
+	webhook  []byte
+	jwt      []byte
+	tokens   map[string]string // tenant -> approver token
+	client   *http.Client
+	sigCount atomic.Int64
+}
+
+func (g *generator) setup(j Job) error {
+	if g.rdb != nil {
+		return nil
+	}
+	// The same client, tuned the same way, as the functions build.
+	opt, err := redis.ParseURL(j.RedisURL)
+	if err != nil {
+		return err
+	}
+	app.Tune(opt)
+	g.rdb = redis.NewClient(opt)
+	g.store = redisstore.New(g.rdb, lockbox.DefaultLimits)
+	if g.webhook, err = os.ReadFile(filepath.Join(j.SecretsDir, "lockbox-webhook-secret")); err != nil {
+		return err
+	}
+	if g.jwt, err = os.ReadFile(filepath.Join(j.SecretsDir, "lockbox-jwt-secret")); err != nil {
+		return err
+	}
+	g.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxConnsPerHost: 128, IdleConnTimeout: time.Minute}}
+	return nil
+}
+
+func (g *generator) do(j Job) (Outcome, error) {
+	if err := g.setup(j); err != nil {
+		return Outcome{}, err
+	}
+	switch j.Op {
+	case "sweep":
+		return g.sweep(j)
+	case "export":
+		return g.export(j)
+	}
+	call, err := g.caller(j)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return drive(j.Concurrency, len(j.Items), func(ctx context.Context, i int) error { return call(ctx, j.Items[i]) }), nil
+}
+
+// drive makes n calls from conc workers and measures each.
+func drive(conc, n int, call func(ctx context.Context, i int) error) Outcome {
+	var next atomic.Int64
+	var mu sync.Mutex
+	var out Outcome
+	lat := make([]time.Duration, 0, n)
+	ctx := context.Background()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range max(conc, 1) {
+		wg.Go(func() {
+			mine := make([]time.Duration, 0, n/max(conc, 1)+1)
+			var errs int
+			var first string
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					break
+				}
+				t := time.Now()
+				err := call(ctx, i)
+				mine = append(mine, time.Since(t))
+				if err != nil {
+					if errs == 0 {
+						first = err.Error()
+					}
+					errs++
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			lat = append(lat, mine...)
+			out.Errors += errs
+			if first != "" && out.FirstError == "" {
+				out.FirstError = first
+			}
+		})
+	}
+	wg.Wait()
+	out.Seconds = time.Since(start).Seconds()
+	out.Ops = n
+	out.Latencies = percentiles(lat)
+	return out
+}
+
+// caller returns the call a load run makes per item.
+func (g *generator) caller(j Job) (func(context.Context, Item) error, error) {
+	// Tokens are minted before the run, as a client would hold them.
+	for _, it := range j.Items {
+		if _, ok := g.tokens[it.Tenant]; !ok {
+			tok, err := auth.Mint(g.jwt, auth.NewClaims("approver-1", it.Tenant, []string{string(lockbox.RoleApprover)}, time.Now(), 2*time.Hour))
+			if err != nil {
+				return nil, err
+			}
+			g.tokens[it.Tenant] = tok
+		}
+	}
+	switch j.Path + "/" + j.Op {
+	case "http/create", "http/noop":
+		return func(ctx context.Context, it Item) error {
+			body := createBody(it)
+			ts := time.Now().Unix()
+			h := http.Header{"Content-Type": {"application/json"}}
+			h.Set(auth.HeaderTimestamp, strconv.FormatInt(ts, 10))
+			h.Set(auth.HeaderSignature, auth.Sign(g.webhook, ts, body))
+			want := http.StatusCreated
+			if j.Op == "noop" {
+				want = http.StatusOK
+			}
+			return g.call(ctx, http.MethodPost, j.URL, h, body, want)
+		}, nil
+	case "http/approve", "http/deny":
+		return func(ctx context.Context, it Item) error {
+			body, _ := json.Marshal(lockbox.DecisionInput{RequestID: it.Key, Reason: "benchmark decision"})
+			h := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + g.tokens[it.Tenant]}}
+			return g.call(ctx, http.MethodPost, j.URL, h, body, http.StatusOK)
+		}, nil
+	case "http/list":
+		return func(ctx context.Context, it Item) error {
+			h := http.Header{"Authorization": {"Bearer " + g.tokens[it.Tenant]}}
+			return g.call(ctx, http.MethodGet, j.URL+"?limit=50", h, nil, http.StatusOK)
+		}, nil
+	case "redis/create":
+		return func(ctx context.Context, it Item) error {
+			var in lockbox.CreateInput
+			if err := json.Unmarshal(createBody(it), &in); err != nil {
+				return err
+			}
+			// A distinct replay marker per call, as each signed delivery has.
+			opts := redisstore.CreateOptions{SignatureHash: fmt.Sprintf("%064x", g.sigCount.Add(1))}
+			_, _, err := g.store.Create(ctx, lockbox.NewRequest(in, lockbox.NewID(), time.Now(), g.store.Limits()), opts)
+			return err
+		}, nil
+	case "redis/approve":
+		return func(ctx context.Context, it Item) error {
+			_, err := g.store.Approve(ctx, it.Tenant, it.Key, "approver-1", "benchmark decision", nil, time.Now())
+			return err
+		}, nil
+	case "redis/deny":
+		return func(ctx context.Context, it Item) error {
+			_, err := g.store.Deny(ctx, it.Tenant, it.Key, "approver-1", "benchmark decision", time.Now())
+			return err
+		}, nil
+	case "redis/list":
+		return func(ctx context.Context, it Item) error {
+			p, err := g.store.List(ctx, redisstore.Query{Scope: lockbox.Scope{TenantID: it.Tenant}, Limit: 50})
+			if err == nil && len(p.Requests) == 0 {
+				err = fmt.Errorf("empty page for %s", it.Tenant)
+			}
+			return err
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown load run %s/%s", j.Path, j.Op)
+}
+
+// call sends one request and reads the whole answer.
+func (g *generator) call(ctx context.Context, method, url string, h http.Header, body []byte, want int) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header = h
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
+	}
+	return nil
+}
+
+// createBody is a valid create body for an item: the tenant and requester it
+// names, and a support case of its own so that every delivery differs.
+func createBody(it Item) []byte {
+	in := lockbox.CreateInput{
+		TenantID: it.Tenant, ResourceType: "Microsoft.Compute/virtualMachines", ResourceIDs: []string{"vm-1", "vm-2"},
+		AccessLevel: "Read", Justification: "benchmark: disk latency on vm-1", SupportRequest: "INC-" + it.Key,
+		SupportCaseURL: "https://support.example/cases/INC-" + it.Key, WorkItemSource: "ServiceNow",
+		Requester: lockbox.Requester{ID: it.Key, DisplayName: "Support Engineer"},
+	}
+	b, _ := json.Marshal(in)
+	return b
+}
+
+// sweep records every due expiry of the job's tenant the way lockbox-audit
+// does, and samples the heap while it runs.
+func (g *generator) sweep(j Job) (Outcome, error) {
+	var out Outcome
+	stop := sampleHeap(&out)
+	start := time.Now()
+	res, err := g.store.Sweep(context.Background(), j.Tenant, time.Now(), auditjob.SweepBatch)
+	out.Seconds = time.Since(start).Seconds()
+	stop()
+	out.Count = res.Expired + res.Completed
+	out.SweepBatches = (out.Count + auditjob.SweepBatch - 1) / auditjob.SweepBatch
+	return out, err
+}
+
+// sampleHeap records the heap in use before and at its highest until stop
+// is called.
+func sampleHeap(out *Outcome) (stop func()) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	out.BaseHeapMB = float64(ms.HeapInuse) / 1e6
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			out.PeakHeapMB = max(out.PeakHeapMB, float64(m.HeapInuse)/1e6)
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// export exports the job's tenant with the exporter lockbox-audit uses, then
+// writes the same bytes as the same number of objects with plain PutObject:
+// the ceiling.
+func (g *generator) export(j Job) (Outcome, error) {
+	var out Outcome
+	ctx := context.Background()
+	s3 := objectstore.New(objectstore.Config{Endpoint: j.S3.Endpoint, Region: "us-east-1", Bucket: j.S3.Bucket,
+		PathStyle: true, AccessKey: j.S3.AccessKey, SecretKey: j.S3.SecretKey})
+	e := audit.NewExporter(g.rdb, s3)
+	stop := sampleHeap(&out)
+	start := time.Now()
+	res, err := e.ExportTenant(ctx, j.Tenant)
+	out.Seconds = time.Since(start).Seconds()
+	stop()
+	if err != nil {
+		return out, err
+	}
+	out.Count, out.Objects = res.Exported, len(res.Objects)
+	bodies := make([][]byte, len(res.Objects))
+	for i, k := range res.Objects {
+		if bodies[i], err = s3.Get(ctx, k); err != nil {
+			return out, err
+		}
+		out.Bytes += len(bodies[i])
+	}
+	start = time.Now()
+	for i, b := range bodies {
+		if err := s3.Put(ctx, fmt.Sprintf("bench-raw/%s/%d.jsonl", j.Tenant, i), b, time.Time{}); err != nil {
+			return out, err
+		}
+	}
+	out.RawSeconds = time.Since(start).Seconds()
+	return out, nil
+}

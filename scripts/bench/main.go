@@ -1,0 +1,340 @@
+// Command bench is `make bench`: it measures the Lockbox functions the way
+// production runs them, next to their ceilings, in one run on one machine.
+//
+// It starts a real redis-server and the pinned MinIO, builds every function
+// of stack.yml and a no-op function with the project's template (as their
+// images are built), runs each as its own process, and drives them from a
+// separate load-generating process over loopback. For concurrency 1, 8, 32
+// and 64 it reports, for lockbox-create, -approve, -deny and -list:
+// throughput, p50/p99/p99.9 latency, CPU seconds per 1,000 calls (function
+// process and redis-server) and Redis round trips per call (INFO), beside
+// the HTTP ceiling (the no-op function called the same way) and the Redis
+// ceiling (the same store calls sent straight to Redis by the same client at
+// the same concurrency). It also measures list latency with 1,000 / 100,000
+// / 1,000,000 requests stored, the sweep of 100,000 due expiries, the export
+// of 100,000 events beside raw PutObject of the same bytes, each function's
+// start-up time and RSS, and one lockbox-audit run over everything left.
+//
+//	bench [-quick] [-json out.json] [-doc docs/PERFORMANCE.md]
+//
+// It prints a table, writes the JSON report (BENCH_JSON) and splices the
+// results into the doc. It asserts nothing about speed: the targets are
+// reported as met or missed.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"lockbox.dev/scripts/fnbuild"
+	"lockbox.dev/scripts/stack"
+	"lockbox.dev/shared/objectstore"
+)
+
+// plan is how much work a run does.
+type plan struct {
+	Quick        bool  `json:"quick"`
+	Concurrency  []int `json:"concurrency"`
+	Ops          int   `json:"opsPerRun"`
+	Warmup       int   `json:"warmupPerRun"`
+	ListStored   []int `json:"listStored"`
+	ListOps      int   `json:"listOps"`
+	SweepDue     int   `json:"sweepDue"`
+	StartupTries int   `json:"startupTries"`
+}
+
+var (
+	fullPlan  = plan{Concurrency: []int{1, 8, 32, 64}, Ops: 20_000, Warmup: 1_000, ListStored: []int{1_000, 100_000, 1_000_000}, ListOps: 5_000, SweepDue: 100_000, StartupTries: 7}
+	quickPlan = plan{Quick: true, Concurrency: []int{1, 8, 32, 64}, Ops: 1_500, Warmup: 200, ListStored: []int{1_000, 100_000}, ListOps: 1_000, SweepDue: 100_000, StartupTries: 3}
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-loadgen" {
+		if err := loadgen(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	quick := flag.Bool("quick", false, "a reduced run (under two minutes) that keeps every measurement")
+	stackFile := flag.String("f", "stack.yml", "the stack file")
+	jsonOut := flag.String("json", os.Getenv("BENCH_JSON"), "write the report as JSON here (default $BENCH_JSON)")
+	doc := flag.String("doc", "", "splice the results into this Markdown file (docs/PERFORMANCE.md)")
+	minioBin := flag.String("minio", os.Getenv("LOCKBOX_MINIO_BIN"), "the MinIO binary (default $LOCKBOX_MINIO_BIN; scripts/install-minio.sh prints it)")
+	flag.Parse()
+
+	p := fullPlan
+	if *quick {
+		p = quickPlan
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	rep, err := run(p, *stackFile, *minioBin, log)
+	if err != nil {
+		log.Error("bench failed", "err", err)
+		os.Exit(1)
+	}
+	printReport(os.Stdout, rep)
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o600); err != nil {
+			log.Error("write JSON", "err", err)
+			os.Exit(1)
+		}
+		log.Info("wrote", "json", *jsonOut)
+	}
+	if *doc != "" {
+		if err := spliceDoc(*doc, rep); err != nil {
+			log.Error("update doc", "err", err)
+			os.Exit(1)
+		}
+		log.Info("updated", "doc", *doc)
+	}
+}
+
+// bench holds the running services and processes.
+type bench struct {
+	plan    plan
+	log     *slog.Logger
+	dir     string
+	secrets string
+	redis   *redisServer
+	minio   *minio
+	bucket  string
+	st      *stack.Stack
+	bins    map[string]string
+	fns     map[string]*proc
+	lg      *loadClient
+	rep     *Report
+}
+
+func run(p plan, stackFile, minioBin string, log *slog.Logger) (*Report, error) {
+	if minioBin == "" {
+		return nil, errors.New("no MinIO binary: set LOCKBOX_MINIO_BIN (make bench does, from scripts/install-minio.sh)")
+	}
+	began := time.Now()
+	st, err := stack.Load(stackFile, func(string) (string, bool) { return "", false })
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "lockbox-bench-")
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{plan: p, log: log, dir: dir, st: st, fns: map[string]*proc{}, bucket: "lockbox-audit",
+		rep: &Report{Plan: p, Machine: machine(), Started: began.UTC()}}
+	ok := false
+	defer func() { b.close(ok) }()
+
+	log.Info("starting redis-server and MinIO", "dir", dir)
+	if b.redis, err = startRedis(dir); err != nil {
+		return nil, err
+	}
+	if b.minio, err = startMinIO(minioBin, dir); err != nil {
+		return nil, err
+	}
+	b.rep.Machine.Redis, b.rep.Machine.MinIO = b.redis.version, b.minio.version
+	s3 := objectstore.New(objectstore.Config{Endpoint: b.minio.endpoint, Region: "us-east-1", Bucket: b.bucket, PathStyle: true,
+		AccessKey: b.minio.user, SecretKey: b.minio.pass})
+	if err := s3.EnsureBucket(context.Background(), false); err != nil {
+		return nil, fmt.Errorf("create bucket: %w", err)
+	}
+	if err := b.writeSecrets(); err != nil {
+		return nil, err
+	}
+	if err := b.build(); err != nil {
+		return nil, err
+	}
+	if b.lg, err = startLoadgen(dir); err != nil {
+		return nil, err
+	}
+
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"start-up", b.startAll},
+		{"load runs", b.loadRuns},
+		{"list scaling", b.listScaling},
+		{"export and sweep", b.exportAndSweep},
+		{"lockbox-audit run", b.auditRun},
+		{"memory", b.memory},
+	}
+	for _, s := range steps {
+		t := time.Now()
+		log.Info("step", "name", s.name)
+		if err := s.do(); err != nil {
+			return nil, fmt.Errorf("%s: %w (logs in %s)", s.name, err, dir)
+		}
+		log.Info("step done", "name", s.name, "seconds", fmt.Sprintf("%.1f", time.Since(t).Seconds()))
+	}
+	b.rep.Seconds = time.Since(began).Seconds()
+	b.rep.evaluate()
+	ok = true
+	return b.rep, nil
+}
+
+// close stops everything; the folder with the logs stays when the run
+// failed.
+func (b *bench) close(ok bool) {
+	for _, p := range b.fns {
+		p.stop()
+	}
+	if b.lg != nil {
+		b.lg.close()
+	}
+	if b.minio != nil {
+		b.minio.stop()
+	}
+	if b.redis != nil {
+		b.redis.stop()
+	}
+	if ok {
+		_ = os.RemoveAll(b.dir)
+	}
+}
+
+// writeSecrets gives every function the same secret folder.
+func (b *bench) writeSecrets() error {
+	b.secrets = filepath.Join(b.dir, "secrets")
+	if err := os.MkdirAll(b.secrets, 0o700); err != nil {
+		return err
+	}
+	secrets := map[string]string{
+		"lockbox-webhook-secret": randomHex(), "lockbox-jwt-secret": randomHex(), "redis-password": b.redis.password,
+		"s3-access-key": b.minio.user, "s3-secret-key": b.minio.pass,
+	}
+	for name, v := range secrets {
+		if err := os.WriteFile(filepath.Join(b.secrets, name), []byte(v), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// noop is the HTTP ceiling: a function of no work, built with the template
+// the Lockbox functions use.
+const noop = "bench-noop"
+
+// build builds every function of the stack and the no-op, as make run does.
+func (b *bench) build() error {
+	fns := []stack.Function{}
+	for _, name := range b.st.Names() {
+		fns = append(fns, b.st.Functions[name])
+	}
+	lang := fns[0].Lang
+	fns = append(fns, stack.Function{Name: noop, Lang: lang, Handler: "./scripts/bench/noop"})
+	builder := &fnbuild.Builder{Stack: b.st, Dir: b.st.Path(".data/build")}
+	t := time.Now()
+	var err error
+	b.bins, err = builder.BuildAll(fns, b.log)
+	b.log.Info("functions built", "seconds", fmt.Sprintf("%.1f", time.Since(t).Seconds()))
+	return err
+}
+
+// env is a function's environment: its stack.yml environment pointed at
+// this run's Redis and MinIO.
+func (b *bench) env(name, addr string) []string {
+	out := []string{"PATH=" + os.Getenv("PATH"), "secret_mount_path=" + b.secrets, "listen_addr=" + addr}
+	if fn, ok := b.st.Functions[name]; ok {
+		for k, v := range fn.Environment {
+			switch k {
+			case "redis_url":
+				v = b.redis.url
+			case "s3_endpoint":
+				v = b.minio.endpoint
+			case "s3_bucket":
+				v = b.bucket
+			}
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+// loadClient talks to the load-generating process.
+type loadClient struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Scanner
+	pid int
+}
+
+func startLoadgen(dir string) (*loadClient, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-loadgen")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(dir, "loadgen.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	return &loadClient{cmd: cmd, in: in, out: sc, pid: cmd.Process.Pid}, nil
+}
+
+// do sends a job and waits for its outcome.
+func (l *loadClient) do(j Job) (Outcome, error) {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if _, err := l.in.Write(append(b, '\n')); err != nil {
+		return Outcome{}, fmt.Errorf("send job: %w", err)
+	}
+	if !l.out.Scan() {
+		return Outcome{}, fmt.Errorf("the load generator stopped: %v", l.out.Err())
+	}
+	var o Outcome
+	if err := json.Unmarshal(l.out.Bytes(), &o); err != nil {
+		return Outcome{}, err
+	}
+	return o, nil
+}
+
+func (l *loadClient) close() {
+	_ = l.in.Close()
+	_ = l.cmd.Wait()
+}
+
+// machine describes where the numbers come from.
+func machine() Machine {
+	m := Machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		m.CPU = strings.TrimSpace(infoField(string(b), "model name\t"))
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb float64
+		_, _ = fmt.Sscanf(strings.TrimSpace(infoField(string(b), "MemTotal")), "%f", &kb)
+		m.MemoryGiB = kb / (1 << 20)
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}

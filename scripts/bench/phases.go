@@ -1,0 +1,404 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"lockbox.dev/shared/auditjob"
+	"lockbox.dev/shared/auth"
+	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/redisstore"
+)
+
+func randomHex() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// startAll measures each function's start-up (process start to its first
+// served call) a few times, then leaves one instance of each running.
+func (b *bench) startAll() error {
+	for _, name := range slices.Sorted(maps.Keys(b.bins)) {
+		var times []time.Duration
+		for try := range b.plan.StartupTries {
+			p, took, err := b.startFunction(name)
+			if err != nil {
+				return err
+			}
+			times = append(times, took)
+			if try < b.plan.StartupTries-1 {
+				p.stop()
+			} else {
+				b.fns[name] = p
+			}
+		}
+		slices.Sort(times)
+		b.rep.Functions = append(b.rep.Functions, FunctionReport{Name: name,
+			StartupMs: ms(times[len(times)/2]), StartupMaxMs: ms(times[len(times)-1])})
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// startFunction starts a function on a free port and times it to the end
+// of its first served call: a real call of its kind, so that reading its
+// configuration and secrets and connecting to Redis are included.
+func (b *bench) startFunction(name string) (*proc, time.Duration, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, 0, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	first, want := b.firstCall(name, "http://"+addr)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	t := time.Now()
+	p, err := start(name, b.bins[name], nil, b.env(name, addr), filepath.Join(b.dir, name+".log"))
+	if err != nil {
+		return nil, 0, err
+	}
+	p.addr = addr
+	var status int
+	err = waitFor(20*time.Second, func() error {
+		resp, err := client.Do(first())
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		status = resp.StatusCode
+		return nil
+	})
+	took := time.Since(t)
+	if err == nil && status != want {
+		err = fmt.Errorf("first call answered %d, want %d", status, want)
+	}
+	if err != nil {
+		p.stop()
+		return nil, 0, fmt.Errorf("%s: %w", name, err)
+	}
+	return p, took, nil
+}
+
+// firstCall is the call that proves a function serves, and its status.
+func (b *bench) firstCall(name, url string) (func() *http.Request, int) {
+	webhook, _ := os.ReadFile(filepath.Join(b.secrets, "lockbox-webhook-secret"))
+	jwtKey, _ := os.ReadFile(filepath.Join(b.secrets, "lockbox-jwt-secret"))
+	token, _ := auth.Mint(jwtKey, auth.NewClaims("approver-1", "bench-startup", []string{string(lockbox.RoleApprover)}, time.Now(), time.Hour))
+	n := 0
+	switch name {
+	case "lockbox-create":
+		return func() *http.Request {
+			n++ // every attempt is a delivery of its own
+			body := createBody(Item{Tenant: "bench-startup", Key: fmt.Sprintf("eng-%d-%d", time.Now().UnixNano(), n)})
+			ts := time.Now().Unix()
+			r, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set(auth.HeaderTimestamp, strconv.FormatInt(ts, 10))
+			r.Header.Set(auth.HeaderSignature, auth.Sign(webhook, ts, body))
+			return r
+		}, http.StatusCreated
+	case "lockbox-approve", "lockbox-deny":
+		return func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte(`{"requestId":"no-such-request","reason":"start-up probe"}`)))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Authorization", "Bearer "+token)
+			return r
+		}, http.StatusNotFound
+	case "lockbox-list":
+		return func() *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, url+"?limit=1", nil)
+			r.Header.Set("Authorization", "Bearer "+token)
+			return r
+		}, http.StatusOK
+	}
+	// lockbox-audit (the cron-connector's empty POST) and the no-op.
+	return func() *http.Request {
+		r, _ := http.NewRequest(http.MethodPost, url, nil)
+		return r
+	}, http.StatusOK
+}
+
+// fill files n pending requests in tenant straight through the store, 32 at
+// a time (set-up, not measured), with requester(i) as the requester, and
+// returns their ids.
+func (b *bench) fill(tenant string, n int, lim lockbox.Limits, requester func(i int) string) ([]string, error) {
+	s := redisstore.New(b.redis.rdb, lim)
+	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	next := make(chan int)
+	for range 32 {
+		wg.Go(func() {
+			for i := range next {
+				in := lockbox.CreateInput{}
+				if err := json.Unmarshal(createBody(Item{Tenant: tenant, Key: requester(i)}), &in); err != nil {
+					panic(err)
+				}
+				r, _, err := s.Create(context.Background(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), lim), redisstore.CreateOptions{})
+				if err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					continue
+				}
+				ids[i] = r.RequestID
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return ids, firstErr
+}
+
+// opFunction maps a load run's op to the function it calls.
+var opFunction = map[string]string{"create": "lockbox-create", "approve": "lockbox-approve", "deny": "lockbox-deny", "list": "lockbox-list", "noop": noop}
+
+// loadRuns runs every op at every concurrency, over HTTP and (for the Lockbox
+// ops) straight to Redis.
+func (b *bench) loadRuns() error {
+	listTenant := "bench-list-1000"
+	if _, err := b.fill(listTenant, 1000, lockbox.DefaultLimits, func(i int) string { return fmt.Sprintf("eng-%d", i) }); err != nil {
+		return err
+	}
+	for _, c := range b.plan.Concurrency {
+		for _, op := range []string{"noop", "create", "approve", "deny", "list"} {
+			for _, path := range []string{"http", "redis"} {
+				if op == "noop" && path == "redis" {
+					continue
+				}
+				run, err := b.loadRun(op, path, c, listTenant)
+				if err != nil {
+					return fmt.Errorf("%s/%s at %d: %w", op, path, c, err)
+				}
+				b.rep.Runs = append(b.rep.Runs, run)
+				b.log.Info("run", "op", op, "path", path, "concurrency", c, "ops/s", fmt.Sprintf("%.0f", run.Throughput),
+					"p99ms", fmt.Sprintf("%.2f", run.Latency.P99))
+			}
+		}
+	}
+	return nil
+}
+
+// items prepares the calls of one run: creates spread over 64 tenants,
+// each by an engineer of its own; decisions of requests filed for them;
+// list pages of the 1,000-request tenant.
+func (b *bench) items(op, path string, c, n int, listTenant string) ([]Item, error) {
+	items := make([]Item, n)
+	run := fmt.Sprintf("%s-%s-c%d-%s", op, path, c, randomHex()[:6])
+	switch op {
+	case "create", "noop":
+		for i := range items {
+			items[i] = Item{Tenant: fmt.Sprintf("bench-%s-%d", run, i%64), Key: fmt.Sprintf("eng-%d", i)}
+		}
+	case "approve", "deny":
+		for t := range 64 {
+			tenant := fmt.Sprintf("bench-%s-%d", run, t)
+			count := (n - t + 63) / 64
+			ids, err := b.fill(tenant, count, lockbox.DefaultLimits, func(i int) string { return fmt.Sprintf("eng-%d", i) })
+			if err != nil {
+				return nil, err
+			}
+			for i, id := range ids {
+				items[t+64*i] = Item{Tenant: tenant, Key: id}
+			}
+		}
+	case "list":
+		for i := range items {
+			items[i] = Item{Tenant: listTenant}
+		}
+	}
+	return items, nil
+}
+
+// loadRun warms up, then runs one measured load run and reads the CPU and
+// Redis counters around it.
+func (b *bench) loadRun(op, path string, c int, listTenant string) (Run, error) {
+	j := Job{Op: op, Path: path, Concurrency: c, RedisURL: b.redis.clientURL(), SecretsDir: b.secrets}
+	fn := b.fns[opFunction[op]]
+	if path == "http" {
+		j.URL = "http://" + fn.addr
+	}
+	warm, err := b.items(op, path, c, b.plan.Warmup, listTenant)
+	if err != nil {
+		return Run{}, err
+	}
+	measured, err := b.items(op, path, c, b.plan.Ops, listTenant)
+	if err != nil {
+		return Run{}, err
+	}
+	j.Items = warm
+	if o, err := b.lg.do(j); err != nil || o.Errors > 0 {
+		return Run{}, fmt.Errorf("warm-up: %v %s", err, o.FirstError)
+	}
+
+	// The process that does the work: the function, or for the Redis
+	// ceiling the load generator itself (the client is the work).
+	pid := b.lg.pid
+	if path == "http" {
+		pid = fn.cmd.Process.Pid
+	}
+	ctx := context.Background()
+	cpu0, err := cpuSeconds(pid)
+	if err != nil {
+		return Run{}, err
+	}
+	rs0, err := b.redis.stats(ctx)
+	if err != nil {
+		return Run{}, err
+	}
+	j.Items = measured
+	o, err := b.lg.do(j)
+	if err != nil {
+		return Run{}, err
+	}
+	cpu1, err := cpuSeconds(pid)
+	if err != nil {
+		return Run{}, err
+	}
+	rs1, err := b.redis.stats(ctx)
+	if err != nil {
+		return Run{}, err
+	}
+	if o.Errors > 0 {
+		return Run{}, fmt.Errorf("%d of %d calls failed, the first: %s", o.Errors, o.Ops, o.FirstError)
+	}
+	per1k := 1000 / float64(o.Ops)
+	perOp := 1 / float64(o.Ops)
+	r := Run{Op: op, Path: path, Concurrency: c, Ops: o.Ops, Seconds: o.Seconds, Throughput: float64(o.Ops) / o.Seconds,
+		Latency: o.Latencies, CPUPer1k: (cpu1 - cpu0) * per1k, RedisCPUPer1k: (rs1.cpu - rs0.cpu) * per1k,
+		// The second INFO's own read is in the count.
+		RoundTrips: (rs1.reads - rs0.reads - 1) * perOp, Commands: map[string]float64{}}
+	for name, calls := range rs1.commands {
+		if name == "info" {
+			continue
+		}
+		if d := calls - rs0.commands[name]; d > 0 {
+			r.Commands[name] = d * perOp
+		}
+	}
+	return r, nil
+}
+
+// listScaling times list pages at concurrency 1 with 1,000, 100,000 and
+// 1,000,000 requests stored in the tenant.
+func (b *bench) listScaling() error {
+	for _, stored := range b.plan.ListStored {
+		tenant := fmt.Sprintf("bench-scale-%d", stored)
+		t := time.Now()
+		if _, err := b.fill(tenant, stored, lockbox.DefaultLimits, func(i int) string { return fmt.Sprintf("eng-%d", i%10_000) }); err != nil {
+			return err
+		}
+		b.log.Info("filled", "tenant", tenant, "requests", stored, "seconds", fmt.Sprintf("%.1f", time.Since(t).Seconds()))
+		// The fill's events are set-up, not audit history worth exporting.
+		if err := b.redis.rdb.Del(context.Background(), redisstore.EventsKey(tenant)).Err(); err != nil {
+			return err
+		}
+		items := make([]Item, b.plan.ListOps)
+		for i := range items {
+			items[i] = Item{Tenant: tenant}
+		}
+		j := Job{Op: "list", Path: "http", URL: "http://" + b.fns["lockbox-list"].addr, Concurrency: 1, Items: items[:min(200, len(items))],
+			RedisURL: b.redis.clientURL(), SecretsDir: b.secrets}
+		if _, err := b.lg.do(j); err != nil {
+			return err
+		}
+		j.Items = items
+		o, err := b.lg.do(j)
+		if err != nil {
+			return err
+		}
+		if o.Errors > 0 {
+			return fmt.Errorf("list with %d stored: %s", stored, o.FirstError)
+		}
+		b.rep.List = append(b.rep.List, ListScale{Stored: stored, Ops: o.Ops, Latency: o.Latencies})
+	}
+	return nil
+}
+
+// exportAndSweep files the sweep's requests with a one-second approval
+// window, exports their 100,000 create events beside raw PutObject of the
+// same bytes, then sweeps them once all are due.
+func (b *bench) exportAndSweep() error {
+	tenant := "bench-sweep"
+	lim := lockbox.DefaultLimits
+	lim.PendingTTL = time.Second
+	t := time.Now()
+	if _, err := b.fill(tenant, b.plan.SweepDue, lim, func(i int) string { return fmt.Sprintf("eng-%d", i) }); err != nil {
+		return err
+	}
+	due := time.Now().Add(lim.PendingTTL + 50*time.Millisecond)
+	b.log.Info("filled", "tenant", tenant, "requests", b.plan.SweepDue, "seconds", fmt.Sprintf("%.1f", time.Since(t).Seconds()))
+
+	s3 := objectstoreCfg{Endpoint: b.minio.endpoint, Bucket: b.bucket, AccessKey: b.minio.user, SecretKey: b.minio.pass}
+	o, err := b.lg.do(Job{Op: "export", RedisURL: b.redis.clientURL(), SecretsDir: b.secrets, S3: s3, Tenant: tenant})
+	if err != nil || o.FirstError != "" {
+		return fmt.Errorf("export: %v %s", err, o.FirstError)
+	}
+	b.rep.Export = ExportReport{Events: o.Count, Objects: o.Objects, MB: float64(o.Bytes) / 1e6, Seconds: o.Seconds,
+		RawSeconds: o.RawSeconds, PeakHeapMB: o.PeakHeapMB - o.BaseHeapMB}
+
+	time.Sleep(time.Until(due))
+	o, err = b.lg.do(Job{Op: "sweep", RedisURL: b.redis.clientURL(), SecretsDir: b.secrets, Tenant: tenant})
+	if err != nil || o.FirstError != "" {
+		return fmt.Errorf("sweep: %v %s", err, o.FirstError)
+	}
+	if o.Count != b.plan.SweepDue {
+		return fmt.Errorf("sweep expired %d of %d due requests", o.Count, b.plan.SweepDue)
+	}
+	b.rep.Sweep = SweepReport{Due: b.plan.SweepDue, Expired: o.Count, Batch: auditjob.SweepBatch, Seconds: o.Seconds,
+		PeakHeapMB: o.PeakHeapMB - o.BaseHeapMB}
+	return nil
+}
+
+// auditRun calls lockbox-audit once, as the cron-connector does, to export
+// every event the benchmark left in Redis (the transitions' and the
+// sweep's) through the real function.
+func (b *bench) auditRun() error {
+	t := time.Now()
+	resp, err := http.Post("http://"+b.fns["lockbox-audit"].addr, "", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var s auditjob.Summary
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("lockbox-audit answered %d: %v", resp.StatusCode, s.Errors)
+	}
+	b.rep.Audit = AuditReport{Exported: s.Exported, Objects: s.Objects, Expired: s.Expired, Seconds: time.Since(t).Seconds()}
+	return nil
+}
+
+// memory reads each function's RSS after all the work.
+func (b *bench) memory() error {
+	for i, f := range b.rep.Functions {
+		rss, peak, err := memory(b.fns[f.Name].cmd.Process.Pid)
+		if err != nil {
+			return err
+		}
+		b.rep.Functions[i].RSSMB, b.rep.Functions[i].PeakRSSMB = rss, peak
+	}
+	return nil
+}

@@ -2,8 +2,10 @@ package function
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"lockbox.dev/shared/config"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/objectstore"
+	"lockbox.dev/shared/redisstore"
 )
 
 // setup points the function at miniredis and an in-process S3 endpoint.
@@ -107,4 +110,46 @@ func TestAuditRefusesBody(t *testing.T) {
 	req.Body = []byte(`{"tenantId":"contoso"}`)
 	status, _ := call(t, req)
 	assert.Equal(t, http.StatusBadRequest, status)
+}
+
+// Many small tenants are exported side by side and a large one on its own;
+// two runs at once still export every event exactly once.
+func TestAuditManyTenants(t *testing.T) {
+	e, store, _ := setup(t)
+	e.Deps.Store.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 20, MaxActiveGrantsPerRequester: 1 << 20}
+	want := map[string]int{}
+	for i := range 40 {
+		tenant := fmt.Sprintf("tenant-%02d", i)
+		for range 1 + i%3 {
+			e.File(tenant, "eng-7")
+			want[tenant]++
+		}
+	}
+	for range auditjob.SmallTenant + 50 {
+		e.File("big", "eng-7")
+		want["big"]++
+	}
+
+	var wg sync.WaitGroup
+	exported := make([]int, 2)
+	for i := range exported {
+		wg.Go(func() {
+			status, s := call(t, cron())
+			assert.Equal(t, http.StatusOK, status, "%v", s.Errors)
+			exported[i] = s.Exported
+		})
+	}
+	wg.Wait()
+	total := 0
+	for _, n := range want {
+		total += n
+	}
+	// A tenant the other run held is exported by the next run.
+	_, s := call(t, cron())
+	assert.Equal(t, total, exported[0]+exported[1]+s.Exported, "every event exactly once")
+	for tenant, n := range want {
+		rep, err := audit.Verify(t.Context(), store, tenant)
+		require.NoError(t, err, tenant)
+		assert.EqualValues(t, n, rep.Events, tenant)
+	}
 }

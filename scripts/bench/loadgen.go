@@ -35,8 +35,9 @@ import (
 
 // Job is one thing for the load generator to do.
 type Job struct {
-	// Op is create, approve, deny, list or noop (a load run), or sweep or
-	// export.
+	// Op is create, approve, deny, list or noop (a load run), or sweep,
+	// readback (read a tenant's audit objects) or rawput (write them again
+	// with plain PutObject).
 	Op string `json:"op"`
 	// Path is "http" (call the function at URL) or "redis" (issue the same
 	// store call straight to Redis, the ceiling).
@@ -50,7 +51,7 @@ type Job struct {
 	RedisURL   string         `json:"redisUrl"`
 	SecretsDir string         `json:"secretsDir"`
 	S3         objectstoreCfg `json:"s3"`
-	Tenant     string         `json:"tenant,omitempty"` // sweep, export
+	Tenant     string         `json:"tenant,omitempty"` // sweep, readback, rawput
 }
 
 // Item is the subject of one call.
@@ -71,11 +72,10 @@ type Outcome struct {
 	Seconds    float64   `json:"seconds"`
 	Latencies  Latencies `json:"latencies"`
 
-	// Sweep and export.
+	// Sweep, readback and rawput.
 	Count        int     `json:"count,omitempty"`
 	Objects      int     `json:"objects,omitempty"`
 	Bytes        int     `json:"bytes,omitempty"`
-	RawSeconds   float64 `json:"rawSeconds,omitempty"`
 	PeakHeapMB   float64 `json:"peakHeapMB,omitempty"`
 	BaseHeapMB   float64 `json:"baseHeapMB,omitempty"`
 	SweepBatches int     `json:"sweepBatches,omitempty"`
@@ -138,6 +138,7 @@ type generator struct {
 	tokens   map[string]string // tenant -> approver token
 	client   *http.Client
 	sigCount atomic.Int64
+	exported [][]byte // the objects readBack read
 }
 
 func (g *generator) setup(j Job) error {
@@ -169,8 +170,10 @@ func (g *generator) do(j Job) (Outcome, error) {
 	switch j.Op {
 	case "sweep":
 		return g.sweep(j)
-	case "export":
-		return g.export(j)
+	case "readback":
+		return g.readBack(j)
+	case "rawput":
+		return g.rawPut(j)
 	}
 	call, err := g.caller(j)
 	if err != nil {
@@ -370,37 +373,47 @@ func sampleHeap(out *Outcome) (stop func()) {
 	return func() { close(done); <-finished }
 }
 
-// export exports the job's tenant with the exporter lockbox-audit uses, then
-// writes the same bytes as the same number of objects with plain PutObject:
-// the ceiling.
-func (g *generator) export(j Job) (Outcome, error) {
+// readBack reads the audit objects of the job's tenant for rawPut.
+func (g *generator) readBack(j Job) (Outcome, error) {
 	var out Outcome
-	ctx := context.Background()
-	s3 := objectstore.New(objectstore.Config{Endpoint: j.S3.Endpoint, Region: "us-east-1", Bucket: j.S3.Bucket,
-		PathStyle: true, AccessKey: j.S3.AccessKey, SecretKey: j.S3.SecretKey})
-	e := audit.NewExporter(g.rdb, s3)
-	stop := sampleHeap(&out)
-	start := time.Now()
-	res, err := e.ExportTenant(ctx, j.Tenant)
-	out.Seconds = time.Since(start).Seconds()
-	stop()
+	s3 := g.objectStore(j)
+	keys, err := s3.List(context.Background(), audit.TenantPrefix(j.Tenant))
 	if err != nil {
 		return out, err
 	}
-	out.Count, out.Objects = res.Exported, len(res.Objects)
-	bodies := make([][]byte, len(res.Objects))
-	for i, k := range res.Objects {
-		if bodies[i], err = s3.Get(ctx, k); err != nil {
+	g.exported = make([][]byte, len(keys))
+	for i, k := range keys {
+		b, err := s3.Get(context.Background(), k)
+		if err != nil {
 			return out, err
 		}
-		out.Bytes += len(bodies[i])
+		g.exported[i] = b
+		out.Bytes += len(b)
 	}
-	start = time.Now()
-	for i, b := range bodies {
-		if err := s3.Put(ctx, fmt.Sprintf("bench-raw/%s/%d.jsonl", j.Tenant, i), b, time.Time{}); err != nil {
-			return out, err
-		}
-	}
-	out.RawSeconds = time.Since(start).Seconds()
+	out.Objects = len(g.exported)
 	return out, nil
+}
+
+// rawPut writes the objects readBack read as the same number of objects
+// with plain PutObject, one after another as the export writes them: the
+// ceiling.
+func (g *generator) rawPut(j Job) (Outcome, error) {
+	var out Outcome
+	s3 := g.objectStore(j)
+	start := time.Now()
+	for i, b := range g.exported {
+		if err := s3.Put(context.Background(), fmt.Sprintf("bench-raw/%s/%d.jsonl", j.Tenant, i), b, time.Time{}); err != nil {
+			return out, err
+		}
+		out.Bytes += len(b)
+	}
+	out.Seconds = time.Since(start).Seconds()
+	out.Objects = len(g.exported)
+	g.exported = nil
+	return out, nil
+}
+
+func (g *generator) objectStore(j Job) *objectstore.Store {
+	return objectstore.New(objectstore.Config{Endpoint: j.S3.Endpoint, Region: "us-east-1", Bucket: j.S3.Bucket,
+		PathStyle: true, AccessKey: j.S3.AccessKey, SecretKey: j.S3.SecretKey})
 }

@@ -35,6 +35,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -47,21 +48,30 @@ import (
 type plan struct {
 	Quick        bool  `json:"quick"`
 	Concurrency  []int `json:"concurrency"`
-	Ops          int   `json:"opsPerRun"`
+	Ops          int   `json:"opsPerRun"` // list runs make ListOps calls
 	Warmup       int   `json:"warmupPerRun"`
 	ListStored   []int `json:"listStored"`
 	ListOps      int   `json:"listOps"`
+	ExportEvents int   `json:"exportEvents"`
 	SweepDue     int   `json:"sweepDue"`
 	StartupTries int   `json:"startupTries"`
 }
 
 var (
-	fullPlan  = plan{Concurrency: []int{1, 8, 32, 64}, Ops: 20_000, Warmup: 1_000, ListStored: []int{1_000, 100_000, 1_000_000}, ListOps: 5_000, SweepDue: 100_000, StartupTries: 7}
-	quickPlan = plan{Quick: true, Concurrency: []int{1, 8, 32, 64}, Ops: 1_500, Warmup: 200, ListStored: []int{1_000, 100_000}, ListOps: 1_000, SweepDue: 100_000, StartupTries: 3}
+	fullPlan  = plan{Concurrency: []int{1, 8, 32, 64}, Ops: 20_000, Warmup: 1_000, ListStored: []int{1_000, 100_000, 1_000_000}, ListOps: 5_000, ExportEvents: 100_000, SweepDue: 100_000, StartupTries: 7}
+	quickPlan = plan{Quick: true, Concurrency: []int{1, 8, 32, 64}, Ops: 1_500, Warmup: 200, ListStored: []int{1_000, 100_000}, ListOps: 1_000, ExportEvents: 100_000, SweepDue: 100_000, StartupTries: 3}
 )
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "-loadgen" {
+		if path := os.Getenv(profileEnv); path != "" {
+			stop, err := cpuProfile(path)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "loadgen:", err)
+				os.Exit(1)
+			}
+			defer stop()
+		}
 		if err := loadgen(os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "loadgen:", err)
 			os.Exit(1)
@@ -72,6 +82,7 @@ func main() {
 	stackFile := flag.String("f", "stack.yml", "the stack file")
 	jsonOut := flag.String("json", os.Getenv("BENCH_JSON"), "write the report as JSON here (default $BENCH_JSON)")
 	doc := flag.String("doc", "", "splice the results into this Markdown file (docs/PERFORMANCE.md)")
+	profile := flag.String("profile", "", "write a CPU profile of the load generator (its Redis ceiling runs, sweep and export) here")
 	minioBin := flag.String("minio", os.Getenv("LOCKBOX_MINIO_BIN"), "the MinIO binary (default $LOCKBOX_MINIO_BIN; scripts/install-minio.sh prints it)")
 	flag.Parse()
 
@@ -80,6 +91,14 @@ func main() {
 		p = quickPlan
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *profile != "" {
+		abs, err := filepath.Abs(*profile)
+		if err != nil {
+			log.Error("profile path", "err", err)
+			os.Exit(1)
+		}
+		_ = os.Setenv(profileEnv, abs)
+	}
 	rep, err := run(p, *stackFile, *minioBin, log)
 	if err != nil {
 		log.Error("bench failed", "err", err)
@@ -165,9 +184,10 @@ func run(p plan, stackFile, minioBin string, log *slog.Logger) (*Report, error) 
 		do   func() error
 	}{
 		{"start-up", b.startAll},
+		{"export", b.export},
 		{"load runs", b.loadRuns},
 		{"list scaling", b.listScaling},
-		{"export and sweep", b.exportAndSweep},
+		{"sweep", b.sweep},
 		{"lockbox-audit run", b.auditRun},
 		{"memory", b.memory},
 	}
@@ -261,6 +281,22 @@ func (b *bench) env(name, addr string) []string {
 		}
 	}
 	return out
+}
+
+// profileEnv passes -profile to the load generator.
+const profileEnv = "LOCKBOX_BENCH_LOADGEN_PROFILE"
+
+// cpuProfile starts a CPU profile written to path when stop is called.
+func cpuProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
 // loadClient talks to the load-generating process.

@@ -47,8 +47,12 @@ func (b *bench) startAll() error {
 			}
 		}
 		slices.Sort(times)
+		rss, _, err := memory(b.fns[name].cmd.Process.Pid)
+		if err != nil {
+			return err
+		}
 		b.rep.Functions = append(b.rep.Functions, FunctionReport{Name: name,
-			StartupMs: ms(times[len(times)/2]), StartupMaxMs: ms(times[len(times)-1])})
+			StartupMs: ms(times[len(times)/2]), StartupMaxMs: ms(times[len(times)-1]), StartRSSMB: rss})
 	}
 	return nil
 }
@@ -242,7 +246,11 @@ func (b *bench) loadRun(op, path string, c int, listTenant string) (Run, error) 
 	if err != nil {
 		return Run{}, err
 	}
-	measured, err := b.items(op, path, c, b.plan.Ops, listTenant)
+	n := b.plan.Ops
+	if op == "list" { // a page costs ten times a transition
+		n = b.plan.ListOps
+	}
+	measured, err := b.items(op, path, c, n, listTenant)
 	if err != nil {
 		return Run{}, err
 	}
@@ -251,18 +259,12 @@ func (b *bench) loadRun(op, path string, c int, listTenant string) (Run, error) 
 		return Run{}, fmt.Errorf("warm-up: %v %s", err, o.FirstError)
 	}
 
-	// The process that does the work: the function, or for the Redis
-	// ceiling the load generator itself (the client is the work).
-	pid := b.lg.pid
-	if path == "http" {
-		pid = fn.cmd.Process.Pid
-	}
 	ctx := context.Background()
-	cpu0, err := cpuSeconds(pid)
-	if err != nil {
-		return Run{}, err
+	fnPid := 0
+	if path == "http" {
+		fnPid = fn.cmd.Process.Pid
 	}
-	rs0, err := b.redis.stats(ctx)
+	c0, err := b.cpu(ctx, fnPid)
 	if err != nil {
 		return Run{}, err
 	}
@@ -271,11 +273,7 @@ func (b *bench) loadRun(op, path string, c int, listTenant string) (Run, error) 
 	if err != nil {
 		return Run{}, err
 	}
-	cpu1, err := cpuSeconds(pid)
-	if err != nil {
-		return Run{}, err
-	}
-	rs1, err := b.redis.stats(ctx)
+	c1, err := b.cpu(ctx, fnPid)
 	if err != nil {
 		return Run{}, err
 	}
@@ -284,8 +282,10 @@ func (b *bench) loadRun(op, path string, c int, listTenant string) (Run, error) 
 	}
 	per1k := 1000 / float64(o.Ops)
 	perOp := 1 / float64(o.Ops)
+	rs0, rs1 := c0.stats, c1.stats
 	r := Run{Op: op, Path: path, Concurrency: c, Ops: o.Ops, Seconds: o.Seconds, Throughput: float64(o.Ops) / o.Seconds,
-		Latency: o.Latencies, CPUPer1k: (cpu1 - cpu0) * per1k, RedisCPUPer1k: (rs1.cpu - rs0.cpu) * per1k,
+		Latency: o.Latencies, FunctionCPUPer1k: (c1.function - c0.function) * per1k, ClientCPUPer1k: (c1.client - c0.client) * per1k,
+		RedisCPUPer1k: (c1.redis - c0.redis) * per1k,
 		// The second INFO's own read is in the count.
 		RoundTrips: (rs1.reads - rs0.reads - 1) * perOp, Commands: map[string]float64{}}
 	for name, calls := range rs1.commands {
@@ -297,6 +297,40 @@ func (b *bench) loadRun(op, path string, c int, listTenant string) (Run, error) 
 		}
 	}
 	return r, nil
+}
+
+// cpuTimes are the CPU seconds used so far by the processes of a run.
+type cpuTimes struct {
+	function, client, redis, minio float64
+	stats                          redisStats
+}
+
+// cpu reads the CPU time of the function process (pid, 0 for none), the
+// load generator, redis-server (from INFO, with its counters) and MinIO.
+func (b *bench) cpu(ctx context.Context, pid int) (cpuTimes, error) {
+	var t cpuTimes
+	var err error
+	if pid != 0 {
+		if t.function, err = cpuSeconds(pid); err != nil {
+			return t, err
+		}
+	}
+	if t.client, err = cpuSeconds(b.lg.pid); err != nil {
+		return t, err
+	}
+	if t.minio, err = cpuSeconds(b.minio.cmd.Process.Pid); err != nil {
+		return t, err
+	}
+	if t.stats, err = b.redis.stats(ctx); err != nil {
+		return t, err
+	}
+	t.redis = t.stats.cpu
+	return t, nil
+}
+
+// since is the CPU used from t0 to t by the client, Redis and MinIO.
+func (t cpuTimes) since(t0 cpuTimes) CPUSplit {
+	return CPUSplit{Client: t.client - t0.client, Redis: t.redis - t0.redis, MinIO: t.minio - t0.minio}
 }
 
 // listScaling times list pages at concurrency 1 with 1,000, 100,000 and
@@ -335,10 +369,66 @@ func (b *bench) listScaling() error {
 	return nil
 }
 
-// exportAndSweep files the sweep's requests with a one-second approval
-// window, exports their 100,000 create events beside raw PutObject of the
-// same bytes, then sweeps them once all are due.
-func (b *bench) exportAndSweep() error {
+// export measures lockbox-audit exporting 100,000 events of one tenant,
+// then writes the same bytes as the same objects with plain PutObject from
+// the load generator. It runs before the load runs, so that the function
+// has nothing else to export.
+func (b *bench) export() error {
+	ctx := context.Background()
+	audit := b.fns["lockbox-audit"]
+	if _, err := b.callAudit(); err != nil { // the start-up probes' events
+		return err
+	}
+	tenant := "bench-export"
+	if _, err := b.fill(tenant, b.plan.ExportEvents, lockbox.DefaultLimits, func(i int) string { return fmt.Sprintf("eng-%d", i) }); err != nil {
+		return err
+	}
+	c0, err := b.cpu(ctx, audit.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	t := time.Now()
+	s, err := b.callAudit()
+	if err != nil {
+		return err
+	}
+	took := time.Since(t).Seconds()
+	c1, err := b.cpu(ctx, audit.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	if s.Exported != b.plan.ExportEvents {
+		return fmt.Errorf("lockbox-audit exported %d events, want %d", s.Exported, b.plan.ExportEvents)
+	}
+
+	s3 := objectstoreCfg{Endpoint: b.minio.endpoint, Bucket: b.bucket, AccessKey: b.minio.user, SecretKey: b.minio.pass}
+	back, err := b.lg.do(Job{Op: "readback", RedisURL: b.redis.clientURL(), SecretsDir: b.secrets, S3: s3, Tenant: tenant})
+	if err != nil || back.FirstError != "" {
+		return fmt.Errorf("read back: %v %s", err, back.FirstError)
+	}
+	c2, err := b.cpu(ctx, audit.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	raw, err := b.lg.do(Job{Op: "rawput", RedisURL: b.redis.clientURL(), SecretsDir: b.secrets, S3: s3, Tenant: tenant})
+	if err != nil || raw.FirstError != "" {
+		return fmt.Errorf("raw PutObject: %v %s", err, raw.FirstError)
+	}
+	c3, err := b.cpu(ctx, audit.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	exportCPU, rawCPU := c1.since(c0), c3.since(c2)
+	exportCPU.Client, rawCPU.Client = c1.function-c0.function, c3.client-c2.client
+	b.rep.Export = ExportReport{Events: s.Exported, Objects: back.Objects, MB: float64(back.Bytes) / 1e6, Seconds: took,
+		RawSeconds: raw.Seconds, CPU: exportCPU, RawCPU: rawCPU}
+	return nil
+}
+
+// sweep files requests with a one-second approval window and, once all are
+// due, sweeps them as lockbox-audit does, from the load generator, which
+// samples its heap meanwhile.
+func (b *bench) sweep() error {
 	tenant := "bench-sweep"
 	lim := lockbox.DefaultLimits
 	lim.PendingTTL = time.Second
@@ -348,17 +438,12 @@ func (b *bench) exportAndSweep() error {
 	}
 	due := time.Now().Add(lim.PendingTTL + 50*time.Millisecond)
 	b.log.Info("filled", "tenant", tenant, "requests", b.plan.SweepDue, "seconds", fmt.Sprintf("%.1f", time.Since(t).Seconds()))
-
-	s3 := objectstoreCfg{Endpoint: b.minio.endpoint, Bucket: b.bucket, AccessKey: b.minio.user, SecretKey: b.minio.pass}
-	o, err := b.lg.do(Job{Op: "export", RedisURL: b.redis.clientURL(), SecretsDir: b.secrets, S3: s3, Tenant: tenant})
-	if err != nil || o.FirstError != "" {
-		return fmt.Errorf("export: %v %s", err, o.FirstError)
+	// The fill's events are set-up, not audit history worth exporting.
+	if err := b.redis.rdb.Del(context.Background(), redisstore.EventsKey(tenant)).Err(); err != nil {
+		return err
 	}
-	b.rep.Export = ExportReport{Events: o.Count, Objects: o.Objects, MB: float64(o.Bytes) / 1e6, Seconds: o.Seconds,
-		RawSeconds: o.RawSeconds, PeakHeapMB: o.PeakHeapMB - o.BaseHeapMB}
-
 	time.Sleep(time.Until(due))
-	o, err = b.lg.do(Job{Op: "sweep", RedisURL: b.redis.clientURL(), SecretsDir: b.secrets, Tenant: tenant})
+	o, err := b.lg.do(Job{Op: "sweep", RedisURL: b.redis.clientURL(), SecretsDir: b.secrets, Tenant: tenant})
 	if err != nil || o.FirstError != "" {
 		return fmt.Errorf("sweep: %v %s", err, o.FirstError)
 	}
@@ -370,24 +455,33 @@ func (b *bench) exportAndSweep() error {
 	return nil
 }
 
+// callAudit calls lockbox-audit as the cron-connector does.
+func (b *bench) callAudit() (auditjob.Summary, error) {
+	var s auditjob.Summary
+	resp, err := http.Post("http://"+b.fns["lockbox-audit"].addr, "", nil)
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return s, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return s, fmt.Errorf("lockbox-audit answered %d: %v", resp.StatusCode, s.Errors)
+	}
+	return s, nil
+}
+
 // auditRun calls lockbox-audit once, as the cron-connector does, to export
 // every event the benchmark left in Redis (the transitions' and the
-// sweep's) through the real function.
+// sweep's, over thousands of tenants) through the real function.
 func (b *bench) auditRun() error {
 	t := time.Now()
-	resp, err := http.Post("http://"+b.fns["lockbox-audit"].addr, "", nil)
+	s, err := b.callAudit()
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	var s auditjob.Summary
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("lockbox-audit answered %d: %v", resp.StatusCode, s.Errors)
-	}
-	b.rep.Audit = AuditReport{Exported: s.Exported, Objects: s.Objects, Expired: s.Expired, Seconds: time.Since(t).Seconds()}
+	b.rep.Audit = AuditReport{Exported: s.Exported, Objects: s.Objects, Expired: s.Expired, Tenants: len(s.Tenants), Seconds: time.Since(t).Seconds()}
 	return nil
 }
 

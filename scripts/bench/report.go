@@ -49,10 +49,11 @@ type Run struct {
 	Seconds     float64   `json:"seconds"`
 	Throughput  float64   `json:"throughput"` // calls per second
 	Latency     Latencies `json:"latencyMs"`
-	// CPUPer1k is CPU seconds per 1,000 calls of the process doing the work:
-	// the function over HTTP, the load generator (the client) for redis.
-	CPUPer1k      float64 `json:"cpuPer1k"`
-	RedisCPUPer1k float64 `json:"redisCpuPer1k"`
+	// CPU seconds per 1,000 calls of the function process (http only), the
+	// load generator (the client) and redis-server.
+	FunctionCPUPer1k float64 `json:"functionCpuPer1k"`
+	ClientCPUPer1k   float64 `json:"clientCpuPer1k"`
+	RedisCPUPer1k    float64 `json:"redisCpuPer1k"`
 	// RoundTrips is client reads Redis processed per call (INFO stats
 	// total_reads_processed): one per round trip.
 	RoundTrips float64 `json:"redisRoundTrips"`
@@ -75,7 +76,22 @@ type ExportReport struct {
 	MB         float64 `json:"mb"`
 	Seconds    float64 `json:"seconds"`
 	RawSeconds float64 `json:"rawPutSeconds"`
-	PeakHeapMB float64 `json:"peakHeapMB"`
+	// CPU seconds the export (the client being lockbox-audit) and the raw
+	// PutObject (the client being the load generator) took, per process.
+	CPU    CPUSplit `json:"cpu"`
+	RawCPU CPUSplit `json:"rawCpu"`
+}
+
+// CPUSplit is CPU seconds by process.
+type CPUSplit struct {
+	Client float64 `json:"client"`
+	Redis  float64 `json:"redis"`
+	MinIO  float64 `json:"minio"`
+}
+
+// describe names the client process.
+func (c CPUSplit) describe(client string) string {
+	return fmt.Sprintf("CPU s: %s %.2f, Redis %.2f, MinIO %.2f", client, c.Client, c.Redis, c.MinIO)
 }
 
 // SweepReport is the sweep of the due requests.
@@ -92,6 +108,7 @@ type AuditReport struct {
 	Exported int     `json:"exported"`
 	Objects  int     `json:"objects"`
 	Expired  int     `json:"expired"`
+	Tenants  int     `json:"tenants"`
 	Seconds  float64 `json:"seconds"`
 }
 
@@ -100,7 +117,8 @@ type FunctionReport struct {
 	Name         string  `json:"name"`
 	StartupMs    float64 `json:"startupMs"` // median
 	StartupMaxMs float64 `json:"startupMaxMs"`
-	RSSMB        float64 `json:"rssMB"` // after the run
+	StartRSSMB   float64 `json:"startRssMB"` // after its first call
+	RSSMB        float64 `json:"rssMB"`      // after the run
 	PeakRSSMB    float64 `json:"peakRssMB"`
 }
 
@@ -201,12 +219,16 @@ func markdown(r *Report) string {
 	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
 
 	fmt.Fprintf(&b, "\n### Calls: the function over HTTP beside its ceilings\n\n")
-	fmt.Fprintf(&b, "%d measured calls per run after %d warm-up calls. `http` is the function called over loopback; `redis` is the same store call sent straight to Redis by the same client (the Redis ceiling); `noop` is a function of no work built with the same template (the HTTP ceiling). CPU is seconds per 1,000 calls of the process doing the work (the function; for `redis`, the client) and of redis-server. Round trips are client reads Redis processed per call.\n\n", r.Plan.Ops, r.Plan.Warmup)
-	tw = table(&b, "op", "path", "conc", "calls/s", "p50 ms", "p99 ms", "p99.9 ms", "CPU s/1k", "Redis CPU s/1k", "round trips", "scripts/call")
+	fmt.Fprintf(&b, "%d measured calls per run (list: %d) after %d warm-up calls. `http` is the function called over loopback; `redis` is the same store call sent straight to Redis by the same client (the Redis ceiling); `noop` is a function of no work built with the same template (the HTTP ceiling). CPU is seconds per 1,000 calls of the function process, of the load generator (the client: for `redis`, the client is the whole work besides Redis) and of redis-server; the three share the machine's cores. Round trips are client reads Redis processed per call.\n\n", r.Plan.Ops, r.Plan.ListOps, r.Plan.Warmup)
+	tw = table(&b, "op", "path", "conc", "calls/s", "p50 ms", "p99 ms", "p99.9 ms", "function CPU s/1k", "client CPU s/1k", "Redis CPU s/1k", "round trips", "scripts/call")
 	for _, run := range r.Runs {
+		fnCPU := "—"
+		if run.Path == "http" {
+			fnCPU = fmt.Sprintf("%.3f", run.FunctionCPUPer1k)
+		}
 		row(tw, run.Op, run.Path, fmt.Sprint(run.Concurrency), fmt.Sprintf("%.0f", run.Throughput),
 			fmt.Sprintf("%.3f", run.Latency.P50), fmt.Sprintf("%.3f", run.Latency.P99), fmt.Sprintf("%.3f", run.Latency.P999),
-			fmt.Sprintf("%.3f", run.CPUPer1k), fmt.Sprintf("%.3f", run.RedisCPUPer1k), fmt.Sprintf("%.2f", run.RoundTrips), scripts(run.Commands))
+			fnCPU, fmt.Sprintf("%.3f", run.ClientCPUPer1k), fmt.Sprintf("%.3f", run.RedisCPUPer1k), fmt.Sprintf("%.2f", run.RoundTrips), scripts(run.Commands))
 	}
 	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
 
@@ -235,25 +257,27 @@ func markdown(r *Report) string {
 	fmt.Fprintf(&b, "\n### Audit export and sweep\n\n")
 	tw = table(&b, "work", "count", "seconds", "per second", "note")
 	if e.Seconds > 0 {
-		row(tw, "export (exporter of lockbox-audit)", fmt.Sprintf("%d events, %d objects, %.1f MB", e.Events, e.Objects, e.MB),
-			fmt.Sprintf("%.3f", e.Seconds), fmt.Sprintf("%.0f events", float64(e.Events)/e.Seconds), fmt.Sprintf("heap peak +%.1f MB", e.PeakHeapMB))
+		row(tw, "export: one lockbox-audit call, one tenant", fmt.Sprintf("%d events, %d objects, %.1f MB", e.Events, e.Objects, e.MB),
+			fmt.Sprintf("%.3f", e.Seconds), fmt.Sprintf("%.0f events", float64(e.Events)/e.Seconds), e.CPU.describe("lockbox-audit"))
 		row(tw, "raw PutObject of the same bytes", fmt.Sprintf("%d objects", e.Objects), fmt.Sprintf("%.3f", e.RawSeconds),
-			fmt.Sprintf("%.0f events", float64(e.Events)/e.RawSeconds), "the ceiling")
+			fmt.Sprintf("%.0f events", float64(e.Events)/e.RawSeconds), "the ceiling; "+e.RawCPU.describe("load generator"))
 	}
 	s := r.Sweep
 	if s.Seconds > 0 {
-		row(tw, "sweep of due expiries", fmt.Sprintf("%d expired", s.Expired), fmt.Sprintf("%.3f", s.Seconds),
+		row(tw, "sweep of due expiries (the store's Sweep, as lockbox-audit runs it)", fmt.Sprintf("%d expired", s.Expired), fmt.Sprintf("%.3f", s.Seconds),
 			fmt.Sprintf("%.0f", float64(s.Expired)/s.Seconds), fmt.Sprintf("batches of %d, heap peak +%.1f MB", s.Batch, s.PeakHeapMB))
 	}
-	a := r.Audit
-	row(tw, "lockbox-audit call over everything left", fmt.Sprintf("%d events, %d objects", a.Exported, a.Objects), fmt.Sprintf("%.3f", a.Seconds),
-		fmt.Sprintf("%.0f events", float64(a.Exported)/a.Seconds), "the real function, over HTTP")
+	if a := r.Audit; a.Seconds > 0 {
+		row(tw, "lockbox-audit call over everything left", fmt.Sprintf("%d events, %d objects, %d tenants", a.Exported, a.Objects, a.Tenants), fmt.Sprintf("%.3f", a.Seconds),
+			fmt.Sprintf("%.0f events", float64(a.Exported)/a.Seconds), "after the load runs")
+	}
 	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
 
 	fmt.Fprintf(&b, "\n### Function processes\n\n")
-	tw = table(&b, "function", "start-up ms (median)", "start-up ms (max)", "RSS MB after", "peak RSS MB")
+	tw = table(&b, "function", "start-up ms (median)", "start-up ms (max)", "RSS MB after first call", "RSS MB after the run", "peak RSS MB")
 	for _, f := range r.Functions {
-		row(tw, f.Name, fmt.Sprintf("%.1f", f.StartupMs), fmt.Sprintf("%.1f", f.StartupMaxMs), fmt.Sprintf("%.1f", f.RSSMB), fmt.Sprintf("%.1f", f.PeakRSSMB))
+		row(tw, f.Name, fmt.Sprintf("%.1f", f.StartupMs), fmt.Sprintf("%.1f", f.StartupMaxMs), fmt.Sprintf("%.1f", f.StartRSSMB),
+			fmt.Sprintf("%.1f", f.RSSMB), fmt.Sprintf("%.1f", f.PeakRSSMB))
 	}
 	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
 	return b.String()

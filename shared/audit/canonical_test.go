@@ -98,3 +98,17 @@ func TestExportRefusesAMalformedEvent(t *testing.T) {
 	assert.Equal(t, lockbox.KindInternal, lockbox.KindOf(err))
 	assert.Empty(t, must(f.bkt.List(t.Context(), TenantPrefix("contoso"))))
 }
+
+func TestFormatTimeMatchesLayout(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	times := []time.Time{time.Unix(0, 0), time.Date(2026, 11, 27, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 29, 2, 30, 0, 5_000_000, time.FixedZone("CEST", 2*3600))}
+	for range 10000 {
+		times = append(times, time.UnixMilli(rng.Int64N(4_102_444_800_000)))
+	}
+	for _, tm := range times {
+		require.Equal(t, tm.UTC().Format(TimeFormat), FormatTime(tm), "%v", tm)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -135,10 +136,12 @@ type object struct {
 
 // ExportTenant exports the pending audit events of tenant.
 //
-// While one batch is being written, the next is read and sealed (its chain
-// follows from the last record of the one being written), so reading Redis
-// and hashing overlap with object storage; its plan is recorded only once
-// the batch before it is acknowledged, so there is never more than one plan.
+// Three steps overlap: while one batch is being written, the next is sealed
+// (its chain follows from the last record of the one being written) and the
+// one after is read from Redis. A batch's plan is recorded only once the
+// batch before it is acknowledged, so there is never more than one plan,
+// and at most three batches are in memory (being written, being sealed,
+// read and waiting).
 func (e *Exporter) ExportTenant(ctx context.Context, tenant string) (TenantResult, error) {
 	res := TenantResult{TenantID: tenant, Objects: []string{}}
 	headKey, planKey, lockKey := stateKeys(tenant)
@@ -162,65 +165,93 @@ func (e *Exporter) ExportTenant(ctx context.Context, tenant string) (TenantResul
 	}
 	b, err := e.resume(ctx, tenant, h, planKey)
 	if err == nil && b == nil {
-		b, err = e.prepare(ctx, tenant, h)
-	}
-	// The batch being read and sealed in the background, if any: always
-	// waited for, so that no read outlives the call.
-	var next chan prepared
-	defer func() {
-		if next != nil {
-			<-next
+		var reply []any
+		if reply, err = e.fetch(ctx, tenant, exclusive(h.lastID), "+", e.Batch); err == nil {
+			b, err = sealBatch(tenant, reply, h)
 		}
-	}()
-	for i := 0; err == nil && b != nil && i < e.MaxBatches; i++ {
+	}
+	if err != nil || b == nil {
+		return res, err
+	}
+
+	// Reading ahead stops, and is waited for, whenever this call returns.
+	fetchCtx, stop := context.WithCancel(ctx)
+	replies := make(chan fetched)
+	var reader sync.WaitGroup
+	reader.Go(func() { e.readAhead(fetchCtx, tenant, b.plan.to, replies) })
+	defer reader.Wait()
+	defer stop()
+
+	for i := 0; ; i++ {
 		if !b.plan.recorded {
-			if err = e.recordPlan(ctx, planKey, lockKey, token, b.plan); err != nil {
-				break
+			if err := e.recordPlan(ctx, planKey, lockKey, token, b.plan); err != nil {
+				return res, err
 			}
 		}
+		written := make(chan error, 1)
+		go func(objects []object) { written <- e.write(ctx, objects) }(b.objects)
+
+		var next *batch
+		var nextErr error
 		if i+1 < e.MaxBatches {
-			next = make(chan prepared, 1)
-			go func(after head) {
-				nb, err := e.prepare(ctx, tenant, after)
-				next <- prepared{nb, err}
-			}(b.after)
+			f := <-replies
+			if nextErr = f.err; nextErr == nil && len(f.reply) > 0 {
+				next, nextErr = sealBatch(tenant, f.reply, b.after)
+			}
 		}
-		if err = e.write(ctx, b.objects); err != nil {
-			break
+		if err := <-written; err != nil {
+			return res, err
 		}
 		if e.afterPut != nil {
-			if err = e.afterPut(); err != nil {
-				break
+			if err := e.afterPut(); err != nil {
+				return res, err
 			}
 		}
-		out, ackErr := ackScript.Run(ctx, e.rdb, []string{headKey, planKey, lockKey, redisstore.EventsKey(tenant)},
+		out, err := ackScript.Run(ctx, e.rdb, []string{headKey, planKey, lockKey, redisstore.EventsKey(tenant)},
 			token, h.seq, b.after.seq, b.after.hash, b.plan.to, nextID(b.plan.to)).Text()
-		if ackErr != nil {
-			err = lockbox.Unavailable("acknowledge export", ackErr)
-			break
+		if err != nil {
+			return res, lockbox.Unavailable("acknowledge export", err)
 		}
 		if out != "ok" {
-			err = fmt.Errorf("acknowledge export: %w (%s)", ErrFenced, out)
-			break
+			return res, fmt.Errorf("acknowledge export: %w (%s)", ErrFenced, out)
 		}
 		res.Exported += b.events
 		for _, o := range b.objects {
 			res.Objects = append(res.Objects, o.key)
 		}
 		h = b.after
-		if next == nil {
-			break
+		if next == nil || nextErr != nil {
+			return res, nextErr
 		}
-		p := <-next
-		next = nil
-		b, err = p.b, p.err
+		b = next
 	}
-	return res, err
 }
 
-type prepared struct {
-	b   *batch
-	err error
+// fetched is one read of the stream.
+type fetched struct {
+	reply []any
+	err   error
+}
+
+// readAhead reads the stream after id batch by batch into out until it is
+// empty, a read fails or ctx ends.
+func (e *Exporter) readAhead(ctx context.Context, tenant, id string, out chan<- fetched) {
+	for {
+		reply, err := e.fetch(ctx, tenant, exclusive(id), "+", e.Batch)
+		select {
+		case out <- fetched{reply, err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil || len(reply) == 0 {
+			return
+		}
+		last, _ := reply[len(reply)-1].([]any)
+		if len(last) == 0 {
+			return // sealBatch reports the malformed entry
+		}
+		id, _ = last[0].(string)
+	}
 }
 
 func (e *Exporter) readHead(ctx context.Context, key string) (head, error) {
@@ -248,7 +279,11 @@ func (e *Exporter) resume(ctx context.Context, tenant string, h head, planKey st
 	}
 	n, _ := strconv.Atoi(m["count"])
 	p := plan{from: m["from"], to: m["to"], count: n, recorded: true}
-	b, err := e.read(ctx, tenant, h, exclusive(p.from), p.to, n)
+	reply, err := e.fetch(ctx, tenant, exclusive(p.from), p.to, n)
+	if err != nil {
+		return nil, err
+	}
+	b, err := sealBatch(tenant, reply, h)
 	if err != nil {
 		return nil, err
 	}
@@ -263,19 +298,18 @@ func (e *Exporter) resume(ctx context.Context, tenant string, h head, planKey st
 	return b, nil
 }
 
-// prepare reads and seals the next batch after h; nil when there is nothing
-// to export.
-func (e *Exporter) prepare(ctx context.Context, tenant string, h head) (*batch, error) {
-	return e.read(ctx, tenant, h, exclusive(h.lastID), "+", e.Batch)
-}
-
-// read reads up to n events of tenant's stream from start to end, seals them
-// after h and encodes their objects.
-func (e *Exporter) read(ctx context.Context, tenant string, h head, start, end string, n int) (*batch, error) {
+// fetch reads up to n entries of tenant's stream from start to end.
+func (e *Exporter) fetch(ctx context.Context, tenant, start, end string, n int) ([]any, error) {
 	reply, err := e.rdb.Do(ctx, "XRANGE", redisstore.EventsKey(tenant), start, end, "COUNT", n).Slice()
 	if err != nil {
 		return nil, lockbox.Unavailable("read events", err)
 	}
+	return reply, nil
+}
+
+// sealBatch seals the entries of an XRANGE reply after h into a batch; nil
+// for an empty reply.
+func sealBatch(tenant string, reply []any, h head) (*batch, error) {
 	if len(reply) == 0 {
 		return nil, nil
 	}

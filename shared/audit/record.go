@@ -62,8 +62,41 @@ type Record struct {
 	Hash           string        `json:"hash"`
 }
 
-// FormatTime returns t in canonical form.
-func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+// FormatTime returns t in canonical form: what t.UTC().Format(TimeFormat)
+// returns, without parsing the layout for every event (a test holds it to
+// that).
+func FormatTime(t time.Time) string {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.Format(TimeFormat)
+	}
+	h, mi, sec := t.Clock()
+	var b [24]byte
+	digits(b[0:4], y)
+	b[4] = '-'
+	digits(b[5:7], int(mo))
+	b[7] = '-'
+	digits(b[8:10], d)
+	b[10] = 'T'
+	digits(b[11:13], h)
+	b[13] = ':'
+	digits(b[14:16], mi)
+	b[16] = ':'
+	digits(b[17:19], sec)
+	b[19] = '.'
+	digits(b[20:23], t.Nanosecond()/1e6)
+	b[23] = 'Z'
+	return string(b[:])
+}
+
+// digits writes n into b as len(b) decimal digits, zero-padded.
+func digits(b []byte, n int) {
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+}
 
 // Canonical returns the canonical JSON of r (without a trailing newline).
 func (r Record) Canonical() []byte { return r.appendCanonical(make([]byte, 0, 512)) }
@@ -96,6 +129,14 @@ func appendField(b []byte, name, value string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// safeASCII[c] is true for the ASCII bytes a JSON string holds as they are.
+var safeASCII = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string the way encoding/json does with
 // HTML escaping off: quote, backslash and control characters escaped (\n,
 // \r, \t, \b, \f short, others as \u00XX), U+2028 and U+2029 escaped,
@@ -106,7 +147,7 @@ func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if safeASCII[c] {
 				i++
 				continue
 			}

@@ -7,16 +7,20 @@ package auditjob
 import (
 	"context"
 	"net/http"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
+	"github.com/redis/go-redis/v9"
 
 	"lockbox.dev/shared/app"
 	"lockbox.dev/shared/audit"
 	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/objectstore"
+	"lockbox.dev/shared/redisstore"
 )
 
 // Timeout bounds one run; stack.yml gives lockbox-audit a longer
@@ -68,7 +72,19 @@ func New(d *app.Deps, store audit.ObjectStore) *Job {
 	return &Job{deps: d, exporter: e}
 }
 
-// Run sweeps and exports every tenant and reports what it did.
+// Workers is how many tenants a run works on at once. A tenant's export
+// holds up to three batches in memory, so only tenants with at most
+// SmallTenant events waiting are exported side by side; larger ones are
+// exported one at a time, which bounds a run's memory by the batch size.
+const Workers = 8
+
+// SmallTenant is the most events a tenant may have waiting to be exported
+// alongside others.
+const SmallTenant = 1000
+
+// Run sweeps and exports every tenant and reports what it did. It sweeps
+// every tenant first (Workers at a time), so that the expiries it records
+// are exported in the same run, then exports them.
 func (j *Job) Run(ctx context.Context) Summary {
 	start := j.deps.Now()
 	s := Summary{Tenants: []Tenant{}, Errors: []string{}, Started: start.UTC()}
@@ -77,19 +93,41 @@ func (j *Job) Run(ctx context.Context) Summary {
 		s.Errors = append(s.Errors, err.Error())
 		return s
 	}
-	for _, tenant := range tenants {
-		t := Tenant{TenantID: tenant, Objects: []string{}}
-		swept, err := j.deps.Store.Sweep(ctx, tenant, j.deps.Now(), SweepBatch)
+	results := make([]Tenant, len(tenants))
+	for i, tenant := range tenants {
+		results[i] = Tenant{TenantID: tenant, Objects: []string{}}
+	}
+	parallel(len(tenants), Workers, func(i int) {
+		t := &results[i]
+		swept, err := j.deps.Store.Sweep(ctx, t.TenantID, j.deps.Now(), SweepBatch)
 		t.Expired, t.Completed = swept.Expired, swept.Completed
-		if err == nil {
-			var res audit.TenantResult
-			res, err = j.exporter.ExportTenant(ctx, tenant)
-			t.Exported, t.Objects, t.Busy = res.Exported, res.Objects, res.Busy
-		}
 		if err != nil {
 			t.Error = err.Error()
-			s.Errors = append(s.Errors, tenant+": "+err.Error())
-			j.deps.Log.Error("audit run failed for a tenant", "tenantId", tenant, "err", err)
+		}
+	})
+
+	small, large, err := j.bySize(ctx, results)
+	if err != nil {
+		s.Errors = append(s.Errors, err.Error())
+		return s
+	}
+	export := func(i int) {
+		t := &results[i]
+		res, err := j.exporter.ExportTenant(ctx, t.TenantID)
+		t.Exported, t.Objects, t.Busy = res.Exported, res.Objects, res.Busy
+		if err != nil {
+			t.Error = err.Error()
+		}
+	}
+	parallel(len(small), Workers, func(k int) { export(small[k]) })
+	for _, i := range large {
+		export(i)
+	}
+
+	for _, t := range results {
+		if t.Error != "" {
+			s.Errors = append(s.Errors, t.TenantID+": "+t.Error)
+			j.deps.Log.Error("audit run failed for a tenant", "tenantId", t.TenantID, "err", t.Error)
 		}
 		s.Expired += t.Expired
 		s.Completed += t.Completed
@@ -101,6 +139,47 @@ func (j *Job) Run(ctx context.Context) Summary {
 	}
 	s.Seconds = j.deps.Now().Sub(start).Seconds()
 	return s
+}
+
+// bySize splits the tenants that swept cleanly by the events they have
+// waiting (XLEN, pipelined): the indexes of small and of large ones.
+func (j *Job) bySize(ctx context.Context, results []Tenant) (small, large []int, err error) {
+	lens := make([]*redis.IntCmd, len(results))
+	_, err = j.deps.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, t := range results {
+			if t.Error == "" {
+				lens[i] = p.XLen(ctx, redisstore.EventsKey(t.TenantID))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, lockbox.Unavailable("read audit stream lengths", err)
+	}
+	for i, n := range lens {
+		switch {
+		case n == nil: // its sweep failed: its events wait for the next run
+		case n.Val() <= SmallTenant:
+			small = append(small, i)
+		default:
+			large = append(large, i)
+		}
+	}
+	return small, large, nil
+}
+
+// parallel calls f(0..n-1) from at most workers goroutines.
+func parallel(n, workers int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(n, workers) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // Once builds the job on the first call of a process and serves
@@ -126,6 +205,10 @@ func (o *Once) Flow(d *app.Deps, req handler.Request) (handler.Response, error) 
 	ctx, cancel := httpapi.Context(req, Timeout)
 	defer cancel()
 	s := o.job.Run(ctx)
+	// A run holds up to three batches per exporting tenant; the function then
+	// idles until the next schedule. Handing the memory back now keeps the
+	// process small between runs instead of whenever the runtime would.
+	debug.FreeOSMemory()
 	status := http.StatusOK
 	if len(s.Errors) > 0 {
 		status = http.StatusServiceUnavailable

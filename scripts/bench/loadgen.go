@@ -47,6 +47,8 @@ type Job struct {
 	// Items holds one entry per call: the tenant, and the requester (create)
 	// or request id (approve, deny).
 	Items []Item `json:"items,omitempty"`
+	// Raw asks for every call's latency besides the percentiles.
+	Raw bool `json:"raw,omitempty"`
 
 	RedisURL   string         `json:"redisUrl"`
 	SecretsDir string         `json:"secretsDir"`
@@ -71,6 +73,7 @@ type Outcome struct {
 	FirstError string    `json:"firstError,omitempty"`
 	Seconds    float64   `json:"seconds"`
 	Latencies  Latencies `json:"latencies"`
+	Raw        []int64   `json:"raw,omitempty"` // each call's latency in µs, with Job.Raw
 
 	// Sweep, readback and rawput.
 	Count        int     `json:"count,omitempty"`
@@ -79,6 +82,8 @@ type Outcome struct {
 	PeakHeapMB   float64 `json:"peakHeapMB,omitempty"`
 	BaseHeapMB   float64 `json:"baseHeapMB,omitempty"`
 	SweepBatches int     `json:"sweepBatches,omitempty"`
+
+	raw []time.Duration // drive's latencies, sorted
 }
 
 // Latencies are percentiles of one run, in milliseconds.
@@ -179,7 +184,14 @@ func (g *generator) do(j Job) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	return drive(j.Concurrency, len(j.Items), func(ctx context.Context, i int) error { return call(ctx, j.Items[i]) }), nil
+	out := drive(j.Concurrency, len(j.Items), func(ctx context.Context, i int) error { return call(ctx, j.Items[i]) })
+	if !j.Raw {
+		out.raw = nil
+	}
+	for _, d := range out.raw {
+		out.Raw = append(out.Raw, d.Microseconds())
+	}
+	return out, nil
 }
 
 // drive makes n calls from conc workers and measures each.
@@ -224,6 +236,7 @@ func drive(conc, n int, call func(ctx context.Context, i int) error) Outcome {
 	out.Seconds = time.Since(start).Seconds()
 	out.Ops = n
 	out.Latencies = percentiles(lat)
+	out.raw = lat
 	return out
 }
 

@@ -330,7 +330,7 @@ func startLoadgen(dir string) (*loadClient, error) {
 		return nil, err
 	}
 	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	return &loadClient{cmd: cmd, in: in, out: sc, pid: cmd.Process.Pid}, nil
 }
 

@@ -55,8 +55,8 @@ func benchRedis(b *testing.B) redis.UniversalClient {
 }
 
 // BenchmarkExportMinIO exports 100,000 events of one tenant into MinIO
-// (10 objects of 10,000) and, in the same run, PutObjects the same bytes as
-// the same 10 objects: the ceiling the export is measured against.
+// (objects of the default batch) and, in the same run, PutObjects the same bytes
+// as the same objects: the ceiling the export is measured against.
 func BenchmarkExportMinIO(b *testing.B) {
 	m := startMinIO(b)
 	bucket := m.store(b, "bench", false)

@@ -54,10 +54,10 @@ type Exporter struct {
 	afterPut func() error
 }
 
-// NewExporter returns an exporter with the default batch size (10,000
+// NewExporter returns an exporter with the default batch size (5,000
 // events), lock TTL (60 s) and no retention.
 func NewExporter(rdb redis.UniversalClient, store ObjectStore) *Exporter {
-	return &Exporter{rdb: rdb, store: store, Batch: 10_000, LockTTL: time.Minute, MaxBatches: 100, Now: time.Now}
+	return &Exporter{rdb: rdb, store: store, Batch: 5_000, LockTTL: time.Minute, MaxBatches: 100, Now: time.Now}
 }
 
 // TenantResult says what one export of one tenant did.

@@ -187,7 +187,7 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 			c.S3.Bucket = "lockbox-audit"
 		}
 		c.S3.ObjectLockDays = number("s3_object_lock_days", 0, 0)
-		c.S3.AuditBatch = number("audit_batch", 10_000, 1)
+		c.S3.AuditBatch = number("audit_batch", 5_000, 1)
 		switch c.S3.ObjectLockMode {
 		case "":
 			c.S3.ObjectLockMode = "COMPLIANCE"

@@ -82,7 +82,7 @@ func TestLoadS3(t *testing.T) {
 	}), config.Needs{S3: true})
 	require.NoError(t, err)
 	assert.Equal(t, config.S3{Endpoint: "http://127.0.0.1:9000", Region: "us-east-1", Bucket: "lockbox-audit", PathStyle: true,
-		AccessKey: "minioadmin", SecretKey: "minio-secret", ObjectLockDays: 30, ObjectLockMode: "COMPLIANCE", AuditBatch: 10000}, c.S3)
+		AccessKey: "minioadmin", SecretKey: "minio-secret", ObjectLockDays: 30, ObjectLockMode: "COMPLIANCE", AuditBatch: 5000}, c.S3)
 
 	_, err = config.Load(env(map[string]string{"redis_url": "redis://x", "secret_mount_path": t.TempDir(),
 		"s3_path_style": "yes", "s3_object_lock_mode": "STRICT", "audit_batch": "0"}), config.Needs{S3: true})

@@ -16,8 +16,8 @@ import (
 // actorKind, actorId, from, to, reason and supportRequest, each written as
 // its length in bytes, a colon and the bytes ("20:CreateLockboxRequest").
 // One field rather than nine keeps the entries small and makes reading a
-// batch of 10,000 for the export cheap: it is what the export spends most
-// of its time on. The name carries the layout's version.
+// batch for the export cheap: reading was what the export spent most of its
+// time on. The name carries the layout's version.
 const EventField = "v1"
 
 // eventFields is how many values an event holds.

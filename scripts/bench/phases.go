@@ -390,60 +390,85 @@ func (b *bench) listScaling() error {
 	return nil
 }
 
+// exportRounds is how many times the export and its ceiling are measured,
+// taking turns, so that MinIO's own background work falls on both alike.
+const exportRounds = 2
+
 // export measures lockbox-audit exporting 100,000 events of one tenant,
-// then writes the same bytes as the same objects with plain PutObject from
-// the load generator. It runs before the load runs, so that the function
-// has nothing else to export.
+// then the load generator writing the same bytes as the same objects with
+// plain PutObject; exportRounds times, each with a tenant of its own. It
+// runs before the load runs, so that the function has nothing else to
+// export.
 func (b *bench) export() error {
-	ctx := context.Background()
-	audit := b.fns["lockbox-audit"]
 	if _, err := b.callAudit(); err != nil { // the start-up probes' events
 		return err
 	}
-	tenant := "bench-export"
+	var total ExportReport
+	for round := range exportRounds {
+		r, err := b.exportRound(fmt.Sprintf("bench-export-%d", round))
+		if err != nil {
+			return err
+		}
+		b.log.Info("export round", "events", r.Events, "seconds", fmt.Sprintf("%.3f", r.Seconds), "rawSeconds", fmt.Sprintf("%.3f", r.RawSeconds))
+		total.Events += r.Events
+		total.Objects += r.Objects
+		total.MB += r.MB
+		total.Seconds += r.Seconds
+		total.RawSeconds += r.RawSeconds
+		total.CPU, total.RawCPU = total.CPU.add(r.CPU), total.RawCPU.add(r.RawCPU)
+		total.Rounds = append(total.Rounds, ExportRound{Seconds: r.Seconds, RawSeconds: r.RawSeconds})
+	}
+	b.rep.Export = total
+	return nil
+}
+
+// exportRound measures one export of a freshly filled tenant and its
+// ceiling.
+func (b *bench) exportRound(tenant string) (ExportReport, error) {
+	ctx := context.Background()
+	audit := b.fns["lockbox-audit"]
 	if _, err := b.fill(tenant, b.plan.ExportEvents, lockbox.DefaultLimits, func(i int) string { return fmt.Sprintf("eng-%d", i) }); err != nil {
-		return err
+		return ExportReport{}, err
 	}
 	c0, err := b.cpu(ctx, audit.cmd.Process.Pid)
 	if err != nil {
-		return err
+		return ExportReport{}, err
 	}
 	t := time.Now()
 	s, err := b.callAudit()
 	if err != nil {
-		return err
+		return ExportReport{}, err
 	}
 	took := time.Since(t).Seconds()
 	c1, err := b.cpu(ctx, audit.cmd.Process.Pid)
 	if err != nil {
-		return err
+		return ExportReport{}, err
 	}
 	if s.Exported != b.plan.ExportEvents {
-		return fmt.Errorf("lockbox-audit exported %d events, want %d", s.Exported, b.plan.ExportEvents)
+		return ExportReport{}, fmt.Errorf("lockbox-audit exported %d events, want %d", s.Exported, b.plan.ExportEvents)
 	}
 
 	s3 := objectstoreCfg{Endpoint: b.minio.endpoint, Bucket: b.bucket, AccessKey: b.minio.user, SecretKey: b.minio.pass}
 	back, err := b.lg.do(Job{Op: "readback", RedisURL: b.redis.clientURL(), SecretsDir: b.secrets, S3: s3, Tenant: tenant})
 	if err != nil || back.FirstError != "" {
-		return fmt.Errorf("read back: %v %s", err, back.FirstError)
+		return ExportReport{}, fmt.Errorf("read back: %v %s", err, back.FirstError)
 	}
 	c2, err := b.cpu(ctx, audit.cmd.Process.Pid)
 	if err != nil {
-		return err
+		return ExportReport{}, err
 	}
 	raw, err := b.lg.do(Job{Op: "rawput", RedisURL: b.redis.clientURL(), SecretsDir: b.secrets, S3: s3, Tenant: tenant})
 	if err != nil || raw.FirstError != "" {
-		return fmt.Errorf("raw PutObject: %v %s", err, raw.FirstError)
+		return ExportReport{}, fmt.Errorf("raw PutObject: %v %s", err, raw.FirstError)
 	}
 	c3, err := b.cpu(ctx, audit.cmd.Process.Pid)
 	if err != nil {
-		return err
+		return ExportReport{}, err
 	}
 	exportCPU, rawCPU := c1.since(c0), c3.since(c2)
 	exportCPU.Client, rawCPU.Client = c1.function-c0.function, c3.client-c2.client
-	b.rep.Export = ExportReport{Events: s.Exported, Objects: back.Objects, MB: float64(back.Bytes) / 1e6, Seconds: took,
-		RawSeconds: raw.Seconds, CPU: exportCPU, RawCPU: rawCPU}
-	return nil
+	return ExportReport{Events: s.Exported, Objects: back.Objects, MB: float64(back.Bytes) / 1e6, Seconds: took,
+		RawSeconds: raw.Seconds, CPU: exportCPU, RawCPU: rawCPU}, nil
 }
 
 // sweep files requests with a one-second approval window and, once all are

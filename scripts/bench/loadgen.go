@@ -279,13 +279,9 @@ func (g *generator) caller(j Job) (func(context.Context, Item) error, error) {
 		}, nil
 	case "redis/create":
 		return func(ctx context.Context, it Item) error {
-			var in lockbox.CreateInput
-			if err := json.Unmarshal(createBody(it), &in); err != nil {
-				return err
-			}
 			// A distinct replay marker per call, as each signed delivery has.
 			opts := redisstore.CreateOptions{SignatureHash: fmt.Sprintf("%064x", g.sigCount.Add(1))}
-			_, _, err := g.store.Create(ctx, lockbox.NewRequest(in, lockbox.NewID(), time.Now(), g.store.Limits()), opts)
+			_, _, err := g.store.Create(ctx, lockbox.NewRequest(createInput(it), lockbox.NewID(), time.Now(), g.store.Limits()), opts)
 			return err
 		}, nil
 	case "redis/approve":
@@ -332,17 +328,21 @@ func (g *generator) call(ctx context.Context, method, url string, h http.Header,
 	return nil
 }
 
-// createBody is a valid create body for an item: the tenant and requester it
-// names, and a support case of its own so that every delivery differs.
+// createBody is createInput as JSON.
 func createBody(it Item) []byte {
-	in := lockbox.CreateInput{
+	b, _ := json.Marshal(createInput(it)) // strings and slices of strings always encode
+	return b
+}
+
+// createInput is a valid create for an item: the tenant and requester it
+// names, and a support case of its own so that every delivery differs.
+func createInput(it Item) lockbox.CreateInput {
+	return lockbox.CreateInput{
 		TenantID: it.Tenant, ResourceType: "Microsoft.Compute/virtualMachines", ResourceIDs: []string{"vm-1", "vm-2"},
 		AccessLevel: "Read", Justification: "benchmark: disk latency on vm-1", SupportRequest: "INC-" + it.Key,
 		SupportCaseURL: "https://support.example/cases/INC-" + it.Key, WorkItemSource: "ServiceNow",
 		Requester: lockbox.Requester{ID: it.Key, DisplayName: "Support Engineer"},
 	}
-	b, _ := json.Marshal(in)
-	return b
 }
 
 // sweep records every due expiry of the job's tenant the way lockbox-audit

@@ -253,8 +253,11 @@ func (b *bench) build() error {
 	for _, name := range b.st.Names() {
 		fns = append(fns, b.st.Functions[name])
 	}
-	lang := fns[0].Lang
-	fns = append(fns, stack.Function{Name: noop, Lang: lang, Handler: "./scripts/bench/noop"})
+	create, ok := b.st.Functions["lockbox-create"]
+	if !ok {
+		return errors.New("the stack has no lockbox-create, whose template the no-op shares")
+	}
+	fns = append(fns, stack.Function{Name: noop, Lang: create.Lang, Handler: "./scripts/bench/noop"})
 	builder := &fnbuild.Builder{Stack: b.st, Dir: b.st.Path(".data/build")}
 	t := time.Now()
 	var err error

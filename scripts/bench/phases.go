@@ -151,10 +151,7 @@ func (b *bench) fill(tenant string, n int, lim lockbox.Limits, requester func(i 
 	for range 32 {
 		wg.Go(func() {
 			for i := range next {
-				in := lockbox.CreateInput{}
-				if err := json.Unmarshal(createBody(Item{Tenant: tenant, Key: requester(i)}), &in); err != nil {
-					panic(err)
-				}
+				in := createInput(Item{Tenant: tenant, Key: requester(i)})
 				r, _, err := s.Create(context.Background(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), lim), redisstore.CreateOptions{})
 				if err != nil {
 					mu.Lock()

@@ -46,11 +46,7 @@ FUZZ_TARGETS := FuzzDecodeCreate:./shared/httpapi FuzzDecodeDecision:./shared/ht
 	FuzzSignatureHeader:./shared/auth FuzzBearerToken:./shared/auth FuzzListQuery:./shared/api
 
 fuzz: ## run every fuzz target for FUZZTIME (20s) each; a crasher lands in testdata/fuzz as a regression test
-	@for t in $(FUZZ_TARGETS); do \
-		name=$${t%%:*}; pkg=$${t#*:}; \
-		echo "fuzz $$name ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
-	done
+	scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
 
 # Static analysis, pinned in scripts/tools/go.mod.
 STATICCHECK := $(BIN)/staticcheck

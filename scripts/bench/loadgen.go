@@ -76,12 +76,11 @@ type Outcome struct {
 	Raw        []int64   `json:"raw,omitempty"` // each call's latency in µs, with Job.Raw
 
 	// Sweep, readback and rawput.
-	Count        int     `json:"count,omitempty"`
-	Objects      int     `json:"objects,omitempty"`
-	Bytes        int     `json:"bytes,omitempty"`
-	PeakHeapMB   float64 `json:"peakHeapMB,omitempty"`
-	BaseHeapMB   float64 `json:"baseHeapMB,omitempty"`
-	SweepBatches int     `json:"sweepBatches,omitempty"`
+	Count      int     `json:"count,omitempty"`
+	Objects    int     `json:"objects,omitempty"`
+	Bytes      int     `json:"bytes,omitempty"`
+	PeakHeapMB float64 `json:"peakHeapMB,omitempty"`
+	BaseHeapMB float64 `json:"baseHeapMB,omitempty"`
 
 	raw []time.Duration // drive's latencies, sorted
 }
@@ -355,7 +354,6 @@ func (g *generator) sweep(j Job) (Outcome, error) {
 	out.Seconds = time.Since(start).Seconds()
 	stop()
 	out.Count = res.Expired + res.Completed
-	out.SweepBatches = (out.Count + auditjob.SweepBatch - 1) / auditjob.SweepBatch
 	return out, err
 }
 

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"lockbox.dev/scripts/loopback"
 	"lockbox.dev/shared/auditjob"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/lockbox"
@@ -63,7 +64,7 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 // of its first served call: a real call of its kind, so that reading its
 // configuration and secrets and connecting to Redis are included.
 func (b *bench) startFunction(name string) (*proc, time.Duration, error) {
-	port, err := freePort()
+	port, err := loopback.FreePort()
 	if err != nil {
 		return nil, 0, err
 	}

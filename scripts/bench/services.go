@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/redis/go-redis/v9"
 
+	"lockbox.dev/scripts/loopback"
 	"lockbox.dev/shared/objectstore"
 )
 
@@ -107,15 +107,6 @@ func memory(pid int) (rss, peak float64, err error) {
 	return rss, peak, sc.Err()
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // redisServer is the real redis-server the benchmark runs against:
 // loopback, no persistence, nothing else using it.
 type redisServer struct {
@@ -141,7 +132,7 @@ func startRedis(dir string) (*redisServer, error) {
 	password := hex.EncodeToString(pw)
 	var last error
 	for range 5 { // a port taken between choosing and binding: try another
-		port, err := freePort()
+		port, err := loopback.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -169,11 +160,11 @@ type minio struct {
 }
 
 func startMinIO(bin, dir string) (*minio, error) {
-	port, err := freePort()
+	port, err := loopback.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	console, err := freePort()
+	console, err := loopback.FreePort()
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"lockbox.dev/scripts/loopback"
 	"lockbox.dev/shared/audit"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/lockbox"
@@ -63,7 +64,7 @@ func TestEndToEndWithFaasCLI(t *testing.T) {
 	require.NoError(t, err)
 	cli := faasCLI(t, repo)
 	dir := t.TempDir()
-	port, err := freePort()
+	port, err := loopback.FreePort()
 	require.NoError(t, err)
 	gw := "http://127.0.0.1:" + strconv.Itoa(port)
 

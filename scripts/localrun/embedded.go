@@ -18,6 +18,8 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3bolt"
 	bolt "go.etcd.io/bbolt"
+
+	"lockbox.dev/scripts/loopback"
 )
 
 // lookRedisServer finds redis-server on PATH (tests replace it).
@@ -35,7 +37,7 @@ type service struct {
 // Either requires password.
 // Everything it starts runs under track, which the caller waits for.
 func startRedis(ctx context.Context, dataDir, password string, track func(*process, func()), log *slog.Logger) (service, error) {
-	port, err := freePort()
+	port, err := loopback.FreePort()
 	if err != nil {
 		return service{}, err
 	}

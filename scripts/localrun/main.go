@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"lockbox.dev/scripts/fnbuild"
+	"lockbox.dev/scripts/loopback"
 	"lockbox.dev/scripts/stack"
 )
 
@@ -169,7 +170,7 @@ func run(ctx context.Context, o options) error {
 	// Start every function.
 	for _, name := range st.Names() {
 		fn := st.Functions[name]
-		port, err := freePort()
+		port, err := loopback.FreePort()
 		if err != nil {
 			return err
 		}

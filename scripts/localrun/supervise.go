@@ -139,13 +139,3 @@ func waitListening(ctx context.Context, addr string, timeout time.Duration) erro
 		}
 	}
 }
-
-// freePort returns a loopback port nothing listens on right now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}

@@ -287,7 +287,7 @@ func TestDatePartitions(t *testing.T) {
 func TestRecordCanonicalForm(t *testing.T) {
 	r := Record{Time: "2026-11-27T09:00:00.000Z", TenantID: "contoso", RequestID: "r1", OperationName: lockbox.OpCreate,
 		Actor: lockbox.Actor{Kind: lockbox.ActorEngineer, ID: "eng-7"}, ToStatus: "Pending", Reason: "<&>", SupportRequest: "INC-1"}
-	r.Seal(0, ZeroHash)
+	r.appendSealed(nil, 0, ZeroHash)
 	assert.Equal(t, `{"seq":1,"time":"2026-11-27T09:00:00.000Z","tenantId":"contoso","requestId":"r1","operationName":"CreateLockboxRequest",`+
 		`"actor":{"kind":"engineer","id":"eng-7"},"fromStatus":"","toStatus":"Pending","reason":"<&>","supportRequest":"INC-1",`+
 		`"prevHash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"`+r.Hash+`"}`, string(r.Canonical()))

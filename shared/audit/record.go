@@ -195,14 +195,8 @@ func (r Record) ComputeHash() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Seal sets r's seq, prevHash and hash as the successor of (prevSeq,
-// prevHash).
-func (r *Record) Seal(prevSeq uint64, prevHash string) {
-	_ = r.appendSealed(make([]byte, 0, 512), prevSeq, prevHash)
-}
-
-// appendSealed seals r as Seal does and appends its line, with a newline,
-// to b. It encodes r once: the canonical JSON with hash "" is what is
+// appendSealed sets r's seq, prevHash and hash as the successor of
+// (prevSeq, prevHash) and appends its line, with a newline, to b. It encodes r once: the canonical JSON with hash "" is what is
 // hashed, and the same bytes with the hash filled in are the line.
 func (r *Record) appendSealed(b []byte, prevSeq uint64, prevHash string) []byte {
 	r.Seq, r.PrevHash, r.Hash = prevSeq+1, prevHash, ""
@@ -243,13 +237,4 @@ func ParseKey(key string) (Key, bool) {
 	first, _ := strconv.ParseUint(m[3], 10, 64)
 	last, _ := strconv.ParseUint(m[4], 10, 64)
 	return Key{Tenant: m[1], Date: m[2], First: first, Last: last}, first >= 1 && last >= first
-}
-
-// Encode returns records, sealed, as JSON Lines.
-func Encode(records []Record) []byte {
-	var out []byte
-	for _, r := range records {
-		out = append(r.appendCanonical(out), '\n')
-	}
-	return out
 }

@@ -173,7 +173,7 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 	}
 	c.MaxPendingPerTenant = number("max_pending_per_tenant", 1000, 1)
 	c.MaxActiveGrantsPerRequester = number("max_active_grants_per_requester", 5, 1)
-	c.RedisPassword = string(secret(SecretRedisPassword, false))
+	c.RedisPassword = optionalSecret(dir, SecretRedisPassword, &errs)
 	if needs.S3 {
 		c.S3 = S3{Endpoint: getenv("s3_endpoint"), Region: getenv("s3_region"), Bucket: getenv("s3_bucket"),
 			ObjectLockMode: getenv("s3_object_lock_mode")}
@@ -206,6 +206,22 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 		c.S3.SecretKey = string(secret(SecretS3SecretKey, true))
 	}
 	return c, errors.Join(errs...)
+}
+
+// optionalSecret reads a secret that may be absent or empty, both meaning
+// "none" (redis-password: a Redis without a password); other read errors
+// are appended to errs.
+func optionalSecret(dir, name string, errs *[]error) string {
+	// #nosec G304 -- the function's own secret file, as in ReadSecret.
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return ""
+	case err != nil:
+		*errs = append(*errs, fmt.Errorf("secret %s: %w", name, err))
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // ReadSecret returns the secret name under dir with surrounding white space

@@ -105,3 +105,21 @@ func TestSecretRotationLines(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, [][]byte{[]byte("new-webhook-secret-0123456789"), []byte("old-webhook-secret-0123456789")}, c.WebhookSecrets)
 }
+
+// An empty redis-password secret (what make run writes for an external Redis
+// without a password) means "no password", as an absent one does.
+func TestEmptyRedisPasswordMeansNone(t *testing.T) {
+	for name, files := range map[string]map[string]string{
+		"absent": {}, "empty": {config.SecretRedisPassword: ""}, "blank line": {config.SecretRedisPassword: "\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			for k, v := range files {
+				writeSecret(t, dir, k, v)
+			}
+			c, err := config.Load(env(map[string]string{"redis_url": "redis://127.0.0.1:6379/0", "secret_mount_path": dir}), config.Needs{})
+			require.NoError(t, err)
+			assert.Empty(t, c.RedisPassword)
+		})
+	}
+}

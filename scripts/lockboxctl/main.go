@@ -1,21 +1,29 @@
 // Command lockboxctl signs webhook bodies and mints tokens with the secrets
-// of a local Lockbox (.secrets/), for faas-cli invoke and curl.
+// of a local Lockbox (.secrets/), for faas-cli invoke and curl, and prints
+// the public key auditors verify the audit archive's checkpoints with.
 //
 //	lockboxctl sign [-format faas-cli|curl] PAYLOAD
 //	    prints the X-Lockbox-Timestamp and X-Lockbox-Signature headers for
 //	    PAYLOAD (a body, or the raw query string of a GET) as -H arguments
 //	lockboxctl token -sub ID -tenant TID -role ROLE [-role ROLE] [-ttl 1h]
 //	    prints an HS256 bearer token
+//	lockboxctl audit-pubkey [-secrets DIR]
+//	    prints, in hex, the public key of the audit checkpoint signing key
+//	    (lockbox-audit-signing-key): what auditors pass to auditverify -pubkey
 package main
 
 import (
+	"crypto/ed25519"
+	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"lockbox.dev/shared/audit"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/config"
 )
@@ -30,6 +38,8 @@ func main() {
 		err = sign(os.Args[2:])
 	case "token":
 		err = token(os.Args[2:])
+	case "audit-pubkey":
+		err = auditPubkey(os.Args[2:], os.Stdout, os.Stderr)
 	default:
 		usage()
 	}
@@ -40,7 +50,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: lockboxctl sign [-secrets DIR] [-format faas-cli|curl] PAYLOAD\n       lockboxctl token [-secrets DIR] -sub ID -tenant TID -role ROLE [-role ROLE] [-ttl 1h] [-iss I] [-aud A]")
+	fmt.Fprintln(os.Stderr, "usage: lockboxctl sign [-secrets DIR] [-format faas-cli|curl] PAYLOAD\n       lockboxctl token [-secrets DIR] -sub ID -tenant TID -role ROLE [-role ROLE] [-ttl 1h] [-iss I] [-aud A]\n       lockboxctl audit-pubkey [-secrets DIR]")
 	os.Exit(2)
 }
 
@@ -99,5 +109,28 @@ func token(args []string) error {
 		return err
 	}
 	fmt.Println(tok)
+	return nil
+}
+
+// auditPubkey prints the public key of the audit signing key in hex on out,
+// and its key id on info.
+func auditPubkey(args []string, out, info io.Writer) error {
+	fs := flag.NewFlagSet("audit-pubkey", flag.ExitOnError)
+	dir := fs.String("secrets", ".secrets", "folder of secret files")
+	_ = fs.Parse(args) // ExitOnError: it exits on a bad flag
+	if fs.NArg() != 0 {
+		return fmt.Errorf("audit-pubkey takes no arguments")
+	}
+	b, err := config.ReadSecret(filepath.Clean(*dir), config.SecretAuditSigning)
+	if err != nil {
+		return err
+	}
+	key, err := audit.ParseSigningKey(b)
+	if err != nil {
+		return fmt.Errorf("secret %s: %w", config.SecretAuditSigning, err)
+	}
+	pub := key.Public().(ed25519.PublicKey)
+	fmt.Fprintln(out, hex.EncodeToString(pub))
+	fmt.Fprintf(info, "key %s: give this public key to auditors (auditverify -pubkey)\n", audit.KeyID(pub))
 	return nil
 }

@@ -14,8 +14,14 @@ done
 dir=$(mktemp -d)
 ports=()
 stop() {
+	local p pid pids=()
 	for p in "${ports[@]}"; do
-		kill "$(cat "$dir/$p/redis.pid" 2>/dev/null)" 2>/dev/null || true
+		pid=$(cat "$dir/$p/redis.pid" 2>/dev/null) || continue
+		kill "$pid" 2>/dev/null && pids+=("$pid")
+	done
+	# Wait for the nodes to exit: they write nodes.conf on the way out.
+	for pid in "${pids[@]}"; do
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	done
 }
 cleanup() {

@@ -20,6 +20,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"lockbox.dev/scripts/loopback"
+	"lockbox.dev/shared/redisclient"
+	"lockbox.dev/shared/redisclient/redisclienttest"
 )
 
 // lookRedisServer finds redis-server on PATH (tests replace it).
@@ -68,6 +70,11 @@ func startRedis(ctx context.Context, dataDir, password string, track func(*proce
 	m.RequireAuth(password)
 	m.ClockTTL(true) // TTLs expire with real time, as on a real server
 	if err := m.StartAddr(addr); err != nil {
+		return service{}, err
+	}
+	// miniredis never evicts a key; it answers the functions' check of
+	// maxmemory-policy with that.
+	if err := redisclienttest.RegisterConfig(m, redisclient.NoEviction); err != nil {
 		return service{}, err
 	}
 	track(nil, func() { <-ctx.Done(); m.Close() })

@@ -59,6 +59,7 @@ func main() {
 type options struct {
 	stackFile, dataDir, secretsDir string
 	faasCLI                        string
+	buildDir                       string                      // where function binaries are cached; dataDir/build when empty (tests share one)
 	lookup                         func(string) (string, bool) // the environment of make run
 	out                            io.Writer
 	log                            *slog.Logger
@@ -157,7 +158,11 @@ func run(ctx context.Context, o options) error {
 	}
 
 	// Build every function, two at a time.
-	b := &fnbuild.Builder{Stack: st, Dir: filepath.Join(o.dataDir, "build")}
+	buildDir := o.buildDir
+	if buildDir == "" {
+		buildDir = filepath.Join(o.dataDir, "build")
+	}
+	b := &fnbuild.Builder{Stack: st, Dir: buildDir}
 	fns := make([]stack.Function, 0, len(st.Functions))
 	for _, name := range st.Names() {
 		fns = append(fns, st.Functions[name])
@@ -284,12 +289,16 @@ func functionEnv(fn stack.Function, lookup func(string) (string, bool), redis, s
 	return env
 }
 
+// envList is a function process's environment: env, then what the runtime
+// itself decides (PATH, where its secrets are, where it listens). Those come
+// last, so that they win over a stack file that names them too (exec keeps
+// the last value of a duplicated variable).
 func envList(env map[string]string, secretDir, addr string) []string {
-	out := []string{"PATH=" + os.Getenv("PATH"), "secret_mount_path=" + secretDir, "listen_addr=" + addr}
+	out := make([]string, 0, len(env)+3)
 	for _, k := range sortedKeys(env) {
 		out = append(out, k+"="+env[k])
 	}
-	return out
+	return append(out, "PATH="+os.Getenv("PATH"), "secret_mount_path="+secretDir, "listen_addr="+addr)
 }
 
 // ensureSecret creates secrets/name with 32 random bytes (hex) when it does

@@ -8,12 +8,13 @@ import (
 	"lockbox.dev/shared/api"
 	"lockbox.dev/shared/app"
 	"lockbox.dev/shared/config"
+	"lockbox.dev/shared/httpapi"
 )
 
-// deps are built on the first call and kept for the life of the process.
-var deps = app.FromEnv(config.Needs{JWT: true})
+// svc is built on the first call and kept for the life of the process.
+var svc = app.API(config.Needs{JWT: true})
 
 // Handle serves one call of lockbox-approve.
 func Handle(req handler.Request) (handler.Response, error) {
-	return api.Serve(deps, req, api.Approve)
+	return httpapi.Serve(svc.Get, req, api.Approve)
 }

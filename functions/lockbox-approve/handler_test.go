@@ -10,12 +10,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"lockbox.dev/shared/api/apitest"
+	"lockbox.dev/shared/app/apitest"
 	"lockbox.dev/shared/lockbox"
 )
 
 func setup(t *testing.T) (*apitest.Env, func(handler.Request) handler.Response) {
-	return apitest.Setup(t, &deps, Handle)
+	return apitest.Setup(t, &svc, Handle)
 }
 
 func body(id, reason string, duration ...int) string {
@@ -51,7 +51,7 @@ func TestApprove(t *testing.T) {
 
 	// After 8 hours the grant is over.
 	e.Advance(8 * time.Hour)
-	now, err := e.Deps.Store.Get(t.Context(), "contoso", r.RequestID)
+	now, err := e.Store.Get(t.Context(), "contoso", r.RequestID)
 	require.NoError(t, err)
 	assert.False(t, now.AccessActive)
 	assert.Equal(t, lockbox.StatusCompleted, now.Status)

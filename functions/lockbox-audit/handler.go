@@ -6,18 +6,15 @@ package function
 import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
-	"lockbox.dev/shared/api"
-	"lockbox.dev/shared/app"
+	"lockbox.dev/shared/app/auditapp"
 	"lockbox.dev/shared/auditjob"
-	"lockbox.dev/shared/config"
+	"lockbox.dev/shared/httpapi"
 )
 
-// deps are built on the first call and kept for the life of the process.
-var deps = app.FromEnv(config.Needs{S3: true})
-
-var job auditjob.Once
+// job is built on the first call and kept for the life of the process.
+var job = auditapp.Audit()
 
 // Handle serves one (scheduled) call of lockbox-audit.
 func Handle(req handler.Request) (handler.Response, error) {
-	return api.Serve(deps, req, job.Flow)
+	return httpapi.Serve(job.Get, req, (*auditjob.Handler).Serve)
 }

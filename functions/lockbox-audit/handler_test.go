@@ -15,11 +15,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"lockbox.dev/shared/api/apitest"
+	"lockbox.dev/shared/app"
+	"lockbox.dev/shared/app/apitest"
 	"lockbox.dev/shared/audit"
 	"lockbox.dev/shared/auditjob"
-	"lockbox.dev/shared/config"
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/lockbox/lockboxtest"
 	"lockbox.dev/shared/objectstore"
 	"lockbox.dev/shared/redisstore"
 )
@@ -31,15 +32,21 @@ func setup(t *testing.T) (*apitest.Env, *objectstore.Store, *httptest.Server) {
 	require.NoError(t, backend.CreateBucket("lockbox-audit"))
 	s3 := httptest.NewServer(gofakes3.New(backend).Server())
 	t.Cleanup(s3.Close)
-	e.Deps.Config.S3 = config.S3{Endpoint: s3.URL, Region: "us-east-1", Bucket: "lockbox-audit", PathStyle: true,
-		AccessKey: "k", SecretKey: "s", AuditBatch: 100}
-	deps, job = e.Lazy(), auditjob.Once{}
 	store := objectstore.New(objectstore.Config{Endpoint: s3.URL, Bucket: "lockbox-audit", PathStyle: true, AccessKey: "k", SecretKey: "s"})
+	job = app.Fixed(e.Audit(store, 100))
 	return e, store, s3
 }
 
+// cron is the cron-connector's call: no credentials.
 func cron() handler.Request {
 	return handler.Request{Method: http.MethodPost, Header: http.Header{"X-Topic": {"cron-function"}, "X-Connector": {"cron-connector"}}}
+}
+
+// asOperator is the same call with an operator's token: it gets the detail.
+func asOperator(e *apitest.Env) handler.Request {
+	req := cron()
+	req.Header.Set("Authorization", "Bearer "+e.Token("olga", "provider", lockbox.RoleOperator))
+	return req
 }
 
 func call(t *testing.T, req handler.Request) (int, auditjob.Summary) {
@@ -56,13 +63,13 @@ func TestAuditRun(t *testing.T) {
 	e, store, _ := setup(t)
 	expiring := e.File("contoso", "eng-7")
 	granted := e.File("contoso", "eng-7")
-	_, err := e.Deps.Store.Approve(t.Context(), "contoso", granted.RequestID, "alice", "ok", nil, e.Now)
+	_, err := e.Store.Act(t.Context(), "contoso", granted.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, e.Now))
 	require.NoError(t, err)
 	e.File("fabrikam", "eng-9")
 	_ = expiring
 
 	// Nothing is due yet; the three creates and the approval are exported.
-	status, s := call(t, cron())
+	status, s := call(t, asOperator(e))
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, 0, s.Expired+s.Completed)
 	assert.Equal(t, 4, s.Exported)
@@ -72,21 +79,64 @@ func TestAuditRun(t *testing.T) {
 	// Four days later: both pending requests (one per tenant) expire, and
 	// the grant, over long ago, is recorded as completed.
 	e.Advance(96 * time.Hour)
-	status, s = call(t, cron())
+	status, s = call(t, asOperator(e))
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, 2, s.Expired)
 	assert.Equal(t, 1, s.Completed)
 	assert.Equal(t, 3, s.Exported)
+	assert.Equal(t, 2, s.Pruned, "both tenants are idle now: nothing pending, live or unexported")
+	assert.Empty(t, e.Redis.SMembers(t.Context(), "lb:tenants").Val())
 
-	rep, err := audit.Verify(t.Context(), store, "contoso")
+	rep, err := audit.Verify(t.Context(), store, "contoso", apitest.AuditPublicKey)
 	require.NoError(t, err)
 	assert.EqualValues(t, 5, rep.Events)
 	assert.Equal(t, map[string]int{lockbox.OpCreate: 2, lockbox.OpApprove: 1, lockbox.OpExpire: 1, lockbox.OpComplete: 1}, rep.Operations)
 
-	// Running again finds nothing to do.
-	status, s = call(t, cron())
+	// Running again finds nothing to do (and no tenant to walk).
+	status, s = call(t, asOperator(e))
 	require.Equal(t, http.StatusOK, status)
-	assert.Equal(t, auditjob.Summary{Tenants: []auditjob.Tenant{}, Errors: []string{}}, auditjob.Summary{Tenants: s.Tenants, Errors: s.Errors})
+	assert.Equal(t, auditjob.Summary{}, auditjob.Summary{Tenants: s.Tenants, Errors: s.Errors, Pruned: s.Pruned, Exported: s.Exported})
+
+	// A tenant that files again is walked again.
+	e.File("contoso", "eng-7")
+	_, s = call(t, cron())
+	assert.Equal(t, 1, s.Exported)
+}
+
+// The cron-connector (no credentials) learns counts only: no tenant, object
+// key or error; an operator's token or a signature gets the detail; a
+// reader's token gets counts; a bad token is refused.
+func TestAuditSummaryRevealsNothingToAnonymousCallers(t *testing.T) {
+	e, _, s3 := setup(t)
+	e.File("contoso", "eng-7")
+	s3.Close() // and make it fail, so that errors are in play
+	resp, err := Handle(cron())
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.NotContains(t, string(resp.Body), "contoso")
+	assert.NotContains(t, string(resp.Body), "connection refused", "no raw causes")
+	s := apitest.Decode[auditjob.Summary](t, resp)
+	assert.Equal(t, 1, s.Failed)
+	assert.Nil(t, s.Tenants)
+
+	reader := cron()
+	reader.Header.Set("Authorization", "Bearer "+e.Token("rita", "contoso", lockbox.RoleReader))
+	resp, _ = Handle(reader)
+	assert.NotContains(t, string(resp.Body), "contoso")
+
+	resp, _ = Handle(asOperator(e))
+	assert.Contains(t, string(resp.Body), "contoso")
+	assert.NotContains(t, string(resp.Body), "connection refused", "no raw causes, even for operators")
+
+	signed := e.Signed("")
+	signed.Header.Del("Content-Type")
+	resp, _ = Handle(signed)
+	assert.Contains(t, string(resp.Body), "contoso")
+
+	bad := cron()
+	bad.Header.Set("Authorization", "Bearer not-a-token")
+	resp, _ = Handle(bad)
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }
 
 // Object storage down: 503 with a clear error, every event kept for the next run.
@@ -94,7 +144,7 @@ func TestAuditStorageDown(t *testing.T) {
 	e, store, s3 := setup(t)
 	e.File("contoso", "eng-7")
 	s3.Close()
-	status, s := call(t, cron())
+	status, s := call(t, asOperator(e))
 	assert.Equal(t, http.StatusServiceUnavailable, status)
 	require.Len(t, s.Errors, 1)
 	assert.Contains(t, s.Errors[0], "contoso")
@@ -116,7 +166,7 @@ func TestAuditRefusesBody(t *testing.T) {
 // two runs at once still export every event exactly once.
 func TestAuditManyTenants(t *testing.T) {
 	e, store, _ := setup(t)
-	e.Deps.Store.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 20, MaxActiveGrantsPerRequester: 1 << 20}
+	e.Store.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 20, MaxPendingPerRequester: 1 << 20, MaxActiveGrantsPerRequester: 1 << 20}
 	want := map[string]int{}
 	for i := range 40 {
 		tenant := fmt.Sprintf("tenant-%02d", i)
@@ -134,7 +184,7 @@ func TestAuditManyTenants(t *testing.T) {
 	exported := make([]int, 2)
 	for i := range exported {
 		wg.Go(func() {
-			status, s := call(t, cron())
+			status, s := call(t, asOperator(e))
 			assert.Equal(t, http.StatusOK, status, "%v", s.Errors)
 			exported[i] = s.Exported
 		})
@@ -148,7 +198,7 @@ func TestAuditManyTenants(t *testing.T) {
 	_, s := call(t, cron())
 	assert.Equal(t, total, exported[0]+exported[1]+s.Exported, "every event exactly once")
 	for tenant, n := range want {
-		rep, err := audit.Verify(t.Context(), store, tenant)
+		rep, err := audit.Verify(t.Context(), store, tenant, apitest.AuditPublicKey)
 		require.NoError(t, err, tenant)
 		assert.EqualValues(t, n, rep.Events, tenant)
 	}

@@ -11,13 +11,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"lockbox.dev/shared/api/apitest"
+	"lockbox.dev/shared/app/apitest"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/lockbox"
 )
 
 func setup(t *testing.T) (*apitest.Env, func(handler.Request) handler.Response) {
-	return apitest.Setup(t, &deps, Handle)
+	return apitest.Setup(t, &svc, Handle)
 }
 
 var validBody = apitest.JSON(apitest.CreateInput("contoso", "eng-7"))
@@ -49,7 +49,7 @@ func TestCreateSigned(t *testing.T) {
 	assert.False(t, r.AccessActive)
 	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, r.RequestID)
 
-	got, err := e.Deps.Store.Get(t.Context(), "contoso", r.RequestID)
+	got, err := e.Store.Get(t.Context(), "contoso", r.RequestID)
 	require.NoError(t, err)
 	assert.Equal(t, r.RequestID, got.RequestID)
 }

@@ -9,12 +9,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"lockbox.dev/shared/api/apitest"
+	"lockbox.dev/shared/app/apitest"
 	"lockbox.dev/shared/lockbox"
 )
 
 func setup(t *testing.T) (*apitest.Env, func(handler.Request) handler.Response) {
-	return apitest.Setup(t, &deps, Handle)
+	return apitest.Setup(t, &svc, Handle)
 }
 
 func TestDeny(t *testing.T) {

@@ -12,13 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/shared/api"
-	"lockbox.dev/shared/api/apitest"
+	"lockbox.dev/shared/app/apitest"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/lockbox"
 )
 
 func setup(t *testing.T) (*apitest.Env, func(handler.Request) handler.Response) {
-	return apitest.Setup(t, &deps, Handle)
+	return apitest.Setup(t, &svc, Handle)
 }
 
 func ids(t *testing.T, resp handler.Response) ([]string, *string) {
@@ -138,7 +138,8 @@ func TestListRefusals(t *testing.T) {
 		{"limit 101", e.Get(reader, "limit=101"), http.StatusBadRequest},
 		{"limit not a number", e.Get(reader, "limit=ten"), http.StatusBadRequest},
 		{"limit negative", e.Get(reader, "limit=-5"), http.StatusBadRequest},
-		{"status unknown", e.Get(reader, "status=Revoked"), http.StatusBadRequest},
+		{"status unknown", e.Get(reader, "status=Withdrawn"), http.StatusBadRequest},
+		{"status in lower case", e.Get(reader, "status=revoked"), http.StatusBadRequest},
 		{"status lower case", e.Get(reader, "status=pending"), http.StatusBadRequest},
 		{"unknown parameter", e.Get(reader, "sort=asc"), http.StatusBadRequest},
 		{"repeated parameter", e.Get(reader, "status=Pending&status=Denied"), http.StatusBadRequest},

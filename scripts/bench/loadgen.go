@@ -19,12 +19,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"lockbox.dev/shared/app"
 	"lockbox.dev/shared/audit"
-	"lockbox.dev/shared/auditjob"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/lockbox/lockboxtest"
 	"lockbox.dev/shared/objectstore"
+	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/redisstore"
 )
 
@@ -154,7 +154,7 @@ func (g *generator) setup(j Job) error {
 	if err != nil {
 		return err
 	}
-	app.Tune(opt)
+	redisclient.Tune(opt)
 	g.rdb = redis.NewClient(opt)
 	g.store = redisstore.New(g.rdb, lockbox.DefaultLimits)
 	if g.webhook, err = os.ReadFile(filepath.Join(j.SecretsDir, "lockbox-webhook-secret")); err != nil {
@@ -279,23 +279,23 @@ func (g *generator) caller(j Job) (func(context.Context, Item) error, error) {
 	case "redis/create":
 		return func(ctx context.Context, it Item) error {
 			// A distinct replay marker per call, as each signed delivery has.
-			opts := redisstore.CreateOptions{SignatureHash: fmt.Sprintf("%064x", g.sigCount.Add(1))}
+			opts := lockbox.CreateOptions{SignatureHash: fmt.Sprintf("%064x", g.sigCount.Add(1))}
 			_, _, err := g.store.Create(ctx, lockbox.NewRequest(createInput(it), lockbox.NewID(), time.Now(), g.store.Limits()), opts)
 			return err
 		}, nil
 	case "redis/approve":
 		return func(ctx context.Context, it Item) error {
-			_, err := g.store.Approve(ctx, it.Tenant, it.Key, "approver-1", "benchmark decision", nil, time.Now())
+			_, err := g.store.Act(ctx, it.Tenant, it.Key, lockboxtest.Decision(lockbox.ActionApprove, "approver-1", "benchmark decision", nil, time.Now()))
 			return err
 		}, nil
 	case "redis/deny":
 		return func(ctx context.Context, it Item) error {
-			_, err := g.store.Deny(ctx, it.Tenant, it.Key, "approver-1", "benchmark decision", time.Now())
+			_, err := g.store.Act(ctx, it.Tenant, it.Key, lockboxtest.Decision(lockbox.ActionDeny, "approver-1", "benchmark decision", nil, time.Now()))
 			return err
 		}, nil
 	case "redis/list":
 		return func(ctx context.Context, it Item) error {
-			p, err := g.store.List(ctx, redisstore.Query{Scope: lockbox.Scope{TenantID: it.Tenant}, Limit: 50})
+			p, err := g.store.List(ctx, lockbox.Query{Scope: lockbox.Scope{TenantID: it.Tenant}, Limit: 50})
 			if err == nil && len(p.Requests) == 0 {
 				err = fmt.Errorf("empty page for %s", it.Tenant)
 			}
@@ -350,7 +350,7 @@ func (g *generator) sweep(j Job) (Outcome, error) {
 	var out Outcome
 	stop := sampleHeap(&out)
 	start := time.Now()
-	res, err := g.store.Sweep(context.Background(), j.Tenant, time.Now(), auditjob.SweepBatch)
+	res, err := g.store.Sweep(context.Background(), j.Tenant, time.Now())
 	out.Seconds = time.Since(start).Seconds()
 	stop()
 	out.Count = res.Expired + res.Completed

@@ -233,7 +233,8 @@ func (b *bench) writeSecrets() error {
 	}
 	secrets := map[string]string{
 		"lockbox-webhook-secret": randomHex(), "lockbox-jwt-secret": randomHex(), "redis-password": b.redis.password,
-		"s3-access-key": b.minio.user, "s3-secret-key": b.minio.pass,
+		"lockbox-audit-signing-key": randomHex(),
+		"s3-access-key":             b.minio.user, "s3-secret-key": b.minio.pass,
 	}
 	for name, v := range secrets {
 		if err := os.WriteFile(filepath.Join(b.secrets, name), []byte(v), 0o600); err != nil {

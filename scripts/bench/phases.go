@@ -143,7 +143,7 @@ func (b *bench) firstCall(name, url string) (func() *http.Request, int) {
 // returns their ids.
 func (b *bench) fill(tenant string, n int, lim lockbox.Limits, requester func(i int) string) ([]string, error) {
 	s := redisstore.New(b.redis.rdb, lim)
-	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
+	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
 	ids := make([]string, n)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -153,7 +153,7 @@ func (b *bench) fill(tenant string, n int, lim lockbox.Limits, requester func(i 
 		wg.Go(func() {
 			for i := range next {
 				in := createInput(Item{Tenant: tenant, Key: requester(i)})
-				r, _, err := s.Create(context.Background(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), lim), redisstore.CreateOptions{})
+				r, _, err := s.Create(context.Background(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), lim), lockbox.CreateOptions{})
 				if err != nil {
 					mu.Lock()
 					firstErr = err
@@ -349,7 +349,7 @@ func (b *bench) listScaling() error {
 		}
 		b.log.Info("filled", "tenant", tenants[i], "requests", stored, "seconds", fmt.Sprintf("%.1f", time.Since(t).Seconds()))
 		// The fill's events are set-up, not audit history worth exporting.
-		if err := b.redis.rdb.Del(ctx, redisstore.EventsKey(tenants[i])).Err(); err != nil {
+		if err := redisstore.New(b.redis.rdb, lockbox.DefaultLimits).ForgetEvents(ctx, tenants[i]); err != nil {
 			return err
 		}
 	}
@@ -483,7 +483,7 @@ func (b *bench) sweep() error {
 	due := time.Now().Add(lim.PendingTTL + 50*time.Millisecond)
 	b.log.Info("filled", "tenant", tenant, "requests", b.plan.SweepDue, "seconds", fmt.Sprintf("%.1f", time.Since(t).Seconds()))
 	// The fill's events are set-up, not audit history worth exporting.
-	if err := b.redis.rdb.Del(context.Background(), redisstore.EventsKey(tenant)).Err(); err != nil {
+	if err := redisstore.New(b.redis.rdb, lim).ForgetEvents(context.Background(), tenant); err != nil {
 		return err
 	}
 	time.Sleep(time.Until(due))
@@ -494,7 +494,7 @@ func (b *bench) sweep() error {
 	if o.Count != b.plan.SweepDue {
 		return fmt.Errorf("sweep expired %d of %d due requests", o.Count, b.plan.SweepDue)
 	}
-	b.rep.Sweep = SweepReport{Due: b.plan.SweepDue, Expired: o.Count, Batch: auditjob.SweepBatch, Seconds: o.Seconds,
+	b.rep.Sweep = SweepReport{Due: b.plan.SweepDue, Expired: o.Count, Batch: redisstore.DefaultSweepBatch, Seconds: o.Seconds,
 		PeakHeapMB: o.PeakHeapMB - o.BaseHeapMB}
 	return nil
 }

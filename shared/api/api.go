@@ -1,6 +1,7 @@
 // Package api is the HTTP contract of the Lockbox functions: for each one,
-// the flow authenticate → decode → authorize → store → encode. The functions'
-// handlers hand their calls to Serve with one of these flows.
+// the flow authenticate → decode → authorize → store → encode. A function's
+// handler hands its call to httpapi.Serve with its flow and the Service
+// package app builds once per process.
 package api
 
 import (
@@ -11,45 +12,50 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
-	"lockbox.dev/shared/app"
-	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
-	"lockbox.dev/shared/redisstore"
 )
 
-// Flow handles one call with the function's dependencies.
-type Flow func(d *app.Deps, req handler.Request) (handler.Response, error)
-
-// Serve runs flow with the dependencies deps builds, turning every error into
-// the contract's error response. It never returns an error itself: the
-// template would turn that into a bare 500.
-func Serve(deps *app.Lazy, req handler.Request, flow Flow) (handler.Response, error) {
-	d, err := deps.Get()
-	if err != nil {
-		return httpapi.Error(err, slog.Default()), nil
-	}
-	resp, err := flow(d, req)
-	if err != nil {
-		return httpapi.Error(err, d.Log), nil
-	}
-	return resp, nil
+// Authenticator identifies callers (auth.Verifier implements it).
+type Authenticator interface {
+	// Authenticate returns the caller of a request with headers h, accepting
+	// only principals of the given kinds; payload is what a webhook
+	// signature covers (the raw body, or a GET's raw query string).
+	// Errors: KindUnauthorized.
+	Authenticate(h http.Header, payload []byte, accept ...lockbox.PrincipalKind) (lockbox.Principal, error)
 }
+
+// Service is what the request functions work with.
+type Service struct {
+	Store lockbox.Store
+	Auth  Authenticator
+	Now   func() time.Time
+	Log   *slog.Logger
+}
+
+// Flow handles one call; a function serves it with httpapi.Serve.
+type Flow = func(s *Service, req handler.Request) (handler.Response, error)
 
 // HeaderIdempotencyKey lets a caller retry a create without filing twice.
 const HeaderIdempotencyKey = "Idempotency-Key"
 
+var (
+	users  = []lockbox.PrincipalKind{lockbox.KindUser}
+	anyone = []lockbox.PrincipalKind{lockbox.KindService, lockbox.KindUser}
+)
+
 // Create files a lockbox request (lockbox-create): POST, signed webhook or a
 // requester's or operator's token. 201 with the request; 200 with the
 // original request when an Idempotency-Key is replayed with the same body.
-func Create(d *app.Deps, req handler.Request) (handler.Response, error) {
+func Create(s *Service, req handler.Request) (handler.Response, error) {
 	if err := httpapi.CheckRequest(req, http.MethodPost); err != nil {
 		return handler.Response{}, err
 	}
-	p, err := d.Auth.Authenticate(req.Header, req.Body, auth.HMAC|auth.Bearer)
+	p, err := s.Auth.Authenticate(req.Header, req.Body, anyone...)
 	if err != nil {
 		return handler.Response{}, err
 	}
@@ -63,27 +69,31 @@ func Create(d *app.Deps, req handler.Request) (handler.Response, error) {
 	if err := lockbox.AuthorizeCreate(p, in); err != nil {
 		return handler.Response{}, err
 	}
-	idem, err := idempotency(req.Header.Get(HeaderIdempotencyKey), in)
+	idem, err := idempotency(p, req.Header.Get(HeaderIdempotencyKey), in)
 	if err != nil {
 		return handler.Response{}, err
 	}
 	ctx, cancel := httpapi.Context(req, httpapi.Timeout)
 	defer cancel()
-	opts := redisstore.CreateOptions{Idempotency: idem, SignatureHash: p.SignatureHash}
-	r, replayed, err := d.Store.Create(ctx, lockbox.NewRequest(in, lockbox.NewID(), d.Now(), d.Store.Limits()), opts)
+	r := lockbox.NewRequest(in, lockbox.NewID(), s.Now(), s.Store.Limits())
+	r.FiledBy = p.Key()
+	r, replayed, err := s.Store.Create(ctx, r, lockbox.CreateOptions{Idempotency: idem, SignatureHash: p.SignatureHash})
 	if err != nil {
 		return handler.Response{}, err
 	}
 	if replayed {
 		return httpapi.JSON(http.StatusOK, r), nil
 	}
-	d.Log.Info("lockbox request filed", "tenantId", r.TenantID, "requestId", r.RequestID, "supportRequest", r.SupportRequest, "by", string(p.Kind))
+	s.Log.Info("lockbox request filed", "tenantId", r.TenantID, "requestId", r.RequestID, "supportRequest", r.SupportRequest, "by", string(p.Kind))
 	return httpapi.JSON(http.StatusCreated, r), nil
 }
 
-// idempotency identifies a create by the hash of its key and of its
-// normalised body, so formatting differences between retries do not matter.
-func idempotency(key string, in lockbox.CreateInput) (*redisstore.Idempotency, error) {
+// idempotency identifies a create by the hash of the caller and its key and
+// by the hash of its normalised body, so formatting differences between
+// retries do not matter. The store keeps keys per tenant, so a key is
+// scoped to (tenant, caller): another caller's or tenant's same key is
+// another key.
+func idempotency(p lockbox.Principal, key string, in lockbox.CreateInput) (*lockbox.Idempotency, error) {
 	if key == "" {
 		return nil, nil
 	}
@@ -94,8 +104,8 @@ func idempotency(key string, in lockbox.CreateInput) (*redisstore.Idempotency, e
 	if err != nil {
 		return nil, lockbox.Internal("hash body", err)
 	}
-	k, b := sha256.Sum256([]byte(key)), sha256.Sum256(body)
-	return &redisstore.Idempotency{KeyHash: hex.EncodeToString(k[:]), BodyHash: hex.EncodeToString(b[:])}, nil
+	k, b := sha256.Sum256([]byte(p.Key()+"\n"+key)), sha256.Sum256(body)
+	return &lockbox.Idempotency{KeyHash: hex.EncodeToString(k[:]), BodyHash: hex.EncodeToString(b[:])}, nil
 }
 
 func printableASCII(s string) bool {
@@ -109,21 +119,21 @@ func printableASCII(s string) bool {
 
 // Approve approves a Pending request (lockbox-approve): POST, an approver's
 // token, body {"requestId", "reason", "duration"?}. 200 with the request.
-func Approve(d *app.Deps, req handler.Request) (handler.Response, error) {
-	return decide(d, req, true)
+func Approve(s *Service, req handler.Request) (handler.Response, error) {
+	return decide(s, req, lockbox.ActionApprove)
 }
 
 // Deny denies a Pending request (lockbox-deny): POST, an approver's token,
 // body {"requestId", "reason"}. 200 with the request.
-func Deny(d *app.Deps, req handler.Request) (handler.Response, error) {
-	return decide(d, req, false)
+func Deny(s *Service, req handler.Request) (handler.Response, error) {
+	return decide(s, req, lockbox.ActionDeny)
 }
 
-func decide(d *app.Deps, req handler.Request, approve bool) (handler.Response, error) {
+func decide(s *Service, req handler.Request, a lockbox.Action) (handler.Response, error) {
 	if err := httpapi.CheckRequest(req, http.MethodPost); err != nil {
 		return handler.Response{}, err
 	}
-	p, err := d.Auth.Authenticate(req.Header, req.Body, auth.Bearer)
+	p, err := s.Auth.Authenticate(req.Header, req.Body, users...)
 	if err != nil {
 		return handler.Response{}, err
 	}
@@ -134,21 +144,19 @@ func decide(d *app.Deps, req handler.Request, approve bool) (handler.Response, e
 	if err := httpapi.Decode(req, &in); err != nil {
 		return handler.Response{}, err
 	}
-	if err := in.Validate(approve); err != nil {
+	if err := in.Validate(a == lockbox.ActionApprove); err != nil {
 		return handler.Response{}, err
 	}
 	ctx, cancel := httpapi.Context(req, httpapi.Timeout)
 	defer cancel()
-	var r lockbox.Request
-	if approve {
-		r, err = d.Store.Approve(ctx, p.TenantID, in.RequestID, p.Subject, in.Reason, in.Duration, d.Now())
-	} else {
-		r, err = d.Store.Deny(ctx, p.TenantID, in.RequestID, p.Subject, in.Reason, d.Now())
-	}
+	r, err := s.Store.Act(ctx, p.TenantID, in.RequestID, lockbox.Act{
+		Action: a, Actor: lockbox.Actor{Kind: lockbox.ActorApprover, ID: p.Subject}, Principal: p.Key(),
+		Reason: in.Reason, Duration: in.Duration, At: s.Now(),
+	})
 	if err != nil {
 		return handler.Response{}, err
 	}
-	d.Log.Info("lockbox request decided", "tenantId", r.TenantID, "requestId", r.RequestID, "status", string(r.Status), "by", p.Subject)
+	s.Log.Info("lockbox request decided", "tenantId", r.TenantID, "requestId", r.RequestID, "status", string(r.Status), "by", p.Subject)
 	return httpapi.JSON(http.StatusOK, r), nil
 }
 
@@ -163,15 +171,15 @@ var listParams = map[string]bool{"status": true, "requestId": true, "limit": tru
 
 // List pages through requests newest first (lockbox-list): GET, a token or a
 // signature over the raw query string. 200 with {"value", "nextCursor"}.
-func List(d *app.Deps, req handler.Request) (handler.Response, error) {
+func List(s *Service, req handler.Request) (handler.Response, error) {
 	if err := httpapi.CheckRequest(req, http.MethodGet); err != nil {
 		return handler.Response{}, err
 	}
-	p, err := d.Auth.Authenticate(req.Header, []byte(req.QueryString), auth.HMAC|auth.Bearer)
+	p, err := s.Auth.Authenticate(req.Header, []byte(req.QueryString), anyone...)
 	if err != nil {
 		return handler.Response{}, err
 	}
-	q, err := parseQuery(req.QueryString)
+	q, err := ParseQuery(req.QueryString, listParams)
 	if err != nil {
 		return handler.Response{}, err
 	}
@@ -179,7 +187,7 @@ func List(d *app.Deps, req handler.Request) (handler.Response, error) {
 	if err != nil {
 		return handler.Response{}, err
 	}
-	query := redisstore.Query{Scope: scope, Limit: 50, Cursor: q.Get("cursor")}
+	query := lockbox.Query{Scope: scope, Limit: 50, Cursor: q.Get("cursor")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
@@ -198,11 +206,11 @@ func List(d *app.Deps, req handler.Request) (handler.Response, error) {
 		if !lockbox.ValidRequestID(id) {
 			return handler.Response{}, lockbox.Invalidf("requestId must be 1..64 characters of [A-Za-z0-9-]")
 		}
-		r, err := d.Store.Get(ctx, scope.TenantID, id)
+		r, err := s.Store.Get(ctx, scope.TenantID, id)
 		if err != nil {
 			return handler.Response{}, err
 		}
-		if scope.RequesterID != "" && r.Requester.ID != scope.RequesterID {
+		if scope.RequesterID != "" && lockbox.CanonicalID(r.Requester.ID) != scope.RequesterID {
 			return handler.Response{}, lockbox.ErrNotFound(id)
 		}
 		value := []lockbox.Request{}
@@ -211,7 +219,7 @@ func List(d *app.Deps, req handler.Request) (handler.Response, error) {
 		}
 		return httpapi.JSON(http.StatusOK, ListResponse{Value: value}), nil
 	}
-	page, err := d.Store.List(ctx, query)
+	page, err := s.Store.List(ctx, query)
 	if err != nil {
 		return handler.Response{}, err
 	}
@@ -222,8 +230,9 @@ func List(d *app.Deps, req handler.Request) (handler.Response, error) {
 	return httpapi.JSON(http.StatusOK, resp), nil
 }
 
-// parseQuery accepts only the known parameters, each at most once.
-func parseQuery(raw string) (url.Values, error) {
+// ParseQuery parses a raw query string, accepting only the parameters in
+// known, each at most once.
+func ParseQuery(raw string, known map[string]bool) (url.Values, error) {
 	if len(raw) > 2048 {
 		return nil, lockbox.Invalidf("query string is too long")
 	}
@@ -232,7 +241,7 @@ func parseQuery(raw string) (url.Values, error) {
 		return nil, lockbox.Invalidf("query string is malformed")
 	}
 	for k, v := range q {
-		if !listParams[k] {
+		if !known[k] {
 			return nil, lockbox.Invalidf("unknown query parameter %q", k)
 		}
 		if len(v) > 1 {

@@ -14,41 +14,41 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"lockbox.dev/shared/api"
-	"lockbox.dev/shared/api/apitest"
 	"lockbox.dev/shared/app"
+	"lockbox.dev/shared/app/apitest"
 	"lockbox.dev/shared/auth"
+	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/redisstore"
 )
 
-// benchDeps are the deps a function builds, on the real Redis of
+// benchService is the service a function builds, on the real Redis of
 // LOCKBOX_TEST_REDIS_URL (make bench's) or miniredis, with the real clock
 // and production's text logger writing nowhere.
-func benchDeps(b *testing.B) *app.Deps {
-	d := apitest.New(b).Deps
+func benchService(b *testing.B) (*api.Service, *redisstore.Store) {
+	store := apitest.New(b).Store
 	if url := os.Getenv("LOCKBOX_TEST_REDIS_URL"); url != "" {
 		opt, err := redis.ParseURL(url)
 		if err != nil {
 			b.Fatal(err)
 		}
-		app.Tune(opt)
-		d.Redis = redis.NewClient(opt)
-		b.Cleanup(func() { _ = d.Redis.Close() })
-		d.Store = redisstore.New(d.Redis, lockbox.DefaultLimits)
+		redisclient.Tune(opt)
+		rdb := redis.NewClient(opt)
+		b.Cleanup(func() { _ = rdb.Close() })
+		store = redisstore.New(rdb, lockbox.DefaultLimits)
 	}
-	d.Store.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
-	d.Now = time.Now
-	d.Auth = auth.NewVerifier([][]byte{apitest.WebhookSecret}, [][]byte{apitest.JWTSecret}, "", "", time.Now)
-	d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	return d
+	store.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
+	return &api.Service{Store: store, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Auth: auth.NewVerifier([][]byte{apitest.WebhookSecret}, [][]byte{apitest.JWTSecret}, "", "", time.Now)}, store
 }
 
 // BenchmarkFlows is one call of each function's flow, from the request the
 // template hands over to the response it writes: what a function spends
 // per call besides HTTP. make bench measures the same calls end to end.
 func BenchmarkFlows(b *testing.B) {
-	d := benchDeps(b)
-	lazy := app.Fixed(d)
+	svc, store := benchService(b)
+	lazy := app.Fixed(svc)
 	tenant := fmt.Sprintf("bench-flows-%d", time.Now().UnixNano())
 	token, err := auth.Mint(apitest.JWTSecret, auth.NewClaims("approver-1", tenant, []string{string(lockbox.RoleApprover)}, time.Now(), time.Hour))
 	if err != nil {
@@ -58,7 +58,7 @@ func BenchmarkFlows(b *testing.B) {
 	file := func() string {
 		n++
 		in := apitest.CreateInput(tenant, "eng-"+strconv.Itoa(n))
-		r, _, err := d.Store.Create(b.Context(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), d.Store.Limits()), redisstore.CreateOptions{})
+		r, _, err := store.Create(b.Context(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), store.Limits()), lockbox.CreateOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func BenchmarkFlows(b *testing.B) {
 			Header: http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + token}}}
 	}
 	call := func(b *testing.B, flow api.Flow, req handler.Request, want int) {
-		resp, err := api.Serve(lazy, req, flow)
+		resp, err := httpapi.Serve(lazy.Get, req, flow)
 		if err != nil || resp.StatusCode != want {
 			b.Fatalf("%d %v: %s", resp.StatusCode, err, resp.Body)
 		}

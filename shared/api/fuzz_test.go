@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"lockbox.dev/shared/api"
-	"lockbox.dev/shared/api/apitest"
+	"lockbox.dev/shared/app/apitest"
 	"lockbox.dev/shared/lockbox"
 )
 

@@ -15,10 +15,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/shared/api"
-	"lockbox.dev/shared/api/apitest"
 	"lockbox.dev/shared/app"
+	"lockbox.dev/shared/app/apitest"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/config"
+	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
 )
 
@@ -44,7 +45,7 @@ func TestLogsNeverLeak(t *testing.T) {
 	defer slog.SetDefault(old)
 
 	e := apitest.New(t)
-	e.Deps.Log = logger
+	e.Svc.Log = logger
 	justification := "customer database 4f1c9e shows corrupted index pages"
 	in := apitest.CreateInput("contoso", "eng-7")
 	in.Justification = justification
@@ -81,7 +82,7 @@ func TestLogsNeverLeak(t *testing.T) {
 	secrets = append(secrets, "short-but-secret")
 	t.Setenv("secret_mount_path", dir)
 	t.Setenv("redis_url", "")
-	resp, err := api.Serve(app.FromEnv(config.Needs{Webhook: true, JWT: true}), e.Signed(body), api.Create)
+	resp, err := httpapi.Serve(app.API(config.Needs{Webhook: true, JWT: true}).Get, e.Signed(body), api.Create)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
 	assert.NotContains(t, string(resp.Body), "redis_url", "callers see no configuration details")

@@ -15,8 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/shared/api"
-	"lockbox.dev/shared/api/apitest"
-	"lockbox.dev/shared/app"
+	"lockbox.dev/shared/app/apitest"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/redisstore"
@@ -39,11 +38,7 @@ var (
 )
 
 func serve(e *apitest.Env, flow api.Flow, req handler.Request) handler.Response {
-	resp, err := api.Serve(app.Fixed(e.Deps), req, flow)
-	if err != nil {
-		e.T.Fatalf("Serve returned an error: %v", err)
-	}
-	return resp
+	return e.Serve(flow, req)
 }
 
 // signedWith signs body with key at the env's clock.
@@ -70,16 +65,16 @@ func decide(id string) string { return `{"requestId":"` + id + `","reason":"ok"}
 
 // rotate makes the verifier accept newKey and oldKey (a rotation in progress).
 func rotate(e *apitest.Env) {
-	e.Deps.Auth = auth.NewVerifier([][]byte{newKey, oldKey}, [][]byte{newKey, oldKey}, "", "", func() time.Time { return e.Now })
+	e.Svc.Auth = auth.NewVerifier([][]byte{newKey, oldKey}, [][]byte{newKey, oldKey}, "", "", func() time.Time { return e.Now })
 }
 
 // revoke makes the verifier accept only newKey (the rotation finished).
 func revoke(e *apitest.Env) {
-	e.Deps.Auth = auth.NewVerifier([][]byte{newKey}, [][]byte{newKey}, "", "", func() time.Time { return e.Now })
+	e.Svc.Auth = auth.NewVerifier([][]byte{newKey}, [][]byte{newKey}, "", "", func() time.Time { return e.Now })
 }
 
 func strictIssuer(e *apitest.Env) {
-	e.Deps.Auth = auth.NewVerifier([][]byte{apitest.WebhookSecret}, [][]byte{apitest.JWTSecret}, "https://idp.contoso.example", "lockbox", func() time.Time { return e.Now })
+	e.Svc.Auth = auth.NewVerifier([][]byte{apitest.WebhookSecret}, [][]byte{apitest.JWTSecret}, "https://idp.contoso.example", "lockbox", func() time.Time { return e.Now })
 }
 
 func TestSecurityRegressions(t *testing.T) {
@@ -103,10 +98,22 @@ func TestSecurityRegressions(t *testing.T) {
 			require.Equal(t, http.StatusCreated, serve(e, api.Create, req).StatusCode)
 			return api.Create, req
 		}, 401, "ReplayedRequest"},
-		{"replayed delivery with its Idempotency-Key", func(e *apitest.Env) (api.Flow, handler.Request) {
+		{"replay from a replica whose clock is 2 minutes behind, 10 minutes after a replica 2 minutes ahead took it", func(e *apitest.Env) (api.Flow, handler.Request) {
+			// Real time (miniredis) stands at R; the first replica's clock
+			// reads R+2m, and the delivery is signed for R+6m (4 minutes
+			// ahead of that clock, inside the 5-minute window).
+			real := e.Now
+			ts := real.Add(6 * time.Minute)
 			req := e.Signed(created)
-			req.Header.Set(api.HeaderIdempotencyKey, "INC-1001-1")
+			req.Header.Set(auth.HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+			req.Header.Set(auth.HeaderSignature, auth.Sign(apitest.WebhookSecret, ts.Unix(), []byte(created)))
+			e.Now = real.Add(2 * time.Minute)
 			require.Equal(t, http.StatusCreated, serve(e, api.Create, req).StatusCode)
+			// 10 minutes and a second later, a replica whose clock is 2
+			// minutes behind still accepts the signature (it reads R+8m1s):
+			// a replay memory of exactly 10 minutes would have forgotten it.
+			e.Mini.FastForward(10*time.Minute + time.Second)
+			e.Now = real.Add(8*time.Minute + time.Second)
 			return api.Create, req
 		}, 401, "ReplayedRequest"},
 		{"replay with the signature's hex in upper case (found by fuzzing)", func(e *apitest.Env) (api.Flow, handler.Request) {
@@ -365,21 +372,76 @@ func TestSecurityRegressions(t *testing.T) {
 			return api.List, e.Get(tokenWith(e, apitest.JWTSecret, claimsFor(e, "rita admin", "contoso", "lockbox.reader"), jwt.SigningMethodHS256), "")
 		}, 401, "Unauthorized"},
 
+		// Identities in another spelling, and whoever filed.
+		{"approver approves their own request spelt in upper case", func(e *apitest.Env) (api.Flow, handler.Request) {
+			r := e.File("contoso", "eng-7")
+			return api.Approve, e.Post(e.Token("ENG-7", "contoso", lockbox.RoleApprover), decide(r.RequestID))
+		}, 403, "SelfApproval"},
+		{"approver denies their own request spelt in another Unicode form", func(e *apitest.Env) (api.Flow, handler.Request) {
+			r := e.File("contoso", "zoë") // NFC
+			return api.Deny, e.Post(e.Token("ZOE\u0308", "contoso", lockbox.RoleApprover), decide(r.RequestID))
+		}, 403, "SelfApproval"},
+		{"operator who is also an approver approves what they filed", func(e *apitest.Env) (api.Flow, handler.Request) {
+			olga := e.Token("olga", "contoso", lockbox.RoleOperator, lockbox.RoleApprover)
+			resp := serve(e, api.Create, e.Post(e.Token("olga", "contoso", lockbox.RoleOperator), created))
+			require.Equal(t, http.StatusCreated, resp.StatusCode)
+			return api.Approve, e.Post(olga, decide(apitest.Decode[lockbox.Request](t, resp).RequestID))
+		}, 403, "Forbidden"},
+		{"approver approves what they filed as an operator", func(e *apitest.Env) (api.Flow, handler.Request) {
+			resp := serve(e, api.Create, e.Post(e.Token("olga", "contoso", lockbox.RoleOperator), created))
+			require.Equal(t, http.StatusCreated, resp.StatusCode)
+			return api.Approve, e.Post(e.Token("Olga", "contoso", lockbox.RoleApprover), decide(apitest.Decode[lockbox.Request](t, resp).RequestID))
+		}, 403, "SelfApproval"},
+
+		// Token lifetimes.
+		{"token valid for 100 years", func(e *apitest.Env) (api.Flow, handler.Request) {
+			c := claimsFor(e, "rita", "contoso", "lockbox.reader")
+			c.ExpiresAt = jwt.NewNumericDate(e.Now.AddDate(100, 0, 0))
+			return api.List, e.Get(tokenWith(e, apitest.JWTSecret, c, jwt.SigningMethodHS256), "")
+		}, 401, "Unauthorized"},
+		{"token without iat valid for two days", func(e *apitest.Env) (api.Flow, handler.Request) {
+			c := claimsFor(e, "rita", "contoso", "lockbox.reader")
+			c.IssuedAt, c.ExpiresAt = nil, jwt.NewNumericDate(e.Now.Add(48*time.Hour))
+			return api.List, e.Get(tokenWith(e, apitest.JWTSecret, c, jwt.SigningMethodHS256), "")
+		}, 401, "Unauthorized"},
+		{"token issued in the future", func(e *apitest.Env) (api.Flow, handler.Request) {
+			c := claimsFor(e, "rita", "contoso", "lockbox.reader")
+			c.IssuedAt = jwt.NewNumericDate(e.Now.Add(time.Hour))
+			return api.List, e.Get(tokenWith(e, apitest.JWTSecret, c, jwt.SigningMethodHS256), "")
+		}, 401, "Unauthorized"},
+
+		// Idempotency keys.
+		{"Idempotency-Key reused with another body", func(e *apitest.Env) (api.Flow, handler.Request) {
+			first := e.Signed(created)
+			first.Header.Set(api.HeaderIdempotencyKey, "INC-1001-1")
+			require.Equal(t, http.StatusCreated, serve(e, api.Create, first).StatusCode)
+			e.Advance(time.Second)
+			other := e.Signed(strings.Replace(created, "disk latency", "disk errors", 1))
+			other.Header.Set(api.HeaderIdempotencyKey, "INC-1001-1")
+			return api.Create, other
+		}, 409, "IdempotencyKeyReused"},
+
 		// Usage caps.
+		{"engineer's pending cap", func(e *apitest.Env) (api.Flow, handler.Request) {
+			e.Store.Caps = redisstore.Caps{MaxPendingPerTenant: 100, MaxPendingPerRequester: 2, MaxActiveGrantsPerRequester: 5}
+			e.File("contoso", "eng-7")
+			e.File("contoso", "eng-7")
+			return api.Create, e.Signed(created)
+		}, 429, "TooManyRequests"},
 		{"tenant's pending cap", func(e *apitest.Env) (api.Flow, handler.Request) {
-			e.Deps.Store.Caps = redisstore.Caps{MaxPendingPerTenant: 2, MaxActiveGrantsPerRequester: 5}
+			e.Store.Caps = redisstore.Caps{MaxPendingPerTenant: 2, MaxPendingPerRequester: 100, MaxActiveGrantsPerRequester: 5}
 			e.File("contoso", "eng-1")
 			e.File("contoso", "eng-2")
 			return api.Create, e.Signed(created)
 		}, 429, "TooManyRequests"},
 		{"engineer's grant cap on filing", func(e *apitest.Env) (api.Flow, handler.Request) {
-			e.Deps.Store.Caps = redisstore.Caps{MaxPendingPerTenant: 100, MaxActiveGrantsPerRequester: 1}
+			e.Store.Caps = redisstore.Caps{MaxPendingPerTenant: 100, MaxPendingPerRequester: 100, MaxActiveGrantsPerRequester: 1}
 			r := e.File("contoso", "eng-7")
 			require.Equal(t, http.StatusOK, serve(e, api.Approve, e.Post(approver(e), decide(r.RequestID))).StatusCode)
 			return api.Create, e.Post(e.Token("eng-7", "provider", lockbox.RoleRequester), created)
 		}, 429, "TooManyRequests"},
 		{"engineer's grant cap on approving", func(e *apitest.Env) (api.Flow, handler.Request) {
-			e.Deps.Store.Caps = redisstore.Caps{MaxPendingPerTenant: 100, MaxActiveGrantsPerRequester: 1}
+			e.Store.Caps = redisstore.Caps{MaxPendingPerTenant: 100, MaxPendingPerRequester: 100, MaxActiveGrantsPerRequester: 1}
 			first, second := e.File("contoso", "eng-7"), e.File("contoso", "eng-7")
 			require.Equal(t, http.StatusOK, serve(e, api.Approve, e.Post(approver(e), decide(first.RequestID))).StatusCode)
 			return api.Approve, e.Post(approver(e), decide(second.RequestID))
@@ -404,7 +466,7 @@ func TestSecurityRegressions(t *testing.T) {
 			}
 		})
 	}
-	assert.GreaterOrEqual(t, len(attacks), 50)
+	assert.GreaterOrEqual(t, len(attacks), 60)
 }
 
 // Legitimate calls the defences must not break.
@@ -422,6 +484,54 @@ func TestSecurityStillAllows(t *testing.T) {
 		require.Equal(t, http.StatusOK, r2.StatusCode, string(r2.Body))
 		assert.Equal(t, apitest.Decode[lockbox.Request](t, r1).RequestID, apitest.Decode[lockbox.Request](t, r2).RequestID)
 	})
+	t.Run("a byte-identical retried delivery with its key gets the original", func(t *testing.T) {
+		e := apitest.New(t)
+		req := e.Signed(created)
+		req.Header.Set(api.HeaderIdempotencyKey, "INC-1001-1")
+		r1 := serve(e, api.Create, req)
+		require.Equal(t, http.StatusCreated, r1.StatusCode)
+		before := e.SnapshotWithoutReplayMarkers()
+		r2 := serve(e, api.Create, req) // the same headers, signature and body
+		require.Equal(t, http.StatusOK, r2.StatusCode, string(r2.Body))
+		assert.Equal(t, apitest.Decode[lockbox.Request](t, r1).RequestID, apitest.Decode[lockbox.Request](t, r2).RequestID)
+		assert.Equal(t, before, e.SnapshotWithoutReplayMarkers(), "nothing filed twice")
+	})
+	t.Run("an Idempotency-Key clash never names the request filed under the key", func(t *testing.T) {
+		e := apitest.New(t)
+		first := e.Signed(created)
+		first.Header.Set(api.HeaderIdempotencyKey, "INC-1001-1")
+		id := apitest.Decode[lockbox.Request](t, serve(e, api.Create, first)).RequestID
+		e.Advance(time.Second)
+		other := e.Signed(strings.Replace(created, "disk latency", "disk errors", 1))
+		other.Header.Set(api.HeaderIdempotencyKey, "INC-1001-1")
+		resp := serve(e, api.Create, other)
+		require.Equal(t, http.StatusConflict, resp.StatusCode)
+		assert.NotContains(t, string(resp.Body), id)
+	})
+	t.Run("an Idempotency-Key of another tenant or another caller is another key", func(t *testing.T) {
+		e := apitest.New(t)
+		first := e.Signed(created)
+		first.Header.Set(api.HeaderIdempotencyKey, "K-1")
+		require.Equal(t, http.StatusCreated, serve(e, api.Create, first).StatusCode)
+		e.Advance(time.Second)
+		elsewhere := e.Signed(apitest.JSON(apitest.CreateInput("fabrikam", "eng-7")))
+		elsewhere.Header.Set(api.HeaderIdempotencyKey, "K-1")
+		resp := serve(e, api.Create, elsewhere)
+		assert.Equal(t, http.StatusCreated, resp.StatusCode, "another tenant: %s", resp.Body)
+		mine := e.Post(e.Token("eng-7", "provider", lockbox.RoleRequester), strings.Replace(created, "disk latency", "disk errors", 1))
+		mine.Header.Set(api.HeaderIdempotencyKey, "K-1")
+		resp = serve(e, api.Create, mine)
+		assert.Equal(t, http.StatusCreated, resp.StatusCode, "another caller in the same tenant: %s", resp.Body)
+	})
+	t.Run("one engineer at their pending cap leaves room for the others", func(t *testing.T) {
+		e := apitest.New(t)
+		e.Store.Caps = redisstore.Caps{MaxPendingPerTenant: 100, MaxPendingPerRequester: 1, MaxActiveGrantsPerRequester: 5}
+		e.File("contoso", "eng-7")
+		resp := serve(e, api.Create, e.Signed(created))
+		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+		assert.Contains(t, apitest.ErrorOf(t, resp).Message, "engineer")
+		assert.Equal(t, http.StatusCreated, serve(e, api.Create, e.Signed(apitest.JSON(apitest.CreateInput("contoso", "eng-8")))).StatusCode)
+	})
 	t.Run("during a rotation both keys work", func(t *testing.T) {
 		e := apitest.New(t)
 		rotate(e)
@@ -433,7 +543,7 @@ func TestSecurityStillAllows(t *testing.T) {
 	})
 	t.Run("a cap frees up when a grant ends", func(t *testing.T) {
 		e := apitest.New(t)
-		e.Deps.Store.Caps = redisstore.Caps{MaxPendingPerTenant: 100, MaxActiveGrantsPerRequester: 1}
+		e.Store.Caps = redisstore.Caps{MaxPendingPerTenant: 100, MaxPendingPerRequester: 100, MaxActiveGrantsPerRequester: 1}
 		r := e.File("contoso", "eng-7")
 		alice := e.Token("alice", "contoso", lockbox.RoleApprover)
 		require.Equal(t, http.StatusOK, serve(e, api.Approve, e.Post(alice, decide(r.RequestID))).StatusCode)

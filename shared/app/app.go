@@ -1,11 +1,14 @@
-// Package app wires a function's dependencies once per process: the
-// configuration, one Redis client, the store and the credential verifier.
-// The watchdog keeps the process alive between calls, so everything built
-// here is reused by every call.
+// Package app is the one place where a function's dependencies are built:
+// once per process, from its configuration (lockbox-audit's, which alone
+// links object storage, in the subpackage auditapp). The watchdog keeps the process
+// alive between calls, so everything built here is reused by every call.
+// Nothing else in the shared module constructs clients or stores; the other
+// packages declare what they need and are handed it here.
 package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"sync"
@@ -13,97 +16,146 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"lockbox.dev/shared/api"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/config"
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/redisstore"
 )
 
-// Deps are what a handler works with.
-type Deps struct {
-	Config config.Config
-	Redis  redis.UniversalClient
-	Store  *redisstore.Store
-	Auth   *auth.Verifier
-	Now    func() time.Time
-	Log    *slog.Logger
-}
-
-// Lazy builds Deps on first use and keeps them, or keeps the error that
-// stopped it (a misconfigured function stays misconfigured until redeployed).
-type Lazy struct {
+// Lazy builds a value on first use and keeps it, or keeps the error that
+// stopped it (a misconfigured function stays misconfigured until
+// redeployed). Before handing the value out it asks the guard, if any, which
+// may refuse for a while (Redis evicting keys) without being kept.
+type Lazy[T any] struct {
 	once  sync.Once
-	build func() (*Deps, error)
-	deps  *Deps
+	build func() (T, redis.UniversalClient, error)
+	v     T
+	g     *guard
 	err   error
 }
 
-// FromEnv returns a Lazy that builds Deps from the process environment and
-// the secrets the function needs.
-func FromEnv(needs config.Needs) *Lazy {
-	return &Lazy{build: func() (*Deps, error) {
-		cfg, err := config.Load(os.Getenv, needs)
-		if err != nil {
-			return nil, err
-		}
-		return New(cfg)
-	}}
+// NewLazy returns a Lazy that builds its value with build, which also
+// returns the Redis client the value uses: until that Redis is known never
+// to evict keys, the value is not handed out (see guard).
+func NewLazy[T any](build func() (T, redis.UniversalClient, error)) *Lazy[T] {
+	return &Lazy[T]{build: build}
 }
 
-// Fixed returns a Lazy that always hands out d, for tests.
-func Fixed(d *Deps) *Lazy { return &Lazy{build: func() (*Deps, error) { return d, nil }} }
+// Fixed returns a Lazy that always hands out v, for tests.
+func Fixed[T any](v T) *Lazy[T] {
+	return &Lazy[T]{build: func() (T, redis.UniversalClient, error) { return v, nil, nil }}
+}
 
-// Get returns the dependencies, building them the first time.
-func (l *Lazy) Get() (*Deps, error) {
+// Get returns the value, building it the first time.
+func (l *Lazy[T]) Get() (T, error) {
 	l.once.Do(func() {
-		l.deps, l.err = l.build()
+		var rdb redis.UniversalClient
+		l.v, rdb, l.err = l.build()
+		if rdb != nil {
+			l.g = &guard{rdb: rdb}
+		}
 		if l.err != nil {
 			slog.Error("function is misconfigured", "err", l.err)
 			l.err = lockbox.Internal("configuration", l.err)
 		}
 	})
-	return l.deps, l.err
+	if l.err != nil {
+		return l.v, l.err
+	}
+	if err := l.g.check(); err != nil {
+		var zero T
+		return zero, err
+	}
+	return l.v, nil
 }
 
-// New builds Deps from cfg. The Redis client connects lazily; an unreachable
-// Redis shows up as 503 on the calls that need it.
-func New(cfg config.Config) (*Deps, error) {
-	opt, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.RedisPassword != "" {
-		opt.Password = cfg.RedisPassword
-	}
-	Tune(opt)
-	rdb := redis.NewClient(opt)
-	verifier, err := auth.New(context.Background(), auth.Options{
+// API returns the service of the request functions, built from the process
+// environment and the secrets needs names.
+func API(needs config.Needs) *Lazy[*api.Service] {
+	return NewLazy(func() (*api.Service, redis.UniversalClient, error) {
+		cfg, err := config.Load(os.Getenv, needs)
+		if err != nil {
+			return nil, nil, err
+		}
+		rdb, err := redisclient.New(cfg.Redis)
+		if err != nil {
+			return nil, nil, err
+		}
+		verifier, err := Verifier(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &api.Service{Store: Store(rdb, cfg), Auth: verifier, Now: time.Now, Log: slog.Default()}, rdb, nil
+	})
+}
+
+// Store returns the store on rdb configured by cfg.
+func Store(rdb redis.UniversalClient, cfg config.Config) *redisstore.Store {
+	s := redisstore.New(rdb, cfg.Limits)
+	s.Caps = redisstore.Caps{MaxPendingPerTenant: cfg.MaxPendingPerTenant, MaxPendingPerRequester: cfg.MaxPendingPerRequester,
+		MaxActiveGrantsPerRequester: cfg.MaxActiveGrantsPerRequester}
+	return s
+}
+
+// Verifier returns the credential verifier configured by cfg. Without the
+// secrets a function does not need, the matching credentials are refused.
+func Verifier(cfg config.Config) (*auth.Verifier, error) {
+	return auth.New(context.Background(), auth.Options{
 		WebhookSecrets: cfg.WebhookSecrets, JWTSecrets: cfg.JWTSecrets, JWKSURL: cfg.JWTJWKSURL,
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TenantClaim: cfg.JWTTenantClaim, RolesClaim: cfg.JWTRolesClaim,
+		MaxLifetime: cfg.MaxTokenLifetime,
 	})
-	if err != nil {
-		return nil, err
-	}
-	store := redisstore.New(rdb, cfg.Limits)
-	store.Caps = redisstore.Caps{MaxPendingPerTenant: cfg.MaxPendingPerTenant, MaxActiveGrantsPerRequester: cfg.MaxActiveGrantsPerRequester}
-	return &Deps{
-		Config: cfg,
-		Redis:  rdb,
-		Store:  store,
-		Auth:   verifier,
-		Now:    time.Now,
-		Log:    slog.Default(),
-	}, nil
 }
 
-// Tune sets the client options Lockbox relies on: no automatic retries (a
-// retried script could apply twice or report a false conflict; callers retry
-// whole calls, with Idempotency-Key on create) and short timeouts, so that an
-// unreachable Redis answers 503 quickly.
-func Tune(opt *redis.Options) {
-	opt.MaxRetries = -1
-	opt.DialTimeout = 2 * time.Second
-	opt.DialerRetries = 1
-	opt.ReadTimeout = 3 * time.Second
-	opt.WriteTimeout = 3 * time.Second
+// guard keeps a function from serving while Redis may evict keys: until
+// redisclient.CheckNoEviction has passed once, every call checks again (at
+// most once per retryEvery) and is answered 503 meanwhile.
+type guard struct {
+	rdb redis.UniversalClient
+
+	mu     sync.Mutex
+	passed bool
+	last   time.Time
+	err    error
+}
+
+// retryEvery is how often a failing check is repeated.
+var retryEvery = defaultRetryEvery
+
+const defaultRetryEvery = 5 * time.Second
+
+func (g *guard) check() error {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.passed {
+		return nil
+	}
+	if !g.last.IsZero() && time.Since(g.last) < retryEvery {
+		return g.err
+	}
+	g.last = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := redisclient.CheckNoEviction(ctx, g.rdb)
+	switch {
+	case err == nil:
+		g.passed, g.err = true, nil
+		return nil
+	case errors.Is(err, redisclient.ErrEvictionPolicy), errors.Is(err, redisclient.ErrPolicyUnknown):
+		// Checked first: on a cluster, one node may evict while another is
+		// down, and the misconfiguration is what an operator must fix.
+		slog.Error("refusing to serve: Redis may evict keys", "err", err)
+		g.err = &lockbox.Error{Kind: lockbox.KindUnavailable, Code: "ServiceUnavailable",
+			Message: "Redis may evict keys; Lockbox refuses to serve until its maxmemory-policy is noeviction", Err: err}
+	default:
+		// Unreachable, failing over, or a TLS error: its text says which.
+		slog.Warn("cannot check Redis's maxmemory-policy yet", "err", err)
+		g.err = lockbox.Unavailable("check maxmemory-policy", err)
+	}
+	return g.err
 }

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"maps"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/lockbox/lockboxtest"
 	"lockbox.dev/shared/redisstore"
 )
 
@@ -82,7 +84,7 @@ type fixture struct {
 
 // unlimited lifts the usage caps: these tests give one engineer many grants.
 func unlimited(s *redisstore.Store) *redisstore.Store {
-	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
+	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
 	return s
 }
 
@@ -92,7 +94,7 @@ func setup(t *testing.T) *fixture {
 	t.Cleanup(func() { rdb.Close() })
 	f := &fixture{mini: m, rdb: rdb, store: unlimited(redisstore.New(rdb, lockbox.DefaultLimits)), bkt: newMemStore(),
 		now: time.Date(2026, 11, 27, 23, 0, 0, 0, time.UTC)}
-	f.exp = NewExporter(rdb, f.bkt)
+	f.exp = NewExporter(f.store, f.bkt, testKey)
 	f.exp.Now = func() time.Time { return f.now }
 	return f
 }
@@ -103,10 +105,10 @@ func (f *fixture) activity(t *testing.T, tenant string, n int) {
 	for i := range n {
 		in := lockbox.CreateInput{TenantID: tenant, ResourceType: "vm", ResourceIDs: []string{"vm-1"}, Justification: "why <&>",
 			SupportRequest: fmt.Sprintf("INC-%d", i), Requester: lockbox.Requester{ID: "eng-7"}}
-		r, _, err := f.store.Create(t.Context(), lockbox.NewRequest(in, lockbox.NewID(), f.now, lockbox.DefaultLimits), redisstore.CreateOptions{})
+		r, _, err := f.store.Create(t.Context(), lockbox.NewRequest(in, lockbox.NewID(), f.now, lockbox.DefaultLimits), lockbox.CreateOptions{})
 		require.NoError(t, err)
 		if i%2 == 0 {
-			_, err = f.store.Approve(t.Context(), tenant, r.RequestID, "alice", "ok \"quoted\"", nil, f.now)
+			_, err = f.store.Act(t.Context(), tenant, r.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok \"quoted\"", nil, f.now))
 			require.NoError(t, err)
 		}
 		f.now = f.now.Add(time.Second)
@@ -130,7 +132,7 @@ func TestExportExactlyOnce(t *testing.T) {
 		require.NoError(t, err)
 		assert.EqualValues(t, want, res.Exported)
 		assert.EqualValues(t, 0, f.streamLen(t, tenant), "acknowledged events are trimmed")
-		rep, err := Verify(t.Context(), f.bkt, tenant)
+		rep, err := Verify(t.Context(), f.bkt, tenant, testPub)
 		require.NoError(t, err)
 		assert.Equal(t, want, rep.Events)
 		assert.Equal(t, int(want*2/3), rep.Operations[lockbox.OpCreate])
@@ -152,7 +154,7 @@ func TestExportExactlyOnce(t *testing.T) {
 	f.activity(t, "contoso", 2)
 	_, err = f.exp.ExportTenant(t.Context(), "contoso")
 	require.NoError(t, err)
-	rep, err := Verify(t.Context(), f.bkt, "contoso")
+	rep, err := Verify(t.Context(), f.bkt, "contoso", testPub)
 	require.NoError(t, err)
 	assert.EqualValues(t, 18, rep.Events)
 }
@@ -174,7 +176,7 @@ func TestCrashBetweenWriteAndAck(t *testing.T) {
 	_, err := f.exp.ExportTenant(t.Context(), "contoso")
 	require.Error(t, err)
 	first := f.bkt.snapshot()
-	require.Len(t, first, 1)
+	require.Len(t, first, 2, "the batch's object and its signed checkpoint")
 	assert.EqualValues(t, 6, f.streamLen(t, "contoso"), "nothing acknowledged, nothing trimmed")
 
 	// More events arrive, and the next run has another batch size (a new
@@ -189,23 +191,77 @@ func TestCrashBetweenWriteAndAck(t *testing.T) {
 	for k, v := range first {
 		assert.Equal(t, v, after[k], "the crashed batch's object is rewritten identically: %s", k)
 	}
-	rep, err := Verify(t.Context(), f.bkt, "contoso")
+	rep, err := Verify(t.Context(), f.bkt, "contoso", testPub)
 	require.NoError(t, err, "no event lost or duplicated")
 	assert.EqualValues(t, 9, rep.Events)
+}
+
+// Seqs are assigned when events are appended: an event lost from the log
+// before export is a gap, and the export stops at it rather than number the
+// next event as if nothing were missing.
+func TestGapStopsTheExport(t *testing.T) {
+	f := setup(t)
+	f.activity(t, "contoso", 2) // 3 events
+	_, err := f.exp.ExportTenant(t.Context(), "contoso")
+	require.NoError(t, err)
+	f.activity(t, "contoso", 2) // seqs 4, 5, 6
+	msgs, err := f.rdb.XRange(t.Context(), redisstore.EventsKey("contoso"), "-", "+").Result()
+	require.NoError(t, err)
+	require.Len(t, msgs, 3)
+	require.NoError(t, f.rdb.XDel(t.Context(), redisstore.EventsKey("contoso"), msgs[0].ID).Err()) // seq 4 is lost
+
+	before := f.bkt.snapshot()
+	_, err = f.exp.ExportTenant(t.Context(), "contoso")
+	var gap *GapError
+	require.ErrorAs(t, err, &gap)
+	assert.Equal(t, uint64(3), gap.HeadSeq)
+	assert.Equal(t, uint64(5), gap.NextSeq)
+	assert.Equal(t, before, f.bkt.snapshot(), "nothing written past the gap")
+	assert.EqualValues(t, 2, f.streamLen(t, "contoso"), "the waiting events stay")
+}
+
+// A lost export head (Redis evicted or lost it) never restarts the chain at
+// seq 1: the archive's newest signed checkpoint says where it goes on; with
+// objects but no checkpoint, the export refuses.
+func TestLostHeadContinuesFromTheCheckpoint(t *testing.T) {
+	f := setup(t)
+	f.activity(t, "contoso", 2) // 3 events
+	_, err := f.exp.ExportTenant(t.Context(), "contoso")
+	require.NoError(t, err)
+	f.activity(t, "contoso", 2) // seqs 4, 5, 6
+	require.NoError(t, f.rdb.Del(t.Context(), "lb:{contoso}:audit:head").Err())
+
+	res, err := f.exp.ExportTenant(t.Context(), "contoso")
+	require.NoError(t, err)
+	assert.Equal(t, 3, res.Exported)
+	rep, err := Verify(t.Context(), f.bkt, "contoso", testPub)
+	require.NoError(t, err, "the chain goes on from seq 3's hash")
+	assert.EqualValues(t, 6, rep.Events)
+
+	// The checkpoints are gone too: the archive's objects forbid a restart.
+	for _, k := range must(f.bkt.List(t.Context(), CheckpointPrefix("contoso"))) {
+		delete(f.bkt.objects, k)
+	}
+	f.activity(t, "contoso", 1)
+	require.NoError(t, f.rdb.Del(t.Context(), "lb:{contoso}:audit:head").Err())
+	before := f.bkt.snapshot()
+	_, err = f.exp.ExportTenant(t.Context(), "contoso")
+	require.ErrorContains(t, err, "refusing to start its chain again at seq 1")
+	assert.Equal(t, before, f.bkt.snapshot())
 }
 
 // A run whose lock expired while it wrote cannot acknowledge; the run that
 // took over writes the same objects and acknowledges them once.
 func TestFencing(t *testing.T) {
 	f := setup(t)
-	f.activity(t, "contoso", 2) // 3 events
-	_, _, lockKey := stateKeys("contoso")
+	f.activity(t, "contoso", 2)          // 3 events
+	lockKey := "lb:{contoso}:audit:lock" // the store's key of the export lock
 	f.exp.afterPut = func() error {
 		// The lock expires and another run takes it.
 		return f.rdb.Set(context.Background(), lockKey, "someone-else", time.Minute).Err()
 	}
 	_, err := f.exp.ExportTenant(t.Context(), "contoso")
-	require.ErrorIs(t, err, ErrFenced)
+	require.ErrorIs(t, err, lockbox.ErrExportFenced)
 	assert.EqualValues(t, 3, f.streamLen(t, "contoso"))
 	assert.Equal(t, "someone-else", f.rdb.Get(t.Context(), lockKey).Val(), "the loser does not release another's lock")
 
@@ -214,7 +270,7 @@ func TestFencing(t *testing.T) {
 	res, err := f.exp.ExportTenant(t.Context(), "contoso")
 	require.NoError(t, err)
 	assert.EqualValues(t, 3, res.Exported)
-	_, err = Verify(t.Context(), f.bkt, "contoso")
+	_, err = Verify(t.Context(), f.bkt, "contoso", testPub)
 	require.NoError(t, err)
 }
 
@@ -232,7 +288,7 @@ func TestStorageDown(t *testing.T) {
 	res, err := f.exp.ExportTenant(t.Context(), "contoso")
 	require.NoError(t, err)
 	assert.EqualValues(t, 3, res.Exported)
-	_, err = Verify(t.Context(), f.bkt, "contoso")
+	_, err = Verify(t.Context(), f.bkt, "contoso", testPub)
 	require.NoError(t, err)
 }
 
@@ -264,7 +320,7 @@ func TestConcurrentRuns(t *testing.T) {
 		total += r.Exported
 	}
 	assert.Equal(t, 30, total, "every event exported exactly once")
-	rep, err := Verify(t.Context(), f.bkt, "contoso")
+	rep, err := Verify(t.Context(), f.bkt, "contoso", testPub)
 	require.NoError(t, err)
 	assert.EqualValues(t, 30, rep.Events)
 }
@@ -280,7 +336,7 @@ func TestDatePartitions(t *testing.T) {
 	require.Len(t, keys, 2)
 	assert.Contains(t, keys[0], "/date=2026-11-27/00000000000000000001-00000000000000000003.jsonl")
 	assert.Contains(t, keys[1], "/date=2026-11-28/00000000000000000004-00000000000000000006.jsonl")
-	_, err = Verify(t.Context(), f.bkt, "contoso")
+	_, err = Verify(t.Context(), f.bkt, "contoso", testPub)
 	require.NoError(t, err)
 }
 
@@ -342,7 +398,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f.bkt.objects = maps.Clone(clean)
 			c.tamper(f.bkt.objects)
-			_, err := Verify(t.Context(), f.bkt, "contoso")
+			_, err := Verify(t.Context(), f.bkt, "contoso", testPub)
 			var b *BreakError
 			require.ErrorAs(t, err, &b)
 			if c.seq != 0 {
@@ -353,7 +409,28 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		})
 	}
 	f.bkt.objects = clean
-	rep, err := Verify(t.Context(), f.bkt, "contoso")
+	rep, err := Verify(t.Context(), f.bkt, "contoso", testPub)
 	require.NoError(t, err)
 	assert.EqualValues(t, 9, rep.Events)
+}
+
+// After a signing key rotation, a lost head is still taken from a checkpoint
+// signed with the previous key, which the new exporter trusts.
+func TestLostHeadAfterAKeyRotation(t *testing.T) {
+	f := setup(t)
+	f.activity(t, "contoso", 2)
+	_, err := f.exp.ExportTenant(t.Context(), "contoso")
+	require.NoError(t, err)
+	rotated := NewExporter(f.store, f.bkt, otherKey)
+	f.activity(t, "contoso", 2)
+	require.NoError(t, f.rdb.Del(t.Context(), "lb:{contoso}:audit:head").Err())
+	_, err = rotated.ExportTenant(t.Context(), "contoso")
+	require.Error(t, err, "the previous key is not trusted yet")
+	rotated.Trust = append(rotated.Trust, testPub)
+	res, err := rotated.ExportTenant(t.Context(), "contoso")
+	require.NoError(t, err)
+	assert.Equal(t, 3, res.Exported)
+	rep, err := Verify(t.Context(), f.bkt, "contoso", otherKey.Public().(ed25519.PublicKey), testPub)
+	require.NoError(t, err)
+	assert.EqualValues(t, 6, rep.Events)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/redisstore"
 )
 
@@ -24,9 +25,10 @@ func fillStream(b *testing.B, rdb redis.UniversalClient, tenant string, n int) {
 		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for j := i; j < min(i+1000, n); j++ {
 				p.XAdd(ctx, &redis.XAddArgs{Stream: redisstore.EventsKey(tenant), Values: []any{
-					redisstore.EventField, redisstore.EncodeEvent(redisstore.Event{
-						Op: "CreateLockboxRequest", RequestID: fmt.Sprintf("00000000-0000-4000-8000-%012d", j), TimeMs: start + int64(j),
-						ActorKind: "engineer", ActorID: "eng-7", To: "Pending", SupportRequest: "INC-1001",
+					redisstore.EventField, redisstore.EncodeEvent(lockbox.Event{
+						Seq: uint64(j + 1), OperationName: lockbox.OpCreate, RequestID: fmt.Sprintf("00000000-0000-4000-8000-%012d", j),
+						Time: time.UnixMilli(start + int64(j)).UTC(), Actor: lockbox.Actor{Kind: lockbox.ActorEngineer, ID: "eng-7"},
+						ToStatus: lockbox.StatusPending, SupportRequest: "INC-1001",
 					}),
 				}})
 			}
@@ -61,15 +63,14 @@ func BenchmarkExportMinIO(b *testing.B) {
 	m := startMinIO(b)
 	bucket := m.store(b, "bench", false)
 	rdb := benchRedis(b)
-	tenant := uniqueTenant("bench")
-	e := NewExporter(rdb, bucket)
-	head, plan, _ := stateKeys(tenant)
+	var tenant string
+	e := NewExporter(redisstore.New(rdb, lockbox.DefaultLimits), bucket, testKey)
 	ctx := context.Background()
 
 	b.Run("export", func(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
-			rdb.Del(ctx, head, plan, redisstore.EventsKey(tenant))
+			tenant = uniqueTenant("bench") // a fresh archive each time
 			fillStream(b, rdb, tenant, benchEvents)
 			b.StartTimer()
 			res, err := e.ExportTenant(ctx, tenant)

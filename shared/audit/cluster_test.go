@@ -20,13 +20,13 @@ func TestExportOnRedisCluster(t *testing.T) {
 	defer rdb.Close()
 	s := unlimited(redisstore.New(rdb, lockbox.DefaultLimits))
 	bkt := newMemStore()
-	e := NewExporter(rdb, bkt)
+	e := NewExporter(redisstore.New(rdb, lockbox.DefaultLimits), bkt, testKey)
 	e.Batch = 4
 	for range 6 {
 		tenant := uniqueTenant("cluster")
 		n := fileActivity(t, s, tenant, 5)
 		assert.Equal(t, n, exportAll(t, e, tenant))
-		rep, err := Verify(t.Context(), bkt, tenant)
+		rep, err := Verify(t.Context(), bkt, tenant, testPub)
 		require.NoError(t, err)
 		assert.EqualValues(t, n, rep.Events)
 	}

@@ -1,45 +1,69 @@
 package audit
 
 import (
+	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"lockbox.dev/shared/lockbox"
-	"lockbox.dev/shared/redisstore"
 )
 
-// ObjectStore is where the archive is written.
+// Log is where a tenant's audit events wait for export, with the export's
+// own state: its lock, its head and its plan (redisstore.Store implements
+// it). Errors of RecordExportPlan and AckExport wrap lockbox.ErrExportFenced
+// or lockbox.ErrExportMoved when another run got in the way.
+type Log interface {
+	LockExport(ctx context.Context, tenant string, ttl time.Duration) (token string, ok bool, err error)
+	UnlockExport(ctx context.Context, tenant, token string) error
+	ExportHead(ctx context.Context, tenant string) (h lockbox.ExportHead, found bool, err error)
+	ExportPlan(ctx context.Context, tenant string) (p lockbox.ExportPlan, found bool, err error)
+	RecordExportPlan(ctx context.Context, tenant, token string, p lockbox.ExportPlan) error
+	ReadEvents(ctx context.Context, tenant, after, upto string, n int) ([]lockbox.LoggedEvent, error)
+	AckExport(ctx context.Context, tenant, token string, prevSeq uint64, to lockbox.ExportHead) error
+}
+
+// ObjectStore is where the archive is written (objectstore.Store implements
+// it). List and Get are used only when a tenant's head is missing, to carry
+// on from the archive's signed checkpoint instead of restarting the chain.
 type ObjectStore interface {
 	// Put writes body under key, replacing any object of that key. A
 	// non-zero retainUntil asks for object-lock retention until then.
 	Put(ctx context.Context, key string, body []byte, retainUntil time.Time) error
+	ObjectReader
 }
 
-// Exporter moves a tenant's audit events from its Redis stream to object
-// storage, exactly once.
+// Exporter moves a tenant's audit events from the log to object storage,
+// exactly once, and signs how far the archive reaches after each batch.
 //
-// Per tenant, under a lock: it plans a batch (the stream range and the first
-// seq) and records the plan in Redis, writes the batch's objects, then in one
-// atomic step checks that it still holds the lock (the fencing check),
-// advances the tenant's head (last seq, last hash, last stream id), drops the
-// plan and trims the exported events from the stream. A run that dies after
-// writing and before that step leaves the plan behind; the next run exports
-// exactly that range again, with the same seqs, hashes and keys, so the
-// objects are rewritten byte for byte: nothing lost, nothing duplicated. A
-// run whose lock expired while it wrote can only have written those same
-// bytes, and its acknowledgement is refused.
+// Per tenant, under a lock: it plans a batch (a range of the log) and
+// records the plan, writes the batch's objects and its signed checkpoint,
+// then in one atomic step checks that it still holds the lock (the fencing
+// check), advances the tenant's head (last seq, last hash, last position),
+// drops the plan and trims the exported events from the log. A run that
+// dies after writing and before that step leaves the plan behind; the next
+// run exports exactly that range again, with the same seqs, hashes and
+// keys, so the objects are rewritten byte for byte: nothing lost, nothing
+// duplicated. A run whose lock expired while it wrote can only have written
+// those same bytes, and its acknowledgement is refused.
+//
+// Seqs are assigned when events are appended: a batch must continue the
+// head's seq without a gap (a lost event), or the export stops there
+// (GapError). A missing head is taken from the archive's newest signed
+// checkpoint; with objects but no checkpoint, the export refuses to start
+// the chain again at seq 1.
 type Exporter struct {
-	rdb   redis.UniversalClient
+	log   Log
 	store ObjectStore
+	key   ed25519.PrivateKey
+	// Trust are the public keys whose checkpoints a missing head may be
+	// taken from: the signing key's, and after a rotation the previous
+	// keys' (NewExporter sets the first).
+	Trust []ed25519.PublicKey
 	// Batch is the most events one batch (and so one object) holds.
 	Batch int
 	// LockTTL bounds how long a crashed run keeps others out.
@@ -54,10 +78,14 @@ type Exporter struct {
 	afterPut func() error
 }
 
-// NewExporter returns an exporter with the default batch size (5,000
-// events), lock TTL (60 s) and no retention.
-func NewExporter(rdb redis.UniversalClient, store ObjectStore) *Exporter {
-	return &Exporter{rdb: rdb, store: store, Batch: 5_000, LockTTL: time.Minute, MaxBatches: 100, Now: time.Now}
+// NewExporter returns an exporter that signs checkpoints with key, with the
+// default batch size (5,000 events), lock TTL (60 s) and no retention.
+func NewExporter(log Log, store ObjectStore, key ed25519.PrivateKey) *Exporter {
+	e := &Exporter{log: log, store: store, key: key, Batch: 5_000, LockTTL: time.Minute, MaxBatches: 100, Now: time.Now}
+	if pub, ok := key.Public().(ed25519.PublicKey); ok {
+		e.Trust = []ed25519.PublicKey{pub}
+	}
+	return e
 }
 
 // TenantResult says what one export of one tenant did.
@@ -66,66 +94,32 @@ type TenantResult struct {
 	Exported int      `json:"exported"`
 	Objects  []string `json:"objects"`
 	// Busy is true when another run held the tenant's lock.
-	Busy  bool   `json:"busy,omitempty"`
-	Error string `json:"error,omitempty"`
+	Busy bool `json:"busy,omitempty"`
 }
 
-func stateKeys(tenant string) (head, plan, lock string) {
-	return redisstore.TenantKey(tenant, "audit:head"), redisstore.TenantKey(tenant, "audit:plan"), redisstore.TenantKey(tenant, "audit:lock")
+// GapError means the log does not continue the archive: events were lost
+// before they were exported (or the log was reset). The export stops at the
+// gap rather than paper over it.
+type GapError struct {
+	Tenant    string
+	HeadSeq   uint64 // the archive's last seq
+	NextSeq   uint64 // the seq of the next event waiting
+	NextEvent string // its log position
 }
 
-// head is how far a tenant's archive reaches.
-type head struct {
-	seq    uint64
-	hash   string
-	lastID string // stream id of the last exported event; "0" before any
+func (e *GapError) Error() string {
+	return fmt.Sprintf("audit log of %s does not continue its archive: the archive ends at seq %d, the next waiting event (%s) has seq %d; "+
+		"events were lost before export, and the export stops here", e.Tenant, e.HeadSeq, e.NextEvent, e.NextSeq)
 }
-
-// plan is a batch chosen for export and not yet acknowledged.
-type plan struct {
-	from, to string // stream ids: from (exclusive) .. to (inclusive)
-	count    int
-	recorded bool // read back from Redis (a crashed run's) rather than new
-}
-
-// planScript records a plan if the caller still holds the lock.
-// KEYS: plan, lock. ARGV: token, from, to, count.
-var planScript = redis.NewScript(`
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 'fenced' end
-redis.call('HSET', KEYS[1], 'from', ARGV[2], 'to', ARGV[3], 'count', ARGV[4])
-return 'ok'
-`)
-
-// ackScript acknowledges a written batch if the caller still holds the lock
-// and the head is where the batch started.
-// KEYS: head, plan, lock, events. ARGV: token, expected head seq, new seq,
-// new hash, new last id, trim threshold (MINID).
-var ackScript = redis.NewScript(`
-if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 'fenced' end
-local seq = redis.call('HGET', KEYS[1], 'seq') or '0'
-if seq ~= ARGV[2] then return 'moved' end
-redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'hash', ARGV[4], 'lastId', ARGV[5])
-redis.call('DEL', KEYS[2])
-redis.call('XTRIM', KEYS[4], 'MINID', ARGV[6])
-return 'ok'
-`)
-
-// unlockScript releases the lock if it is still the caller's.
-var unlockScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`)
-
-// ErrFenced means the run lost its lock before acknowledging.
-var ErrFenced = errors.New("lost the export lock to another run")
 
 // batch is one batch ready to write: its plan, its records sealed after
-// the head it follows, and its objects encoded.
+// the head it follows, its objects (the checkpoint last) encoded.
 type batch struct {
-	plan    plan
-	after   head // the head once the batch is acknowledged
-	objects []object
-	events  int
+	plan     lockbox.ExportPlan
+	recorded bool // the plan is a crashed run's, already recorded
+	after    lockbox.ExportHead
+	objects  []object
+	events   int
 }
 
 // object is one object of a batch.
@@ -134,40 +128,48 @@ type object struct {
 	body []byte
 }
 
-// ExportTenant exports the pending audit events of tenant.
+// ExportTenant exports the waiting audit events of tenant.
 //
 // Three steps overlap: while one batch is being written, the next is sealed
 // (its chain follows from the last record of the one being written) and the
-// one after is read from Redis. A batch's plan is recorded only once the
+// one after is read from the log. A batch's plan is recorded only once the
 // batch before it is acknowledged, so there is never more than one plan,
 // and at most three batches are in memory (being written, being sealed,
 // read and waiting).
 func (e *Exporter) ExportTenant(ctx context.Context, tenant string) (TenantResult, error) {
 	res := TenantResult{TenantID: tenant, Objects: []string{}}
-	headKey, planKey, lockKey := stateKeys(tenant)
-	token := newToken()
-	ok, err := e.rdb.SetNX(ctx, lockKey, token, e.LockTTL).Result()
+	if len(e.key) != ed25519.PrivateKeySize {
+		return res, lockbox.Internal("export", errors.New("no checkpoint signing key"))
+	}
+	token, ok, err := e.log.LockExport(ctx, tenant, e.LockTTL)
 	if err != nil {
-		return res, lockbox.Unavailable("take export lock", err)
+		return res, err
 	}
 	if !ok {
 		res.Busy = true
 		return res, nil
 	}
-	defer unlockScript.Run(context.WithoutCancel(ctx), e.rdb, []string{lockKey}, token)
+	defer func() { _ = e.log.UnlockExport(context.WithoutCancel(ctx), tenant, token) }()
 
 	// The head is read once and then carried forward from each
 	// acknowledgement; a plan left by a crashed run can only exist before this
 	// run's first batch, as this run holds the lock and deletes its own plans.
-	h, err := e.readHead(ctx, headKey)
+	p, planned, err := e.log.ExportPlan(ctx, tenant)
 	if err != nil {
 		return res, err
 	}
-	b, err := e.resume(ctx, tenant, h, planKey)
+	h, recorded, err := e.head(ctx, tenant, planned)
+	if err != nil {
+		return res, err
+	}
+	var b *batch
+	if planned {
+		b, err = e.resume(ctx, tenant, h, p)
+	}
 	if err == nil && b == nil {
-		var reply []any
-		if reply, err = e.fetch(ctx, tenant, exclusive(h.lastID), "+", e.Batch); err == nil {
-			b, err = sealBatch(tenant, reply, h)
+		var events []lockbox.LoggedEvent
+		if events, err = e.log.ReadEvents(ctx, tenant, h.LastID, "", e.Batch); err == nil {
+			b, err = e.seal(tenant, events, h)
 		}
 	}
 	if err != nil || b == nil {
@@ -176,15 +178,15 @@ func (e *Exporter) ExportTenant(ctx context.Context, tenant string) (TenantResul
 
 	// Reading ahead stops, and is waited for, whenever this call returns.
 	fetchCtx, stop := context.WithCancel(ctx)
-	replies := make(chan fetched)
+	reads := make(chan fetched)
 	var reader sync.WaitGroup
-	reader.Go(func() { e.readAhead(fetchCtx, tenant, b.plan.to, replies) })
+	reader.Go(func() { e.readAhead(fetchCtx, tenant, b.plan.To, reads) })
 	defer reader.Wait()
 	defer stop()
 
 	for i := 0; ; i++ {
-		if !b.plan.recorded {
-			if err := e.recordPlan(ctx, planKey, lockKey, token, b.plan); err != nil {
+		if !b.recorded {
+			if err := e.log.RecordExportPlan(ctx, tenant, token, b.plan); err != nil {
 				return res, err
 			}
 		}
@@ -194,9 +196,9 @@ func (e *Exporter) ExportTenant(ctx context.Context, tenant string) (TenantResul
 		var next *batch
 		var nextErr error
 		if i+1 < e.MaxBatches {
-			f := <-replies
-			if nextErr = f.err; nextErr == nil && len(f.reply) > 0 {
-				next, nextErr = sealBatch(tenant, f.reply, b.after)
+			f := <-reads
+			if nextErr = f.err; nextErr == nil && len(f.events) > 0 {
+				next, nextErr = e.seal(tenant, f.events, b.after)
 			}
 		}
 		if err := <-written; err != nil {
@@ -207,16 +209,12 @@ func (e *Exporter) ExportTenant(ctx context.Context, tenant string) (TenantResul
 				return res, err
 			}
 		}
-		out, err := ackScript.Run(ctx, e.rdb, []string{headKey, planKey, lockKey, redisstore.EventsKey(tenant)},
-			token, h.seq, b.after.seq, b.after.hash, b.plan.to, nextID(b.plan.to)).Text()
-		if err != nil {
-			return res, lockbox.Unavailable("acknowledge export", err)
+		if err := e.log.AckExport(ctx, tenant, token, recorded, b.after); err != nil {
+			return res, err
 		}
-		if out != "ok" {
-			return res, fmt.Errorf("acknowledge export: %w (%s)", ErrFenced, out)
-		}
+		recorded = b.after.Seq
 		res.Exported += b.events
-		for _, o := range b.objects {
+		for _, o := range b.objects[:len(b.objects)-1] { // the last is the checkpoint
 			res.Objects = append(res.Objects, o.key)
 		}
 		h = b.after
@@ -227,112 +225,153 @@ func (e *Exporter) ExportTenant(ctx context.Context, tenant string) (TenantResul
 	}
 }
 
-// fetched is one read of the stream.
-type fetched struct {
-	reply []any
-	err   error
+// head returns where tenant's archive ends. Without a recorded head, either
+// nothing was acknowledged yet — the first batch may have been planned and
+// written by a run that died (planned is true), and is written again from
+// seq 1, byte for byte — or the head was lost: then the archive's newest
+// signed checkpoint says where the chain goes on, and archived objects
+// without any checkpoint are refused, since starting again at seq 1 would
+// fork the chain.
+//
+// recorded is the seq of the head as the log records it (0 when it has none):
+// the first acknowledgement must find it there.
+func (e *Exporter) head(ctx context.Context, tenant string, planned bool) (h lockbox.ExportHead, recorded uint64, err error) {
+	h, found, err := e.log.ExportHead(ctx, tenant)
+	if err != nil || found || planned {
+		return h, h.Seq, err
+	}
+	names, err := e.store.List(ctx, CheckpointPrefix(tenant))
+	if err != nil {
+		return h, 0, unavailable("list checkpoints of "+tenant, err)
+	}
+	if len(names) == 0 {
+		objects, err := e.store.List(ctx, TenantPrefix(tenant))
+		if err != nil {
+			return h, 0, unavailable("list archive of "+tenant, err)
+		}
+		if len(objects) > 0 {
+			return h, 0, lockbox.Internal("export", fmt.Errorf("tenant %s has no export head and no signed checkpoint, but %d archived objects: "+
+				"refusing to start its chain again at seq 1", tenant, len(objects)))
+		}
+		return h, 0, nil // nothing exported yet
+	}
+	newest := slices.MaxFunc(names, func(a, b string) int {
+		_, sa, _ := parseCheckpointKey(a)
+		_, sb, _ := parseCheckpointKey(b)
+		return cmp.Compare(sa, sb)
+	})
+	body, err := e.store.Get(ctx, newest)
+	if err != nil {
+		return h, 0, unavailable("read "+newest, err)
+	}
+	var cp Checkpoint
+	err = errors.New("no trusted key")
+	for _, pub := range e.Trust {
+		if cp, err = VerifyCheckpoint(body, pub); err == nil {
+			break
+		}
+	}
+	if err != nil || cp.TenantID != tenant {
+		return h, 0, lockbox.Internal("export", fmt.Errorf("tenant %s has no export head and its newest checkpoint %s does not verify: %v", tenant, newest, err))
+	}
+	return lockbox.ExportHead{Seq: cp.Seq, Hash: cp.Hash}, 0, nil
 }
 
-// readAhead reads the stream after id batch by batch into out until it is
-// empty, a read fails or ctx ends.
+// fetched is one read of the log.
+type fetched struct {
+	events []lockbox.LoggedEvent
+	err    error
+}
+
+// readAhead reads the log after position id batch by batch into out until
+// it is empty, a read fails or ctx ends.
 func (e *Exporter) readAhead(ctx context.Context, tenant, id string, out chan<- fetched) {
 	for {
-		reply, err := e.fetch(ctx, tenant, exclusive(id), "+", e.Batch)
+		events, err := e.log.ReadEvents(ctx, tenant, id, "", e.Batch)
 		select {
-		case out <- fetched{reply, err}:
+		case out <- fetched{events, err}:
 		case <-ctx.Done():
 			return
 		}
-		if err != nil || len(reply) == 0 {
+		if err != nil || len(events) == 0 {
 			return
 		}
-		last, _ := reply[len(reply)-1].([]any)
-		if len(last) == 0 {
-			return // sealBatch reports the malformed entry
-		}
-		id, _ = last[0].(string)
+		id = events[len(events)-1].ID
 	}
 }
 
-func (e *Exporter) readHead(ctx context.Context, key string) (head, error) {
-	m, err := e.rdb.HGetAll(ctx, key).Result()
-	if err != nil {
-		return head{}, lockbox.Unavailable("read export head", err)
-	}
-	h := head{hash: ZeroHash, lastID: "0"}
-	if len(m) > 0 {
-		h.seq, _ = strconv.ParseUint(m["seq"], 10, 64)
-		h.hash, h.lastID = m["hash"], m["lastId"]
-	}
-	return h, nil
-}
-
-// resume returns the batch a crashed run planned and did not acknowledge,
-// read again from its range, or nil when there is none.
-func (e *Exporter) resume(ctx context.Context, tenant string, h head, planKey string) (*batch, error) {
-	m, err := e.rdb.HGetAll(ctx, planKey).Result()
-	if err != nil {
-		return nil, lockbox.Unavailable("read export plan", err)
-	}
-	if len(m) == 0 {
-		return nil, nil
-	}
-	n, _ := strconv.Atoi(m["count"])
-	p := plan{from: m["from"], to: m["to"], count: n, recorded: true}
-	reply, err := e.fetch(ctx, tenant, exclusive(p.from), p.to, n)
+// resume returns the batch p that a crashed run planned and did not
+// acknowledge, read again from its range.
+func (e *Exporter) resume(ctx context.Context, tenant string, h lockbox.ExportHead, p lockbox.ExportPlan) (*batch, error) {
+	events, err := e.log.ReadEvents(ctx, tenant, p.From, p.To, p.Count)
 	if err != nil {
 		return nil, err
 	}
-	b, err := sealBatch(tenant, reply, h)
+	b, err := e.seal(tenant, events, h)
 	if err != nil {
 		return nil, err
 	}
-	if b == nil || b.events != p.count {
-		got := 0
-		if b != nil {
-			got = b.events
-		}
-		return nil, lockbox.Internal("read events", fmt.Errorf("plan %s..%s holds %d events, stream has %d", p.from, p.to, p.count, got))
+	if b == nil || b.events != p.Count {
+		return nil, lockbox.Internal("read events", fmt.Errorf("plan %s..%s holds %d events, the log has %d", p.From, p.To, p.Count, len(events)))
 	}
-	b.plan = p
+	b.plan, b.recorded = p, true
 	return b, nil
 }
 
-// fetch reads up to n entries of tenant's stream from start to end.
-func (e *Exporter) fetch(ctx context.Context, tenant, start, end string, n int) ([]any, error) {
-	reply, err := e.rdb.Do(ctx, "XRANGE", redisstore.EventsKey(tenant), start, end, "COUNT", n).Slice()
-	if err != nil {
-		return nil, lockbox.Unavailable("read events", err)
-	}
-	return reply, nil
-}
-
-// sealBatch seals the entries of an XRANGE reply after h into a batch; nil
-// for an empty reply.
-func sealBatch(tenant string, reply []any, h head) (*batch, error) {
-	if len(reply) == 0 {
+// seal numbers and chains events after h, writes them straight into one
+// object per date, and signs the checkpoint of the head after the last;
+// nil for no events. Each event must carry the seq after the one before
+// (events of layouts without a seq get it here).
+func (e *Exporter) seal(tenant string, events []lockbox.LoggedEvent, h lockbox.ExportHead) (*batch, error) {
+	if len(events) == 0 {
 		return nil, nil
 	}
-	objects, after, err := seal(tenant, reply, h)
-	if err != nil {
-		return nil, err
+	b := &batch{plan: lockbox.ExportPlan{From: h.LastID, Count: len(events)}, events: len(events)}
+	var body []byte
+	var date, lastTime string
+	first := uint64(0)
+	closeObject := func() {
+		if body != nil {
+			b.objects = append(b.objects, object{key: ObjectKey(tenant, date, first, h.Seq), body: body})
+		}
 	}
-	return &batch{plan: plan{from: h.lastID, to: after.lastID, count: len(reply)}, after: after, objects: objects, events: len(reply)}, nil
+	if h.Hash == "" {
+		h.Hash = ZeroHash
+	}
+	for i, le := range events {
+		ev := le.Event
+		if ev.Seq != 0 && ev.Seq != h.Seq+1 {
+			return nil, &GapError{Tenant: tenant, HeadSeq: h.Seq, NextSeq: ev.Seq, NextEvent: le.ID}
+		}
+		r := Record{
+			Time: FormatTime(ev.Time), TenantID: tenant, RequestID: ev.RequestID, OperationName: ev.OperationName,
+			Actor: ev.Actor, FromStatus: string(ev.FromStatus), ToStatus: string(ev.ToStatus), Reason: ev.Reason,
+			SupportRequest: ev.SupportRequest,
+		}
+		if d := r.Date(); d != date {
+			closeObject()
+			date, first = d, h.Seq+1
+			body = make([]byte, 0, (len(events)-i)*512)
+		}
+		body = r.appendSealed(body, h.Seq, h.Hash)
+		h = lockbox.ExportHead{Seq: r.Seq, Hash: r.Hash, LastID: le.ID}
+		lastTime = r.Time
+	}
+	closeObject()
+	keys := make([]string, len(b.objects))
+	for i, o := range b.objects {
+		keys[i] = o.key
+	}
+	cp, err := NewCheckpoint(tenant, h.Seq, h.Hash, lastTime, keys).Sign(e.key)
+	if err != nil {
+		return nil, lockbox.Internal("sign checkpoint", err)
+	}
+	b.objects = append(b.objects, object{key: CheckpointKey(tenant, h.Seq), body: cp})
+	b.plan.To, b.after = h.LastID, h
+	return b, nil
 }
 
-// recordPlan records p if the caller still holds the lock.
-func (e *Exporter) recordPlan(ctx context.Context, planKey, lockKey, token string, p plan) error {
-	out, err := planScript.Run(ctx, e.rdb, []string{planKey, lockKey}, token, p.from, p.to, p.count).Text()
-	if err != nil {
-		return lockbox.Unavailable("record export plan", err)
-	}
-	if out != "ok" {
-		return fmt.Errorf("record export plan: %w", ErrFenced)
-	}
-	return nil
-}
-
-// write puts a batch's objects.
+// write puts a batch's objects, the checkpoint last.
 func (e *Exporter) write(ctx context.Context, objects []object) error {
 	var retain time.Time
 	if e.Retention > 0 {
@@ -340,121 +379,19 @@ func (e *Exporter) write(ctx context.Context, objects []object) error {
 	}
 	for _, o := range objects {
 		if err := e.store.Put(ctx, o.key, o.body, retain); err != nil {
-			return lockbox.Unavailable("write "+o.key, err)
+			return unavailable("write "+o.key, err)
 		}
 	}
 	return nil
 }
 
-// seal turns an XRANGE reply (entries [id, [field, value, ...]]) into
-// records chained after h, written straight into one object per date, and
-// returns the objects and the head after the last record.
-func seal(tenant string, reply []any, h head) ([]object, head, error) {
-	var objects []object
-	var body []byte
-	var date string
-	first := uint64(0)
-	closeObject := func() {
-		if body != nil {
-			objects = append(objects, object{key: ObjectKey(tenant, date, first, h.seq), body: body})
-		}
+// unavailable is the error of object storage failing. An error that says
+// what to do about it (a missing bucket) keeps its words for callers.
+func unavailable(op string, err error) error {
+	le := lockbox.Unavailable(op, err)
+	var ex interface{ Explain() string }
+	if errors.As(err, &ex) {
+		le.Message = ex.Explain()
 	}
-	for i, entry := range reply {
-		e, ok := entry.([]any)
-		if !ok || len(e) != 2 {
-			return nil, head{}, lockbox.Internal("read events", fmt.Errorf("unexpected stream entry %T", entry))
-		}
-		id, _ := e[0].(string)
-		if id == "" {
-			return nil, head{}, lockbox.Internal("read events", errors.New("stream entry without an id"))
-		}
-		r, err := record(tenant, id, e[1])
-		if err != nil {
-			return nil, head{}, err
-		}
-		if d := r.Date(); d != date {
-			closeObject()
-			date, first = d, h.seq+1
-			body = make([]byte, 0, (len(reply)-i)*512)
-		}
-		body = r.appendSealed(body, h.seq, h.hash)
-		h = head{seq: r.Seq, hash: r.Hash, lastID: id}
-	}
-	closeObject()
-	return objects, h, nil
-}
-
-// record reads one event: the single field of redisstore.EventField, or
-// the field-per-value layout of streams written before it.
-func record(tenant, id string, v any) (Record, error) {
-	fields, _ := v.([]any)
-	var e redisstore.Event
-	var err error
-	if len(fields) == 2 && fields[0] == redisstore.EventField {
-		s, _ := fields[1].(string)
-		e, err = redisstore.DecodeEvent(s)
-	} else {
-		e, err = legacyEvent(fields)
-	}
-	if err != nil {
-		return Record{}, lockbox.Internal("read event "+id, err)
-	}
-	return Record{
-		Time: FormatTime(time.UnixMilli(e.TimeMs)), TenantID: tenant, RequestID: e.RequestID, OperationName: e.Op,
-		Actor:      lockbox.Actor{Kind: lockbox.ActorKind(e.ActorKind), ID: e.ActorID},
-		FromStatus: e.From, ToStatus: e.To, Reason: e.Reason, SupportRequest: e.SupportRequest,
-	}, nil
-}
-
-// legacyEvent reads an event stored one field per value.
-func legacyEvent(fields []any) (redisstore.Event, error) {
-	var e redisstore.Event
-	timeErr := errors.New("event without a time")
-	for j := 0; j+1 < len(fields); j += 2 {
-		k, _ := fields[j].(string)
-		v, _ := fields[j+1].(string)
-		switch k {
-		case "op":
-			e.Op = v
-		case "requestId":
-			e.RequestID = v
-		case "time":
-			e.TimeMs, timeErr = strconv.ParseInt(v, 10, 64)
-		case "actorKind":
-			e.ActorKind = v
-		case "actorId":
-			e.ActorID = v
-		case "from":
-			e.From = v
-		case "to":
-			e.To = v
-		case "reason":
-			e.Reason = v
-		case "supportRequest":
-			e.SupportRequest = v
-		}
-	}
-	return e, timeErr
-}
-
-// exclusive turns a stream id into an exclusive XRANGE start.
-func exclusive(id string) string {
-	if id == "0" || id == "" {
-		return "-"
-	}
-	return "(" + id
-}
-
-// nextID is the smallest stream id after id: XTRIM MINID with it removes id
-// and everything before.
-func nextID(id string) string {
-	ms, seq, _ := strings.Cut(id, "-")
-	n, _ := strconv.ParseUint(seq, 10, 64)
-	return ms + "-" + strconv.FormatUint(n+1, 10)
-}
-
-func newToken() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return le
 }

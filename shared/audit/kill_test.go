@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/objectstore"
 	"lockbox.dev/shared/redisstore"
 )
@@ -25,7 +26,7 @@ func TestKilledExportChild(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("LOCKBOX_KILL_REDIS")})
 	store := objectstore.New(objectstore.Config{Endpoint: os.Getenv("LOCKBOX_KILL_S3"), Bucket: "audit", PathStyle: true,
 		AccessKey: os.Getenv("LOCKBOX_KILL_USER"), SecretKey: os.Getenv("LOCKBOX_KILL_PASS")})
-	e := NewExporter(rdb, store)
+	e := NewExporter(redisstore.New(rdb, lockbox.DefaultLimits), store, testKey)
 	e.LockTTL = 2 * time.Second
 	e.afterPut = func() error {
 		// Killed between writing the objects and acknowledging them: no
@@ -66,7 +67,7 @@ func TestMinIOKilledBetweenWriteAndAck(t *testing.T) {
 	assert.EqualValues(t, n, left, "nothing acknowledged")
 
 	// The dead run's lock still stands: a run now finds the tenant busy.
-	e := NewExporter(f.rdb, bucket)
+	e := NewExporter(f.store, bucket, testKey)
 	res, err := e.ExportTenant(t.Context(), tenant)
 	require.NoError(t, err)
 	assert.True(t, res.Busy)
@@ -80,7 +81,7 @@ func TestMinIOKilledBetweenWriteAndAck(t *testing.T) {
 	again, err := bucket.Get(t.Context(), keys[0])
 	require.NoError(t, err)
 	assert.Equal(t, written, again)
-	rep, err := Verify(t.Context(), bucket, tenant)
+	rep, err := Verify(t.Context(), bucket, tenant, testPub)
 	require.NoError(t, err)
 	assert.EqualValues(t, n, rep.Events)
 	assert.True(t, strings.HasSuffix(keys[0], ".jsonl"))

@@ -135,7 +135,7 @@ func exportFixture(t *testing.T, bucket *objectstore.Store) (*redisstore.Store, 
 		rdb = f.rdb
 	}
 	t.Cleanup(func() { rdb.Close() })
-	return unlimited(redisstore.New(rdb, lockbox.DefaultLimits)), rdb, NewExporter(rdb, bucket)
+	return unlimited(redisstore.New(rdb, lockbox.DefaultLimits)), rdb, NewExporter(redisstore.New(rdb, lockbox.DefaultLimits), bucket, testKey)
 }
 
 func uniqueTenant(prefix string) string {
@@ -150,11 +150,11 @@ func fileActivity(t *testing.T, s *redisstore.Store, tenant string, n int) int {
 	for i := range n {
 		in := lockbox.CreateInput{TenantID: tenant, ResourceType: "vm", ResourceIDs: []string{"vm-1"}, Justification: "why",
 			SupportRequest: fmt.Sprintf("INC-%d", i), Requester: lockbox.Requester{ID: "eng-7"}}
-		r, _, err := s.Create(t.Context(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), lockbox.DefaultLimits), redisstore.CreateOptions{})
+		r, _, err := s.Create(t.Context(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), lockbox.DefaultLimits), lockbox.CreateOptions{})
 		require.NoError(t, err)
 		events++
 		if i%2 == 0 {
-			_, err = s.Approve(t.Context(), tenant, r.RequestID, "alice", "ok", nil, time.Now())
+			_, err = s.Act(t.Context(), tenant, r.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, time.Now()))
 			require.NoError(t, err)
 			events++
 		}
@@ -187,7 +187,7 @@ func TestMinIOExport(t *testing.T) {
 	}
 	for tenant, n := range want {
 		assert.Equal(t, n, exportAll(t, e, tenant))
-		rep, err := Verify(t.Context(), bucket, tenant)
+		rep, err := Verify(t.Context(), bucket, tenant, testPub)
 		require.NoError(t, err)
 		assert.EqualValues(t, n, rep.Events)
 		assert.Equal(t, (n+4)/5, rep.Objects)
@@ -219,7 +219,7 @@ func TestMinIOCrashBetweenWriteAndAck(t *testing.T) {
 	body, err := bucket.Get(t.Context(), keys[0])
 	require.NoError(t, err)
 	assert.Equal(t, before, body, "the same bytes")
-	rep, err := Verify(t.Context(), bucket, tenant)
+	rep, err := Verify(t.Context(), bucket, tenant, testPub)
 	require.NoError(t, err)
 	assert.EqualValues(t, n, rep.Events)
 }
@@ -242,7 +242,7 @@ func TestMinIOStoppedAndBack(t *testing.T) {
 
 	m.start()
 	assert.Equal(t, n, exportAll(t, e, tenant))
-	rep, err := Verify(t.Context(), bucket, tenant)
+	rep, err := Verify(t.Context(), bucket, tenant, testPub)
 	require.NoError(t, err)
 	assert.EqualValues(t, n, rep.Events)
 }
@@ -252,7 +252,7 @@ func TestMinIOConcurrentRuns(t *testing.T) {
 	m := startMinIO(t)
 	bucket := m.store(t, "audit", false)
 	s, rdb, e1 := exportFixture(t, bucket)
-	e2 := NewExporter(rdb, bucket)
+	e2 := NewExporter(redisstore.New(rdb, lockbox.DefaultLimits), bucket, testKey)
 	e1.Batch, e2.Batch = 4, 4
 	tenant := uniqueTenant("contoso")
 	n := fileActivity(t, s, tenant, 30)
@@ -269,7 +269,7 @@ func TestMinIOConcurrentRuns(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, n, total)
-	rep, err := Verify(t.Context(), bucket, tenant)
+	rep, err := Verify(t.Context(), bucket, tenant, testPub)
 	require.NoError(t, err)
 	assert.EqualValues(t, n, rep.Events)
 }
@@ -298,7 +298,7 @@ func TestMinIOVerifierDetectsTampering(t *testing.T) {
 		}
 	}
 	check := func(name string, seq uint64, object string) {
-		_, err := Verify(t.Context(), bucket, tenant)
+		_, err := Verify(t.Context(), bucket, tenant, testPub)
 		var b *BreakError
 		require.ErrorAs(t, err, &b, name)
 		assert.Equal(t, seq, b.Seq, name)
@@ -324,7 +324,7 @@ func TestMinIOVerifierDetectsTampering(t *testing.T) {
 	require.NoError(t, bucket.Put(t.Context(), keys[2], orig[keys[0]], time.Time{}))
 	check("swapped objects", 1, keys[0])
 
-	_, err = Verify(t.Context(), bucket, tenant)
+	_, err = Verify(t.Context(), bucket, tenant, testPub)
 	require.NoError(t, err, "restored archive verifies")
 }
 

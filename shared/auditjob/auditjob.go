@@ -1,11 +1,14 @@
 // Package auditjob is the work of lockbox-audit, which the cron-connector
-// calls on a schedule: record every due expiry and grant completion, then
-// export every tenant's pending audit events to object storage. It is
-// idempotent housekeeping: safe to run twice at once or again after a crash.
+// calls on a schedule: record every due expiry and grant completion, export
+// every tenant's waiting audit events to object storage, and drop idle
+// tenants from the set a run walks. It is idempotent housekeeping: safe to
+// run twice at once or again after a crash.
 package auditjob
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -13,33 +16,39 @@ import (
 	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
-	"github.com/redis/go-redis/v9"
 
-	"lockbox.dev/shared/app"
 	"lockbox.dev/shared/audit"
 	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
-	"lockbox.dev/shared/objectstore"
-	"lockbox.dev/shared/redisstore"
 )
 
 // Timeout bounds one run; stack.yml gives lockbox-audit a longer
 // exec_timeout than the other functions.
 const Timeout = 50 * time.Second
 
-// SweepBatch is how many deadlines one sweep step reads (and settles in one
-// pipeline).
-const SweepBatch = 1000
+// Store is what a run needs of the store (redisstore.Store implements it).
+type Store interface {
+	lockbox.Sweeper
+	// WaitingEvents returns how many events each tenant has waiting for
+	// export, in the order given.
+	WaitingEvents(ctx context.Context, tenants []string) ([]int64, error)
+	// Prune drops tenant from the tenants a run walks when nothing of it
+	// is pending, live or unexported; it reports whether it did.
+	Prune(ctx context.Context, tenant string) (bool, error)
+}
 
 // Summary is what a run did. Tenants lists only tenants where something
-// happened or failed.
+// happened or failed. Errors name the tenant and what failed, in words safe
+// to show (never a raw cause: those are logged).
 type Summary struct {
 	Expired   int       `json:"expired"`
 	Completed int       `json:"completed"`
 	Exported  int       `json:"exported"`
 	Objects   int       `json:"objects"`
-	Tenants   []Tenant  `json:"tenants"`
-	Errors    []string  `json:"errors"`
+	Pruned    int       `json:"pruned"`
+	Failed    int       `json:"failed"` // tenants that could not be swept or exported
+	Tenants   []Tenant  `json:"tenants,omitempty"`
+	Errors    []string  `json:"errors,omitempty"`
 	Started   time.Time `json:"started"`
 	Seconds   float64   `json:"seconds"`
 }
@@ -53,23 +62,16 @@ type Tenant struct {
 	Objects   []string `json:"objects"`
 	Busy      bool     `json:"busy,omitempty"` // another run was exporting it
 	Error     string   `json:"error,omitempty"`
+
+	err error // the full cause, for the log
 }
 
-// Job sweeps and exports.
+// Job sweeps, exports and prunes.
 type Job struct {
-	deps     *app.Deps
-	exporter *audit.Exporter
-}
-
-// New returns the job for d, whose configuration must include S3.
-func New(d *app.Deps, store audit.ObjectStore) *Job {
-	e := audit.NewExporter(d.Redis, store)
-	e.Now = d.Now
-	if s3 := d.Config.S3; s3.AuditBatch > 0 {
-		e.Batch = s3.AuditBatch
-	}
-	e.Retention = time.Duration(d.Config.S3.ObjectLockDays) * 24 * time.Hour
-	return &Job{deps: d, exporter: e}
+	Store    Store
+	Exporter *audit.Exporter
+	Now      func() time.Time
+	Log      *slog.Logger
 }
 
 // Workers is how many tenants a run works on at once. A tenant's export
@@ -84,13 +86,15 @@ const SmallTenant = 1000
 
 // Run sweeps and exports every tenant and reports what it did. It sweeps
 // every tenant first (Workers at a time), so that the expiries it records
-// are exported in the same run, then exports them.
+// are exported in the same run, then exports them, then prunes the tenants
+// left with nothing to do.
 func (j *Job) Run(ctx context.Context) Summary {
-	start := j.deps.Now()
+	start := j.Now()
 	s := Summary{Tenants: []Tenant{}, Errors: []string{}, Started: start.UTC()}
-	tenants, err := j.deps.Store.Tenants(ctx)
+	tenants, err := j.Store.Tenants(ctx)
 	if err != nil {
-		s.Errors = append(s.Errors, err.Error())
+		j.Log.Error("audit run cannot list tenants", "err", err)
+		s.Errors = append(s.Errors, publicMessage(err))
 		return s
 	}
 	results := make([]Tenant, len(tenants))
@@ -99,70 +103,90 @@ func (j *Job) Run(ctx context.Context) Summary {
 	}
 	parallel(len(tenants), Workers, func(i int) {
 		t := &results[i]
-		swept, err := j.deps.Store.Sweep(ctx, t.TenantID, j.deps.Now(), SweepBatch)
-		t.Expired, t.Completed = swept.Expired, swept.Completed
-		if err != nil {
-			t.Error = err.Error()
-		}
+		swept, err := j.Store.Sweep(ctx, t.TenantID, j.Now())
+		t.Expired, t.Completed, t.err = swept.Expired, swept.Completed, err
 	})
 
 	small, large, err := j.bySize(ctx, results)
 	if err != nil {
-		s.Errors = append(s.Errors, err.Error())
+		j.Log.Error("audit run cannot read the waiting events", "err", err)
+		s.Errors = append(s.Errors, publicMessage(err))
 		return s
 	}
 	export := func(i int) {
 		t := &results[i]
-		res, err := j.exporter.ExportTenant(ctx, t.TenantID)
-		t.Exported, t.Objects, t.Busy = res.Exported, res.Objects, res.Busy
-		if err != nil {
-			t.Error = err.Error()
-		}
+		res, err := j.Exporter.ExportTenant(ctx, t.TenantID)
+		t.Exported, t.Objects, t.Busy, t.err = res.Exported, res.Objects, res.Busy, err
 	}
 	parallel(len(small), Workers, func(k int) { export(small[k]) })
 	for _, i := range large {
 		export(i)
 	}
+	var pruned atomic.Int64
+	parallel(len(results), Workers, func(i int) {
+		if t := &results[i]; t.err == nil && !t.Busy {
+			if ok, err := j.Store.Prune(ctx, t.TenantID); err != nil {
+				j.Log.Warn("audit run could not prune a tenant", "tenantId", t.TenantID, "err", err)
+			} else if ok {
+				pruned.Add(1)
+			}
+		}
+	})
+	s.Pruned = int(pruned.Load())
 
 	for _, t := range results {
-		if t.Error != "" {
+		if t.err != nil {
+			t.Error = publicMessage(t.err)
+			s.Failed++
 			s.Errors = append(s.Errors, t.TenantID+": "+t.Error)
-			j.deps.Log.Error("audit run failed for a tenant", "tenantId", t.TenantID, "err", t.Error)
+			j.Log.Error("audit run failed for a tenant", "tenantId", t.TenantID, "err", t.err)
 		}
 		s.Expired += t.Expired
 		s.Completed += t.Completed
 		s.Exported += t.Exported
 		s.Objects += len(t.Objects)
-		if t.Expired+t.Completed+t.Exported > 0 || t.Busy || t.Error != "" {
+		if t.Expired+t.Completed+t.Exported > 0 || t.Busy || t.err != nil {
 			s.Tenants = append(s.Tenants, t)
 		}
 	}
-	s.Seconds = j.deps.Now().Sub(start).Seconds()
+	s.Seconds = j.Now().Sub(start).Seconds()
 	return s
 }
 
-// bySize splits the tenants that swept cleanly by the events they have
-// waiting (XLEN, pipelined): the indexes of small and of large ones.
-func (j *Job) bySize(ctx context.Context, results []Tenant) (small, large []int, err error) {
-	lens := make([]*redis.IntCmd, len(results))
-	_, err = j.deps.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, t := range results {
-			if t.Error == "" {
-				lens[i] = p.XLen(ctx, redisstore.EventsKey(t.TenantID))
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, lockbox.Unavailable("read audit stream lengths", err)
+// publicMessage is what callers may see of an error: a domain error's
+// message (written for callers), or "internal error".
+func publicMessage(err error) string {
+	var le *lockbox.Error
+	if errors.As(err, &le) {
+		return le.Message
 	}
-	for i, n := range lens {
-		switch {
-		case n == nil: // its sweep failed: its events wait for the next run
-		case n.Val() <= SmallTenant:
-			small = append(small, i)
-		default:
-			large = append(large, i)
+	var gap *audit.GapError
+	if errors.As(err, &gap) {
+		return gap.Error()
+	}
+	return "internal error"
+}
+
+// bySize splits the tenants that swept cleanly by the events they have
+// waiting: the indexes of small and of large ones.
+func (j *Job) bySize(ctx context.Context, results []Tenant) (small, large []int, err error) {
+	var idx []int
+	var names []string
+	for i, t := range results {
+		if t.err == nil { // a failed sweep's events wait for the next run
+			idx = append(idx, i)
+			names = append(names, t.TenantID)
+		}
+	}
+	lens, err := j.Store.WaitingEvents(ctx, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, n := range lens {
+		if n <= SmallTenant {
+			small = append(small, idx[k])
+		} else {
+			large = append(large, idx[k])
 		}
 	}
 	return small, large, nil
@@ -182,29 +206,37 @@ func parallel(n, workers int, f func(i int)) {
 	wg.Wait()
 }
 
-// Once builds the job on the first call of a process and serves
-// lockbox-audit with it.
-type Once struct {
-	once sync.Once
-	job  *Job
+// Authenticator identifies callers who present credentials (auth.Verifier
+// implements it).
+type Authenticator interface {
+	Authenticate(h http.Header, payload []byte, accept ...lockbox.PrincipalKind) (lockbox.Principal, error)
 }
 
-// Flow is lockbox-audit's call flow: any method, an empty body (the
+// Handler serves lockbox-audit.
+type Handler struct {
+	Job  *Job
+	Auth Authenticator
+}
+
+// Serve is lockbox-audit's call flow: any method, an empty body (the
 // cron-connector sends none). 200 with the summary when everything
-// succeeded; 503 with the summary when a tenant could not be swept or
-// exported (its events stay in Redis for the next run).
-func (o *Once) Flow(d *app.Deps, req handler.Request) (handler.Response, error) {
+// succeeded; 503 with it when a tenant could not be swept or exported (its
+// events stay in Redis for the next run). The cron-connector sends no
+// credentials and gets the counts only; a signed call (the signature over
+// the empty body) or an operator's token also gets the tenants, their
+// objects and what failed. Credentials that do not verify are a 401.
+func (h *Handler) Serve(req handler.Request) (handler.Response, error) {
 	if len(req.Body) > 0 {
 		return handler.Response{}, lockbox.Invalidf("lockbox-audit takes no body")
 	}
-	o.once.Do(func() {
-		c := d.Config.S3
-		o.job = New(d, objectstore.New(objectstore.Config{Endpoint: c.Endpoint, Region: c.Region, Bucket: c.Bucket,
-			PathStyle: c.PathStyle, AccessKey: c.AccessKey, SecretKey: c.SecretKey, LockMode: c.ObjectLockMode}))
-	})
+	p, err := h.Auth.Authenticate(req.Header, req.Body, lockbox.KindService, lockbox.KindUser)
+	if err != nil && !lockbox.IsNoCredentials(err) {
+		return handler.Response{}, err
+	}
+	detail := err == nil && (p.Kind == lockbox.KindService || p.Has(lockbox.RoleOperator))
 	ctx, cancel := httpapi.Context(req, Timeout)
 	defer cancel()
-	s := o.job.Run(ctx)
+	s := h.Job.Run(ctx)
 	// A run holds up to three batches per exporting tenant; the function then
 	// idles until the next schedule. Handing the memory back now keeps the
 	// process small between runs instead of whenever the runtime would.
@@ -213,6 +245,10 @@ func (o *Once) Flow(d *app.Deps, req handler.Request) (handler.Response, error) 
 	if len(s.Errors) > 0 {
 		status = http.StatusServiceUnavailable
 	}
-	d.Log.Info("audit run", "expired", s.Expired, "completed", s.Completed, "exported", s.Exported, "objects", s.Objects, "errors", len(s.Errors))
+	h.Job.Log.Info("audit run", "expired", s.Expired, "completed", s.Completed, "exported", s.Exported, "objects", s.Objects,
+		"pruned", s.Pruned, "failed", s.Failed)
+	if !detail {
+		s.Tenants, s.Errors = nil, nil
+	}
 	return httpapi.JSON(status, s), nil
 }

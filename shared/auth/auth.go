@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,15 +35,6 @@ const MaxSkew = 5 * time.Minute
 // maxTokenLen bounds the bearer tokens we are willing to parse.
 const maxTokenLen = 8 << 10
 
-// Methods is a set of authentication methods a function accepts.
-type Methods uint8
-
-// The methods.
-const (
-	HMAC   Methods = 1 << iota // X-Lockbox-Signature over timestamp + "." + payload
-	Bearer                     // Authorization: Bearer <HS256 JWT>
-)
-
 // Leeway is the clock skew allowed on a token's exp, nbf and iat.
 const Leeway = 30 * time.Second
 
@@ -62,8 +54,16 @@ type Options struct {
 	// TenantClaim and RolesClaim name the claims with the tenant and the
 	// roles (default "tid" and "roles"; identity providers differ).
 	TenantClaim, RolesClaim string
-	Now                     func() time.Time
+	// MaxLifetime bounds a token's lifetime: exp may be at most this long
+	// after iat (or after now, for a token without iat). Default
+	// DefaultMaxLifetime.
+	MaxLifetime time.Duration
+	Now         func() time.Time
 }
+
+// DefaultMaxLifetime is the longest token lifetime accepted unless
+// configured otherwise (max_token_lifetime).
+const DefaultMaxLifetime = 24 * time.Hour
 
 // Verifier checks credentials.
 type Verifier struct {
@@ -84,6 +84,9 @@ func New(ctx context.Context, o Options) (*Verifier, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.MaxLifetime <= 0 {
+		o.MaxLifetime = DefaultMaxLifetime
 	}
 	v := &Verifier{o: o}
 	for _, k := range o.JWTSecrets {
@@ -106,6 +109,7 @@ func New(ctx context.Context, o Options) (*Verifier, error) {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(v.algs), // pinned: never "none", never what the token merely claims
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(), // an iat in the future is refused
 		jwt.WithLeeway(Leeway),
 		jwt.WithTimeFunc(o.Now),
 	}
@@ -126,20 +130,20 @@ func NewVerifier(webhookSecrets, jwtSecrets [][]byte, issuer, audience string, n
 	return v
 }
 
-func unauthorized(format string, args ...any) error {
-	return lockbox.Errorf(lockbox.KindUnauthorized, "Unauthorized", format, args...)
-}
+var unauthorized = lockbox.Unauthorizedf
 
-// Authenticate identifies the caller of a request with headers h. payload is
-// what a webhook signature covers: the raw body, or for a request without a
-// body (GET) the raw query string. Only the methods in allow are accepted.
-// Errors: KindUnauthorized.
-func (v *Verifier) Authenticate(h http.Header, payload []byte, allow Methods) (lockbox.Principal, error) {
+// Authenticate identifies the caller of a request with headers h: a signed
+// system (lockbox.KindService) or a person or tool with a bearer token
+// (lockbox.KindUser). Only principals of the kinds in accept are accepted.
+// payload is what a webhook signature covers: the raw body, or for a request
+// without a body (GET) the raw query string. Errors: KindUnauthorized.
+func (v *Verifier) Authenticate(h http.Header, payload []byte, accept ...lockbox.PrincipalKind) (lockbox.Principal, error) {
 	authz, sig := h.Get("Authorization"), h.Get(HeaderSignature)
+	acceptsService, acceptsUser := slices.Contains(accept, lockbox.KindService), slices.Contains(accept, lockbox.KindUser)
 	switch {
 	case authz != "" && sig != "":
 		return lockbox.Principal{}, unauthorized("send either a signature or a bearer token, not both")
-	case sig != "" && allow&HMAC != 0 && len(v.o.WebhookSecrets) > 0:
+	case sig != "" && acceptsService && len(v.o.WebhookSecrets) > 0:
 		mac, err := v.verifySignature(h.Get(HeaderTimestamp), sig, payload)
 		if err != nil {
 			return lockbox.Principal{}, err
@@ -147,12 +151,12 @@ func (v *Verifier) Authenticate(h http.Header, payload []byte, allow Methods) (l
 		// Replays are recognised by the MAC itself, not by how it was spelt.
 		sum := sha256.Sum256(mac)
 		return lockbox.Principal{Kind: lockbox.KindService, Subject: "webhook", SignatureHash: hex.EncodeToString(sum[:])}, nil
-	case authz != "" && allow&Bearer != 0 && len(v.algs) > 0:
+	case authz != "" && acceptsUser && len(v.algs) > 0:
 		return v.verifyToken(authz)
 	case sig != "" || authz != "":
 		return lockbox.Principal{}, unauthorized("this function does not accept that kind of credential")
 	}
-	return lockbox.Principal{}, unauthorized("missing credentials: send %s and %s, or Authorization: Bearer", HeaderTimestamp, HeaderSignature)
+	return lockbox.Principal{}, lockbox.ErrNoCredentials(fmt.Sprintf("missing credentials: send %s and %s, or Authorization: Bearer", HeaderTimestamp, HeaderSignature))
 }
 
 // Sign returns the X-Lockbox-Signature value for payload sent at unix time ts.
@@ -218,6 +222,9 @@ func (v *Verifier) verifyToken(authz string) (lockbox.Principal, error) {
 	case err != nil:
 		return lockbox.Principal{}, unauthorized("token is not valid")
 	}
+	if err := v.checkLifetime(claims); err != nil {
+		return lockbox.Principal{}, err
+	}
 	sub, _ := claims.GetSubject()
 	tenant, _ := claims[v.o.TenantClaim].(string)
 	switch {
@@ -228,12 +235,29 @@ func (v *Verifier) verifyToken(authz string) (lockbox.Principal, error) {
 	}
 	p := lockbox.Principal{Kind: lockbox.KindUser, Subject: sub, TenantID: tenant}
 	for _, r := range stringsOf(claims[v.o.RolesClaim]) {
-		switch role := lockbox.Role(r); role {
-		case lockbox.RoleApprover, lockbox.RoleReader, lockbox.RoleRequester, lockbox.RoleOperator:
+		if role := lockbox.Role(r); slices.Contains(lockbox.Roles, role) && !p.Has(role) {
 			p.Roles = append(p.Roles, role)
 		}
 	}
 	return p, nil
+}
+
+// checkLifetime refuses a token that lives longer than MaxLifetime: from its
+// iat, or from now when it has none (the parser already refused an iat in
+// the future and a missing or past exp).
+func (v *Verifier) checkLifetime(claims jwt.MapClaims) error {
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		return unauthorized("token has no valid exp claim")
+	}
+	from := v.o.Now()
+	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil {
+		from = iat.Time
+	}
+	if exp.Sub(from) > v.o.MaxLifetime+Leeway {
+		return unauthorized("token lives longer than %s (max_token_lifetime)", v.o.MaxLifetime)
+	}
+	return nil
 }
 
 // key picks the keys a token may be checked with by its (already pinned)

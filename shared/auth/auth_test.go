@@ -47,7 +47,7 @@ func bearer(t *testing.T, c auth.Claims, secret []byte) http.Header {
 func TestSignature(t *testing.T) {
 	v := verifier()
 	body := `{"tenantId":"contoso"}`
-	p, err := v.Authenticate(signed(now, body, webhookSecret), []byte(body), auth.HMAC)
+	p, err := v.Authenticate(signed(now, body, webhookSecret), []byte(body), lockbox.KindService)
 	require.NoError(t, err)
 	assert.Equal(t, lockbox.KindService, p.Kind)
 
@@ -78,22 +78,22 @@ func TestSignature(t *testing.T) {
 		"no credentials": {http.Header{}, body},
 	}
 	for name, c := range cases {
-		_, err := v.Authenticate(c.h, []byte(c.body), auth.HMAC|auth.Bearer)
+		_, err := v.Authenticate(c.h, []byte(c.body), lockbox.KindService, lockbox.KindUser)
 		assert.Equal(t, lockbox.KindUnauthorized, lockbox.KindOf(err), name)
 	}
 
 	// Inside the window either way is fine.
-	_, err = v.Authenticate(signed(now.Add(-5*time.Minute), body, webhookSecret), []byte(body), auth.HMAC)
+	_, err = v.Authenticate(signed(now.Add(-5*time.Minute), body, webhookSecret), []byte(body), lockbox.KindService)
 	assert.NoError(t, err)
 	// A function that does not take signatures refuses them.
-	_, err = v.Authenticate(signed(now, body, webhookSecret), []byte(body), auth.Bearer)
+	_, err = v.Authenticate(signed(now, body, webhookSecret), []byte(body), lockbox.KindUser)
 	assert.Equal(t, lockbox.KindUnauthorized, lockbox.KindOf(err))
 }
 
 func TestToken(t *testing.T) {
 	v := verifier()
 	c := auth.NewClaims("alice", "contoso", []string{"lockbox.approver", "admin"}, now, time.Hour)
-	p, err := v.Authenticate(bearer(t, c, jwtSecret), nil, auth.Bearer)
+	p, err := v.Authenticate(bearer(t, c, jwtSecret), nil, lockbox.KindUser)
 	require.NoError(t, err)
 	assert.Equal(t, lockbox.Principal{Kind: lockbox.KindUser, Subject: "alice", TenantID: "contoso", Roles: []lockbox.Role{lockbox.RoleApprover}}, p, "unknown roles dropped")
 
@@ -125,23 +125,23 @@ func TestToken(t *testing.T) {
 		"oversized token": raw(strings.Repeat("a", 9000)),
 	}
 	for name, h := range cases {
-		_, err := v.Authenticate(h, nil, auth.Bearer|auth.HMAC)
+		_, err := v.Authenticate(h, nil, lockbox.KindUser, lockbox.KindService)
 		assert.Equal(t, lockbox.KindUnauthorized, lockbox.KindOf(err), name)
 	}
 
 	// Issuer and audience are enforced when configured.
 	strict := auth.NewVerifier(nil, [][]byte{jwtSecret}, "https://idp.example", "lockbox", func() time.Time { return now })
-	_, err = strict.Authenticate(bearer(t, c, jwtSecret), nil, auth.Bearer)
+	_, err = strict.Authenticate(bearer(t, c, jwtSecret), nil, lockbox.KindUser)
 	assert.Equal(t, lockbox.KindUnauthorized, lockbox.KindOf(err), "no iss/aud")
 	good := c
 	good.Issuer, good.Audience = "https://idp.example", jwt.ClaimStrings{"lockbox"}
-	_, err = strict.Authenticate(bearer(t, good, jwtSecret), nil, auth.Bearer)
+	_, err = strict.Authenticate(bearer(t, good, jwtSecret), nil, lockbox.KindUser)
 	assert.NoError(t, err)
 
 	// Both credentials at once are refused rather than guessed at.
 	both := bearer(t, c, jwtSecret)
 	both.Set(auth.HeaderSignature, "sha256=00")
-	_, err = v.Authenticate(both, nil, auth.Bearer|auth.HMAC)
+	_, err = v.Authenticate(both, nil, lockbox.KindUser, lockbox.KindService)
 	assert.Equal(t, lockbox.KindUnauthorized, lockbox.KindOf(err))
 }
 
@@ -154,13 +154,13 @@ func TestRotation(t *testing.T) {
 	body := `{"a":1}`
 	c := auth.NewClaims("alice", "contoso", []string{"lockbox.approver"}, now, time.Hour)
 	for _, key := range [][]byte{cur, old} {
-		_, err := during.Authenticate(signed(now, body, key), []byte(body), auth.HMAC)
+		_, err := during.Authenticate(signed(now, body, key), []byte(body), lockbox.KindService)
 		assert.NoError(t, err)
-		_, err = during.Authenticate(bearer(t, c, key), nil, auth.Bearer)
+		_, err = during.Authenticate(bearer(t, c, key), nil, lockbox.KindUser)
 		assert.NoError(t, err)
 	}
-	_, err := after.Authenticate(signed(now, body, old), []byte(body), auth.HMAC)
+	_, err := after.Authenticate(signed(now, body, old), []byte(body), lockbox.KindService)
 	assert.Equal(t, lockbox.KindUnauthorized, lockbox.KindOf(err), "revoked webhook key")
-	_, err = after.Authenticate(bearer(t, c, old), nil, auth.Bearer)
+	_, err = after.Authenticate(bearer(t, c, old), nil, lockbox.KindUser)
 	assert.Equal(t, lockbox.KindUnauthorized, lockbox.KindOf(err), "revoked token key")
 }

@@ -24,7 +24,7 @@ func FuzzSignatureHeader(f *testing.F) {
 		h := http.Header{}
 		h.Set(auth.HeaderTimestamp, timestamp)
 		h.Set(auth.HeaderSignature, signature)
-		p, err := v.Authenticate(h, []byte(payload), auth.HMAC)
+		p, err := v.Authenticate(h, []byte(payload), lockbox.KindService)
 		if err != nil {
 			if lockbox.KindOf(err) != lockbox.KindUnauthorized {
 				t.Fatalf("got %v, want 401", err)
@@ -51,7 +51,7 @@ func FuzzBearerToken(f *testing.F) {
 	f.Fuzz(func(t *testing.T, token string) {
 		h := http.Header{}
 		h.Set("Authorization", "Bearer "+token)
-		p, err := v.Authenticate(h, nil, auth.Bearer)
+		p, err := v.Authenticate(h, nil, lockbox.KindUser)
 		if err != nil {
 			if lockbox.KindOf(err) != lockbox.KindUnauthorized {
 				t.Fatalf("got %v, want 401", err)

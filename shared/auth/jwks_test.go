@@ -126,7 +126,7 @@ func TestJWKSAlgorithms(t *testing.T) {
 	}
 	v := oidcVerifier(t, p, auth.Options{})
 	for kid, s := range signers {
-		got, err := v.Authenticate(sign(t, s, kid, claims()), nil, auth.Bearer)
+		got, err := v.Authenticate(sign(t, s, kid, claims()), nil, lockbox.KindUser)
 		require.NoError(t, err, kid)
 		assert.Equal(t, lockbox.Principal{Kind: lockbox.KindUser, Subject: "alice", TenantID: "contoso", Roles: []lockbox.Role{lockbox.RoleApprover}}, got, kid)
 	}
@@ -170,17 +170,17 @@ func TestJWKSRefusals(t *testing.T) {
 		"HMAC secret with wrong issuer": bearer(t, auth.NewClaims("alice", "contoso", nil, now, time.Hour), hmacKey),
 	}
 	for name, h := range cases {
-		_, err := v.Authenticate(h, nil, auth.Bearer)
+		_, err := v.Authenticate(h, nil, lockbox.KindUser)
 		assert.Equal(t, lockbox.KindUnauthorized, lockbox.KindOf(err), name)
 	}
 
 	// Within the 30 s leeway a just-expired token still passes.
-	_, err = v.Authenticate(sign(t, rs, "rsa-1", claims(func(c jwt.MapClaims) { c["exp"] = now.Add(-20 * time.Second).Unix() })), nil, auth.Bearer)
+	_, err = v.Authenticate(sign(t, rs, "rsa-1", claims(func(c jwt.MapClaims) { c["exp"] = now.Add(-20 * time.Second).Unix() })), nil, lockbox.KindUser)
 	assert.NoError(t, err)
 	// HS256 with our own secret and the right iss/aud still works beside the IdP.
 	hc := auth.NewClaims("alice", "contoso", []string{"lockbox.reader"}, now, time.Hour)
 	hc.Issuer, hc.Audience = issuer, jwt.ClaimStrings{audience}
-	_, err = v.Authenticate(bearer(t, hc, hmacKey), nil, auth.Bearer)
+	_, err = v.Authenticate(bearer(t, hc, hmacKey), nil, lockbox.KindUser)
 	assert.NoError(t, err)
 }
 
@@ -193,7 +193,7 @@ func TestJWKSRotation(t *testing.T) {
 	next := ecSigner(t)
 	p.publish("key-2", next)
 	p.withdraw("key-1")
-	_, err := v.Authenticate(sign(t, next, "key-2", claims()), nil, auth.Bearer)
+	_, err := v.Authenticate(sign(t, next, "key-2", claims()), nil, lockbox.KindUser)
 	require.NoError(t, err, "the new key is fetched on first sight of its kid")
 }
 
@@ -208,7 +208,7 @@ func TestClaimNames(t *testing.T) {
 		delete(c, "roles")
 		c["org"] = "fabrikam"
 		c["groups"] = "lockbox.reader lockbox.approver other"
-	})), nil, auth.Bearer)
+	})), nil, lockbox.KindUser)
 	require.NoError(t, err)
 	assert.Equal(t, "fabrikam", got.TenantID)
 	assert.ElementsMatch(t, []lockbox.Role{lockbox.RoleReader, lockbox.RoleApprover}, got.Roles)

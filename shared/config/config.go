@@ -13,16 +13,19 @@ import (
 	"time"
 
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/redisclient"
 )
 
 // Secret names (OpenFaaS secrets, one file each). These are file names, not
 // secrets: gosec's G101 is suppressed on them for that reason.
 const (
-	SecretWebhook       = "lockbox-webhook-secret" // #nosec G101 -- a file name
-	SecretJWT           = "lockbox-jwt-secret"     // #nosec G101 -- a file name
-	SecretRedisPassword = "redis-password"         // #nosec G101 -- a file name
-	SecretS3AccessKey   = "s3-access-key"          // #nosec G101 -- a file name
-	SecretS3SecretKey   = "s3-secret-key"          // #nosec G101 -- a file name
+	SecretWebhook       = "lockbox-webhook-secret"    // #nosec G101 -- a file name
+	SecretJWT           = "lockbox-jwt-secret"        // #nosec G101 -- a file name
+	SecretRedisPassword = "redis-password"            // #nosec G101 -- a file name
+	SecretRedisSentinel = "redis-sentinel-password"   // #nosec G101 -- a file name
+	SecretAuditSigning  = "lockbox-audit-signing-key" // #nosec G101 -- a file name
+	SecretS3AccessKey   = "s3-access-key"             // #nosec G101 -- a file name
+	SecretS3SecretKey   = "s3-secret-key"             // #nosec G101 -- a file name
 )
 
 // DefaultSecretMountPath is where OpenFaaS mounts secrets.
@@ -35,7 +38,9 @@ const minSecretLen = 16
 type Needs struct {
 	Webhook bool // verifies signed webhooks (create, list)
 	JWT     bool // verifies bearer tokens
-	S3      bool // writes the audit archive (audit)
+	S3      bool // reads or writes the audit archive
+	// AuditKey: signs the archive's checkpoints (lockbox-audit).
+	AuditKey bool
 }
 
 // S3 locates the audit archive.
@@ -57,9 +62,10 @@ type S3 struct {
 
 // Config is everything a function is configured with.
 type Config struct {
-	RedisURL      string
-	RedisPassword string // from the redis-password secret; "" when absent
-	Limits        lockbox.Limits
+	// Redis is how to reach Redis (redis_url, redis_mode, redis_ca_file and
+	// the redis-password and redis-sentinel-password secrets).
+	Redis  redisclient.Config
+	Limits lockbox.Limits
 
 	JWTIssuer   string // checked when set
 	JWTAudience string // checked when set
@@ -70,9 +76,14 @@ type Config struct {
 	// JWTTenantClaim and JWTRolesClaim name the token's tenant and roles
 	// claims (default tid and roles).
 	JWTTenantClaim, JWTRolesClaim string
+	// MaxTokenLifetime bounds a token's exp after its iat
+	// (max_token_lifetime, default 24h).
+	MaxTokenLifetime time.Duration
 
-	// Usage caps: live pending requests per tenant, live grants per engineer.
+	// Usage caps: live pending requests per tenant and per engineer, live
+	// grants per engineer.
 	MaxPendingPerTenant         int
+	MaxPendingPerRequester      int
 	MaxActiveGrantsPerRequester int
 
 	// WebhookSecrets and JWTSecrets hold every key of their secret file,
@@ -82,6 +93,10 @@ type Config struct {
 	JWTSecrets     [][]byte
 
 	S3 S3 // set when Needs.S3
+	// AuditSigningKey is the secret lockbox-audit-signing-key (set when
+	// Needs.AuditKey): the key that signs the archive's checkpoints, and
+	// during a rotation the previous ones after it (audit.ParseSigningKeys).
+	AuditSigningKey []byte
 }
 
 // Load reads the configuration through getenv (os.Getenv in production) and
@@ -89,7 +104,6 @@ type Config struct {
 func Load(getenv func(string) string, needs Needs) (Config, error) {
 	var errs []error
 	c := Config{
-		RedisURL:    getenv("redis_url"),
 		JWTIssuer:   getenv("jwt_issuer"),
 		JWTAudience: getenv("jwt_audience"),
 		JWTJWKSURL:  getenv("jwt_jwks_url"),
@@ -99,9 +113,6 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 	}
 	if c.JWTJWKSURL != "" && (c.JWTIssuer == "" || c.JWTAudience == "") {
 		errs = append(errs, errors.New("jwt_jwks_url needs jwt_issuer and jwt_audience"))
-	}
-	if c.RedisURL == "" {
-		errs = append(errs, errors.New("redis_url is not set"))
 	}
 	duration := func(name string, def time.Duration) time.Duration {
 		v := getenv(name)
@@ -120,6 +131,7 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 		AccessTTL:    duration("access_ttl", lockbox.DefaultLimits.AccessTTL),
 		MaxAccessTTL: duration("max_access_ttl", lockbox.DefaultLimits.MaxAccessTTL),
 	}
+	c.MaxTokenLifetime = duration("max_token_lifetime", 24*time.Hour)
 
 	dir := getenv("secret_mount_path")
 	if dir == "" {
@@ -172,8 +184,16 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 		return n
 	}
 	c.MaxPendingPerTenant = number("max_pending_per_tenant", 1000, 1)
+	c.MaxPendingPerRequester = number("max_pending_per_requester", 50, 1)
 	c.MaxActiveGrantsPerRequester = number("max_active_grants_per_requester", 5, 1)
-	c.RedisPassword = optionalSecret(dir, SecretRedisPassword, &errs)
+	redis, err := redisclient.FromEnv(getenv, optionalSecret(dir, SecretRedisPassword, &errs), optionalSecret(dir, SecretRedisSentinel, &errs))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.Redis = redis
+	if needs.AuditKey {
+		c.AuditSigningKey = secret(SecretAuditSigning, true)
+	}
 	if needs.S3 {
 		c.S3 = S3{Endpoint: getenv("s3_endpoint"), Region: getenv("s3_region"), Bucket: getenv("s3_bucket"),
 			ObjectLockMode: getenv("s3_object_lock_mode")}

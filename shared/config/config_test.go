@@ -32,7 +32,7 @@ func TestLoad(t *testing.T) {
 	}), config.Needs{Webhook: true, JWT: true})
 	require.NoError(t, err)
 	assert.Equal(t, [][]byte{[]byte("webhook-secret-0123456789")}, c.WebhookSecrets, "trailing newline trimmed")
-	assert.Equal(t, "hunter2", c.RedisPassword)
+	assert.Equal(t, "hunter2", c.Redis.Password)
 	assert.Equal(t, 2*time.Minute, c.Limits.PendingTTL)
 	assert.Equal(t, 8*time.Hour, c.Limits.AccessTTL, "default")
 	assert.Equal(t, 30*time.Second, c.Limits.MaxAccessTTL)
@@ -69,7 +69,7 @@ func TestOptionalRedisPassword(t *testing.T) {
 	dir := t.TempDir()
 	c, err := config.Load(env(map[string]string{"redis_url": "redis://x", "secret_mount_path": dir}), config.Needs{})
 	require.NoError(t, err)
-	assert.Empty(t, c.RedisPassword)
+	assert.Empty(t, c.Redis.Password)
 }
 
 func TestLoadS3(t *testing.T) {
@@ -119,7 +119,7 @@ func TestEmptyRedisPasswordMeansNone(t *testing.T) {
 			}
 			c, err := config.Load(env(map[string]string{"redis_url": "redis://127.0.0.1:6379/0", "secret_mount_path": dir}), config.Needs{})
 			require.NoError(t, err)
-			assert.Empty(t, c.RedisPassword)
+			assert.Empty(t, c.Redis.Password)
 		})
 	}
 }

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,17 +27,20 @@ const MaxBody = 64 << 10
 const Timeout = 10 * time.Second
 
 var statusOf = map[lockbox.Kind]int{
-	lockbox.KindInvalid:          http.StatusBadRequest,
-	lockbox.KindUnauthorized:     http.StatusUnauthorized,
-	lockbox.KindForbidden:        http.StatusForbidden,
-	lockbox.KindNotFound:         http.StatusNotFound,
-	lockbox.KindMethodNotAllowed: http.StatusMethodNotAllowed,
-	lockbox.KindConflict:         http.StatusConflict,
-	lockbox.KindTooLarge:         http.StatusRequestEntityTooLarge,
-	lockbox.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
-	lockbox.KindTooMany:          http.StatusTooManyRequests,
-	lockbox.KindUnavailable:      http.StatusServiceUnavailable,
-	lockbox.KindInternal:         http.StatusInternalServerError,
+	lockbox.KindInvalid:              http.StatusBadRequest,
+	lockbox.KindUnauthorized:         http.StatusUnauthorized,
+	lockbox.KindForbidden:            http.StatusForbidden,
+	lockbox.KindNotFound:             http.StatusNotFound,
+	lockbox.KindMethodNotAllowed:     http.StatusMethodNotAllowed,
+	lockbox.KindConflict:             http.StatusConflict,
+	lockbox.KindPreconditionFailed:   http.StatusPreconditionFailed,
+	lockbox.KindTooLarge:             http.StatusRequestEntityTooLarge,
+	lockbox.KindUnsupportedMedia:     http.StatusUnsupportedMediaType,
+	lockbox.KindUnprocessable:        http.StatusUnprocessableEntity,
+	lockbox.KindPreconditionRequired: http.StatusPreconditionRequired,
+	lockbox.KindTooMany:              http.StatusTooManyRequests,
+	lockbox.KindUnavailable:          http.StatusServiceUnavailable,
+	lockbox.KindInternal:             http.StatusInternalServerError,
 }
 
 // Status returns the HTTP status of an error kind.
@@ -45,6 +49,22 @@ func Status(k lockbox.Kind) int {
 		return s
 	}
 	return http.StatusInternalServerError
+}
+
+// Serve runs flow with the value get returns (a function's dependencies,
+// built on its first call), turning every error into the contract's error
+// response. It never returns an error itself: the template would turn that
+// into a bare 500.
+func Serve[T any](get func() (T, error), req handler.Request, flow func(T, handler.Request) (handler.Response, error)) (handler.Response, error) {
+	v, err := get()
+	if err != nil {
+		return Error(err, slog.Default()), nil
+	}
+	resp, err := flow(v, req)
+	if err != nil {
+		return Error(err, slog.Default()), nil
+	}
+	return resp, nil
 }
 
 // Context returns the call's context bounded by timeout. A Request built
@@ -106,15 +126,18 @@ type ErrorDetail struct {
 	CurrentStatus lockbox.Status `json:"currentStatus,omitempty"`
 }
 
-// JSON returns a response with v encoded as its body.
+// JSON returns a response with v encoded as its body. Strings are not
+// HTML-escaped (the body is JSON, not HTML): a '<' costs one byte, not six.
 func JSON(status int, v any) handler.Response {
-	body, err := json.Marshal(v)
-	if err != nil {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return Error(lockbox.Internal("encode response", err), slog.Default())
 	}
 	return handler.Response{
 		StatusCode: status,
-		Body:       append(body, '\n'),
+		Body:       body.Bytes(),
 		Header:     http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}},
 	}
 }

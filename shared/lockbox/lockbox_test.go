@@ -13,38 +13,27 @@ import (
 // implementation the store is compared with.
 type memory struct{ reqs map[string]lockbox.Request }
 
-func (m *memory) Create(t *testing.T, in lockbox.CreateInput, at time.Time) lockbox.Request {
+func (m *memory) Create(t *testing.T, in lockbox.CreateInput, filedBy string, at time.Time) lockbox.Request {
 	if err := in.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	r := lockbox.NewRequest(in, "req-1", at, lockboxtest.Limits)
+	r.FiledBy = filedBy
 	m.reqs[r.RequestID] = r
 	return r
 }
 
-func (m *memory) decide(id string, f func(lockbox.Request) (lockbox.Request, lockbox.Event, error)) (lockbox.Request, error) {
+func (m *memory) Act(id string, act lockbox.Act) (lockbox.Request, error) {
 	r, ok := m.reqs[id]
 	if !ok {
 		return lockbox.Request{}, lockbox.ErrNotFound(id)
 	}
-	r, _, err := f(r)
+	r, _, err := lockbox.Apply(r, act, lockboxtest.Limits)
 	if err != nil {
 		return lockbox.Request{}, err
 	}
 	m.reqs[id] = r
 	return r, nil
-}
-
-func (m *memory) Approve(id, by, reason string, d *int, at time.Time) (lockbox.Request, error) {
-	return m.decide(id, func(r lockbox.Request) (lockbox.Request, lockbox.Event, error) {
-		return lockbox.Approve(r, by, reason, d, at, lockboxtest.Limits)
-	})
-}
-
-func (m *memory) Deny(id, by, reason string, at time.Time) (lockbox.Request, error) {
-	return m.decide(id, func(r lockbox.Request) (lockbox.Request, lockbox.Event, error) {
-		return lockbox.Deny(r, by, reason, at)
-	})
 }
 
 func (m *memory) Get(id string, at time.Time) (lockbox.Request, error) {
@@ -80,7 +69,7 @@ func TestSettle(t *testing.T) {
 	}
 
 	// An approved request completes when its grant ends.
-	app, _, err := lockbox.Approve(r, lockboxtest.Approver, "ok", nil, start, lockboxtest.Limits)
+	app, _, err := lockbox.Apply(r, lockboxtest.ActOf(lockboxtest.Step{Do: lockbox.ActionApprove, By: lockboxtest.Approver}, start), lockboxtest.Limits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +138,7 @@ func TestAuthorize(t *testing.T) {
 		{"requester may not decide", requester, lockbox.KindForbidden},
 		{"approver who is also a requester may not decide", user("a", "contoso", lockbox.RoleApprover, lockbox.RoleRequester), lockbox.KindForbidden},
 		{"operator may not decide", operator, lockbox.KindForbidden},
+		{"operator who is also an approver may not decide", user("o", "contoso", lockbox.RoleApprover, lockbox.RoleOperator), lockbox.KindForbidden},
 		{"webhook service may not decide", svc, lockbox.KindForbidden},
 	}
 	for _, c := range decide {
@@ -241,5 +231,32 @@ func TestValidate(t *testing.T) {
 		if got := kind(in.Validate(false)); got != lockbox.KindInvalid {
 			t.Errorf("%s: got %q, want invalid", name, got)
 		}
+	}
+}
+
+// Identities are compared in one canonical form: case-folded, NFC.
+func TestCanonicalID(t *testing.T) {
+	same := [][2]string{
+		{"Alice", "alice"}, {"ALICE@CONTOSO.EXAMPLE", "alice@contoso.example"},
+		{"Zo\u00eb", "zoe\u0308"}, {"ZOE\u0308", "zo\u00eb"}, // NFC and NFD, any case
+		{"Stra\u00dfe", "STRASSE"}, // full case folding, not lower-casing
+	}
+	for _, p := range same {
+		if !lockbox.SameIdentity(p[0], p[1]) {
+			t.Errorf("%q and %q: got different identities, want the same", p[0], p[1])
+		}
+	}
+	for _, p := range [][2]string{{"alice", "alice2"}, {"zoe", "zo\u00eb"}, {"eng-7", "eng_7"}} {
+		if lockbox.SameIdentity(p[0], p[1]) {
+			t.Errorf("%q and %q: got the same identity, want different", p[0], p[1])
+		}
+	}
+	user := lockbox.Principal{Kind: lockbox.KindUser, Subject: "Alice"}
+	svc := lockbox.Principal{Kind: lockbox.KindService, Subject: "alice"}
+	if user.Key() == svc.Key() {
+		t.Errorf("a user and a service of the same name share key %q", user.Key())
+	}
+	if got, want := user.Key(), lockbox.UserKey("ALICE"); got != want {
+		t.Errorf("got key %q, want %q", got, want)
 	}
 }

@@ -10,8 +10,12 @@ const (
 	RoleApprover  Role = "lockbox.approver"  // decides requests in their tenant, lists them
 	RoleReader    Role = "lockbox.reader"    // lists requests in their tenant
 	RoleRequester Role = "lockbox.requester" // files requests for themself, lists their own
-	RoleOperator  Role = "lockbox.operator"  // provider side: files for anyone, lists any tenant
+	RoleOperator  Role = "lockbox.operator"  // provider side: files for anyone, lists any tenant; never decides
+	RoleAdmin     Role = "lockbox.admin"     // the tenant's administrator: settings, revocation
 )
+
+// Roles lists every role a token may carry; others are ignored.
+var Roles = []Role{RoleApprover, RoleReader, RoleRequester, RoleOperator, RoleAdmin}
 
 // PrincipalKind says how a caller authenticated.
 type PrincipalKind string
@@ -39,6 +43,26 @@ type Principal struct {
 // Has reports whether p holds role r.
 func (p Principal) Has(r Role) bool { return slices.Contains(p.Roles, r) }
 
+// Key identifies p in canonical form (CanonicalID): "user:<sub>" for people
+// and tools, "service:<subject>" for signed systems. The store records it as
+// who filed a request.
+func (p Principal) Key() string {
+	if p.Kind == KindService {
+		return ServiceKeyPrefix + CanonicalID(p.Subject)
+	}
+	return UserKey(p.Subject)
+}
+
+// The prefixes of principal keys.
+const (
+	UserKeyPrefix    = "user:"
+	ServiceKeyPrefix = "service:"
+)
+
+// UserKey is the key of the person whose id (a token's sub, a requester's
+// id) is id.
+func UserKey(id string) string { return UserKeyPrefix + CanonicalID(id) }
+
 // AuthorizeCreate decides whether p may file the request in. Services and
 // operators may file for any engineer; a requester only for themself.
 func AuthorizeCreate(p Principal, in CreateInput) error {
@@ -46,24 +70,28 @@ func AuthorizeCreate(p Principal, in CreateInput) error {
 	case p.Kind == KindService, p.Has(RoleOperator):
 		return nil
 	case p.Has(RoleRequester):
-		if in.Requester.ID != p.Subject {
-			return Errorf(KindForbidden, "Forbidden", "a requester may only file requests for themself")
+		if !SameIdentity(in.Requester.ID, p.Subject) {
+			return Forbiddenf("a requester may only file requests for themself")
 		}
 		return nil
 	}
-	return Errorf(KindForbidden, "Forbidden", "filing a request needs role %s or %s", RoleRequester, RoleOperator)
+	return Forbiddenf("filing a request needs role %s or %s", RoleRequester, RoleOperator)
 }
 
 // AuthorizeDecide decides whether p may approve or deny at all. Only an
-// approver decides, never someone who is also a requester, and only inside
-// p.TenantID (the store looks requests up in that tenant alone). Deciding
-// one's own request is refused by Approve and Deny.
+// approver decides, never someone who is also a requester or an operator
+// (the provider's side never decides for the customer), and only inside
+// p.TenantID (the store looks requests up in that tenant alone). Deciding a
+// request one filed or that was filed for one is refused by the transition
+// itself (Transition.OwnForbidden), atomically.
 func AuthorizeDecide(p Principal) error {
 	switch {
 	case p.Kind != KindUser || !p.Has(RoleApprover):
-		return Errorf(KindForbidden, "Forbidden", "deciding a request needs role %s", RoleApprover)
+		return Forbiddenf("deciding a request needs role %s", RoleApprover)
 	case p.Has(RoleRequester):
-		return Errorf(KindForbidden, "Forbidden", "a requester can never decide a request")
+		return Forbiddenf("a requester can never decide a request")
+	case p.Has(RoleOperator):
+		return Forbiddenf("an operator can never decide a request")
 	}
 	return nil
 }
@@ -71,8 +99,10 @@ func AuthorizeDecide(p Principal) error {
 // Scope is what a caller may list: one tenant, and within it either every
 // request or only those of one requester.
 type Scope struct {
-	TenantID    string
-	RequesterID string // "" for every requester
+	TenantID string
+	// RequesterID, when set, limits the scope to the requests filed for
+	// this requester (canonical form, CanonicalID).
+	RequesterID string
 }
 
 // AuthorizeList turns the tenantId a caller asked for (may be empty) into the
@@ -94,14 +124,14 @@ func AuthorizeList(p Principal, tenantID string) (Scope, error) {
 		return Scope{TenantID: tenantID}, nil
 	case p.Has(RoleApprover) || p.Has(RoleReader):
 		if tenantID != "" && tenantID != p.TenantID {
-			return Scope{}, Errorf(KindForbidden, "Forbidden", "you may only list requests of your own tenant")
+			return Scope{}, Forbiddenf("you may only list requests of your own tenant")
 		}
 		return Scope{TenantID: p.TenantID}, nil
 	case p.Has(RoleRequester):
 		if tenantID == "" {
 			return Scope{}, Invalidf("tenantId is required")
 		}
-		return Scope{TenantID: tenantID, RequesterID: p.Subject}, nil
+		return Scope{TenantID: tenantID, RequesterID: CanonicalID(p.Subject)}, nil
 	}
-	return Scope{}, Errorf(KindForbidden, "Forbidden", "listing needs one of the lockbox roles")
+	return Scope{}, Forbiddenf("listing needs one of the lockbox roles")
 }

@@ -12,32 +12,6 @@ import (
 	"time"
 )
 
-// Status is the state of a lockbox request.
-type Status string
-
-// The states of a request. Pending → Approved → Completed, Pending → Denied,
-// Pending → Expired.
-const (
-	StatusPending   Status = "Pending"
-	StatusApproved  Status = "Approved"
-	StatusDenied    Status = "Denied"
-	StatusExpired   Status = "Expired"
-	StatusCompleted Status = "Completed"
-)
-
-// Statuses lists every status, in lifecycle order.
-var Statuses = []Status{StatusPending, StatusApproved, StatusDenied, StatusExpired, StatusCompleted}
-
-// ParseStatus returns the status named s (exact spelling) or a KindInvalid error.
-func ParseStatus(s string) (Status, error) {
-	for _, st := range Statuses {
-		if string(st) == s {
-			return st, nil
-		}
-	}
-	return "", Invalidf("status must be one of Pending, Approved, Denied, Expired, Completed")
-}
-
 // Requester is the support engineer who will get access.
 type Requester struct {
 	ID          string `json:"id"`
@@ -77,6 +51,15 @@ type Request struct {
 	// before the max_access_ttl cap: Duration hours when the caller asked
 	// for a duration, access_ttl otherwise. Not part of the API.
 	Grant time.Duration `json:"-"`
+	// FiledBy is the key (Principal.Key) of whoever filed the request: a
+	// ticketing system, an operator, the engineer. Not part of the API.
+	FiledBy string `json:"-"`
+}
+
+// Involves reports whether the principal with key (Principal.Key) filed r or
+// is its requester: segregation of duties keeps them from deciding it.
+func (r Request) Involves(key string) bool {
+	return key != "" && (key == r.FiledBy || key == UserKey(r.Requester.ID))
 }
 
 // Limits are the configured lifetimes.
@@ -129,16 +112,8 @@ func hoursCeil(d time.Duration) int {
 // is Expired and an Approved one past its grant is Completed, whether or not a
 // sweep has recorded it yet. AccessActive is true exactly while a grant lives.
 func (r Request) Effective(now time.Time) Request {
-	switch r.Status {
-	case StatusPending:
-		if !now.Before(r.ExpirationDateTime) {
-			r.Status = StatusExpired
-		}
-	case StatusApproved:
-		if r.AccessExpirationDateTime == nil || !now.Before(*r.AccessExpirationDateTime) {
-			r.Status = StatusCompleted
-		}
-	}
+	grantLive := r.AccessExpirationDateTime != nil && now.Before(*r.AccessExpirationDateTime)
+	r.Status = EffectiveStatus(r.Status, now.Before(r.ExpirationDateTime), grantLive)
 	r.AccessActive = r.Status == StatusApproved
 	return r
 }

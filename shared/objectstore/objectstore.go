@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 )
 
 // Config locates a bucket.
@@ -82,16 +83,44 @@ func (s *Store) Put(ctx context.Context, key string, body []byte, retainUntil ti
 		in.ObjectLockRetainUntilDate = aws.Time(retainUntil)
 	}
 	if _, err := s.client.PutObject(ctx, in); err != nil {
-		return fmt.Errorf("put s3://%s/%s: %w", s.bucket, key, err)
+		return s.explain(fmt.Errorf("put s3://%s/%s: %w", s.bucket, key, err))
 	}
 	return nil
+}
+
+// MissingBucketError is the failure of a call to a bucket that does not
+// exist. Explain says how to create it.
+type MissingBucketError struct {
+	Bucket string
+	Err    error
+}
+
+func (e *MissingBucketError) Error() string { return e.Explain() + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *MissingBucketError) Unwrap() error { return e.Err }
+
+// Explain says what is missing and how to create it, in words safe to show.
+func (e *MissingBucketError) Explain() string {
+	return fmt.Sprintf("bucket %q does not exist: create it with object lock, e.g. `mc mb --with-lock <alias>/%s` "+
+		"or `aws s3api create-bucket --bucket %s --object-lock-enabled-for-bucket` (README: Deploying)", e.Bucket, e.Bucket, e.Bucket)
+}
+
+// explain turns a failure on a missing bucket into a *MissingBucketError.
+func (s *Store) explain(err error) error {
+	var nsb *types.NoSuchBucket
+	var api smithy.APIError
+	if errors.As(err, &nsb) || (errors.As(err, &api) && api.ErrorCode() == "NoSuchBucket") {
+		return &MissingBucketError{Bucket: s.bucket, Err: err}
+	}
+	return err
 }
 
 // Get reads the object key.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if err != nil {
-		return nil, fmt.Errorf("get s3://%s/%s: %w", s.bucket, key, err)
+		return nil, s.explain(fmt.Errorf("get s3://%s/%s: %w", s.bucket, key, err))
 	}
 	defer out.Body.Close()
 	return io.ReadAll(out.Body)
@@ -104,7 +133,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list s3://%s/%s: %w", s.bucket, prefix, err)
+			return nil, s.explain(fmt.Errorf("list s3://%s/%s: %w", s.bucket, prefix, err))
 		}
 		for _, o := range page.Contents {
 			keys = append(keys, aws.ToString(o.Key))

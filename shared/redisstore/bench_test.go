@@ -47,7 +47,7 @@ func fill(b *testing.B, s *redisstore.Store, tenant string, n int) {
 	for range 16 {
 		wg.Go(func() {
 			for range next {
-				if _, _, err := s.Create(b.Context(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), s.Limits()), redisstore.CreateOptions{}); err != nil {
+				if _, _, err := s.Create(b.Context(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), s.Limits()), lockbox.CreateOptions{}); err != nil {
 					b.Error(err)
 				}
 			}
@@ -64,7 +64,7 @@ func fill(b *testing.B, s *redisstore.Store, tenant string, n int) {
 func BenchmarkListPage(b *testing.B) {
 	rdb, tc, name := benchRedis(b)
 	s := redisstore.New(rdb, lockbox.DefaultLimits)
-	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30} // 100,000 pending in one tenant
+	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30} // 100,000 pending in one tenant
 	for _, stored := range []int{1_000, 100_000} {
 		ten := fmt.Sprintf("bench-list-%d-%d", stored, time.Now().UnixNano())
 		fill(b, s, ten, stored)
@@ -74,7 +74,7 @@ func BenchmarkListPage(b *testing.B) {
 				label = string(status)
 			}
 			b.Run(fmt.Sprintf("%s/stored=%d/status=%s", name, stored, label), func(b *testing.B) {
-				q := redisstore.Query{Scope: lockbox.Scope{TenantID: ten}, Status: status, Limit: 50}
+				q := lockbox.Query{Scope: lockbox.Scope{TenantID: ten}, Status: status, Limit: 50}
 				before := tc.n.Load()
 				for b.Loop() {
 					p, err := s.List(b.Context(), q)
@@ -92,12 +92,12 @@ func BenchmarkListPage(b *testing.B) {
 func BenchmarkTransitions(b *testing.B) {
 	rdb, tc, name := benchRedis(b)
 	s := redisstore.New(rdb, lockbox.DefaultLimits)
-	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
+	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
 	ten := fmt.Sprintf("bench-tx-%d", time.Now().UnixNano())
 	in := lockboxtest.Input(lockboxtest.Scenario{})
 	in.TenantID = ten
 	create := func() lockbox.Request {
-		r, _, err := s.Create(b.Context(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), s.Limits()), redisstore.CreateOptions{})
+		r, _, err := s.Create(b.Context(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), s.Limits()), lockbox.CreateOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -122,9 +122,9 @@ func BenchmarkTransitions(b *testing.B) {
 				b.StartTimer()
 				var err error
 				if action == "approve" {
-					_, err = s.Approve(b.Context(), ten, id, "alice", "ok", nil, time.Now())
+					_, err = s.Act(b.Context(), ten, id, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, time.Now()))
 				} else {
-					_, err = s.Deny(b.Context(), ten, id, "alice", "no", time.Now())
+					_, err = s.Act(b.Context(), ten, id, lockboxtest.Decision(lockbox.ActionDeny, "alice", "no", nil, time.Now()))
 				}
 				if err != nil {
 					b.Fatal(err)

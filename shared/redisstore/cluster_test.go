@@ -35,21 +35,21 @@ func TestRedisCluster(t *testing.T) {
 
 		in := lockboxtest.Input(lockboxtest.Scenario{})
 		in.TenantID = ten
-		idem := &redisstore.Idempotency{KeyHash: "k", BodyHash: strings.Repeat("a", 64)}
-		approved, _, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), lim), redisstore.CreateOptions{Idempotency: idem, SignatureHash: "sig"})
+		idem := &lockbox.Idempotency{KeyHash: "k", BodyHash: strings.Repeat("a", 64)}
+		approved, _, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), lim), lockbox.CreateOptions{Idempotency: idem, SignatureHash: "sig"})
 		require.NoError(t, err, "create on tenant %d", i)
-		again, replayed, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), lim), redisstore.CreateOptions{Idempotency: idem})
+		again, replayed, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), lim), lockbox.CreateOptions{Idempotency: idem})
 		require.NoError(t, err)
 		assert.True(t, replayed)
 		assert.Equal(t, approved.RequestID, again.RequestID)
 		denied := file(t, s, ten, "eng-8", time.Now())
 		expiring := file(t, s, ten, "eng-9", time.Now())
 
-		_, err = s.Approve(ctx, ten, approved.RequestID, "alice", "ok", nil, time.Now())
+		_, err = s.Act(ctx, ten, approved.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, time.Now()))
 		require.NoError(t, err, "approve")
-		_, err = s.Deny(ctx, ten, denied.RequestID, "alice", "no", time.Now())
+		_, err = s.Act(ctx, ten, denied.RequestID, lockboxtest.Decision(lockbox.ActionDeny, "alice", "no", nil, time.Now()))
 		require.NoError(t, err, "deny")
-		for _, q := range []redisstore.Query{
+		for _, q := range []lockbox.Query{
 			{Scope: lockbox.Scope{TenantID: ten}, Limit: 10},
 			{Scope: lockbox.Scope{TenantID: ten}, Status: lockbox.StatusExpired, Limit: 10},
 			{Scope: lockbox.Scope{TenantID: ten, RequesterID: lockboxtest.Requester}, Limit: 10},
@@ -68,11 +68,11 @@ func TestRedisCluster(t *testing.T) {
 	tenants, err := s.Tenants(ctx)
 	require.NoError(t, err)
 	var mu sync.Mutex
-	total := redisstore.SweepResult{}
+	total := lockbox.SweepResult{}
 	var wg sync.WaitGroup
 	for _, ten := range tenants {
 		wg.Go(func() {
-			res, err := s.Sweep(ctx, ten, time.Now(), 100)
+			res, err := s.Sweep(ctx, ten, time.Now())
 			assert.NoError(t, err, "sweep %s", ten)
 			mu.Lock()
 			total.Expired += res.Expired

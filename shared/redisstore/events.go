@@ -5,57 +5,33 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
+
+	"lockbox.dev/shared/lockbox"
 )
 
 // EventField is the one field of a stream entry: every event the scripts
 // record in a tenant's stream (EventsKey) is
 //
-//	XADD <events> * v1 <netstrings>
+//	XADD <events> * v2 <netstrings>
 //
-// where <netstrings> is, in this order, op, requestId, time (Unix ms),
+// where <netstrings> is, in this order, seq, op, requestId, time (Unix ms),
 // actorKind, actorId, from, to, reason and supportRequest, each written as
 // its length in bytes, a colon and the bytes ("20:CreateLockboxRequest").
-// One field rather than nine keeps the entries small and makes reading a
-// batch for the export cheap: reading was what the export spent most of its
-// time on. The name carries the layout's version.
-const EventField = "v1"
+// One field rather than ten keeps the entries small and makes reading a
+// batch for the export cheap. The name carries the layout's version: "v1"
+// entries (written before seqs were assigned at append) lack the seq, and
+// the oldest entries hold one field per value; both are still read.
+const EventField = "v2"
 
-// eventFields is how many values an event holds.
-const eventFields = 9
+const eventFieldV1 = "v1"
 
-// Event is one audit event as the stream holds it.
-type Event struct {
-	Op             string
-	RequestID      string
-	TimeMs         int64
-	ActorKind      string
-	ActorID        string
-	From, To       string
-	Reason         string
-	SupportRequest string
-}
-
-// luaEvent defines event(key, op, requestId, time, actorKind, actorId,
-// from, to, reason, supportRequest) for the scripts: it appends the event to
-// the stream at key in the layout of EventField. A missing value (nil or
-// false) is written empty.
-const luaEvent = `
-local function event(key, ...)
-  local parts = {}
-  for i = 1, 9 do
-    local v = select(i, ...)
-    if not v then v = '' end
-    v = tostring(v)
-    parts[i] = #v .. ':' .. v
-  end
-  redis.call('XADD', key, '*', 'v1', table.concat(parts))
-end
-`
-
-// EncodeEvent returns the value of EventField for e, as the scripts write it.
-func EncodeEvent(e Event) string {
+// EncodeEvent returns the value of EventField for e, as the scripts write it
+// (tests and benchmarks fill streams with it).
+func EncodeEvent(e lockbox.Event) string {
 	var b strings.Builder
-	for _, v := range []string{e.Op, e.RequestID, strconv.FormatInt(e.TimeMs, 10), e.ActorKind, e.ActorID, e.From, e.To, e.Reason, e.SupportRequest} {
+	for _, v := range []string{strconv.FormatUint(e.Seq, 10), e.OperationName, e.RequestID, strconv.FormatInt(e.Time.UnixMilli(), 10),
+		string(e.Actor.Kind), e.Actor.ID, string(e.FromStatus), string(e.ToStatus), e.Reason, e.SupportRequest} {
 		b.WriteString(strconv.Itoa(len(v)))
 		b.WriteByte(':')
 		b.WriteString(v)
@@ -63,24 +39,86 @@ func EncodeEvent(e Event) string {
 	return b.String()
 }
 
-// DecodeEvent parses the value of EventField. The strings of the event share
-// s's memory.
-func DecodeEvent(s string) (Event, error) {
-	var v [eventFields]string
-	for i := range v {
-		n, rest, ok := strings.Cut(s, ":")
-		size, err := strconv.Atoi(n)
-		if !ok || err != nil || size < 0 || size > len(rest) {
-			return Event{}, fmt.Errorf("event value %d of %d is malformed", i+1, eventFields)
+// decodeEntry reads one stream entry's fields into an event of tenant. Seq
+// is 0 for entries written before seqs were assigned at append.
+func decodeEntry(tenant string, fields []any) (lockbox.Event, error) {
+	if len(fields) == 2 {
+		name, _ := fields[0].(string)
+		value, _ := fields[1].(string)
+		switch name {
+		case EventField:
+			return decodeNetstrings(tenant, value, true)
+		case eventFieldV1:
+			return decodeNetstrings(tenant, value, false)
 		}
-		v[i], s = rest[:size], rest[size:]
+	}
+	return decodeFieldPerValue(tenant, fields)
+}
+
+func decodeNetstrings(tenant, s string, withSeq bool) (lockbox.Event, error) {
+	n := 9
+	if withSeq {
+		n = 10
+	}
+	var v [10]string
+	for i := range n {
+		size, rest, ok := strings.Cut(s, ":")
+		l, err := strconv.Atoi(size)
+		if !ok || err != nil || l < 0 || l > len(rest) {
+			return lockbox.Event{}, fmt.Errorf("event value %d of %d is malformed", i+1, n)
+		}
+		v[i], s = rest[:l], rest[l:]
 	}
 	if s != "" {
-		return Event{}, errors.New("event has more values than its layout")
+		return lockbox.Event{}, errors.New("event has more values than its layout")
 	}
-	ms, err := strconv.ParseInt(v[2], 10, 64)
+	f := v[:]
+	var seq uint64
+	if withSeq {
+		var err error
+		if seq, err = strconv.ParseUint(f[0], 10, 64); err != nil || seq == 0 {
+			return lockbox.Event{}, fmt.Errorf("event seq %q is not a positive number", f[0])
+		}
+		f = f[1:]
+	}
+	ms, err := strconv.ParseInt(f[2], 10, 64)
 	if err != nil {
-		return Event{}, fmt.Errorf("event time %q: %w", v[2], err)
+		return lockbox.Event{}, fmt.Errorf("event time %q: %w", f[2], err)
 	}
-	return Event{Op: v[0], RequestID: v[1], TimeMs: ms, ActorKind: v[3], ActorID: v[4], From: v[5], To: v[6], Reason: v[7], SupportRequest: v[8]}, nil
+	return lockbox.Event{Seq: seq, OperationName: f[0], RequestID: f[1], Time: time.UnixMilli(ms).UTC(), TenantID: tenant,
+		Actor:      lockbox.Actor{Kind: lockbox.ActorKind(f[3]), ID: f[4]},
+		FromStatus: lockbox.Status(f[5]), ToStatus: lockbox.Status(f[6]), Reason: f[7], SupportRequest: f[8]}, nil
+}
+
+// decodeFieldPerValue reads the oldest layout: one stream field per value.
+func decodeFieldPerValue(tenant string, fields []any) (lockbox.Event, error) {
+	e := lockbox.Event{TenantID: tenant}
+	timeErr := errors.New("event without a time")
+	for j := 0; j+1 < len(fields); j += 2 {
+		k, _ := fields[j].(string)
+		v, _ := fields[j+1].(string)
+		switch k {
+		case "op":
+			e.OperationName = v
+		case "requestId":
+			e.RequestID = v
+		case "time":
+			var ms int64
+			ms, timeErr = strconv.ParseInt(v, 10, 64)
+			e.Time = time.UnixMilli(ms).UTC()
+		case "actorKind":
+			e.Actor.Kind = lockbox.ActorKind(v)
+		case "actorId":
+			e.Actor.ID = v
+		case "from":
+			e.FromStatus = lockbox.Status(v)
+		case "to":
+			e.ToStatus = lockbox.Status(v)
+		case "reason":
+			e.Reason = v
+		case "supportRequest":
+			e.SupportRequest = v
+		}
+	}
+	return e, timeErr
 }

@@ -6,31 +6,50 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/lockbox/lockboxtest"
 	"lockbox.dev/shared/redisstore"
 )
 
 func TestEventEncoding(t *testing.T) {
-	e := redisstore.Event{Op: lockbox.OpDeny, RequestID: "r-1", TimeMs: 1795770000123, ActorKind: "approver", ActorID: "alice",
-		From: "Pending", To: "Denied", Reason: "12:34 — not:now\n\"☃\"", SupportRequest: ""}
+	e := lockbox.Event{Seq: 7, OperationName: lockbox.OpDeny, RequestID: "r-1", Time: time.UnixMilli(1795770000123).UTC(), TenantID: "contoso",
+		Actor:      lockbox.Actor{Kind: lockbox.ActorApprover, ID: "alice"},
+		FromStatus: lockbox.StatusPending, ToStatus: lockbox.StatusDenied, Reason: "12:34 — not:now\n\"☃\""}
 	s := redisstore.EncodeEvent(e)
-	assert.True(t, strings.HasPrefix(s, "18:DenyLockboxRequest3:r-113:17957700001238:approver5:alice7:Pending6:Denied"), s)
-	got, err := redisstore.DecodeEvent(s)
+	assert.True(t, strings.HasPrefix(s, "1:718:DenyLockboxRequest3:r-113:17957700001238:approver5:alice7:Pending6:Denied"), s)
+	got, err := redisstore.DecodeEntry("contoso", []any{redisstore.EventField, s})
 	require.NoError(t, err)
 	assert.Equal(t, e, got)
 
 	for _, bad := range []string{"", "3:abc", s + "1:x", s[:len(s)-1], "x:abc" + s[5:], "-1:" + s, "99999999999999999999:a",
-		"18:DenyLockboxRequest3:r-12:xy8:approver5:alice7:Pending6:Denied0:0:"} {
-		_, err := redisstore.DecodeEvent(bad)
+		"1:718:DenyLockboxRequest3:r-12:xy8:approver5:alice7:Pending6:Denied0:0:", "1:0" + s[3:]} {
+		_, err := redisstore.DecodeEntry("contoso", []any{redisstore.EventField, bad})
 		assert.Error(t, err, "%q", bad)
 	}
 }
 
-// What the scripts write is what DecodeEvent reads, whatever the reason
-// holds: colons, digits, new lines, multi-byte characters.
+// Entries of the layouts before seqs were assigned at append are still read,
+// with seq 0 (the exporter numbers them).
+func TestEarlierEventLayouts(t *testing.T) {
+	v1 := "18:DenyLockboxRequest3:r-113:17957700001238:approver5:alice7:Pending6:Denied2:no0:"
+	got, err := redisstore.DecodeEntry("contoso", []any{"v1", v1})
+	require.NoError(t, err)
+	assert.Equal(t, lockbox.Event{OperationName: lockbox.OpDeny, RequestID: "r-1", Time: time.UnixMilli(1795770000123).UTC(), TenantID: "contoso",
+		Actor: lockbox.Actor{Kind: lockbox.ActorApprover, ID: "alice"}, FromStatus: lockbox.StatusPending, ToStatus: lockbox.StatusDenied, Reason: "no"}, got)
+	fields := []any{"op", lockbox.OpCreate, "requestId", "r-2", "time", "1795770000000", "actorKind", "engineer", "actorId", "eng-7", "to", "Pending"}
+	got, err = redisstore.DecodeEntry("contoso", fields)
+	require.NoError(t, err)
+	assert.Equal(t, lockbox.OpCreate, got.OperationName)
+	assert.Equal(t, uint64(0), got.Seq)
+}
+
+// What the scripts write is what the exporter reads, whatever the reason
+// holds: colons, digits, new lines, multi-byte characters; and every event
+// carries the next seq of its tenant.
 func TestScriptsWriteTheEventLayout(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
@@ -38,15 +57,35 @@ func TestScriptsWriteTheEventLayout(t *testing.T) {
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		r := file(t, s, ten, "eng-1", now)
 		reason := "12:34 — not:now\n\"☃\" 0:"
-		_, err := s.Deny(context.Background(), ten, r.RequestID, "alice", reason, now)
+		_, err := s.Act(context.Background(), ten, r.RequestID, lockboxtest.Decision(lockbox.ActionDeny, "alice", reason, nil, now))
 		require.NoError(t, err)
 
 		msgs, err := b.rdb.XRange(context.Background(), redisstore.EventsKey(ten), "-", "+").Result()
 		require.NoError(t, err)
 		require.Len(t, msgs, 2)
-		assert.Equal(t, redisstore.Event{Op: lockbox.OpCreate, RequestID: r.RequestID, TimeMs: now.UnixMilli(), ActorKind: "engineer",
-			ActorID: "eng-1", To: "Pending", SupportRequest: r.SupportRequest}, decodeEvent(t, msgs[0]))
-		assert.Equal(t, redisstore.Event{Op: lockbox.OpDeny, RequestID: r.RequestID, TimeMs: now.UnixMilli(), ActorKind: "approver",
-			ActorID: "alice", From: "Pending", To: "Denied", Reason: reason, SupportRequest: r.SupportRequest}, decodeEvent(t, msgs[1]))
+		assert.Equal(t, lockbox.Event{Seq: 1, OperationName: lockbox.OpCreate, RequestID: r.RequestID, Time: now, TenantID: ten,
+			Actor: lockbox.Actor{Kind: lockbox.ActorEngineer, ID: "eng-1"}, ToStatus: lockbox.StatusPending, SupportRequest: r.SupportRequest},
+			decodeEvent(t, ten, msgs[0]))
+		assert.Equal(t, lockbox.Event{Seq: 2, OperationName: lockbox.OpDeny, RequestID: r.RequestID, Time: now, TenantID: ten,
+			Actor: lockbox.Actor{Kind: lockbox.ActorApprover, ID: "alice"}, FromStatus: lockbox.StatusPending, ToStatus: lockbox.StatusDenied,
+			Reason: reason, SupportRequest: r.SupportRequest}, decodeEvent(t, ten, msgs[1]))
 	})
+}
+
+// A stream written before seqs were assigned at append: the first new event
+// continues after the exported head and the entries still waiting.
+func TestSeqContinuesAnEarlierStream(t *testing.T) {
+	b := miniBackend(t)
+	s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+	ten := tenant(t)
+	v1 := "20:CreateLockboxRequest3:r-113:17957700001238:engineer5:eng-70:7:Pending0:0:"
+	for range 3 {
+		require.NoError(t, b.rdb.XAdd(ctx, &redis.XAddArgs{Stream: redisstore.EventsKey(ten), Values: []any{"v1", v1}}).Err())
+	}
+	require.NoError(t, b.rdb.HSet(ctx, "lb:{"+ten+"}:audit:head", "seq", 40, "hash", strings.Repeat("a", 64), "lastId", "1-1").Err())
+	file(t, s, ten, "eng-1", time.Now())
+	msgs, err := b.rdb.XRange(ctx, redisstore.EventsKey(ten), "-", "+").Result()
+	require.NoError(t, err)
+	require.Len(t, msgs, 4)
+	assert.Equal(t, uint64(44), decodeEvent(t, ten, msgs[3]).Seq, "40 exported, 3 waiting: the next is 44")
 }

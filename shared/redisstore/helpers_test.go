@@ -95,7 +95,9 @@ func file(t *testing.T, s *redisstore.Store, tenant, requester string, now time.
 	t.Helper()
 	in := lockboxtest.Input(lockboxtest.Scenario{})
 	in.TenantID, in.Requester.ID = tenant, requester
-	r, _, err := s.Create(context.Background(), lockbox.NewRequest(in, newID(), now, s.Limits()), redisstore.CreateOptions{})
+	r := lockbox.NewRequest(in, newID(), now, s.Limits())
+	r.FiledBy = lockboxtest.FiledBy(lockboxtest.Scenario{})
+	r, _, err := s.Create(context.Background(), r, lockbox.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
@@ -103,10 +105,10 @@ func file(t *testing.T, s *redisstore.Store, tenant, requester string, now time.
 }
 
 // decodeEvent decodes a stream entry the scripts wrote.
-func decodeEvent(t testing.TB, m redis.XMessage) redisstore.Event {
+func decodeEvent(t testing.TB, tenant string, m redis.XMessage) lockbox.Event {
 	t.Helper()
 	v, _ := m.Values[redisstore.EventField].(string)
-	e, err := redisstore.DecodeEvent(v)
+	e, err := redisstore.DecodeEntry(tenant, []any{redisstore.EventField, v})
 	if err != nil || len(m.Values) != 1 {
 		t.Fatalf("stream entry %s: %v (%d fields)", m.ID, err, len(m.Values))
 	}
@@ -114,7 +116,7 @@ func decodeEvent(t testing.TB, m redis.XMessage) redisstore.Event {
 }
 
 // events returns the operations in a tenant's audit stream, in order.
-func events(t *testing.T, rdb *redis.Client, tenant string) []string {
+func events(t *testing.T, rdb redis.UniversalClient, tenant string) []string {
 	t.Helper()
 	msgs, err := rdb.XRange(context.Background(), redisstore.EventsKey(tenant), "-", "+").Result()
 	if err != nil {
@@ -122,7 +124,11 @@ func events(t *testing.T, rdb *redis.Client, tenant string) []string {
 	}
 	ops := make([]string, len(msgs))
 	for i, m := range msgs {
-		ops[i] = decodeEvent(t, m).Op
+		e := decodeEvent(t, tenant, m)
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("event %d of %s has seq %d, want %d", i, tenant, e.Seq, i+1)
+		}
+		ops[i] = e.OperationName
 	}
 	return ops
 }

@@ -10,49 +10,34 @@ import (
 	"lockbox.dev/shared/lockbox"
 )
 
-// Query selects a page of requests.
-type Query struct {
-	Scope  lockbox.Scope
-	Status lockbox.Status // "" for every status
-	Limit  int            // 1..100
-	Cursor string         // "" for the first page
-}
-
-// Page is one page of requests, newest first.
-type Page struct {
-	Requests []lockbox.Request
-	// Next is the cursor of the following page, "" on the last one.
-	Next string
-}
-
 // scanCap bounds how many index entries one page may examine per index.
 func scanCap(limit int) int { return max(1000, 10*limit) }
 
-// List returns a page of the requests in q.Scope, newest first, with their
-// effective status. Paging is stable while requests are added (they get
-// higher sequence numbers than any cursor) and a page costs O(log N + page).
-// A page may hold fewer than Limit requests and still have a Next cursor
-// when many requests of another effective status stood in between.
-// Errors: KindInvalid (bad cursor), KindUnavailable.
-func (s *Store) List(ctx context.Context, q Query) (Page, error) {
+// List implements lockbox.Store: a page of the requests in q.Scope, newest
+// first, with their effective status. Paging is stable while requests are
+// added (they get higher sequence numbers than any cursor) and a page costs
+// O(log N + page). A page may hold fewer than Limit requests and still have a
+// Next cursor when many requests of another effective status stood in
+// between, or when its records reached MaxPageBytes.
+func (s *Store) List(ctx context.Context, q lockbox.Query) (lockbox.Page, error) {
 	if q.Limit < 1 || q.Limit > 100 {
-		return Page{}, lockbox.Invalidf("limit must be 1..100")
+		return lockbox.Page{}, lockbox.Invalidf("limit must be 1..100")
 	}
 	from := "+inf"
 	if q.Cursor != "" {
 		seq, err := decodeCursor(q)
 		if err != nil {
-			return Page{}, err
+			return lockbox.Page{}, err
 		}
 		from = "(" + strconv.FormatUint(seq, 10)
 	}
 	k := keysFor(q.Scope.TenantID)
 	indexes := s.indexes(k, q)
-	res, err := listScript.Run(ctx, s.rdb, indexes, string(k), string(q.Status), from, q.Limit, scanCap(q.Limit)).Slice()
+	res, err := listScript.Run(ctx, s.rdb, indexes, string(k), string(q.Status), from, q.Limit, scanCap(q.Limit), s.MaxPageBytes).Slice()
 	if err != nil {
-		return Page{}, classify("list requests", err)
+		return lockbox.Page{}, classify("list requests", err)
 	}
-	page := Page{Requests: make([]lockbox.Request, 0, len(res)-1)}
+	page := lockbox.Page{Requests: make([]lockbox.Request, 0, len(res)-1)}
 	if next := fmt.Sprint(res[0]); next != "" {
 		seq, _ := strconv.ParseUint(next, 10, 64)
 		page.Next = encodeCursor(q, seq)
@@ -60,15 +45,15 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 	for _, item := range res[1:] {
 		f, ok := item.([]any)
 		if !ok || len(f) != 4 {
-			return Page{}, lockbox.Internal("list requests", fmt.Errorf("unexpected item %v", item))
+			return lockbox.Page{}, lockbox.Internal("list requests", fmt.Errorf("unexpected item %v", item))
 		}
 		rec, err := pairs(f[3])
 		if err != nil {
-			return Page{}, lockbox.Internal("list requests", err)
+			return lockbox.Page{}, lockbox.Internal("list requests", err)
 		}
 		r, err := decode(rec, f[1] == int64(1), f[2] == int64(1))
 		if err != nil {
-			return Page{}, err
+			return lockbox.Page{}, err
 		}
 		page.Requests = append(page.Requests, r)
 	}
@@ -78,12 +63,12 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 // indexes returns the sorted sets that can hold requests matching q: a
 // request recorded Pending may effectively be Expired, an Approved one
 // Completed, until the sweep records it.
-func (s *Store) indexes(k keys, q Query) []string {
+func (s *Store) indexes(k keys, q lockbox.Query) []string {
 	switch {
 	case q.Scope.RequesterID != "":
 		return []string{k.byRequester(q.Scope.RequesterID)}
 	case q.Status == "":
-		return []string{k.all()}
+		return []string{k.of("all", "")}
 	case q.Status == lockbox.StatusExpired:
 		return []string{k.status(lockbox.StatusExpired), k.status(lockbox.StatusPending)}
 	case q.Status == lockbox.StatusCompleted:
@@ -94,15 +79,15 @@ func (s *Store) indexes(k keys, q Query) []string {
 
 // A cursor names the query it belongs to, so that it cannot be replayed
 // against another tenant, requester or status filter.
-func cursorBinding(q Query) string {
+func cursorBinding(q lockbox.Query) string {
 	return "v1|" + q.Scope.TenantID + "|" + q.Scope.RequesterID + "|" + string(q.Status) + "|"
 }
 
-func encodeCursor(q Query, seq uint64) string {
+func encodeCursor(q lockbox.Query, seq uint64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(cursorBinding(q) + strconv.FormatUint(seq, 10)))
 }
 
-func decodeCursor(q Query) (uint64, error) {
+func decodeCursor(q lockbox.Query) (uint64, error) {
 	bad := lockbox.Invalidf("cursor is not valid for this query")
 	if len(q.Cursor) > 512 {
 		return 0, bad

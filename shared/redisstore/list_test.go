@@ -1,6 +1,8 @@
 package redisstore_test
 
 import (
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,11 +10,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/lockbox/lockboxtest"
 	"lockbox.dev/shared/redisstore"
 )
 
 // ids returns the request ids of a page.
-func ids(p redisstore.Page) []string {
+func ids(p lockbox.Page) []string {
 	out := make([]string, len(p.Requests))
 	for i, r := range p.Requests {
 		out[i] = r.RequestID
@@ -30,7 +33,7 @@ func TestListPaging(t *testing.T) {
 		for range 25 {
 			filed = append([]string{file(t, s, ten, "eng-1", time.Now()).RequestID}, filed...)
 		}
-		q := redisstore.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 10}
+		q := lockbox.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 10}
 		var seen []string
 		for page := 0; ; page++ {
 			p, err := s.List(ctx, q)
@@ -57,9 +60,9 @@ func TestListStatusFilter(t *testing.T) {
 		expired := file(t, s, ten, "eng-1", time.Now())
 		approved := file(t, s, ten, "eng-2", time.Now())
 		denied := file(t, s, ten, "eng-1", time.Now())
-		_, err := s.Approve(ctx, ten, approved.RequestID, "alice", "ok", nil, time.Now())
+		_, err := s.Act(ctx, ten, approved.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, time.Now()))
 		require.NoError(t, err)
-		_, err = s.Deny(ctx, ten, denied.RequestID, "alice", "no", time.Now())
+		_, err = s.Act(ctx, ten, denied.RequestID, lockboxtest.Decision(lockbox.ActionDeny, "alice", "no", nil, time.Now()))
 		require.NoError(t, err)
 		if b.mini != nil {
 			b.mini.FastForward(250 * time.Millisecond)
@@ -69,7 +72,7 @@ func TestListStatusFilter(t *testing.T) {
 		pending := file(t, s, ten, "eng-1", time.Now())
 
 		list := func(st lockbox.Status, requester string) []string {
-			p, err := s.List(ctx, redisstore.Query{Scope: lockbox.Scope{TenantID: ten, RequesterID: requester}, Status: st, Limit: 50})
+			p, err := s.List(ctx, lockbox.Query{Scope: lockbox.Scope{TenantID: ten, RequesterID: requester}, Status: st, Limit: 50})
 			require.NoError(t, err)
 			return ids(p)
 		}
@@ -83,7 +86,7 @@ func TestListStatusFilter(t *testing.T) {
 		assert.Equal(t, []string{expired.RequestID}, list(lockbox.StatusExpired, "eng-1"))
 
 		// After the sweep the same answers come from the recorded status.
-		_, err = s.Sweep(ctx, ten, time.Now().Add(time.Hour), 10)
+		_, err = s.Sweep(ctx, ten, time.Now().Add(time.Hour))
 		require.NoError(t, err)
 		assert.Equal(t, []string{expired.RequestID}, list(lockbox.StatusExpired, ""))
 		assert.Empty(t, list(lockbox.StatusPending, "eng-2"))
@@ -97,7 +100,7 @@ func TestListScanCap(t *testing.T) {
 	b := miniBackend(t)
 	lim := lockbox.Limits{PendingTTL: time.Second, AccessTTL: time.Hour, MaxAccessTTL: time.Hour}
 	s := redisstore.New(b.rdb, lim)
-	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
+	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
 	ten := tenant(t)
 	old := file(t, s, ten, "eng-1", time.Now())
 	for range 1500 {
@@ -109,7 +112,7 @@ func TestListScanCap(t *testing.T) {
 
 	// Pending: only `live`, found at once; the expired entries are examined
 	// in bounded chunks.
-	q := redisstore.Query{Scope: lockbox.Scope{TenantID: ten}, Status: lockbox.StatusPending, Limit: 10}
+	q := lockbox.Query{Scope: lockbox.Scope{TenantID: ten}, Status: lockbox.StatusPending, Limit: 10}
 	p, err := s.List(ctx, q)
 	require.NoError(t, err)
 	assert.Equal(t, []string{live.RequestID}, ids(p))
@@ -124,7 +127,7 @@ func TestListScanCap(t *testing.T) {
 	assert.Equal(t, 2, pages, "1001 entries examined in the first page, the other 500 in the second")
 
 	// Expired: the oldest is reached by walking.
-	q = redisstore.Query{Scope: lockbox.Scope{TenantID: ten}, Status: lockbox.StatusExpired, Limit: 100}
+	q = lockbox.Query{Scope: lockbox.Scope{TenantID: ten}, Status: lockbox.StatusExpired, Limit: 100}
 	var all []string
 	for {
 		p, err := s.List(ctx, q)
@@ -146,11 +149,11 @@ func TestListCursorBinding(t *testing.T) {
 	for range 3 {
 		file(t, s, ten, "eng-1", time.Now())
 	}
-	p, err := s.List(ctx, redisstore.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 1})
+	p, err := s.List(ctx, lockbox.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 1})
 	require.NoError(t, err)
 	require.NotEmpty(t, p.Next)
 
-	for name, q := range map[string]redisstore.Query{
+	for name, q := range map[string]lockbox.Query{
 		"another tenant":    {Scope: lockbox.Scope{TenantID: "other"}, Limit: 1, Cursor: p.Next},
 		"another status":    {Scope: lockbox.Scope{TenantID: ten}, Status: lockbox.StatusPending, Limit: 1, Cursor: p.Next},
 		"another requester": {Scope: lockbox.Scope{TenantID: ten, RequesterID: "eng-1"}, Limit: 1, Cursor: p.Next},
@@ -162,4 +165,59 @@ func TestListCursorBinding(t *testing.T) {
 		_, err := s.List(ctx, q)
 		assert.Equal(t, lockbox.KindInvalid, lockbox.KindOf(err), name)
 	}
+}
+
+// A page is bounded by bytes as well as by count: fifty records of the
+// largest body, all '<' (which JSON with HTML escaping would store six times
+// larger), are stored as they are, and a page of them returns early with a
+// cursor, allocating a bounded amount whatever the records hold.
+func TestListPageIsBoundedByBytes(t *testing.T) {
+	b := miniBackend(t)
+	s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
+	ten := tenant(t)
+	in := lockboxtest.Input(lockboxtest.Scenario{})
+	in.TenantID = ten
+	in.Justification = strings.Repeat("<", lockbox.MaxJustification)
+	in.ResourceIDs = make([]string, lockbox.MaxResourceIDs)
+	for i := range in.ResourceIDs {
+		in.ResourceIDs[i] = strings.Repeat("<", 1024)
+	}
+	for range 50 {
+		_, _, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()), lockbox.CreateOptions{})
+		require.NoError(t, err)
+	}
+	doc := b.mini.HGet("lb:{"+ten+"}:req:"+firstID(t, s, ten), "doc")
+	assert.Less(t, len(doc), 60_000, "stored without HTML escaping (a record holds about 56 KB of '<')")
+	assert.NotContains(t, doc, `\u003c`)
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	p, err := s.List(ctx, lockbox.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 50})
+	require.NoError(t, err)
+	runtime.ReadMemStats(&after)
+	require.NotEmpty(t, p.Next, "the page ends early, with a cursor")
+	assert.Less(t, len(p.Requests), 50)
+	assert.GreaterOrEqual(t, len(p.Requests), 10)
+	allocated := after.TotalAlloc - before.TotalAlloc
+	t.Logf("a page of %d records allocated %.1f MB", len(p.Requests), float64(allocated)/1e6)
+	assert.Less(t, allocated, uint64(24<<20), "a page allocates far less than a function's 64 MiB")
+
+	// The cursor walks the rest, and every record is seen once.
+	seen := len(p.Requests)
+	for p.Next != "" {
+		p, err = s.List(ctx, lockbox.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 50, Cursor: p.Next})
+		require.NoError(t, err)
+		seen += len(p.Requests)
+	}
+	assert.Equal(t, 50, seen)
+}
+
+func firstID(t *testing.T, s *redisstore.Store, tenant string) string {
+	t.Helper()
+	p, err := s.List(ctx, lockbox.Query{Scope: lockbox.Scope{TenantID: tenant}, Limit: 1})
+	require.NoError(t, err)
+	require.NotEmpty(t, p.Requests)
+	return p.Requests[0].RequestID
 }

@@ -1,148 +1,182 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
-
-// Every script touches the keys of one tenant only; all of them carry the
-// tenant's {hash tag}, so each script runs in one slot on Redis Cluster.
-// Times are Unix milliseconds from the caller's clock; lifetimes are enforced
-// by the TTLs of the pending and grant keys, i.e. by Redis itself.
+// The scripts. Each is one atomic step over the keys of one tenant; times are
+// Unix milliseconds from the caller's clock, and lifetimes are enforced by
+// the TTLs of the pending and grant keys, i.e. by Redis itself. A script
+// makes every check before its first write, so a refusal changes nothing.
+// Refusals are {"err", code, args...}; replies.go turns each code into the
+// domain's error.
 
 // createScript files a request: record, pending TTL key, indexes, deadline
-// and the CreateLockboxRequest event, all at once. Before anything it refuses
-// a signed delivery seen before ({"replayed"}); with an idempotency key it
-// looks for an earlier request filed under that key and, if there is one,
-// returns {"replay", "<bodyhash>:<id>"} without filing; and it enforces the
-// usage caps: live pending requests per tenant, live grants of the requester
-// ({"cap", which, earliest end in ms}).
+// and the CreateLockboxRequest event, all at once.
 //
-// KEYS: record, pending, index all, index Pending, index requester, seq,
-// due, events, idempotency, signature, live pending, live grants of the requester.
-// ARGV: id, doc, createdMs, expMs, pendingTTLms, requesterId, durationH,
-// grantMs, supportRequest, idempotency value ("" without a key), idempotency
-// TTL ms, signature ("" when not signed), signature TTL ms, max pending, max grants.
-var createScript = redis.NewScript(luaEvent + `
-if ARGV[12] ~= '' and redis.call('EXISTS', KEYS[10]) == 1 then return {'replayed'} end
+// With an idempotency key it first looks for a request filed under that key:
+// the same body gets {"replay", id} (a retried delivery, even byte-identical
+// and carrying a signature seen before, gets the original), another body the
+// idemReused refusal. A record of this very id already there means the
+// script ran before for this call (a client resending it after a dropped
+// connection, as go-redis's cluster pipelines do): {"exists"}, and the call
+// answers with that request. Then a signed delivery seen before is refused
+// (replayed), and the usage caps are enforced: live pending requests of the
+// tenant and of the requester, live grants of the requester ({"err", "cap",
+// which, earliest end ms}).
+//
+// KEYS[1]: the record. ARGV: prefix, id, doc, createdMs, expMs, pendingTTLms,
+// requester, requesterKey, canonical requester id, filedBy, duration hours,
+// grantMs, supportRequest, idempotency key hash ("" without), idempotency
+// value "<bodyhash>:<id>", idempotency TTL ms, signature hash ("" when not
+// signed), signature TTL ms, max pending per tenant, max pending per
+// requester, max grants per requester.
+// Returns {"created"} | {"replay", id} | {"exists"} | a refusal.
+var createScript = script(`
+local id, doc, createdMs, expMs = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local requester, requesterKey, canonical, filedBy = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local support, idemHash, idemVal = ARGV[13], ARGV[14], ARGV[15]
+local sigKey = false
+if ARGV[17] ~= '' then sigKey = key('sig', ARGV[17]) end
 local function seen()
-  if ARGV[12] ~= '' then redis.call('SET', KEYS[10], '1', 'PX', ARGV[13]) end
+  if sigKey then redis.call('SET', sigKey, '1', 'PX', ARGV[18]) end
 end
-if ARGV[10] ~= '' then
-  local prev = redis.call('GET', KEYS[9])
+if idemHash ~= '' then
+  local prev = redis.call('GET', key('idem', idemHash))
   if prev then
-    -- Same body (the hash before ':'): the original is served, so the delivery is seen.
-    if string.sub(prev, 1, 64) == string.sub(ARGV[10], 1, 64) then seen() end
-    return {'replay', prev}
+    local cut = string.find(prev, ':', 1, true)
+    if string.sub(prev, 1, cut) ~= string.sub(idemVal, 1, cut) then return fail('idemReused') end
+    seen()
+    return {'replay', string.sub(prev, cut + 1)}
   end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
-for i, cap in ipairs({{KEYS[11], ARGV[14], 'pending'}, {KEYS[12], ARGV[15], 'grants'}}) do
-  redis.call('ZREMRANGEBYSCORE', cap[1], '-inf', ARGV[3])
+if sigKey and redis.call('EXISTS', sigKey) == 1 then return fail('replayed') end
+local caps = {{key('livePending'), ARGV[19], 'pending'}, {key('liveReqPend', requesterKey), ARGV[20], 'requesterPending'},
+  {key('liveGrants', requesterKey), ARGV[21], 'grants'}}
+for _, cap in ipairs(caps) do
+  redis.call('ZREMRANGEBYSCORE', cap[1], '-inf', createdMs)
   if redis.call('ZCARD', cap[1]) >= tonumber(cap[2]) then
-    return {'cap', cap[3], redis.call('ZRANGE', cap[1], 0, 0, 'WITHSCORES')[2]}
+    return fail('cap', cap[3], redis.call('ZRANGE', cap[1], 0, 0, 'WITHSCORES')[2])
   end
 end
-local seq = redis.call('INCR', KEYS[6])
-redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'status', 'Pending', 'seq', seq, 'requester', ARGV[6],
-  'duration', ARGV[7], 'grantMs', ARGV[8], 'support', ARGV[9], 'expMs', ARGV[4])
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[5])
-redis.call('ZADD', KEYS[3], seq, ARGV[1])
-redis.call('ZADD', KEYS[4], seq, ARGV[1])
-redis.call('ZADD', KEYS[5], seq, ARGV[1])
-redis.call('ZADD', KEYS[7], ARGV[4], 'p:' .. ARGV[1])
-redis.call('ZADD', KEYS[11], ARGV[4], ARGV[1])
-event(KEYS[8], 'CreateLockboxRequest', ARGV[1], ARGV[3], 'engineer', ARGV[6], '', 'Pending', '', ARGV[9])
-if ARGV[10] ~= '' then
-  redis.call('SET', KEYS[9], ARGV[10], 'PX', ARGV[11])
-end
+local seq = redis.call('INCR', key('seq'))
+redis.call('HSET', KEYS[1], 'doc', doc, 'status', S.Pending, 'seq', seq, 'requester', requester, 'requesterKey', requesterKey,
+  'filedBy', filedBy, 'duration', ARGV[11], 'grantMs', ARGV[12], 'support', support, 'expMs', expMs)
+redis.call('SET', key('pending', id), '1', 'PX', ARGV[6])
+redis.call('ZADD', key('all'), seq, id)
+redis.call('ZADD', key('status', S.Pending), seq, id)
+redis.call('ZADD', key('byRequester', canonical), seq, id)
+redis.call('ZADD', key('due'), expMs, 'p:' .. id)
+redis.call('ZADD', key('livePending'), expMs, id)
+redis.call('ZADD', key('liveReqPend', requesterKey), expMs, id)
+event(OP_CREATE, id, createdMs, ACTOR_ENGINEER, requester, '', S.Pending, '', support)
+if idemHash ~= '' then redis.call('SET', key('idem', idemHash), idemVal, 'PX', ARGV[16]) end
 seen()
+redis.call('DEL', key('pruning'))
 return {'created'}
 `)
 
-// decideScript approves or denies a Pending request whose approval window is
-// still open (its pending key lives). Approving starts the grant key with the
-// grant's lifetime.
+// actScript applies one action of lockbox.Transitions (approve, deny,
+// revoke, cancel) to a request, as lockbox.Apply does: the request's
+// effective status must be the transition's from; where the transition says
+// so, the actor must be neither its requester nor whoever filed it. Leaving
+// Pending closes the approval window, leaving Approved ends the grant, and
+// entering Approved starts the grant key (min(asked or shortened duration,
+// maxAccess)), under the requester's cap on live grants.
 //
-// Approving also enforces the requester's cap on live grants, kept in
-// "<prefix>live:grants:<requester>" (named here, as the requester is only
-// known from the record; it carries the tenant's hash tag).
-//
-// KEYS: record, pending, grant, index Pending, index of the new status, due,
-// events, live pending.
-// ARGV: id, new status ("Approved"|"Denied"), approver, reason, nowMs,
-// duration hours ("" when not given), maxAccessMs, key prefix, max grants.
-// Returns {"ok", <record as HGETALL>} or {"notfound"} | {"conflict", status}
-// | {"self"} | {"duration", askedHours} | {"cap", "grants", earliest end ms}.
-var decideScript = redis.NewScript(luaEvent + `
-local st = redis.call('HGET', KEYS[1], 'status')
-if not st then return {'notfound'} end
-if st == 'Pending' and redis.call('EXISTS', KEYS[2]) == 0 then st = 'Expired' end
-if st == 'Approved' and redis.call('EXISTS', KEYS[3]) == 0 then st = 'Completed' end
-if st ~= 'Pending' then return {'conflict', st} end
-local f = redis.call('HMGET', KEYS[1], 'requester', 'duration', 'grantMs', 'support', 'seq')
-if f[1] == ARGV[3] then return {'self'} end
-local fields = {'status', ARGV[2], 'decBy', ARGV[3], 'decReason', ARGV[4], 'decMs', ARGV[5]}
-local op = 'DenyLockboxRequest'
-if ARGV[2] == 'Approved' then
-  op = 'ApproveLockboxRequest'
-  local grant = tonumber(f[3])
-  if ARGV[6] ~= '' then
-    local d = tonumber(ARGV[6])
-    if d > tonumber(f[2]) then return {'duration', f[2]} end
-    grant = d * 3600000
+// KEYS[1]: the record. ARGV: prefix, id, action, actorKind, actorId,
+// principal key, reason, nowMs, duration hours ("" when not given),
+// maxAccessMs, max grants per requester, only-requester key ("" for any).
+// Returns {"ok", <record as HGETALL>} | a refusal.
+var actScript = script(`
+local id, tr, now = ARGV[2], T[ARGV[3]], ARGV[8]
+local f = redis.call('HMGET', KEYS[1], 'status', 'requesterKey', 'filedBy', 'duration', 'grantMs', 'support', 'seq', 'requester')
+if not f[1] then return fail('notfound') end
+f[2] = requesterKey(f[2], f[8])
+if ARGV[12] ~= '' and f[2] ~= ARGV[12] then return fail('notfound') end
+local pendingKey, grantKey = key('pending', id), key('grant', id)
+local st = effective(f[1], redis.call('EXISTS', pendingKey), redis.call('EXISTS', grantKey))
+if st ~= tr.from then return fail('state', ARGV[3], st) end
+if tr.own and (ARGV[6] == f[2] or ARGV[6] == f[3]) then return fail('own', ARGV[3]) end
+local fields = {'status', tr.to}
+local grant, grants
+if tr.to == S.Approved then
+  grant = tonumber(f[5])
+  if ARGV[9] ~= '' then
+    if tonumber(ARGV[9]) > tonumber(f[4]) then return fail('duration', f[4]) end
+    grant = tonumber(ARGV[9]) * 3600000
   end
-  grant = math.min(grant, tonumber(ARGV[7]))
-  local grants = ARGV[8] .. 'live:grants:' .. f[1]
-  redis.call('ZREMRANGEBYSCORE', grants, '-inf', ARGV[5])
-  if redis.call('ZCARD', grants) >= tonumber(ARGV[9]) then
-    return {'cap', 'grants', redis.call('ZRANGE', grants, 0, 0, 'WITHSCORES')[2]}
+  grant = math.min(grant, tonumber(ARGV[10]))
+  grants = key('liveGrants', f[2])
+  redis.call('ZREMRANGEBYSCORE', grants, '-inf', now)
+  if redis.call('ZCARD', grants) >= tonumber(ARGV[11]) then
+    return fail('cap', 'grants', redis.call('ZRANGE', grants, 0, 0, 'WITHSCORES')[2])
   end
-  local untilMs = string.format('%.0f', tonumber(ARGV[5]) + grant)
-  redis.call('ZADD', grants, untilMs, ARGV[1])
+end
+if tr.from == S.Pending then
+  redis.call('DEL', pendingKey)
+  redis.call('ZREM', key('due'), 'p:' .. id)
+  redis.call('ZREM', key('livePending'), id)
+  redis.call('ZREM', key('liveReqPend', f[2]), id)
+elseif tr.from == S.Approved then
+  redis.call('DEL', grantKey)
+  redis.call('ZREM', key('due'), 'g:' .. id)
+  redis.call('ZREM', key('liveGrants', f[2]), id)
+  fields[#fields + 1] = 'accessExpMs'
+  fields[#fields + 1] = now
+end
+if grant then
+  local untilMs = string.format('%.0f', tonumber(now) + grant)
+  redis.call('SET', grantKey, '1', 'PX', string.format('%.0f', grant))
+  redis.call('ZADD', key('due'), untilMs, 'g:' .. id)
+  redis.call('ZADD', grants, untilMs, id)
   fields[#fields + 1] = 'accessExpMs'
   fields[#fields + 1] = untilMs
-  redis.call('SET', KEYS[3], '1', 'PX', string.format('%.0f', grant))
-  redis.call('ZADD', KEYS[6], untilMs, 'g:' .. ARGV[1])
+end
+if tr.from == S.Pending and tr.to ~= S.Canceled then
+  for _, v in ipairs({'decBy', ARGV[5], 'decReason', ARGV[7], 'decMs', now}) do fields[#fields + 1] = v end
+else
+  for _, v in ipairs({'endBy', ARGV[5], 'endReason', ARGV[7], 'endMs', now}) do fields[#fields + 1] = v end
 end
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('DEL', KEYS[2])
-redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('ZADD', KEYS[5], f[5], ARGV[1])
-redis.call('ZREM', KEYS[6], 'p:' .. ARGV[1])
-redis.call('ZREM', KEYS[8], ARGV[1])
-event(KEYS[7], op, ARGV[1], ARGV[5], 'approver', ARGV[3], 'Pending', ARGV[2], ARGV[4], f[4])
+redis.call('ZREM', key('status', tr.from), id)
+redis.call('ZADD', key('status', tr.to), f[7], id)
+event(tr.op, id, now, ARGV[4], ARGV[5], tr.from, tr.to, ARGV[7], f[6])
 return {'ok', redis.call('HGETALL', KEYS[1])}
 `)
 
-// settleScript records what time did to one request: Pending with its
-// pending key gone becomes Expired, Approved with its grant key gone becomes
-// Completed. It decides from the TTL keys alone, so it can never record an
-// expiry for a request that an approval won in the same instant.
+// settleScript records what time did to one request (lockbox.Settle): a
+// recorded Pending request whose pending key is gone becomes Expired, a
+// recorded Approved one whose grant key is gone Completed. It decides from
+// the TTL keys alone, so it can never record an expiry for a request that an
+// approval won in the same instant.
 //
-// KEYS: record, pending, grant, index Pending, index Approved, index Expired,
-// index Completed, due, events, live pending.
-// ARGV: id, nowMs.
-// Returns {"Expired"} | {"Completed"} | {"notdue"} | {"none"}.
-var settleScript = redis.NewScript(luaEvent + `
-local id = ARGV[1]
-local f = redis.call('HMGET', KEYS[1], 'status', 'seq', 'support')
-local from, to, op, member, live
-if f[1] == 'Pending' then
-  from, to, op, member, live = KEYS[4], KEYS[6], 'ExpireLockboxRequest', 'p:' .. id, KEYS[2]
-elseif f[1] == 'Approved' then
-  from, to, op, member, live = KEYS[5], KEYS[7], 'CompleteLockboxRequest', 'g:' .. id, KEYS[3]
+// KEYS[1]: the record. ARGV: prefix, id, nowMs.
+// Returns {"expire"} | {"complete"} | {"notdue"} | {"none"}.
+var settleScript = script(`
+local id = ARGV[2]
+local f = redis.call('HMGET', KEYS[1], 'status', 'seq', 'support', 'requesterKey', 'requester')
+f[4] = requesterKey(f[4], f[5])
+local action, live, member
+if f[1] == T.expire.from then
+  action, live, member = 'expire', key('pending', id), 'p:' .. id
+elseif f[1] == T.complete.from then
+  action, live, member = 'complete', key('grant', id), 'g:' .. id
 else
-  redis.call('ZREM', KEYS[8], 'p:' .. id, 'g:' .. id)
+  redis.call('ZREM', key('due'), 'p:' .. id, 'g:' .. id)
   return {'none'}
 end
 if redis.call('EXISTS', live) == 1 then return {'notdue'} end
-local newStatus = 'Expired'
-if f[1] == 'Approved' then newStatus = 'Completed' end
-redis.call('HSET', KEYS[1], 'status', newStatus)
-redis.call('ZREM', from, id)
-redis.call('ZADD', to, f[2], id)
-redis.call('ZREM', KEYS[8], member)
-redis.call('ZREM', KEYS[10], id)
-event(KEYS[9], op, id, ARGV[2], 'system', 'lockbox', f[1], newStatus, '', f[3])
-return {newStatus}
+local tr = T[action]
+redis.call('HSET', KEYS[1], 'status', tr.to)
+redis.call('ZREM', key('status', tr.from), id)
+redis.call('ZADD', key('status', tr.to), f[2], id)
+redis.call('ZREM', key('due'), member)
+if action == 'expire' then
+  redis.call('ZREM', key('livePending'), id)
+  redis.call('ZREM', key('liveReqPend', f[4]), id)
+else
+  redis.call('ZREM', key('liveGrants', f[4]), id)
+end
+event(tr.op, id, ARGV[3], ACTOR_SYSTEM, SYSTEM_ACTOR, tr.from, tr.to, '', f[3])
+return {action}
 `)
 
 // listScript reads one page, newest first, from one or two sorted-set
@@ -152,15 +186,17 @@ return {newStatus}
 // entries were examined, so a page costs O(log N + page + cap) however many
 // requests the tenant has. When an index stops at the cap, the page ends at
 // the lowest sequence number it examined and the cursor continues from there.
+// A page also ends, with a cursor, once its records hold maxBytes (it always
+// holds at least one): a page's memory is bounded whatever the records hold.
 //
 // The records, pending and grant keys of each id are read by name: they
 // share the tenant's hash tag with the indexes, so this stays in one slot.
 //
-// KEYS: the indexes. ARGV: key prefix of the tenant, wanted status ("" any),
-// cursor ("+inf" or "(<seq>"), limit, cap.
+// KEYS: the indexes. ARGV: prefix, wanted status ("" any), cursor ("+inf" or
+// "(<seq>"), limit, cap, maxBytes.
 // Returns {next cursor seq or "", {id, pendingLive, grantLive, {record}}...}.
-var listScript = redis.NewScript(`
-local prefix, want, limit, cap = ARGV[1], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
+var listScript = script(`
+local want, limit, cap, maxBytes = ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local items, frontier = {}, nil
 for s = 1, #KEYS do
   local max, found, scanned, exhausted = ARGV[3], 0, 0, false
@@ -171,16 +207,18 @@ for s = 1, #KEYS do
       local id = chunk[i]
       scanned = scanned + 1
       max = '(' .. chunk[i + 1]
-      local h = redis.call('HGETALL', prefix .. 'req:' .. id)
+      local h = redis.call('HGETALL', key('req', id))
       if #h > 0 then
-        local p = redis.call('EXISTS', prefix .. 'pending:' .. id)
-        local g = redis.call('EXISTS', prefix .. 'grant:' .. id)
-        local st
-        for j = 1, #h, 2 do if h[j] == 'status' then st = h[j + 1] end end
-        if st == 'Pending' and p == 0 then st = 'Expired' elseif st == 'Approved' and g == 0 then st = 'Completed' end
-        if want == '' or st == want then
+        local p = redis.call('EXISTS', key('pending', id))
+        local g = redis.call('EXISTS', key('grant', id))
+        local st, size = nil, 0
+        for j = 1, #h, 2 do
+          if h[j] == 'status' then st = h[j + 1] end
+          size = size + #h[j + 1]
+        end
+        if want == '' or effective(st, p, g) == want then
           found = found + 1
-          items[#items + 1] = {tonumber(chunk[i + 1]), id, p, g, h}
+          items[#items + 1] = {tonumber(chunk[i + 1]), id, p, g, h, size}
           if found > limit then break end
         end
       end
@@ -194,21 +232,49 @@ for s = 1, #KEYS do
   end
 end
 table.sort(items, function(a, b) return a[1] > b[1] end)
-local out, n, last, more, seen = {''}, 0, nil, false, {}
+local out, n, last, more, seen, bytes = {''}, 0, nil, false, {}, 0
 for _, it in ipairs(items) do
   if frontier ~= nil and it[1] < frontier then more = true break end
   if not seen[it[2]] then
-    if n == limit then more = true break end
+    if n == limit or (n > 0 and bytes + it[6] > maxBytes) then more = true break end
     seen[it[2]] = true
     n = n + 1
     last = it[1]
+    bytes = bytes + it[6]
     out[#out + 1] = {it[2], it[3], it[4], it[5]}
   end
 end
-if n == limit and (more or frontier ~= nil) then
+if more then
   out[1] = string.format('%.0f', last)
 elseif frontier ~= nil then
   out[1] = string.format('%.0f', frontier)
 end
 return out
+`)
+
+// pruneMarkScript starts pruning a tenant from TenantsKey: when nothing of
+// it is pending, live (nothing due for the sweep) or unexported (no events,
+// no export plan), it sets the pruning marker (token, 60 s) and returns "ok";
+// otherwise "busy". A create in the meantime deletes the marker.
+//
+// KEYS[1]: the marker. ARGV: prefix, token.
+var pruneMarkScript = script(`
+if redis.call('ZCARD', key('due')) > 0 or redis.call('XLEN', key('events')) > 0 or redis.call('EXISTS', key('auditPlan')) == 1 then
+  return 'busy'
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', 60000)
+return 'ok'
+`)
+
+// pruneCheckScript finishes a prune after the tenant left TenantsKey: if the
+// marker is still the caller's, nothing was filed meanwhile ("pruned");
+// otherwise a create ran and the tenant must rejoin ("rejoin").
+//
+// KEYS[1]: the marker. ARGV: prefix, token.
+var pruneCheckScript = script(`
+if redis.call('GET', KEYS[1]) == ARGV[2] then
+  redis.call('DEL', KEYS[1])
+  return 'pruned'
+end
+return 'rejoin'
 `)

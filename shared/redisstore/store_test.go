@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,22 +37,19 @@ func (x *miniSystem) advance(at time.Time) {
 	}
 }
 
-func (x *miniSystem) Create(t *testing.T, in lockbox.CreateInput, at time.Time) lockbox.Request {
+func (x *miniSystem) Create(t *testing.T, in lockbox.CreateInput, filedBy string, at time.Time) lockbox.Request {
 	x.now = at
 	in.TenantID = x.tenant
-	r, _, err := x.s.Create(ctx, lockbox.NewRequest(in, newID(), at, x.s.Limits()), redisstore.CreateOptions{})
+	r := lockbox.NewRequest(in, newID(), at, x.s.Limits())
+	r.FiledBy = filedBy
+	r, _, err := x.s.Create(ctx, r, lockbox.CreateOptions{})
 	require.NoError(t, err)
 	return r
 }
 
-func (x *miniSystem) Approve(id, by, reason string, d *int, at time.Time) (lockbox.Request, error) {
-	x.advance(at)
-	return x.s.Approve(ctx, x.tenant, id, by, reason, d, at)
-}
-
-func (x *miniSystem) Deny(id, by, reason string, at time.Time) (lockbox.Request, error) {
-	x.advance(at)
-	return x.s.Deny(ctx, x.tenant, id, by, reason, at)
+func (x *miniSystem) Act(id string, act lockbox.Act) (lockbox.Request, error) {
+	x.advance(act.At)
+	return x.s.Act(ctx, x.tenant, id, act)
 }
 
 func (x *miniSystem) Get(id string, at time.Time) (lockbox.Request, error) {
@@ -92,7 +90,7 @@ func TestCreateAndGet(t *testing.T) {
 		// Another tenant cannot see it: its keys are elsewhere.
 		_, err = s.Get(ctx, tenant(t), r.RequestID)
 		assert.Equal(t, lockbox.KindNotFound, lockbox.KindOf(err))
-		_, err = s.Approve(ctx, tenant(t), r.RequestID, "mallory", "x", nil, now)
+		_, err = s.Act(ctx, tenant(t), r.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "mallory", "x", nil, now))
 		assert.Equal(t, lockbox.KindNotFound, lockbox.KindOf(err))
 		got, _ = s.Get(ctx, ten, r.RequestID)
 		assert.Equal(t, lockbox.StatusPending, got.Status, "a refused cross-tenant approve changed nothing")
@@ -119,7 +117,7 @@ func TestTTLExpiry(t *testing.T) {
 
 		expiring := file(t, s, ten, "eng-1", clock())
 		granted := file(t, s, ten, "eng-1", clock())
-		_, err := s.Approve(ctx, ten, granted.RequestID, "alice", "ok", nil, clock())
+		_, err := s.Act(ctx, ten, granted.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, clock()))
 		require.NoError(t, err)
 		got, _ := s.Get(ctx, ten, granted.RequestID)
 		assert.True(t, got.AccessActive)
@@ -127,7 +125,7 @@ func TestTTLExpiry(t *testing.T) {
 		wait(500 * time.Millisecond)
 		got, _ = s.Get(ctx, ten, expiring.RequestID)
 		assert.Equal(t, lockbox.StatusExpired, got.Status, "window over: expired before any sweep")
-		_, err = s.Approve(ctx, ten, expiring.RequestID, "alice", "late", nil, clock())
+		_, err = s.Act(ctx, ten, expiring.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "late", nil, clock()))
 		var le *lockbox.Error
 		require.True(t, errors.As(err, &le), "got %v", err)
 		assert.Equal(t, lockbox.KindConflict, le.Kind)
@@ -141,12 +139,12 @@ func TestTTLExpiry(t *testing.T) {
 		assert.Equal(t, lockbox.StatusCompleted, got.Status)
 
 		// The sweep records both, once.
-		res, err := s.Sweep(ctx, ten, clock(), 10)
+		res, err := s.Sweep(ctx, ten, clock())
 		require.NoError(t, err)
-		assert.Equal(t, redisstore.SweepResult{Expired: 1, Completed: 1}, res)
-		res, err = s.Sweep(ctx, ten, clock(), 10)
+		assert.Equal(t, lockbox.SweepResult{Expired: 1, Completed: 1}, res)
+		res, err = s.Sweep(ctx, ten, clock())
 		require.NoError(t, err)
-		assert.Equal(t, redisstore.SweepResult{}, res, "a second sweep finds nothing")
+		assert.Equal(t, lockbox.SweepResult{}, res, "a second sweep finds nothing")
 		assert.ElementsMatch(t, []string{lockbox.OpCreate, lockbox.OpCreate, lockbox.OpApprove, lockbox.OpExpire, lockbox.OpComplete}, events(t, b.rdb, ten))
 	})
 }
@@ -168,9 +166,9 @@ func TestDecisionRace(t *testing.T) {
 				var got lockbox.Request
 				var err error
 				if i%2 == 0 {
-					got, err = s.Approve(ctx, ten, r.RequestID, approver, "ok", nil, time.Now())
+					got, err = s.Act(ctx, ten, r.RequestID, lockboxtest.Decision(lockbox.ActionApprove, approver, "ok", nil, time.Now()))
 				} else {
-					got, err = s.Deny(ctx, ten, r.RequestID, approver, "no", time.Now())
+					got, err = s.Act(ctx, ten, r.RequestID, lockboxtest.Decision(lockbox.ActionDeny, approver, "no", nil, time.Now()))
 				}
 				mu.Lock()
 				defer mu.Unlock()
@@ -202,7 +200,7 @@ func TestApproveSweepRace(t *testing.T) {
 		b := requireRealBackend(t) // needs the real clock to race against the TTL
 		lim := lockbox.Limits{PendingTTL: 50 * time.Millisecond, AccessTTL: time.Hour, MaxAccessTTL: time.Hour}
 		s := redisstore.New(b.rdb, lim)
-		s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30} // one engineer, 40 grants
+		s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30} // one engineer, 40 grants
 		ten := tenant(t)
 		const n = 40
 		reqs := make([]lockbox.Request, n)
@@ -215,28 +213,28 @@ func TestApproveSweepRace(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range reqs {
 			wg.Go(func() {
-				_, err := s.Approve(ctx, ten, reqs[i].RequestID, "alice", "ok", nil, time.Now())
+				_, err := s.Act(ctx, ten, reqs[i].RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, time.Now()))
 				approved[i] = err == nil
 			})
 		}
 		wg.Go(func() {
 			for time.Now().Before(deadline.Add(100 * time.Millisecond)) {
-				if _, err := s.Sweep(ctx, ten, time.Now(), 100); err != nil {
+				if _, err := s.Sweep(ctx, ten, time.Now()); err != nil {
 					t.Error(err)
 					return
 				}
 			}
 		})
 		wg.Wait()
-		_, err := s.Sweep(ctx, ten, time.Now().Add(time.Second), 100)
+		_, err := s.Sweep(ctx, ten, time.Now().Add(time.Second))
 		require.NoError(t, err)
 
 		msgs, err := b.rdb.XRange(ctx, redisstore.EventsKey(ten), "-", "+").Result()
 		require.NoError(t, err)
 		decided := map[string][]string{}
 		for _, m := range msgs {
-			e := decodeEvent(t, m)
-			decided[e.RequestID] = append(decided[e.RequestID], e.Op)
+			e := decodeEvent(t, ten, m)
+			decided[e.RequestID] = append(decided[e.RequestID], e.OperationName)
 		}
 		wonApprove := 0
 		for _, ok := range approved {
@@ -269,14 +267,14 @@ func TestIdempotentCreate(t *testing.T) {
 		ten := tenant(t)
 		in := lockboxtest.Input(lockboxtest.Scenario{})
 		in.TenantID = ten
-		idem := &redisstore.Idempotency{KeyHash: "k1", BodyHash: "body-a"}
+		idem := &lockbox.Idempotency{KeyHash: "k1", BodyHash: "body-a"}
 
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		ids, replays := map[string]int{}, 0
 		for range 50 {
 			wg.Go(func() {
-				r, replayed, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()), redisstore.CreateOptions{Idempotency: idem})
+				r, replayed, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()), lockbox.CreateOptions{Idempotency: idem})
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -295,7 +293,7 @@ func TestIdempotentCreate(t *testing.T) {
 		assert.Equal(t, []string{lockbox.OpCreate}, events(t, b.rdb, ten))
 
 		_, _, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()),
-			redisstore.CreateOptions{Idempotency: &redisstore.Idempotency{KeyHash: "k1", BodyHash: "body-b"}})
+			lockbox.CreateOptions{Idempotency: &lockbox.Idempotency{KeyHash: "k1", BodyHash: "body-b"}})
 		assert.Equal(t, lockbox.KindConflict, lockbox.KindOf(err))
 		assert.Len(t, events(t, b.rdb, ten), 1, "the clash filed nothing")
 	})
@@ -309,13 +307,13 @@ func TestUnavailable(t *testing.T) {
 	defer rdb.Close()
 	s := redisstore.New(rdb, lockbox.DefaultLimits)
 	in := lockboxtest.Input(lockboxtest.Scenario{})
-	_, _, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()), redisstore.CreateOptions{})
+	_, _, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()), lockbox.CreateOptions{})
 	assert.Equal(t, lockbox.KindUnavailable, lockbox.KindOf(err), "create: %v", err)
-	_, err = s.Approve(ctx, "contoso", "abc", "alice", "ok", nil, time.Now())
+	_, err = s.Act(ctx, "contoso", "abc", lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, time.Now()))
 	assert.Equal(t, lockbox.KindUnavailable, lockbox.KindOf(err), "approve: %v", err)
 	_, err = s.Get(ctx, "contoso", "abc")
 	assert.Equal(t, lockbox.KindUnavailable, lockbox.KindOf(err), "get: %v", err)
-	_, err = s.List(ctx, redisstore.Query{Scope: lockbox.Scope{TenantID: "contoso"}, Limit: 10})
+	_, err = s.List(ctx, lockbox.Query{Scope: lockbox.Scope{TenantID: "contoso"}, Limit: 10})
 	assert.Equal(t, lockbox.KindUnavailable, lockbox.KindOf(err), "list: %v", err)
 }
 
@@ -326,8 +324,8 @@ func TestRoundTrips(t *testing.T) {
 		ten := tenant(t)
 		// Warm the script cache, as a running function has.
 		r := file(t, s, ten, "eng-1", time.Now())
-		_, _ = s.Deny(ctx, ten, r.RequestID, "alice", "warm", time.Now())
-		_, _ = s.List(ctx, redisstore.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 10})
+		_, _ = s.Act(ctx, ten, r.RequestID, lockboxtest.Decision(lockbox.ActionDeny, "alice", "warm", nil, time.Now()))
+		_, _ = s.List(ctx, lockbox.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 10})
 
 		count := func(f func()) int64 {
 			before := b.trip.n.Load()
@@ -337,11 +335,39 @@ func TestRoundTrips(t *testing.T) {
 		var a, d lockbox.Request
 		assert.EqualValues(t, 1, count(func() { a = file(t, s, ten, "eng-1", time.Now()) }), "create")
 		d = file(t, s, ten, "eng-1", time.Now())
-		assert.EqualValues(t, 1, count(func() { _, _ = s.Approve(ctx, ten, a.RequestID, "alice", "ok", nil, time.Now()) }), "approve")
-		assert.EqualValues(t, 1, count(func() { _, _ = s.Deny(ctx, ten, d.RequestID, "alice", "no", time.Now()) }), "deny")
 		assert.EqualValues(t, 1, count(func() {
-			_, _ = s.List(ctx, redisstore.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 50})
+			_, _ = s.Act(ctx, ten, a.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, time.Now()))
+		}), "approve")
+		assert.EqualValues(t, 1, count(func() {
+			_, _ = s.Act(ctx, ten, d.RequestID, lockboxtest.Decision(lockbox.ActionDeny, "alice", "no", nil, time.Now()))
+		}), "deny")
+		assert.EqualValues(t, 1, count(func() {
+			_, _ = s.List(ctx, lockbox.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 50})
 		}), "list")
 		assert.EqualValues(t, 1, count(func() { _, _ = s.Get(ctx, ten, a.RequestID) }), "get")
+	})
+}
+
+// A create resent by the client after a dropped connection (go-redis's
+// cluster pipelines do that) finds its own record and answers with it: not a
+// replay of the signed delivery, not a second request.
+func TestCreateResentByTheClient(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+		in := lockboxtest.Input(lockboxtest.Scenario{})
+		in.TenantID = tenant(t)
+		r := lockbox.NewRequest(in, newID(), time.Now(), s.Limits())
+		opts := lockbox.CreateOptions{SignatureHash: strings.Repeat("ab", 32)}
+		first, _, err := s.Create(ctx, r, opts)
+		require.NoError(t, err)
+		again, replayed, err := s.Create(ctx, r, opts) // the same call, as resent
+		require.NoError(t, err)
+		assert.False(t, replayed)
+		assert.Equal(t, first.RequestID, again.RequestID)
+		assert.Equal(t, []string{lockbox.OpCreate}, events(t, b.rdb, in.TenantID))
+
+		// A new delivery of the same signature is a new call: refused.
+		_, _, err = s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()), opts)
+		assert.Equal(t, lockbox.KindUnauthorized, lockbox.KindOf(err))
 	})
 }

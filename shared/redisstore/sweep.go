@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -11,13 +13,7 @@ import (
 	"lockbox.dev/shared/lockbox"
 )
 
-// SweepResult counts what a sweep recorded.
-type SweepResult struct {
-	Expired   int `json:"expired"`
-	Completed int `json:"completed"`
-}
-
-// Tenants returns every tenant that has filed a request.
+// Tenants implements lockbox.Sweeper: every tenant in TenantsKey.
 func (s *Store) Tenants(ctx context.Context) ([]string, error) {
 	var out []string
 	iter := s.rdb.SScan(ctx, TenantsKey, 0, "", 1000).Iterator()
@@ -30,20 +26,22 @@ func (s *Store) Tenants(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// Sweep records, for one tenant, every expiry and grant completion due by
-// now: one ExpireLockboxRequest or CompleteLockboxRequest event each, each in
-// one atomic step with its state change. It reads the deadline index in
-// batches of batch entries (O(log N + due) in all) and runs a batch's steps in
-// one pipeline. A step decides from the TTL keys, so a request approved in the
-// same instant is never also expired; entries whose key still lives (clocks a
-// little apart) are left for the next sweep.
-func (s *Store) Sweep(ctx context.Context, tenant string, now time.Time, batch int) (SweepResult, error) {
-	var res SweepResult
+// Sweep implements lockbox.Sweeper: it records, for one tenant, every expiry
+// and grant completion due by now, one ExpireLockboxRequest or
+// CompleteLockboxRequest event each, each in one atomic step with its state
+// change. It reads the deadline index in batches of SweepBatch entries
+// (O(log N + due) in all) and runs a batch's steps in one pipeline. A step
+// decides from the TTL keys, so a request approved in the same instant is
+// never also expired; entries whose key still lives (clocks a little apart)
+// are left for the next sweep.
+func (s *Store) Sweep(ctx context.Context, tenant string, now time.Time) (lockbox.SweepResult, error) {
+	var res lockbox.SweepResult
 	k := keysFor(tenant)
+	batch := max(s.SweepBatch, 1)
 	skip := int64(0) // entries seen as not yet due stay at the head of the index
 	for {
 		due, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
-			Key: k.due(), Start: "-inf", Stop: fmt.Sprint(ms(now)), ByScore: true, Offset: skip, Count: int64(batch),
+			Key: k.of("due", ""), Start: "-inf", Stop: fmt.Sprint(ms(now)), ByScore: true, Offset: skip, Count: int64(batch),
 		}).Result()
 		if err != nil {
 			return res, classify("read deadlines", err)
@@ -55,9 +53,7 @@ func (s *Store) Sweep(ctx context.Context, tenant string, now time.Time, batch i
 		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, member := range due {
 				id := member[2:]
-				cmds[i] = settleScript.EvalSha(ctx, p, []string{k.req(id), k.pending(id), k.grant(id),
-					k.status(lockbox.StatusPending), k.status(lockbox.StatusApproved), k.status(lockbox.StatusExpired),
-					k.status(lockbox.StatusCompleted), k.due(), EventsKey(tenant), k.livePending()}, id, ms(now))
+				cmds[i] = settleScript.EvalSha(ctx, p, []string{k.req(id)}, string(k), id, ms(now))
 			}
 			return nil
 		})
@@ -76,9 +72,9 @@ func (s *Store) Sweep(ctx context.Context, tenant string, now time.Time, batch i
 				return res, lockbox.Internal("sweep", err)
 			}
 			switch strings.Join(out, "") {
-			case string(lockbox.StatusExpired):
+			case string(lockbox.ActionExpire):
 				res.Expired++
-			case string(lockbox.StatusCompleted):
+			case string(lockbox.ActionComplete):
 				res.Completed++
 			case "notdue":
 				skip++
@@ -88,4 +84,44 @@ func (s *Store) Sweep(ctx context.Context, tenant string, now time.Time, batch i
 			return res, nil
 		}
 	}
+}
+
+// Prune removes tenant from TenantsKey when nothing of it is pending, live
+// or unexported, so that the set a sweep walks does not only grow. It
+// reports whether the tenant was removed.
+//
+// TenantsKey has no hash tag, so it cannot change in the same script as a
+// tenant's keys. Prune therefore marks the tenant (pruneMarkScript, which
+// checks that it is idle), removes it from the set, then checks the mark
+// (pruneCheckScript): a create in between deletes the mark, and the tenant is
+// added back. A create adds the tenant to the set after its script, so a
+// create running at any point of a prune leaves the tenant in the set.
+func (s *Store) Prune(ctx context.Context, tenant string) (bool, error) {
+	k := keysFor(tenant)
+	marker := k.of("pruning", "")
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	token := hex.EncodeToString(b)
+	out, err := pruneMarkScript.Run(ctx, s.rdb, []string{marker}, string(k), token).Text()
+	if err != nil {
+		return false, classify("prune tenant", err)
+	}
+	if out != "ok" {
+		return false, nil
+	}
+	if err := s.rdb.SRem(ctx, TenantsKey, tenant).Err(); err != nil {
+		return false, classify("prune tenant", err)
+	}
+	out, err = pruneCheckScript.Run(ctx, s.rdb, []string{marker}, string(k), token).Text()
+	if err == nil && out == "pruned" {
+		return true, nil
+	}
+	// A create ran meanwhile, or the check failed: the tenant rejoins.
+	if err2 := s.rdb.SAdd(ctx, TenantsKey, tenant).Err(); err2 != nil {
+		return false, classify("prune tenant", err2)
+	}
+	if err != nil {
+		return false, classify("prune tenant", err)
+	}
+	return false, nil
 }

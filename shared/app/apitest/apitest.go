@@ -4,6 +4,7 @@
 package apitest
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -15,9 +16,14 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 	"github.com/redis/go-redis/v9"
 
+	"lockbox.dev/shared/api"
 	"lockbox.dev/shared/app"
+	"lockbox.dev/shared/audit"
+	"lockbox.dev/shared/auditjob"
 	"lockbox.dev/shared/auth"
+	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/redisstore"
 )
 
@@ -27,13 +33,14 @@ var (
 	JWTSecret     = []byte("test-jwt-secret-0123456789abcdef")
 )
 
-// Env is one test's Lockbox: miniredis, the store and the deps handed to the
-// function under test.
+// Env is one test's Lockbox: miniredis, the store and the service handed to
+// the function under test.
 type Env struct {
 	T     testing.TB
 	Mini  *miniredis.Miniredis
 	Redis *redis.Client
-	Deps  *app.Deps
+	Store *redisstore.Store
+	Svc   *api.Service
 	Now   time.Time
 }
 
@@ -43,13 +50,13 @@ func New(t testing.TB) *Env {
 	t.Helper()
 	m := miniredis.RunT(t)
 	opt := &redis.Options{Addr: m.Addr()}
-	app.Tune(opt)
+	redisclient.Tune(opt)
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
 	e := &Env{T: t, Mini: m, Redis: rdb, Now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
-	e.Deps = &app.Deps{
-		Redis: rdb,
-		Store: redisstore.New(rdb, lockbox.DefaultLimits),
+	e.Store = redisstore.New(rdb, lockbox.DefaultLimits)
+	e.Svc = &api.Service{
+		Store: e.Store,
 		Auth:  auth.NewVerifier([][]byte{WebhookSecret}, [][]byte{JWTSecret}, "", "", func() time.Time { return e.Now }),
 		Now:   func() time.Time { return e.Now },
 		Log:   discardLogger(),
@@ -57,8 +64,35 @@ func New(t testing.TB) *Env {
 	return e
 }
 
-// Lazy returns the environment's deps for a function's deps variable.
-func (e *Env) Lazy() *app.Lazy { return app.Fixed(e.Deps) }
+// AuditKey signs the audit checkpoints of the test environment;
+// AuditPublicKey verifies them.
+var (
+	AuditKey       = ed25519.NewKeyFromSeed([]byte("lockbox-test-audit-signing-key!!"))
+	AuditPublicKey = AuditKey.Public().(ed25519.PublicKey)
+)
+
+// Audit returns lockbox-audit's handler on the environment's store and
+// clock, exporting to bucket in batches of batch events.
+func (e *Env) Audit(bucket audit.ObjectStore, batch int) *auditjob.Handler {
+	exp := audit.NewExporter(e.Store, bucket, AuditKey)
+	exp.Batch = batch
+	exp.Now = func() time.Time { return e.Now }
+	job := &auditjob.Job{Store: e.Store, Exporter: exp, Now: func() time.Time { return e.Now }, Log: discardLogger()}
+	return &auditjob.Handler{Job: job, Auth: e.Svc.Auth}
+}
+
+// Lazy returns the environment's service for a function's svc variable.
+func (e *Env) Lazy() *app.Lazy[*api.Service] { return app.Fixed(e.Svc) }
+
+// Serve calls flow as a function would, failing the test if the call is
+// answered with an error (the template would answer a bare 500).
+func (e *Env) Serve(flow api.Flow, req handler.Request) handler.Response {
+	resp, err := httpapi.Serve(e.Lazy().Get, req, flow)
+	if err != nil {
+		e.T.Fatalf("Serve returned an error: %v", err)
+	}
+	return resp
+}
 
 // Advance moves the clock and miniredis's TTLs by d.
 func (e *Env) Advance(d time.Duration) {
@@ -142,7 +176,9 @@ func (e *Env) SnapshotWithoutReplayMarkers() string {
 func (e *Env) File(tenant, requester string) lockbox.Request {
 	e.T.Helper()
 	in := CreateInput(tenant, requester)
-	r, _, err := e.Deps.Store.Create(e.T.Context(), lockbox.NewRequest(in, lockbox.NewID(), e.Now, e.Deps.Store.Limits()), redisstore.CreateOptions{})
+	r := lockbox.NewRequest(in, lockbox.NewID(), e.Now, e.Store.Limits())
+	r.FiledBy = lockbox.Principal{Kind: lockbox.KindService, Subject: "webhook"}.Key()
+	r, _, err := e.Store.Create(e.T.Context(), r, lockbox.CreateOptions{})
 	if err != nil {
 		e.T.Fatal(err)
 	}
@@ -196,9 +232,9 @@ type ErrorDetail struct {
 // Setup gives a function's tests a fresh environment: it points the
 // function's deps variable at it and returns a caller of handle that fails
 // the test if Handle returns an error (every call must be answered).
-func Setup(t *testing.T, deps **app.Lazy, handle func(handler.Request) (handler.Response, error)) (*Env, func(handler.Request) handler.Response) {
+func Setup(t *testing.T, svc **app.Lazy[*api.Service], handle func(handler.Request) (handler.Response, error)) (*Env, func(handler.Request) handler.Response) {
 	e := New(t)
-	*deps = e.Lazy()
+	*svc = e.Lazy()
 	return e, func(req handler.Request) handler.Response {
 		t.Helper()
 		resp, err := handle(req)

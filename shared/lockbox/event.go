@@ -1,0 +1,68 @@
+package lockbox
+
+import "time"
+
+// Operation names of audit events (Azure Activity Log vocabulary).
+const (
+	OpCreate   = "CreateLockboxRequest"
+	OpApprove  = "ApproveLockboxRequest"
+	OpDeny     = "DenyLockboxRequest"
+	OpExpire   = "ExpireLockboxRequest"
+	OpComplete = "CompleteLockboxRequest"
+	OpRevoke   = "RevokeLockboxRequest"
+	OpCancel   = "CancelLockboxRequest"
+)
+
+// Operations lists every operation name.
+var Operations = []string{OpCreate, OpApprove, OpDeny, OpExpire, OpComplete, OpRevoke, OpCancel}
+
+// ActorKind says who caused an event.
+type ActorKind string
+
+// The actor kinds.
+const (
+	ActorEngineer ActorKind = "engineer"
+	ActorApprover ActorKind = "approver"
+	ActorAdmin    ActorKind = "admin"
+	ActorSystem   ActorKind = "system"
+)
+
+// SystemActor is the id recorded for events Lockbox causes itself.
+const SystemActor = "lockbox"
+
+// Actor is who caused an event.
+type Actor struct {
+	Kind ActorKind `json:"kind"`
+	ID   string    `json:"id"`
+}
+
+// Event is one entry of a tenant's audit log. Seq is assigned when the event
+// is appended, in the same atomic step as the state change it records (per
+// tenant 1, 2, 3… with no gaps, so an event lost before export is a gap);
+// PrevHash and Hash when the log is exported.
+type Event struct {
+	Seq            uint64    `json:"seq"`
+	Time           time.Time `json:"time"`
+	TenantID       string    `json:"tenantId"`
+	RequestID      string    `json:"requestId"`
+	OperationName  string    `json:"operationName"`
+	Actor          Actor     `json:"actor"`
+	FromStatus     Status    `json:"fromStatus"`
+	ToStatus       Status    `json:"toStatus"`
+	Reason         string    `json:"reason"`
+	SupportRequest string    `json:"supportRequest"`
+	PrevHash       string    `json:"prevHash"`
+	Hash           string    `json:"hash"`
+}
+
+func event(r Request, op string, actor Actor, from Status, reason string, now time.Time) Event {
+	return Event{
+		Time: now, TenantID: r.TenantID, RequestID: r.RequestID, OperationName: op, Actor: actor,
+		FromStatus: from, ToStatus: r.Status, Reason: reason, SupportRequest: r.SupportRequest,
+	}
+}
+
+// Created is the event that records r being filed.
+func Created(r Request) Event {
+	return event(r, OpCreate, Actor{ActorEngineer, r.Requester.ID}, "", "", r.CreatedDateTime)
+}

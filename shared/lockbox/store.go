@@ -1,0 +1,80 @@
+package lockbox
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps requests and carries out each action on them in one atomic
+// step, applying the rules of this package (redisstore implements it on
+// Redis; the lifecycle scenarios in lockboxtest hold it to Apply and
+// Settle).
+type Store interface {
+	// Create files r, a new Pending request, with its CreateLockboxRequest
+	// event. With an idempotency key, a request filed before under that key
+	// is returned instead (replayed true) when the body matches.
+	// Errors: KindUnauthorized (ErrReplayed), KindConflict
+	// (ErrIdempotencyKeyReused), KindTooMany (ErrCap), KindUnavailable.
+	Create(ctx context.Context, r Request, opts CreateOptions) (stored Request, replayed bool, err error)
+	// Get returns request id of tenant with its effective status.
+	// Errors: KindNotFound (also for other tenants' ids), KindUnavailable.
+	Get(ctx context.Context, tenant, id string) (Request, error)
+	// Act applies act to request id of tenant, as Apply describes.
+	// Errors: KindNotFound, KindConflict (ErrWrongState, with
+	// CurrentStatus), KindForbidden (ErrOwnRequest), KindInvalid
+	// (ErrDurationTooLong), KindTooMany (ErrCap), KindUnavailable.
+	Act(ctx context.Context, tenant, id string, act Act) (Request, error)
+	// List returns a page of requests, newest first.
+	// Errors: KindInvalid (a cursor of another query), KindUnavailable.
+	List(ctx context.Context, q Query) (Page, error)
+	// Limits are the lifetimes the store applies.
+	Limits() Limits
+}
+
+// CreateOptions are the optional parts of a create.
+type CreateOptions struct {
+	// Idempotency identifies retries of one create.
+	Idempotency *Idempotency
+	// SignatureHash, for a signed delivery, is the hex SHA-256 of its
+	// signature: the same delivery seen again is refused unless it is a
+	// retry under the same Idempotency-Key.
+	SignatureHash string
+}
+
+// Idempotency identifies a create call by its Idempotency-Key, scoped to the
+// caller: the same key from another caller (or in another tenant) is
+// another key.
+type Idempotency struct {
+	KeyHash  string // hex SHA-256 of the caller's key and the Idempotency-Key header
+	BodyHash string // hex SHA-256 of the normalised request body
+}
+
+// Query selects a page of requests.
+type Query struct {
+	Scope  Scope
+	Status Status // "" for every status
+	Limit  int    // 1..100
+	Cursor string // "" for the first page
+}
+
+// Page is one page of requests, newest first.
+type Page struct {
+	Requests []Request
+	// Next is the cursor of the following page, "" on the last one.
+	Next string
+}
+
+// Sweeper records what time did: due expiries and grant completions.
+type Sweeper interface {
+	// Tenants returns every tenant with something that may need the sweep
+	// or the export.
+	Tenants(ctx context.Context) ([]string, error)
+	// Sweep records every expiry and completion of tenant due by now.
+	Sweep(ctx context.Context, tenant string, now time.Time) (SweepResult, error)
+}
+
+// SweepResult counts what a sweep recorded.
+type SweepResult struct {
+	Expired   int `json:"expired"`
+	Completed int `json:"completed"`
+}

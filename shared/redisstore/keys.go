@@ -1,0 +1,57 @@
+package redisstore
+
+import "lockbox.dev/shared/lockbox"
+
+// TenantsKey is the set of tenants that may have work for the sweep or the
+// audit export: a tenant joins it when it files a request and leaves it when
+// nothing of it is pending, live or unexported (Store.Prune). It is the only
+// key without a tenant's hash tag.
+const TenantsKey = "lb:tenants"
+
+// The names of a tenant's keys, after its prefix "lb:{<tenant>}:". They are
+// named here only: the Lua prelude receives this table (as K) and the
+// scripts build every key name from it.
+var keyNames = map[string]string{
+	"req":         "req:",           // hash: a request's record (+ id)
+	"pending":     "pending:",       // TTL key: lives exactly as long as the approval window (+ id)
+	"grant":       "grant:",         // TTL key: lives exactly as long as the grant (+ id)
+	"all":         "idx:all",        // sorted set: every request id by request sequence number
+	"status":      "idx:status:",    // sorted set per recorded status (+ status)
+	"byRequester": "idx:requester:", // sorted set per requester (+ canonical requester id)
+	"seq":         "seq",            // counter: the tenant's request sequence
+	"due":         "due",            // sorted set "p:<id>" / "g:<id>" by deadline (ms), for the sweep
+	"events":      "events",         // stream: audit events not yet exported
+	"auditSeq":    "audit:seq",      // counter: the seq of the tenant's last audit event
+	"auditHead":   "audit:head",     // hash: how far the archive reaches (seq, hash, lastId)
+	"auditPlan":   "audit:plan",     // hash: a planned, unacknowledged export batch
+	"auditLock":   "audit:lock",     // string + TTL: the export lock (a random token)
+	"idem":        "idem:",          // string + TTL: an Idempotency-Key's "<body hash>:<id>" (+ hash)
+	"sig":         "sig:",           // string + TTL: a signed delivery already served (+ hash)
+	"livePending": "live:pending",   // sorted set: pending ids by window end (the tenant's pending cap)
+	"liveReqPend": "live:pending:",  // sorted set per requester key: pending ids by window end
+	"liveGrants":  "live:grants:",   // sorted set per requester key: granted ids by grant end
+	"pruning":     "pruning",        // string + TTL: a prune in progress (Store.Prune)
+}
+
+// keys builds the key names of one tenant.
+type keys string
+
+func keysFor(tenant string) keys { return keys("lb:{" + tenant + "}:") }
+
+// of returns the tenant's key of the given name, with suffix appended.
+func (k keys) of(name, suffix string) string {
+	n, ok := keyNames[name]
+	if !ok {
+		panic("redisstore: unknown key name " + name)
+	}
+	return string(k) + n + suffix
+}
+
+func (k keys) req(id string) string                { return k.of("req", id) }
+func (k keys) pending(id string) string            { return k.of("pending", id) }
+func (k keys) grant(id string) string              { return k.of("grant", id) }
+func (k keys) status(st lockbox.Status) string     { return k.of("status", string(st)) }
+func (k keys) byRequester(canonical string) string { return k.of("byRequester", canonical) }
+
+// EventsKey is the name of a tenant's audit event stream.
+func EventsKey(tenant string) string { return keysFor(tenant).of("events", "") }

@@ -1,0 +1,67 @@
+package redisstore_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/lockbox/lockboxtest"
+	"lockbox.dev/shared/redisstore"
+)
+
+// A tenant leaves the set the sweep walks only when nothing of it is
+// pending, live or unexported, and rejoins when it files again.
+func TestPrune(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		lim := lockbox.Limits{PendingTTL: time.Hour, AccessTTL: time.Hour, MaxAccessTTL: time.Hour}
+		s := redisstore.New(b.rdb, lim)
+		ten := tenant(t)
+		now := time.Now()
+		r := file(t, s, ten, "eng-1", now)
+		member := func() bool { return b.rdb.SIsMember(ctx, redisstore.TenantsKey, ten).Val() }
+
+		pruned, err := s.Prune(ctx, ten)
+		require.NoError(t, err)
+		assert.False(t, pruned, "a pending request keeps the tenant")
+		_, err = s.Act(ctx, ten, r.RequestID, lockboxtest.Decision(lockbox.ActionDeny, "alice", "no", nil, now))
+		require.NoError(t, err)
+		pruned, err = s.Prune(ctx, ten)
+		require.NoError(t, err)
+		assert.False(t, pruned, "unexported events keep the tenant")
+		require.NoError(t, b.rdb.Del(ctx, redisstore.EventsKey(ten)).Err()) // as if exported
+		pruned, err = s.Prune(ctx, ten)
+		require.NoError(t, err)
+		assert.True(t, pruned)
+		assert.False(t, member())
+
+		file(t, s, ten, "eng-1", now)
+		assert.True(t, member(), "filing again rejoins")
+	})
+}
+
+// Creates racing prunes: whenever a create lands, the tenant is in the set
+// afterwards, so its request is swept and exported.
+func TestPruneRacingCreates(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+		s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
+		for round := range 50 {
+			ten := tenant(t)
+			var wg sync.WaitGroup
+			wg.Go(func() { file(t, s, ten, "eng-1", time.Now()) })
+			wg.Go(func() {
+				for range 5 {
+					if _, err := s.Prune(ctx, ten); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+			wg.Wait()
+			require.True(t, b.rdb.SIsMember(ctx, redisstore.TenantsKey, ten).Val(), "round %d: a tenant with a pending request left the set", round)
+		}
+	})
+}

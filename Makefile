@@ -42,7 +42,7 @@ test-integration: $(FAAS_CLI) ## every test against throwaway redis-server, Redi
 		scripts/with-redis-cluster.sh scripts/with-redis.sh $(GO) test -count=1 -race $(MODULES)
 
 FUZZTIME ?= 20s
-FUZZ_TARGETS := FuzzDecodeCreate:./shared/httpapi FuzzDecodeDecision:./shared/httpapi \
+FUZZ_TARGETS := FuzzDecodeCreate:./shared/httpapi FuzzDecodeDecision:./shared/httpapi FuzzDecodeSettings:./shared/httpapi \
 	FuzzSignatureHeader:./shared/auth FuzzBearerToken:./shared/auth FuzzListQuery:./shared/api
 
 fuzz: ## run every fuzz target for FUZZTIME (20s) each; a crasher lands in testdata/fuzz as a regression test

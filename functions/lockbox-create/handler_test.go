@@ -28,16 +28,17 @@ func TestCreateSigned(t *testing.T) {
 	require.Equal(t, http.StatusCreated, resp.StatusCode, string(resp.Body))
 	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 
-	// Exactly the contract's fields.
+	// Exactly the contract's fields (v2 adds approvals, requiredApprovals
+	// and closure).
 	fields := apitest.Decode[map[string]any](t, resp)
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	assert.Equal(t, []string{"accessActive", "accessExpirationDateTime", "accessLevel", "createdDateTime", "decision", "duration",
-		"expirationDateTime", "justification", "requestId", "requester", "resourceIds", "resourceType", "status",
-		"supportCaseUrl", "supportRequest", "tenantId", "workItemSource"}, keys)
+	assert.Equal(t, []string{"accessActive", "accessExpirationDateTime", "accessLevel", "approvals", "closure", "createdDateTime",
+		"decision", "duration", "expirationDateTime", "justification", "requestId", "requester", "requiredApprovals", "resourceIds",
+		"resourceType", "status", "supportCaseUrl", "supportRequest", "tenantId", "workItemSource"}, keys)
 
 	r := apitest.Decode[lockbox.Request](t, resp)
 	assert.Equal(t, lockbox.StatusPending, r.Status)

@@ -241,18 +241,24 @@ func drive(conc, n int, call func(ctx context.Context, i int) error) Outcome {
 
 // caller returns the call a load run makes per item.
 func (g *generator) caller(j Job) (func(context.Context, Item) error, error) {
-	// Tokens are minted before the run, as a client would hold them.
+	// Tokens are minted before the run, as a client would hold them: an
+	// approver's, and for revocations the tenant's admin's.
+	sub, role := "approver-1", lockbox.RoleApprover
+	if j.Op == "revoke" {
+		sub, role = "admin-1", lockbox.RoleAdmin
+	}
 	for _, it := range j.Items {
-		if _, ok := g.tokens[it.Tenant]; !ok {
-			tok, err := auth.Mint(g.jwt, auth.NewClaims("approver-1", it.Tenant, []string{string(lockbox.RoleApprover)}, time.Now(), 2*time.Hour))
+		if _, ok := g.tokens[string(role)+"/"+it.Tenant]; !ok {
+			tok, err := auth.Mint(g.jwt, auth.NewClaims(sub, it.Tenant, []string{string(role)}, time.Now(), 2*time.Hour))
 			if err != nil {
 				return nil, err
 			}
-			g.tokens[it.Tenant] = tok
+			g.tokens[string(role)+"/"+it.Tenant] = tok
 		}
 	}
+	bearer := func(it Item) string { return "Bearer " + g.tokens[string(role)+"/"+it.Tenant] }
 	switch j.Path + "/" + j.Op {
-	case "http/create", "http/noop":
+	case "http/create", "http/noop", "http/create5rules":
 		return func(ctx context.Context, it Item) error {
 			body := createBody(it)
 			ts := time.Now().Unix()
@@ -265,32 +271,38 @@ func (g *generator) caller(j Job) (func(context.Context, Item) error, error) {
 			}
 			return g.call(ctx, http.MethodPost, j.URL, h, body, want)
 		}, nil
-	case "http/approve", "http/deny":
+	case "http/approve", "http/deny", "http/approve2of2", "http/revoke":
 		return func(ctx context.Context, it Item) error {
 			body, _ := json.Marshal(lockbox.DecisionInput{RequestID: it.Key, Reason: "benchmark decision"})
-			h := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + g.tokens[it.Tenant]}}
+			h := http.Header{"Content-Type": {"application/json"}, "Authorization": {bearer(it)}}
+			return g.call(ctx, http.MethodPost, j.URL, h, body, http.StatusOK)
+		}, nil
+	case "http/cancel":
+		return func(ctx context.Context, it Item) error {
+			body, _ := json.Marshal(lockbox.CancelInput{RequestID: it.Key, Reason: "benchmark withdrawal", TenantID: it.Tenant})
+			ts := time.Now().Unix()
+			h := http.Header{"Content-Type": {"application/json"}}
+			h.Set(auth.HeaderTimestamp, strconv.FormatInt(ts, 10))
+			h.Set(auth.HeaderSignature, auth.Sign(g.webhook, ts, body))
 			return g.call(ctx, http.MethodPost, j.URL, h, body, http.StatusOK)
 		}, nil
 	case "http/list":
 		return func(ctx context.Context, it Item) error {
-			h := http.Header{"Authorization": {"Bearer " + g.tokens[it.Tenant]}}
+			h := http.Header{"Authorization": {bearer(it)}}
 			return g.call(ctx, http.MethodGet, j.URL+"?limit=50", h, nil, http.StatusOK)
 		}, nil
-	case "redis/create":
+	case "redis/create", "redis/create5rules":
 		return func(ctx context.Context, it Item) error {
 			// A distinct replay marker per call, as each signed delivery has.
 			opts := lockbox.CreateOptions{SignatureHash: fmt.Sprintf("%064x", g.sigCount.Add(1))}
 			_, _, err := g.store.Create(ctx, lockbox.NewRequest(createInput(it), lockbox.NewID(), time.Now(), g.store.Limits()), opts)
 			return err
 		}, nil
-	case "redis/approve":
+	case "redis/approve", "redis/approve2of2", "redis/deny", "redis/revoke", "redis/cancel":
+		action := map[string]lockbox.Action{"approve": lockbox.ActionApprove, "approve2of2": lockbox.ActionApprove,
+			"deny": lockbox.ActionDeny, "revoke": lockbox.ActionRevoke, "cancel": lockbox.ActionCancel}[j.Op]
 		return func(ctx context.Context, it Item) error {
-			_, err := g.store.Act(ctx, it.Tenant, it.Key, lockboxtest.Decision(lockbox.ActionApprove, "approver-1", "benchmark decision", nil, time.Now()))
-			return err
-		}, nil
-	case "redis/deny":
-		return func(ctx context.Context, it Item) error {
-			_, err := g.store.Act(ctx, it.Tenant, it.Key, lockboxtest.Decision(lockbox.ActionDeny, "approver-1", "benchmark decision", nil, time.Now()))
+			_, err := g.store.Act(ctx, it.Tenant, it.Key, lockboxtest.Decision(action, sub, "benchmark decision", nil, time.Now()))
 			return err
 		}, nil
 	case "redis/list":

@@ -21,6 +21,7 @@ import (
 	"lockbox.dev/shared/auditjob"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/lockbox/lockboxtest"
 	"lockbox.dev/shared/redisstore"
 )
 
@@ -124,6 +125,29 @@ func (b *bench) firstCall(name, url string) (func() *http.Request, int) {
 			r.Header.Set("Authorization", "Bearer "+token)
 			return r
 		}, http.StatusNotFound
+	case "lockbox-revoke":
+		return func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte(`{"requestId":"no-such-request","reason":"start-up probe"}`)))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Authorization", "Bearer "+token)
+			return r
+		}, http.StatusNotFound
+	case "lockbox-cancel":
+		return func() *http.Request {
+			body := []byte(`{"requestId":"no-such-request","reason":"start-up probe","tenantId":"bench-startup"}`)
+			ts := time.Now().Unix()
+			r, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set(auth.HeaderTimestamp, strconv.FormatInt(ts, 10))
+			r.Header.Set(auth.HeaderSignature, auth.Sign(webhook, ts, body))
+			return r
+		}, http.StatusNotFound
+	case "lockbox-settings":
+		return func() *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, url, nil)
+			r.Header.Set("Authorization", "Bearer "+token)
+			return r
+		}, http.StatusOK
 	case "lockbox-list":
 		return func() *http.Request {
 			r, _ := http.NewRequest(http.MethodGet, url+"?limit=1", nil)
@@ -172,8 +196,47 @@ func (b *bench) fill(tenant string, n int, lim lockbox.Limits, requester func(i 
 	return ids, firstErr
 }
 
-// opFunction maps a load run's op to the function it calls.
-var opFunction = map[string]string{"create": "lockbox-create", "approve": "lockbox-approve", "deny": "lockbox-deny", "list": "lockbox-list", "noop": noop}
+// opFunction maps a load run's op to the function it calls. Besides the
+// plain calls: create5rules files into tenants with five rules configured
+// (none matching, so all are evaluated), approve2of2 is the approval that
+// completes a two-approver quorum.
+var opFunction = map[string]string{"create": "lockbox-create", "create5rules": "lockbox-create", "approve": "lockbox-approve",
+	"approve2of2": "lockbox-approve", "deny": "lockbox-deny", "revoke": "lockbox-revoke", "cancel": "lockbox-cancel",
+	"list": "lockbox-list", "noop": noop}
+
+// transitionOps are the load runs that change a request, in report order.
+var transitionOps = []string{"create", "create5rules", "approve", "approve2of2", "deny", "revoke", "cancel"}
+
+// configure saves settings in tenant straight through the store (set-up).
+func (b *bench) configure(tenant string, f func(s *lockbox.Settings)) error {
+	s := redisstore.New(b.redis.rdb, lockbox.DefaultLimits)
+	set := lockbox.DefaultSettings(true)
+	f(&set)
+	_, err := s.PutSettings(context.Background(), tenant, set, 0, lockbox.Actor{Kind: lockbox.ActorAdmin, ID: "bench-admin"}, "bench", time.Now())
+	return err
+}
+
+// fiveRules are five rules no benchmark request matches: every create
+// evaluates them all.
+func fiveRules(s *lockbox.Settings) {
+	for i := range 5 {
+		s.Rules = append(s.Rules, lockbox.Rule{Name: fmt.Sprintf("rule-%d", i), Effect: lockbox.EffectAutoDeny,
+			Match: lockbox.RuleMatch{ResourceTypes: []string{fmt.Sprintf("other-%d", i)}, AccessLevels: []string{"Admin"}}})
+	}
+}
+
+// act applies an action to ids of tenant straight through the store
+// (set-up), as by.
+func (b *bench) act(tenant string, ids []string, action lockbox.Action, by string) error {
+	s := redisstore.New(b.redis.rdb, lockbox.DefaultLimits)
+	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
+	for _, id := range ids {
+		if _, err := s.Act(context.Background(), tenant, id, lockboxtest.Decision(action, by, "bench set-up", nil, time.Now())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // loadRuns runs every op at every concurrency, over HTTP and (for the Lockbox
 // ops) straight to Redis.
@@ -183,7 +246,7 @@ func (b *bench) loadRuns() error {
 		return err
 	}
 	for _, c := range b.plan.Concurrency {
-		for _, op := range []string{"noop", "create", "approve", "deny", "list"} {
+		for _, op := range append(append([]string{"noop"}, transitionOps...), "list") {
 			for _, path := range []string{"http", "redis"} {
 				if op == "noop" && path == "redis" {
 					continue
@@ -212,11 +275,31 @@ func (b *bench) items(op, path string, c, n int, listTenant string) ([]Item, err
 		for i := range items {
 			items[i] = Item{Tenant: fmt.Sprintf("bench-%s-%d", run, i%64), Key: fmt.Sprintf("eng-%d", i)}
 		}
-	case "approve", "deny":
+	case "create5rules":
+		// The same 64 configured tenants for the warm-up and the run, so
+		// that the settings are known to the function and the client.
+		for i := range items {
+			items[i] = Item{Tenant: fmt.Sprintf("bench-rules-%s-c%d-%d", path, c, i%64), Key: fmt.Sprintf("eng-%s-%d", run, i)}
+		}
+	case "approve", "deny", "revoke", "cancel", "approve2of2":
 		for t := range 64 {
 			tenant := fmt.Sprintf("bench-%s-%d", run, t)
+			if op == "approve2of2" {
+				if err := b.configure(tenant, func(s *lockbox.Settings) { s.RequiredApprovals = 2 }); err != nil {
+					return nil, err
+				}
+			}
 			count := (n - t + 63) / 64
 			ids, err := b.fill(tenant, count, lockbox.DefaultLimits, func(i int) string { return fmt.Sprintf("eng-%d", i) })
+			if err != nil {
+				return nil, err
+			}
+			switch op {
+			case "revoke": // a live grant to end
+				err = b.act(tenant, ids, lockbox.ActionApprove, "approver-0")
+			case "approve2of2": // the first of two approvals
+				err = b.act(tenant, ids, lockbox.ActionApprove, "approver-0")
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -239,6 +322,13 @@ func (b *bench) loadRun(op, path string, c int, listTenant string) (Run, error) 
 	fn := b.fns[opFunction[op]]
 	if path == "http" {
 		j.URL = "http://" + fn.addr
+	}
+	if op == "create5rules" {
+		for t := range 64 {
+			if err := b.configure(fmt.Sprintf("bench-rules-%s-c%d-%d", path, c, t), fiveRules); err != nil {
+				return Run{}, err
+			}
+		}
 	}
 	warm, err := b.items(op, path, c, b.plan.Warmup, listTenant)
 	if err != nil {

@@ -42,7 +42,7 @@ type Machine struct {
 
 // Run is one measured load run.
 type Run struct {
-	Op          string    `json:"op"`   // create, approve, deny, list, noop
+	Op          string    `json:"op"`   // one of transitionOps, list or noop
 	Path        string    `json:"path"` // http (the function) or redis (the ceiling)
 	Concurrency int       `json:"concurrency"`
 	Ops         int       `json:"ops"`
@@ -156,7 +156,7 @@ func (r *Report) evaluate() {
 		r.Targets = append(r.Targets, Target{Name: name, Measured: v, Bar: bar, Met: met})
 	}
 	noop, ok := r.run("noop", "http", 32)
-	for _, op := range []string{"create", "approve", "deny"} {
+	for _, op := range transitionOps {
 		if run, found := r.run(op, "http", 32); ok && found {
 			v := run.Throughput / noop.Throughput
 			add(op+" throughput @32 / no-op @32", v, "≥ 0.60", v >= 0.6)
@@ -246,7 +246,7 @@ func markdown(r *Report) string {
 
 	fmt.Fprintf(&b, "\n### Ratios at each concurrency\n\n")
 	tw = table(&b, "op", "conc", "calls/s ÷ no-op", "calls/s ÷ Redis ceiling")
-	for _, op := range []string{"create", "approve", "deny", "list"} {
+	for _, op := range append(slices.Clone(transitionOps), "list") {
 		for _, c := range r.Plan.Concurrency {
 			h, ok1 := r.run(op, "http", c)
 			n, ok2 := r.run("noop", "http", c)

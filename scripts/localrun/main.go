@@ -280,6 +280,12 @@ func functionEnv(fn stack.Function, lookup func(string) (string, bool), redis, s
 	if _, ok := env["redis_url"]; ok {
 		env["redis_url"] = redis.URL
 	}
+	// Local receivers of tenants' webhooks listen on loopback, over http.
+	if _, ok := env["webhook_allow_private"]; ok {
+		if _, given := lookup("webhook_allow_private"); !given {
+			env["webhook_allow_private"] = "true"
+		}
+	}
 	if _, ok := env["s3_endpoint"]; ok {
 		env["s3_endpoint"] = s3.URL
 		if _, given := lookup("s3_endpoint"); !given {

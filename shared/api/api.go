@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -31,10 +32,21 @@ type Authenticator interface {
 
 // Service is what the request functions work with.
 type Service struct {
-	Store lockbox.Store
-	Auth  Authenticator
-	Now   func() time.Time
-	Log   *slog.Logger
+	Store    lockbox.Store
+	Settings lockbox.SettingsStore
+	Auth     Authenticator
+	// URLs checks the webhook URLs of settings (netguard.Guard implements
+	// it); AllowPlainHTTP accepts http:// ones (webhook_allow_private).
+	URLs           URLChecker
+	AllowPlainHTTP bool
+	Now            func() time.Time
+	Log            *slog.Logger
+}
+
+// URLChecker says whether an outgoing URL may be called: its scheme, and
+// the addresses its host resolves to.
+type URLChecker interface {
+	Check(ctx context.Context, raw string) error
 }
 
 // Flow handles one call; a function serves it with httpapi.Serve.

@@ -20,6 +20,7 @@ import (
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/config"
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/netguard"
 	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/redisstore"
 )
@@ -87,7 +88,9 @@ func API(needs config.Needs) *Lazy[*api.Service] {
 		if err != nil {
 			return nil, nil, err
 		}
-		return &api.Service{Store: Store(rdb, cfg), Auth: verifier, Now: time.Now, Log: slog.Default()}, rdb, nil
+		store := Store(rdb, cfg)
+		return &api.Service{Store: store, Settings: store, Auth: verifier, URLs: netguard.Guard{AllowPrivate: cfg.WebhookAllowPrivate},
+			AllowPlainHTTP: cfg.WebhookAllowPrivate, Now: time.Now, Log: slog.Default()}, rdb, nil
 	})
 }
 
@@ -96,6 +99,7 @@ func Store(rdb redis.UniversalClient, cfg config.Config) *redisstore.Store {
 	s := redisstore.New(rdb, cfg.Limits)
 	s.Caps = redisstore.Caps{MaxPendingPerTenant: cfg.MaxPendingPerTenant, MaxPendingPerRequester: cfg.MaxPendingPerRequester,
 		MaxActiveGrantsPerRequester: cfg.MaxActiveGrantsPerRequester}
+	s.DefaultEnabled = cfg.DefaultEnabled
 	return s
 }
 

@@ -80,6 +80,14 @@ type Config struct {
 	// (max_token_lifetime, default 24h).
 	MaxTokenLifetime time.Duration
 
+	// DefaultEnabled is whether Lockbox is on for a tenant that never saved
+	// settings (default_enabled, default true).
+	DefaultEnabled bool
+	// WebhookAllowPrivate lets tenants' webhooks reach private and loopback
+	// addresses, over plain http too (webhook_allow_private, default false;
+	// make run sets it for local receivers).
+	WebhookAllowPrivate bool
+
 	// Usage caps: live pending requests per tenant and per engineer, live
 	// grants per engineer.
 	MaxPendingPerTenant         int
@@ -183,6 +191,21 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 		}
 		return n
 	}
+	boolean := func(name string, def bool) bool {
+		switch v := getenv(name); v {
+		case "":
+			return def
+		case "true":
+			return true
+		case "false":
+			return false
+		default:
+			errs = append(errs, fmt.Errorf("%s=%q must be true or false", name, v))
+			return def
+		}
+	}
+	c.DefaultEnabled = boolean("default_enabled", true)
+	c.WebhookAllowPrivate = boolean("webhook_allow_private", false)
 	c.MaxPendingPerTenant = number("max_pending_per_tenant", 1000, 1)
 	c.MaxPendingPerRequester = number("max_pending_per_requester", 50, 1)
 	c.MaxActiveGrantsPerRequester = number("max_active_grants_per_requester", 5, 1)
@@ -215,13 +238,7 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 		default:
 			errs = append(errs, fmt.Errorf("s3_object_lock_mode=%q must be COMPLIANCE or GOVERNANCE", c.S3.ObjectLockMode))
 		}
-		switch v := getenv("s3_path_style"); v {
-		case "", "false":
-		case "true":
-			c.S3.PathStyle = true
-		default:
-			errs = append(errs, fmt.Errorf("s3_path_style=%q must be true or false", v))
-		}
+		c.S3.PathStyle = boolean("s3_path_style", false)
 		c.S3.AccessKey = string(secret(SecretS3AccessKey, true))
 		c.S3.SecretKey = string(secret(SecretS3SecretKey, true))
 	}

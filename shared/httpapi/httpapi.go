@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -78,12 +80,12 @@ func Context(req handler.Request, timeout time.Duration) (context.Context, conte
 	return context.WithTimeout(ctx, timeout)
 }
 
-// CheckRequest refuses a call with the wrong method or an oversized body.
-// It runs before authentication, which reads the body.
-func CheckRequest(req handler.Request, method string) error {
-	if req.Method != method {
-		e := lockbox.Errorf(lockbox.KindMethodNotAllowed, "MethodNotAllowed", "use %s", method)
-		e.Err = allow(method)
+// CheckRequest refuses a call with a method other than methods, or an
+// oversized body. It runs before authentication, which reads the body.
+func CheckRequest(req handler.Request, methods ...string) error {
+	if !slices.Contains(methods, req.Method) {
+		e := lockbox.Errorf(lockbox.KindMethodNotAllowed, "MethodNotAllowed", "use %s", strings.Join(methods, " or "))
+		e.Err = allow(strings.Join(methods, ", "))
 		return e
 	}
 	if len(req.Body) > MaxBody {

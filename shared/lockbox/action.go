@@ -1,19 +1,25 @@
 package lockbox
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Action is something done to a request.
 type Action string
 
 // The actions. Approve, deny, revoke and cancel are done by people or
-// systems; expire and complete by time (the sweep records them).
+// systems; autoApprove and autoDeny by a tenant's settings when a request is
+// filed; expire and complete by time (the sweep records them).
 const (
-	ActionApprove  Action = "approve"
-	ActionDeny     Action = "deny"
-	ActionRevoke   Action = "revoke"
-	ActionCancel   Action = "cancel"
-	ActionExpire   Action = "expire"
-	ActionComplete Action = "complete"
+	ActionApprove     Action = "approve"
+	ActionDeny        Action = "deny"
+	ActionRevoke      Action = "revoke"
+	ActionCancel      Action = "cancel"
+	ActionAutoApprove Action = "autoApprove"
+	ActionAutoDeny    Action = "autoDeny"
+	ActionExpire      Action = "expire"
+	ActionComplete    Action = "complete"
 )
 
 // Transition is the one statement of what an action does: the effective
@@ -28,16 +34,31 @@ type Transition struct {
 	// OwnForbidden: nobody may take this action on a request they filed or
 	// that was filed for them (segregation of duties).
 	OwnForbidden bool
+	// When says who takes the action: WhenAsked (a caller), WhenFiled (the
+	// tenant's settings, as the request is filed) or WhenDue (time).
+	When When
 }
+
+// When says who or what takes an action.
+type When string
+
+// The kinds of action.
+const (
+	WhenAsked When = "asked"
+	WhenFiled When = "filed"
+	WhenDue   When = "due"
+)
 
 // Transitions maps each action to its transition.
 var Transitions = map[Action]Transition{
-	ActionApprove:  {From: StatusPending, To: StatusApproved, Op: OpApprove, OwnForbidden: true},
-	ActionDeny:     {From: StatusPending, To: StatusDenied, Op: OpDeny, OwnForbidden: true},
-	ActionRevoke:   {From: StatusApproved, To: StatusRevoked, Op: OpRevoke, OwnForbidden: true},
-	ActionCancel:   {From: StatusPending, To: StatusCanceled, Op: OpCancel},
-	ActionExpire:   {From: StatusPending, To: StatusExpired, Op: OpExpire},
-	ActionComplete: {From: StatusApproved, To: StatusCompleted, Op: OpComplete},
+	ActionApprove:     {From: StatusPending, To: StatusApproved, Op: OpApprove, OwnForbidden: true, When: WhenAsked},
+	ActionDeny:        {From: StatusPending, To: StatusDenied, Op: OpDeny, OwnForbidden: true, When: WhenAsked},
+	ActionRevoke:      {From: StatusApproved, To: StatusRevoked, Op: OpRevoke, OwnForbidden: true, When: WhenAsked},
+	ActionCancel:      {From: StatusPending, To: StatusCanceled, Op: OpCancel, When: WhenAsked},
+	ActionAutoApprove: {From: StatusPending, To: StatusApproved, Op: OpAutoApprove, When: WhenFiled},
+	ActionAutoDeny:    {From: StatusPending, To: StatusDenied, Op: OpAutoDeny, When: WhenFiled},
+	ActionExpire:      {From: StatusPending, To: StatusExpired, Op: OpExpire, When: WhenDue},
+	ActionComplete:    {From: StatusApproved, To: StatusCompleted, Op: OpComplete, When: WhenDue},
 }
 
 // Act is one action on a request by someone, at a time.
@@ -46,7 +67,7 @@ type Act struct {
 	// Actor is who acts, as the audit log records them.
 	Actor Actor
 	// Principal is the key of who acts (Principal.Key): compared with who
-	// filed the request.
+	// filed the request and its requester, and with earlier approvers.
 	Principal string
 	Reason    string
 	// Duration, when approving, shortens the grant to this many hours.
@@ -57,28 +78,49 @@ type Act struct {
 	At            time.Time
 }
 
-// GrantFor returns how long an approval gives: the asked grant, shortened to
-// durationHours when given, capped by lim.MaxAccessTTL.
-func GrantFor(r Request, durationHours *int, lim Limits) (time.Duration, error) {
-	grant := r.Grant
-	if durationHours != nil {
-		if *durationHours > r.Duration {
-			return 0, ErrDurationTooLong(r.Duration)
-		}
-		grant = time.Duration(*durationHours) * time.Hour
+// grantAllowed is the grant one approval allows: the hours it gives, which
+// may only shorten what was asked, or what was asked.
+func (r Request) grantAllowed(durationHours *int) (time.Duration, int, error) {
+	if durationHours == nil {
+		return r.Grant, r.Duration, nil
 	}
-	return min(grant, lim.MaxAccessTTL), nil
+	if *durationHours > r.Duration {
+		return 0, 0, ErrDurationTooLong(r.Duration)
+	}
+	return time.Duration(*durationHours) * time.Hour, *durationHours, nil
+}
+
+// capGrant caps a grant by the request's tenant cap and the global one.
+func (r Request) capGrant(grant time.Duration, lim Limits) time.Duration {
+	if r.MaxGrant > 0 {
+		grant = min(grant, r.MaxGrant)
+	}
+	return min(grant, lim.MaxAccessTTL)
+}
+
+// GrantFor returns how long an approval gives on its own: the asked grant,
+// shortened to durationHours when given, capped by the tenant's and the
+// global cap.
+func GrantFor(r Request, durationHours *int, lim Limits) (time.Duration, error) {
+	grant, _, err := r.grantAllowed(durationHours)
+	return r.capGrant(grant, lim), err
 }
 
 // Apply returns r after act, and the event that records it. r is judged as it
 // stands at act.At (see Effective): its effective status must be the
 // action's Transition.From; where the transition says so, the actor must be
-// neither the requester nor whoever filed r. Approving starts the grant:
-// GrantFor(r, act.Duration, lim) from act.At. Revoking ends a live grant
-// now. Expire and complete are Settle's.
+// neither the requester nor whoever filed r.
+//
+// Approving adds an approval; once RequiredApprovals distinct approvers
+// have approved (the same approver twice is ErrAlreadyApproved), the grant
+// starts, lasting the shortest duration any of them allowed, capped by the
+// tenant's and the global cap; until then the request stays Pending and the
+// event records the step. A deny denies, whatever approvals came before.
+// An automatic approval (a tenant's settings) grants at once. Revoking ends
+// a live grant now. Expire and complete are Settle's.
 func Apply(r Request, act Act, lim Limits) (Request, Event, error) {
 	tr, ok := Transitions[act.Action]
-	if !ok || act.Action == ActionExpire || act.Action == ActionComplete {
+	if !ok || tr.When == WhenDue {
 		return r, Event{}, Invalidf("unknown action %q", act.Action)
 	}
 	if act.OnlyRequester != "" && act.OnlyRequester != UserKey(r.Requester.ID) {
@@ -91,23 +133,48 @@ func Apply(r Request, act Act, lim Limits) (Request, Event, error) {
 		return r, Event{}, ErrOwnRequest(act.Action)
 	}
 	now := act.At.UTC().Truncate(time.Millisecond)
+	decision := &Decision{By: act.Actor.ID, Reason: act.Reason, DateTime: now}
 	switch act.Action {
 	case ActionApprove:
-		grant, err := GrantFor(r, act.Duration, lim)
+		if slices.ContainsFunc(r.Approvals, func(a Approval) bool { return UserKey(a.By) == act.Principal }) {
+			return r, Event{}, ErrAlreadyApproved()
+		}
+		_, hours, err := r.grantAllowed(act.Duration)
 		if err != nil {
 			return r, Event{}, err
 		}
-		until := now.Add(grant)
-		r.AccessExpirationDateTime = &until
-		r.Decision = &Decision{By: act.Actor.ID, Reason: act.Reason, DateTime: now}
-	case ActionDeny:
-		r.Decision = &Decision{By: act.Actor.ID, Reason: act.Reason, DateTime: now}
+		r.Approvals = append(slices.Clone(r.Approvals), Approval{By: act.Actor.ID, Reason: act.Reason, DateTime: now, Duration: hours})
+		if len(r.Approvals) < r.RequiredApprovals {
+			return r, event(r, tr.Op, act.Actor, tr.From, act.Reason, now), nil // a step towards the quorum
+		}
+		grant := r.Grant
+		for _, a := range r.Approvals {
+			if a.Duration != r.Duration { // shortened: whole hours
+				grant = min(grant, time.Duration(a.Duration)*time.Hour)
+			}
+		}
+		r = r.startGrant(r.capGrant(grant, lim), now)
+		r.Decision = decision
+	case ActionAutoApprove:
+		r = r.startGrant(r.capGrant(r.Grant, lim), now)
+		r.Decision = decision
+	case ActionDeny, ActionAutoDeny:
+		r.Decision = decision
 	case ActionRevoke:
 		r.AccessExpirationDateTime = &now
+		r.Closure = decision
+	case ActionCancel:
+		r.Closure = decision
 	}
 	r.Status = tr.To
 	r.AccessActive = r.Status == StatusApproved
 	return r, event(r, tr.Op, act.Actor, tr.From, act.Reason, now), nil
+}
+
+func (r Request) startGrant(grant time.Duration, now time.Time) Request {
+	until := now.Add(grant)
+	r.AccessExpirationDateTime = &until
+	return r
 }
 
 // Settle records what time alone did to r by now: a Pending request past its

@@ -186,3 +186,14 @@ func ErrNoCredentials(message string) *Error {
 // also serves anonymous callers (lockbox-audit) tells them apart from
 // callers whose credentials failed.
 func IsNoCredentials(err error) bool { return errors.Is(err, errNoCredentials) }
+
+// ErrStaleSettings is returned when settings are written with an If-Match
+// that is no longer their version.
+func ErrStaleSettings() *Error {
+	return Errorf(KindPreconditionFailed, "PreconditionFailed", "the settings changed since they were read; read them again (their new ETag) and redo the change")
+}
+
+// ErrIfMatchRequired is returned when settings are written without If-Match.
+func ErrIfMatchRequired() *Error {
+	return Errorf(KindPreconditionRequired, "PreconditionRequired", "send If-Match with the ETag of the settings you read")
+}

@@ -11,10 +11,17 @@ const (
 	OpComplete = "CompleteLockboxRequest"
 	OpRevoke   = "RevokeLockboxRequest"
 	OpCancel   = "CancelLockboxRequest"
+	// OpAutoApprove and OpAutoDeny are the decisions a tenant's settings
+	// take when a request is filed (Lockbox off, or a rule).
+	OpAutoApprove = "AutoApproveLockboxRequest"
+	OpAutoDeny    = "AutoDenyLockboxRequest"
+	// OpUpdateSettings records a change of a tenant's settings (requestId
+	// "").
+	OpUpdateSettings = "UpdateLockboxSettings"
 )
 
 // Operations lists every operation name.
-var Operations = []string{OpCreate, OpApprove, OpDeny, OpExpire, OpComplete, OpRevoke, OpCancel}
+var Operations = []string{OpCreate, OpApprove, OpDeny, OpExpire, OpComplete, OpRevoke, OpCancel, OpAutoApprove, OpAutoDeny, OpUpdateSettings}
 
 // ActorKind says who caused an event.
 type ActorKind string

@@ -152,3 +152,22 @@ func validCaseURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
+
+// CancelInput is the body of lockbox-cancel. TenantID names the tenant:
+// requesters, operators and signed services act across tenants.
+type CancelInput struct {
+	RequestID string `json:"requestId"`
+	Reason    string `json:"reason"`
+	TenantID  string `json:"tenantId"`
+}
+
+// Validate checks a cancel body.
+func (in CancelInput) Validate() error {
+	if err := (DecisionInput{RequestID: in.RequestID, Reason: in.Reason}).Validate(false); err != nil {
+		return err
+	}
+	if !ValidTenantID(in.TenantID) {
+		return Invalidf("tenantId must be 1..64 characters of [A-Za-z0-9._-]")
+	}
+	return nil
+}

@@ -13,12 +13,24 @@ import (
 // implementation the store is compared with.
 type memory struct{ reqs map[string]lockbox.Request }
 
-func (m *memory) Create(t *testing.T, in lockbox.CreateInput, filedBy string, at time.Time) lockbox.Request {
+func (m *memory) Create(t *testing.T, in lockbox.CreateInput, filedBy string, set *lockbox.Settings, at time.Time) lockbox.Request {
 	if err := in.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	if set == nil {
+		set = new(lockbox.DefaultSettings(true))
+	}
 	r := lockbox.NewRequest(in, "req-1", at, lockboxtest.Limits)
 	r.FiledBy = filedBy
+	r = r.Govern(*set)
+	if auto := set.Decide(r); auto.Action != "" {
+		var err error
+		r, _, err = lockbox.Apply(r, lockbox.Act{Action: auto.Action, Actor: lockbox.Actor{Kind: lockbox.ActorSystem, ID: auto.ActorID},
+			Reason: auto.Reason, At: at}, lockboxtest.Limits)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	m.reqs[r.RequestID] = r
 	return r
 }

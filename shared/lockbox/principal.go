@@ -122,7 +122,7 @@ func AuthorizeList(p Principal, tenantID string) (Scope, error) {
 			return Scope{}, Invalidf("tenantId is required")
 		}
 		return Scope{TenantID: tenantID}, nil
-	case p.Has(RoleApprover) || p.Has(RoleReader):
+	case p.Has(RoleApprover) || p.Has(RoleReader) || p.Has(RoleAdmin):
 		if tenantID != "" && tenantID != p.TenantID {
 			return Scope{}, Forbiddenf("you may only list requests of your own tenant")
 		}
@@ -134,4 +134,85 @@ func AuthorizeList(p Principal, tenantID string) (Scope, error) {
 		return Scope{TenantID: tenantID, RequesterID: CanonicalID(p.Subject)}, nil
 	}
 	return Scope{}, Forbiddenf("listing needs one of the lockbox roles")
+}
+
+// AuthorizeRevoke decides whether p may revoke grants at all: an approver
+// or admin of p.TenantID (the store looks requests up there alone), never
+// someone who is also a requester or an operator. Revoking a grant one
+// filed or that was filed for one is refused by the transition itself.
+func AuthorizeRevoke(p Principal) error {
+	switch {
+	case p.Kind != KindUser || !(p.Has(RoleApprover) || p.Has(RoleAdmin)):
+		return Forbiddenf("revoking a grant needs role %s or %s", RoleApprover, RoleAdmin)
+	case p.Has(RoleRequester):
+		return Forbiddenf("a requester can never revoke a grant")
+	case p.Has(RoleOperator):
+		return Forbiddenf("an operator can never revoke a grant")
+	}
+	return nil
+}
+
+// RevokeActor is who the audit log records revoking: the tenant's admin, or
+// an approver.
+func RevokeActor(p Principal) Actor {
+	if p.Has(RoleAdmin) && !p.Has(RoleApprover) {
+		return Actor{Kind: ActorAdmin, ID: p.Subject}
+	}
+	return Actor{Kind: ActorApprover, ID: p.Subject}
+}
+
+// AuthorizeCancel turns the tenantId a caller names into where it may cancel
+// and as whom: a requester their own pending requests in the tenant they
+// name (onlyRequester set), an operator or a signed service any request of
+// the tenant it names.
+func AuthorizeCancel(p Principal, tenantID string) (tenant, onlyRequester string, actor Actor, err error) {
+	if !ValidTenantID(tenantID) {
+		return "", "", Actor{}, Invalidf("tenantId must be 1..64 characters of [A-Za-z0-9._-]")
+	}
+	switch {
+	case p.Kind == KindService:
+		return tenantID, "", Actor{Kind: ActorSystem, ID: p.Subject}, nil
+	case p.Has(RoleOperator):
+		return tenantID, "", Actor{Kind: ActorEngineer, ID: p.Subject}, nil
+	case p.Has(RoleRequester):
+		return tenantID, UserKey(p.Subject), Actor{Kind: ActorEngineer, ID: p.Subject}, nil
+	}
+	return "", "", Actor{}, Forbiddenf("canceling a request needs role %s (your own) or %s", RoleRequester, RoleOperator)
+}
+
+// AuthorizeSettings decides which tenant's settings p may read (write
+// false) or change (write true), given the tenantId it names: the tenant's
+// admin (and, to read, its approvers and readers) their own; an operator
+// the one it names; a signed service may read the one it names.
+func AuthorizeSettings(p Principal, tenantID string, write bool) (string, error) {
+	if tenantID != "" && !ValidTenantID(tenantID) {
+		return "", Invalidf("tenantId must be 1..64 characters of [A-Za-z0-9._-]")
+	}
+	named := func() (string, error) {
+		if tenantID == "" {
+			return "", Invalidf("tenantId is required")
+		}
+		return tenantID, nil
+	}
+	own := func() (string, error) {
+		if tenantID != "" && tenantID != p.TenantID {
+			return "", Forbiddenf("you may only see the settings of your own tenant")
+		}
+		return p.TenantID, nil
+	}
+	switch {
+	case p.Kind == KindService && !write:
+		return named()
+	case p.Kind == KindService:
+		return "", Forbiddenf("changing settings needs role %s or %s", RoleAdmin, RoleOperator)
+	case p.Has(RoleOperator):
+		return named()
+	case p.Has(RoleAdmin):
+		return own()
+	case !write && (p.Has(RoleApprover) || p.Has(RoleReader)):
+		return own()
+	case write:
+		return "", Forbiddenf("changing settings needs role %s or %s", RoleAdmin, RoleOperator)
+	}
+	return "", Forbiddenf("reading settings needs one of the lockbox roles of the tenant")
 }

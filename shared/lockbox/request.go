@@ -18,11 +18,23 @@ type Requester struct {
 	DisplayName string `json:"displayName,omitempty"`
 }
 
-// Decision records who approved or denied a request, why and when.
+// Decision records who approved or denied a request, why and when. A request
+// that needs several approvers is decided by the last approval (or the
+// deny); Closure records who revoked or canceled it.
 type Decision struct {
 	By       string    `json:"by"`
 	Reason   string    `json:"reason"`
 	DateTime time.Time `json:"dateTime"`
+}
+
+// Approval is one approver's approval of a request that needs several.
+type Approval struct {
+	By       string    `json:"by"`
+	Reason   string    `json:"reason"`
+	DateTime time.Time `json:"dateTime"`
+	// Duration is the hours of access this approver allows: what was asked,
+	// or less. The grant lasts the shortest of the approvals'.
+	Duration int `json:"duration"`
 }
 
 // Request is a lockbox request as callers see it. Field names follow Azure's
@@ -46,6 +58,12 @@ type Request struct {
 	Decision                 *Decision  `json:"decision"`
 	AccessExpirationDateTime *time.Time `json:"accessExpirationDateTime"`
 	AccessActive             bool       `json:"accessActive"`
+	// RequiredApprovals distinct approvers must approve (the tenant's
+	// setting when the request was filed); Approvals is the progress.
+	RequiredApprovals int        `json:"requiredApprovals"`
+	Approvals         []Approval `json:"approvals"`
+	// Closure records who revoked the grant or canceled the request.
+	Closure *Decision `json:"closure"`
 
 	// Grant is the access lifetime an approval without a duration gives,
 	// before the max_access_ttl cap: Duration hours when the caller asked
@@ -54,6 +72,9 @@ type Request struct {
 	// FiledBy is the key (Principal.Key) of whoever filed the request: a
 	// ticketing system, an operator, the engineer. Not part of the API.
 	FiledBy string `json:"-"`
+	// MaxGrant caps the grant (the tenant's maxDuration when the request
+	// was filed); 0 when only the global cap applies. Not part of the API.
+	MaxGrant time.Duration `json:"-"`
 }
 
 // Involves reports whether the principal with key (Principal.Key) filed r or
@@ -92,6 +113,8 @@ func NewRequest(in CreateInput, id string, now time.Time, lim Limits) Request {
 		Status:             StatusPending,
 		CreatedDateTime:    now,
 		ExpirationDateTime: now.Add(lim.PendingTTL),
+		RequiredApprovals:  1,
+		Approvals:          []Approval{},
 	}
 	if in.Duration != nil {
 		r.Duration = *in.Duration
@@ -99,6 +122,17 @@ func NewRequest(in CreateInput, id string, now time.Time, lim Limits) Request {
 	} else {
 		r.Duration = hoursCeil(lim.AccessTTL)
 		r.Grant = lim.AccessTTL
+	}
+	return r
+}
+
+// Govern applies what a tenant's settings say about r when it is filed: how
+// many must approve it and the cap on its grant.
+func (r Request) Govern(s Settings) Request {
+	r.RequiredApprovals = max(s.RequiredApprovals, 1)
+	r.MaxGrant = 0
+	if s.MaxDuration != nil {
+		r.MaxGrant = time.Duration(*s.MaxDuration) * time.Hour
 	}
 	return r
 }

@@ -31,6 +31,18 @@ type Store interface {
 	Limits() Limits
 }
 
+// SettingsStore keeps tenants' settings (redisstore implements it).
+type SettingsStore interface {
+	// Settings returns tenant's settings, secrets included: the defaults,
+	// version 0, for a tenant that never saved any.
+	Settings(ctx context.Context, tenant string) (Settings, error)
+	// PutSettings stores next (validated, merged with the stored secrets)
+	// if the stored ones are still of version ifVersion, and records the
+	// change by actor, with reason, in the audit log.
+	// Errors: KindPreconditionFailed (ErrStaleSettings), KindUnavailable.
+	PutSettings(ctx context.Context, tenant string, next Settings, ifVersion int64, actor Actor, reason string, now time.Time) (Settings, error)
+}
+
 // CreateOptions are the optional parts of a create.
 type CreateOptions struct {
 	// Idempotency identifies retries of one create.

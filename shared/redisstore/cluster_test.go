@@ -60,6 +60,31 @@ func TestRedisCluster(t *testing.T) {
 		got, err := s.Get(ctx, ten, expiring.RequestID)
 		require.NoError(t, err)
 		assert.Equal(t, lockbox.StatusPending, got.Status)
+
+		// Settings, a quorum, revoke, cancel and a rule, in the tenant's slot.
+		_, err = s.Act(ctx, ten, approved.RequestID, lockboxtest.Decision(lockbox.ActionRevoke, "bob", "done", nil, time.Now()))
+		require.NoError(t, err, "revoke")
+		set := lockbox.DefaultSettings(true)
+		set.RequiredApprovals = 2
+		set.Rules = []lockbox.Rule{{Name: "eng-5", Effect: lockbox.EffectAutoApprove, Match: lockbox.RuleMatch{RequesterIDs: []string{"eng-5"}}}}
+		_, err = s.PutSettings(ctx, ten, set, 0, lockbox.Actor{Kind: lockbox.ActorAdmin, ID: "ada"}, "cluster", time.Now())
+		require.NoError(t, err, "settings")
+		quorum := file(t, s, ten, "eng-6", time.Now())
+		for _, by := range []string{"alice", "bob"} {
+			_, err = s.Act(ctx, ten, quorum.RequestID, lockboxtest.Decision(lockbox.ActionApprove, by, "ok", nil, time.Now()))
+			require.NoError(t, err, "approve by %s", by)
+		}
+		got, err = s.Get(ctx, ten, quorum.RequestID)
+		require.NoError(t, err)
+		assert.Equal(t, lockbox.StatusApproved, got.Status)
+		assert.Len(t, got.Approvals, 2)
+		canceled := file(t, s, ten, "eng-6", time.Now())
+		cancel := lockboxtest.Decision(lockbox.ActionCancel, "eng-6", "not needed", nil, time.Now())
+		cancel.Actor.Kind = lockbox.ActorEngineer
+		_, err = s.Act(ctx, ten, canceled.RequestID, cancel)
+		require.NoError(t, err, "cancel")
+		auto := file(t, s, ten, "eng-5", time.Now())
+		assert.Equal(t, lockbox.StatusApproved, auto.Status, "approved by the rule")
 	}
 
 	assert.Greater(t, len(nodes), 1, "the tenants landed on more than one node")

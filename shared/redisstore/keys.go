@@ -31,6 +31,7 @@ var keyNames = map[string]string{
 	"liveReqPend": "live:pending:",  // sorted set per requester key: pending ids by window end
 	"liveGrants":  "live:grants:",   // sorted set per requester key: granted ids by grant end
 	"pruning":     "pruning",        // string + TTL: a prune in progress (Store.Prune)
+	"settings":    "settings",       // hash: the settings document (doc) and its version
 }
 
 // keys builds the key names of one tenant.

@@ -48,17 +48,24 @@ func renderPrelude() string {
 	for _, st := range lockbox.Statuses {
 		w("S.%s = %s", st, lit(string(st)))
 	}
+	// Besides the table's columns, each transition says what apply() writes:
+	// quorum (an approval towards RequiredApprovals), decides (the
+	// decision fields), closes (the closure fields).
 	w("local T = {}")
 	for _, a := range slices.Sorted(maps.Keys(lockbox.Transitions)) {
 		tr := lockbox.Transitions[a]
-		w("T[%s] = {from = %s, to = %s, op = %s, own = %t}", lit(string(a)), lit(string(tr.From)), lit(string(tr.To)), lit(tr.Op), tr.OwnForbidden)
+		decides := tr.From == lockbox.StatusPending && (tr.To == lockbox.StatusApproved || tr.To == lockbox.StatusDenied)
+		closes := tr.To == lockbox.StatusRevoked || tr.To == lockbox.StatusCanceled
+		w("T[%s] = {from = %s, to = %s, op = %s, own = %t, quorum = %t, decides = %t, closes = %t}", lit(string(a)), lit(string(tr.From)),
+			lit(string(tr.To)), lit(tr.Op), tr.OwnForbidden, a == lockbox.ActionApprove, decides, closes)
 	}
 	w("local K = {}")
 	for _, name := range slices.Sorted(maps.Keys(keyNames)) {
 		w("K[%s] = %s", lit(name), lit(keyNames[name]))
 	}
-	w("local OP_CREATE, ACTOR_ENGINEER, ACTOR_SYSTEM, SYSTEM_ACTOR = %s, %s, %s, %s",
-		lit(lockbox.OpCreate), lit(string(lockbox.ActorEngineer)), lit(string(lockbox.ActorSystem)), lit(lockbox.SystemActor))
+	w("local OP_CREATE, OP_SETTINGS, ACTOR_ENGINEER, ACTOR_SYSTEM, SYSTEM_ACTOR = %s, %s, %s, %s, %s",
+		lit(lockbox.OpCreate), lit(lockbox.OpUpdateSettings), lit(string(lockbox.ActorEngineer)), lit(string(lockbox.ActorSystem)),
+		lit(lockbox.SystemActor))
 	w("local EVENT_FIELD, USER_KEY_PREFIX = %s, %s", lit(EventField), lit(lockbox.UserKeyPrefix))
 	b.WriteString(luaFunctions)
 	return b.String()
@@ -73,6 +80,10 @@ func renderPrelude() string {
 // returns its seq: the tenant's event counter, incremented in the same step.
 // The first event of a stream written before seqs were assigned at append
 // continues after the exported head and the events still waiting.
+//
+// apply(id, action, o) is lockbox.Apply: the one implementation, in Lua, of
+// every action a caller or a tenant's settings take, used by the create
+// script (automatic decisions) and the act script.
 const luaFunctions = `
 local function key(name, suffix) return P .. K[name] .. (suffix or '') end
 local function effective(st, pendingLive, grantLive)
@@ -106,5 +117,94 @@ local function fail(...) return {'err', ...} end
 local function requesterKey(stored, requester)
   if stored then return stored end
   return USER_KEY_PREFIX .. string.lower(requester or '')
+end
+local function ms(n) return string.format('%.0f', n) end
+-- apply carries out action a (a key of T) on request id, as lockbox.Apply
+-- does, and returns nil, or a refusal before anything was written. o holds
+-- actorKind, actorId, principal, reason, now (ms), duration ('' or hours),
+-- maxAccess (ms), maxGrants, only ('' or a requester key).
+local function apply(id, a, o)
+  local tr, rk, now = T[a], key('req', id), o.now
+  local f = redis.call('HMGET', rk, 'status', 'requesterKey', 'filedBy', 'duration', 'grantMs', 'support', 'seq', 'requester',
+    'required', 'maxGrantMs', 'approverKeys', 'approvals')
+  if not f[1] then return fail('notfound') end
+  local rkey = requesterKey(f[2], f[8])
+  if o.only ~= '' and rkey ~= o.only then return fail('notfound') end
+  local pendingKey, grantKey = key('pending', id), key('grant', id)
+  local st = effective(f[1], redis.call('EXISTS', pendingKey), redis.call('EXISTS', grantKey))
+  if st ~= tr.from then return fail('state', a, st) end
+  if tr.own and (o.principal == rkey or o.principal == f[3]) then return fail('own', a) end
+  local to, fields, grant = tr.to, {}, nil
+  local asked, grantMs = tonumber(f[4]), tonumber(f[5])
+  if tr.quorum then
+    local keys = f[11] or ''
+    if string.find('\n' .. keys .. '\n', '\n' .. o.principal .. '\n', 1, true) then return fail('twice') end
+    local hours = asked
+    if o.duration ~= '' then
+      if tonumber(o.duration) > asked then return fail('duration', f[4]) end
+      hours = tonumber(o.duration)
+    end
+    local item = '{"by":' .. cjson.encode(o.actorId) .. ',"reason":' .. cjson.encode(o.reason) .. ',"ms":' .. now ..
+      ',"duration":' .. ms(hours) .. '}'
+    local list = f[12]
+    if not list or list == '' or list == '[]' then list = '[' .. item .. ']' else list = string.sub(list, 1, -2) .. ',' .. item .. ']' end
+    if keys == '' then keys = o.principal else keys = keys .. '\n' .. o.principal end
+    for _, v in ipairs({'approvals', list, 'approverKeys', keys}) do fields[#fields + 1] = v end
+    local approvals = cjson.decode(list)
+    if #approvals < tonumber(f[9] or '1') then
+      redis.call('HSET', rk, unpack(fields))
+      event(tr.op, id, now, o.actorKind, o.actorId, tr.from, tr.from, o.reason, f[6])
+      return nil
+    end
+    grant = grantMs
+    for _, ap in ipairs(approvals) do
+      if ap.duration ~= asked then grant = math.min(grant, ap.duration * 3600000) end
+    end
+  elseif to == S.Approved then
+    grant = grantMs
+  end
+  local grants
+  if grant then
+    local cap = tonumber(f[10] or '0')
+    if cap > 0 then grant = math.min(grant, cap) end
+    grant = math.min(grant, tonumber(o.maxAccess))
+    grants = key('liveGrants', rkey)
+    redis.call('ZREMRANGEBYSCORE', grants, '-inf', now)
+    if redis.call('ZCARD', grants) >= tonumber(o.maxGrants) then
+      return fail('cap', 'grants', redis.call('ZRANGE', grants, 0, 0, 'WITHSCORES')[2])
+    end
+  end
+  fields[#fields + 1] = 'status'
+  fields[#fields + 1] = to
+  if tr.from == S.Pending then
+    redis.call('DEL', pendingKey)
+    redis.call('ZREM', key('due'), 'p:' .. id)
+    redis.call('ZREM', key('livePending'), id)
+    redis.call('ZREM', key('liveReqPend', rkey), id)
+  elseif tr.from == S.Approved then
+    redis.call('DEL', grantKey)
+    redis.call('ZREM', key('due'), 'g:' .. id)
+    redis.call('ZREM', key('liveGrants', rkey), id)
+    fields[#fields + 1] = 'accessExpMs'
+    fields[#fields + 1] = now
+  end
+  if grant then
+    local untilMs = ms(tonumber(now) + grant)
+    redis.call('SET', grantKey, '1', 'PX', ms(grant))
+    redis.call('ZADD', key('due'), untilMs, 'g:' .. id)
+    redis.call('ZADD', grants, untilMs, id)
+    fields[#fields + 1] = 'accessExpMs'
+    fields[#fields + 1] = untilMs
+  end
+  local by = 'dec'
+  if tr.closes then by = 'end' end
+  if tr.decides or tr.closes then
+    for _, v in ipairs({by .. 'By', o.actorId, by .. 'Reason', o.reason, by .. 'Ms', now}) do fields[#fields + 1] = v end
+  end
+  redis.call('HSET', rk, unpack(fields))
+  redis.call('ZREM', key('status', tr.from), id)
+  redis.call('ZADD', key('status', to), f[7], id)
+  event(tr.op, id, now, o.actorKind, o.actorId, tr.from, to, o.reason, f[6])
+  return nil
 end
 `

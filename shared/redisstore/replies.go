@@ -38,6 +38,8 @@ func refusal(reply []any, id string, now time.Time) error {
 		return lockbox.ErrReplayed()
 	case "idemReused":
 		return lockbox.ErrIdempotencyKeyReused()
+	case "twice":
+		return lockbox.ErrAlreadyApproved()
 	}
 	return lockbox.Internal("script reply", fmt.Errorf("unexpected reply %v", reply))
 }

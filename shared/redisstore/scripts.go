@@ -7,10 +7,14 @@ package redisstore
 // Refusals are {"err", code, args...}; replies.go turns each code into the
 // domain's error.
 
-// createScript files a request: record, pending TTL key, indexes, deadline
-// and the CreateLockboxRequest event, all at once.
+// createScript files a request under the tenant's settings: record, pending
+// TTL key, indexes, deadline and the CreateLockboxRequest event, all at
+// once, and the automatic decision the settings took (apply), if any.
 //
-// With an idempotency key it first looks for a request filed under that key:
+// The caller decided from the settings of the version it passes; when the
+// tenant's settings are of another version now, nothing is written and the
+// script answers {"settings", version, doc}, for the caller to decide again.
+// With an idempotency key it then looks for a request filed under that key:
 // the same body gets {"replay", id} (a retried delivery, even byte-identical
 // and carrying a signature seen before, gets the original), another body the
 // idemReused refusal. A record of this very id already there means the
@@ -26,12 +30,17 @@ package redisstore
 // grantMs, supportRequest, idempotency key hash ("" without), idempotency
 // value "<bodyhash>:<id>", idempotency TTL ms, signature hash ("" when not
 // signed), signature TTL ms, max pending per tenant, max pending per
-// requester, max grants per requester.
-// Returns {"created"} | {"replay", id} | {"exists"} | a refusal.
+// requester, max grants per requester, settings version, required
+// approvals, max grant ms (0: the global cap), automatic action ("" or a key
+// of T), its actor id, its reason, max access ms.
+// Returns {"created"} | {"replay", id} | {"exists"} | {"settings", version,
+// doc} | a refusal.
 var createScript = script(`
 local id, doc, createdMs, expMs = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local requester, requesterKey, canonical, filedBy = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local support, idemHash, idemVal = ARGV[13], ARGV[14], ARGV[15]
+local version = redis.call('HGET', key('settings'), 'version') or '0'
+if version ~= ARGV[22] then return {'settings', version, redis.call('HGET', key('settings'), 'doc') or ''} end
 local sigKey = false
 if ARGV[17] ~= '' then sigKey = key('sig', ARGV[17]) end
 local function seen()
@@ -58,7 +67,8 @@ for _, cap in ipairs(caps) do
 end
 local seq = redis.call('INCR', key('seq'))
 redis.call('HSET', KEYS[1], 'doc', doc, 'status', S.Pending, 'seq', seq, 'requester', requester, 'requesterKey', requesterKey,
-  'filedBy', filedBy, 'duration', ARGV[11], 'grantMs', ARGV[12], 'support', support, 'expMs', expMs)
+  'filedBy', filedBy, 'duration', ARGV[11], 'grantMs', ARGV[12], 'support', support, 'expMs', expMs,
+  'required', ARGV[23], 'maxGrantMs', ARGV[24])
 redis.call('SET', key('pending', id), '1', 'PX', ARGV[6])
 redis.call('ZADD', key('all'), seq, id)
 redis.call('ZADD', key('status', S.Pending), seq, id)
@@ -67,79 +77,45 @@ redis.call('ZADD', key('due'), expMs, 'p:' .. id)
 redis.call('ZADD', key('livePending'), expMs, id)
 redis.call('ZADD', key('liveReqPend', requesterKey), expMs, id)
 event(OP_CREATE, id, createdMs, ACTOR_ENGINEER, requester, '', S.Pending, '', support)
+if ARGV[25] ~= '' then
+  local refused = apply(id, ARGV[25], {actorKind = ACTOR_SYSTEM, actorId = ARGV[26], principal = '', reason = ARGV[27],
+    now = createdMs, duration = '', maxAccess = ARGV[28], maxGrants = ARGV[21], only = ''})
+  if refused then return refused end
+end
 if idemHash ~= '' then redis.call('SET', key('idem', idemHash), idemVal, 'PX', ARGV[16]) end
 seen()
 redis.call('DEL', key('pruning'))
 return {'created'}
 `)
 
-// actScript applies one action of lockbox.Transitions (approve, deny,
-// revoke, cancel) to a request, as lockbox.Apply does: the request's
-// effective status must be the transition's from; where the transition says
-// so, the actor must be neither its requester nor whoever filed it. Leaving
-// Pending closes the approval window, leaving Approved ends the grant, and
-// entering Approved starts the grant key (min(asked or shortened duration,
-// maxAccess)), under the requester's cap on live grants.
+// actScript applies one action a caller takes (approve, deny, revoke,
+// cancel) to a request: apply() in the prelude, lockbox.Apply in Lua.
 //
 // KEYS[1]: the record. ARGV: prefix, id, action, actorKind, actorId,
 // principal key, reason, nowMs, duration hours ("" when not given),
 // maxAccessMs, max grants per requester, only-requester key ("" for any).
 // Returns {"ok", <record as HGETALL>} | a refusal.
 var actScript = script(`
-local id, tr, now = ARGV[2], T[ARGV[3]], ARGV[8]
-local f = redis.call('HMGET', KEYS[1], 'status', 'requesterKey', 'filedBy', 'duration', 'grantMs', 'support', 'seq', 'requester')
-if not f[1] then return fail('notfound') end
-f[2] = requesterKey(f[2], f[8])
-if ARGV[12] ~= '' and f[2] ~= ARGV[12] then return fail('notfound') end
-local pendingKey, grantKey = key('pending', id), key('grant', id)
-local st = effective(f[1], redis.call('EXISTS', pendingKey), redis.call('EXISTS', grantKey))
-if st ~= tr.from then return fail('state', ARGV[3], st) end
-if tr.own and (ARGV[6] == f[2] or ARGV[6] == f[3]) then return fail('own', ARGV[3]) end
-local fields = {'status', tr.to}
-local grant, grants
-if tr.to == S.Approved then
-  grant = tonumber(f[5])
-  if ARGV[9] ~= '' then
-    if tonumber(ARGV[9]) > tonumber(f[4]) then return fail('duration', f[4]) end
-    grant = tonumber(ARGV[9]) * 3600000
-  end
-  grant = math.min(grant, tonumber(ARGV[10]))
-  grants = key('liveGrants', f[2])
-  redis.call('ZREMRANGEBYSCORE', grants, '-inf', now)
-  if redis.call('ZCARD', grants) >= tonumber(ARGV[11]) then
-    return fail('cap', 'grants', redis.call('ZRANGE', grants, 0, 0, 'WITHSCORES')[2])
-  end
-end
-if tr.from == S.Pending then
-  redis.call('DEL', pendingKey)
-  redis.call('ZREM', key('due'), 'p:' .. id)
-  redis.call('ZREM', key('livePending'), id)
-  redis.call('ZREM', key('liveReqPend', f[2]), id)
-elseif tr.from == S.Approved then
-  redis.call('DEL', grantKey)
-  redis.call('ZREM', key('due'), 'g:' .. id)
-  redis.call('ZREM', key('liveGrants', f[2]), id)
-  fields[#fields + 1] = 'accessExpMs'
-  fields[#fields + 1] = now
-end
-if grant then
-  local untilMs = string.format('%.0f', tonumber(now) + grant)
-  redis.call('SET', grantKey, '1', 'PX', string.format('%.0f', grant))
-  redis.call('ZADD', key('due'), untilMs, 'g:' .. id)
-  redis.call('ZADD', grants, untilMs, id)
-  fields[#fields + 1] = 'accessExpMs'
-  fields[#fields + 1] = untilMs
-end
-if tr.from == S.Pending and tr.to ~= S.Canceled then
-  for _, v in ipairs({'decBy', ARGV[5], 'decReason', ARGV[7], 'decMs', now}) do fields[#fields + 1] = v end
-else
-  for _, v in ipairs({'endBy', ARGV[5], 'endReason', ARGV[7], 'endMs', now}) do fields[#fields + 1] = v end
-end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('ZREM', key('status', tr.from), id)
-redis.call('ZADD', key('status', tr.to), f[7], id)
-event(tr.op, id, now, ARGV[4], ARGV[5], tr.from, tr.to, ARGV[7], f[6])
+local refused = apply(ARGV[2], ARGV[3], {actorKind = ARGV[4], actorId = ARGV[5], principal = ARGV[6], reason = ARGV[7],
+  now = ARGV[8], duration = ARGV[9], maxAccess = ARGV[10], maxGrants = ARGV[11], only = ARGV[12]})
+if refused then return refused end
 return {'ok', redis.call('HGETALL', KEYS[1])}
+`)
+
+// putSettingsScript stores a tenant's settings if they are still of the
+// version the caller read (compare-and-swap), with the next version, and
+// records the UpdateLockboxSettings event.
+//
+// KEYS[1]: the settings. ARGV: prefix, expected version, doc (with the new
+// version in it), new version, nowMs, actorKind, actorId, reason.
+// Returns {"ok"} | {"stale", version}.
+var putSettingsScript = script(`
+local version = redis.call('HGET', KEYS[1], 'version') or '0'
+if version ~= ARGV[2] then return {'stale', version} end
+redis.call('HSET', KEYS[1], 'doc', ARGV[3], 'version', ARGV[4])
+event(OP_SETTINGS, '', ARGV[5], ARGV[6], ARGV[7], '', '', ARGV[8], '')
+redis.call('DEL', key('pruning'))
+return {'ok'}
 `)
 
 // settleScript records what time did to one request (lockbox.Settle): a

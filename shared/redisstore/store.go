@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -37,6 +38,11 @@ type Store struct {
 	// SweepBatch is how many deadlines one sweep step reads (and settles in
 	// one pipeline).
 	SweepBatch int
+	// DefaultEnabled is whether Lockbox is on for a tenant that never saved
+	// settings (default_enabled).
+	DefaultEnabled bool
+
+	settings settingsCache
 }
 
 // Caps are the usage caps.
@@ -72,19 +78,38 @@ const ReplayWindow = 15 * time.Minute
 // remembered for as long as a request may stay pending.
 func New(rdb redis.UniversalClient, limits lockbox.Limits) *Store {
 	return &Store{rdb: rdb, limits: limits, IdempotencyTTL: limits.PendingTTL, Caps: DefaultCaps,
-		MaxPageBytes: DefaultMaxPageBytes, SweepBatch: DefaultSweepBatch}
+		MaxPageBytes: DefaultMaxPageBytes, SweepBatch: DefaultSweepBatch, DefaultEnabled: true}
 }
 
 // Limits returns the lifetimes the store applies.
 func (s *Store) Limits() lockbox.Limits { return s.limits }
 
-// Create implements lockbox.Store. The tenant joins TenantsKey in the same
+// Create implements lockbox.Store: it files r under its tenant's settings
+// (lockbox.Request.Govern, lockbox.Settings.Decide), in one round trip
+// when the settings the store last saw of the tenant are still current,
+// which the script checks; otherwise it learns the current ones from the
+// script's answer and files again. The tenant joins TenantsKey in the same
 // round trip, after the script (see Prune for why after).
 func (s *Store) Create(ctx context.Context, r lockbox.Request, opts lockbox.CreateOptions) (lockbox.Request, bool, error) {
+	for range 3 {
+		set, version := s.cachedSettings(r.TenantID)
+		stored, replayed, changed, err := s.create(ctx, r.Govern(set), set.Decide(r.Govern(set)), version, opts)
+		if changed == nil {
+			return stored, replayed, err
+		}
+		s.remember(r.TenantID, *changed)
+	}
+	return r, false, lockbox.Unavailable("create request", errors.New("the tenant's settings kept changing"))
+}
+
+// create runs the create script once. changed is the tenant's current
+// settings when they are not of the version given.
+func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.AutoDecision, version int64, opts lockbox.CreateOptions) (
+	stored lockbox.Request, replayed bool, changed *lockbox.Settings, err error) {
 	k := keysFor(r.TenantID)
-	doc, err := encodeDoc(r)
+	doc, err := encodeJSON(r)
 	if err != nil {
-		return r, false, lockbox.Internal("encode request", err)
+		return r, false, nil, lockbox.Internal("encode request", err)
 	}
 	var idemHash, idemVal string
 	if idem := opts.Idempotency; idem != nil {
@@ -95,7 +120,9 @@ func (s *Store) Create(ctx context.Context, r lockbox.Request, opts lockbox.Crea
 		r.ExpirationDateTime.Sub(r.CreatedDateTime).Milliseconds(), r.Requester.ID, requesterKey,
 		lockbox.CanonicalID(r.Requester.ID), r.FiledBy, r.Duration, r.Grant.Milliseconds(), r.SupportRequest,
 		idemHash, idemVal, s.IdempotencyTTL.Milliseconds(), opts.SignatureHash, ReplayWindow.Milliseconds(),
-		s.Caps.MaxPendingPerTenant, s.Caps.MaxPendingPerRequester, s.Caps.MaxActiveGrantsPerRequester}
+		s.Caps.MaxPendingPerTenant, s.Caps.MaxPendingPerRequester, s.Caps.MaxActiveGrantsPerRequester,
+		version, r.RequiredApprovals, r.MaxGrant.Milliseconds(), string(auto.Action), auto.ActorID, auto.Reason,
+		s.limits.MaxAccessTTL.Milliseconds()}
 	keys := []string{k.req(r.RequestID)}
 
 	var out *redis.Cmd
@@ -111,34 +138,40 @@ func (s *Store) Create(ctx context.Context, r lockbox.Request, opts lockbox.Crea
 		}
 	}
 	if err != nil {
-		return r, false, classify("create request", err)
+		return r, false, nil, classify("create request", err)
 	}
 	res, err := out.Slice()
 	if err != nil {
-		return r, false, lockbox.Internal("create request", err)
+		return r, false, nil, lockbox.Internal("create request", err)
 	}
 	switch {
 	case isRefusal(res):
-		return r, false, refusal(res, r.RequestID, r.CreatedDateTime)
-	case res[0] == "created":
-		return r, false, nil
-	case res[0] == "exists": // a retried call whose first attempt got through
+		return r, false, nil, refusal(res, r.RequestID, r.CreatedDateTime)
+	case res[0] == "created" && auto.Action == "":
+		return r, false, nil, nil
+	case res[0] == "created", res[0] == "exists": // decided at once, or a retried call whose first attempt got through
 		got, err := s.Get(ctx, r.TenantID, r.RequestID)
-		return got, false, err
+		return got, false, nil, err
 	case res[0] == "replay" && len(res) == 2:
 		got, err := s.Get(ctx, r.TenantID, fmt.Sprint(res[1]))
-		return got, true, err
+		return got, true, nil, err
+	case res[0] == "settings" && len(res) == 3:
+		set, err := s.decodeSettings(fmt.Sprint(res[1]), fmt.Sprint(res[2]))
+		if err != nil {
+			return r, false, nil, err
+		}
+		return r, false, &set, nil
 	}
-	return r, false, lockbox.Internal("create request", fmt.Errorf("unexpected script reply %v", res))
+	return r, false, nil, lockbox.Internal("create request", fmt.Errorf("unexpected script reply %v", res))
 }
 
-// encodeDoc is the request as stored: JSON without HTML escaping (which
-// would store each '<' as six bytes).
-func encodeDoc(r lockbox.Request) (string, error) {
+// encodeJSON is v as stored: JSON without HTML escaping (which would store
+// each '<' as six bytes).
+func encodeJSON(v any) (string, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return "", err
 	}
 	return string(bytes.TrimSuffix(b.Bytes(), []byte("\n"))), nil
@@ -166,7 +199,7 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (lockbox.Request, er
 
 // Act implements lockbox.Store in one script (actScript).
 func (s *Store) Act(ctx context.Context, tenant, id string, act lockbox.Act) (lockbox.Request, error) {
-	if _, ok := lockbox.Transitions[act.Action]; !ok || act.Action == lockbox.ActionExpire || act.Action == lockbox.ActionComplete {
+	if tr, ok := lockbox.Transitions[act.Action]; !ok || tr.When != lockbox.WhenAsked {
 		return lockbox.Request{}, lockbox.Invalidf("unknown action %q", act.Action)
 	}
 	k := keysFor(tenant)
@@ -190,8 +223,10 @@ func (s *Store) Act(ctx context.Context, tenant, id string, act lockbox.Act) (lo
 	if err != nil {
 		return lockbox.Request{}, lockbox.Internal(string(act.Action)+" request", err)
 	}
-	tr := lockbox.Transitions[act.Action]
-	return decode(rec, false, tr.To == lockbox.StatusApproved)
+	// Redis froze time during the script: a pending key it kept lives, and
+	// a grant it started or kept lives.
+	status := lockbox.Status(rec["status"])
+	return decode(rec, status == lockbox.StatusPending, status == lockbox.StatusApproved)
 }
 
 // decode assembles a request from its stored record and the liveness of its
@@ -205,8 +240,33 @@ func decode(rec map[string]string, pendingLive, grantLive bool) (lockbox.Request
 	if g, err := strconv.ParseInt(rec["grantMs"], 10, 64); err == nil {
 		r.Grant = time.Duration(g) * time.Millisecond
 	}
+	if g, err := strconv.ParseInt(rec["maxGrantMs"], 10, 64); err == nil {
+		r.MaxGrant = time.Duration(g) * time.Millisecond
+	}
+	r.RequiredApprovals = 1
+	if n, err := strconv.Atoi(rec["required"]); err == nil && n > 0 {
+		r.RequiredApprovals = n
+	}
+	r.Approvals = []lockbox.Approval{}
+	if v := rec["approvals"]; v != "" {
+		var stored []struct {
+			By       string `json:"by"`
+			Reason   string `json:"reason"`
+			Ms       int64  `json:"ms"`
+			Duration int    `json:"duration"`
+		}
+		if err := json.Unmarshal([]byte(v), &stored); err != nil {
+			return lockbox.Request{}, lockbox.Internal("decode approvals", err)
+		}
+		for _, a := range stored {
+			r.Approvals = append(r.Approvals, lockbox.Approval{By: a.By, Reason: a.Reason, DateTime: time.UnixMilli(a.Ms).UTC(), Duration: a.Duration})
+		}
+	}
 	if by := rec["decBy"]; by != "" {
 		r.Decision = &lockbox.Decision{By: by, Reason: rec["decReason"], DateTime: fromMs(rec["decMs"])}
+	}
+	if by := rec["endBy"]; by != "" {
+		r.Closure = &lockbox.Decision{By: by, Reason: rec["endReason"], DateTime: fromMs(rec["endMs"])}
 	}
 	if v := rec["accessExpMs"]; v != "" {
 		t := fromMs(v)

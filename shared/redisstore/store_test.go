@@ -37,9 +37,17 @@ func (x *miniSystem) advance(at time.Time) {
 	}
 }
 
-func (x *miniSystem) Create(t *testing.T, in lockbox.CreateInput, filedBy string, at time.Time) lockbox.Request {
+func (x *miniSystem) Create(t *testing.T, in lockbox.CreateInput, filedBy string, set *lockbox.Settings, at time.Time) lockbox.Request {
 	x.now = at
 	in.TenantID = x.tenant
+	if set != nil {
+		by := set.UpdatedBy
+		if by == "" {
+			by = "admin"
+		}
+		_, err := x.s.PutSettings(ctx, x.tenant, *set, 0, lockbox.Actor{Kind: lockbox.ActorAdmin, ID: by}, "scenario", at)
+		require.NoError(t, err)
+	}
 	r := lockbox.NewRequest(in, newID(), at, x.s.Limits())
 	r.FiledBy = filedBy
 	r, _, err := x.s.Create(ctx, r, lockbox.CreateOptions{})

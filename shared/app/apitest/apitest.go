@@ -23,6 +23,7 @@ import (
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/netguard"
 	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/redisstore"
 )
@@ -56,10 +57,12 @@ func New(t testing.TB) *Env {
 	e := &Env{T: t, Mini: m, Redis: rdb, Now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	e.Store = redisstore.New(rdb, lockbox.DefaultLimits)
 	e.Svc = &api.Service{
-		Store: e.Store,
-		Auth:  auth.NewVerifier([][]byte{WebhookSecret}, [][]byte{JWTSecret}, "", "", func() time.Time { return e.Now }),
-		Now:   func() time.Time { return e.Now },
-		Log:   discardLogger(),
+		Store:    e.Store,
+		Settings: e.Store,
+		Auth:     auth.NewVerifier([][]byte{WebhookSecret}, [][]byte{JWTSecret}, "", "", func() time.Time { return e.Now }),
+		URLs:     netguard.Guard{},
+		Now:      func() time.Time { return e.Now },
+		Log:      discardLogger(),
 	}
 	return e
 }
@@ -183,6 +186,30 @@ func (e *Env) File(tenant, requester string) lockbox.Request {
 		e.T.Fatal(err)
 	}
 	return r
+}
+
+// Configure changes tenant's settings as its admin "ada" would: f edits
+// the current document, which is then stored.
+func (e *Env) Configure(tenant string, f func(s *lockbox.Settings)) lockbox.Settings {
+	e.T.Helper()
+	prev, err := e.Store.Settings(e.T.Context(), tenant)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	next := prev
+	f(&next)
+	if err := next.Validate(true); err != nil {
+		e.T.Fatal(err)
+	}
+	if next, err = next.Updated(prev, "ada"); err != nil {
+		e.T.Fatal(err)
+	}
+	set, err := e.Store.PutSettings(e.T.Context(), tenant, next, prev.Version, lockbox.Actor{Kind: lockbox.ActorAdmin, ID: "ada"},
+		next.Changes(prev), e.Now)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return set
 }
 
 // CreateInput is a valid create body for tenant and requester.

@@ -14,8 +14,9 @@ import (
 // System is an implementation of the lifecycle under test. Times passed in
 // never go backwards within a scenario.
 type System interface {
-	// Create files in at at, as filed by the principal with key filedBy.
-	Create(t *testing.T, in lockbox.CreateInput, filedBy string, at time.Time) lockbox.Request
+	// Create files in at at, as filed by the principal with key filedBy,
+	// in a tenant whose settings are set (nil: never saved).
+	Create(t *testing.T, in lockbox.CreateInput, filedBy string, set *lockbox.Settings, at time.Time) lockbox.Request
 	Act(id string, act lockbox.Act) (lockbox.Request, error)
 	Get(id string, at time.Time) (lockbox.Request, error)
 }
@@ -39,6 +40,10 @@ type Step struct {
 	WantStatus  lockbox.Status // status reported after the step (by Get)
 	WantActive  bool           // accessActive reported after the step
 	WantGrantAt time.Duration  // accessExpirationDateTime offset, when set
+	// WantApprovals is how many approvals the request has after the step,
+	// when it matters; WantDecisionBy who decided it, when it matters.
+	WantApprovals  int
+	WantDecisionBy string
 }
 
 // Get is the step action that only reads.
@@ -51,7 +56,12 @@ type Scenario struct {
 	// FiledBy is the sub of the user who filed it; "" for a signed
 	// ticketing system.
 	FiledBy string
-	Steps   []Step
+	// Settings are the tenant's when the request is filed (nil: never
+	// saved); FiledAt is when, after the scenarios' start (a Friday, 09:00
+	// UTC), for rules with schedules.
+	Settings *lockbox.Settings
+	FiledAt  time.Duration
+	Steps    []Step
 }
 
 // Requester and Approver are the actors of the scenarios.
@@ -62,6 +72,19 @@ const (
 
 // Hours returns a pointer to h, for optional durations.
 func Hours(h int) *int { return &h }
+
+// Tenant returns the default settings changed by f, for a scenario.
+func Tenant(f func(s *lockbox.Settings)) *lockbox.Settings {
+	s := lockbox.DefaultSettings(true)
+	f(&s)
+	return &s
+}
+
+// BusinessHours is a rule's weekly window: Monday to Friday, 09:00-17:00 in
+// Berlin (Outside inverts it).
+func BusinessHours(outside bool) *lockbox.Schedule {
+	return &lockbox.Schedule{Timezone: "Europe/Berlin", Days: []string{"Mon", "Tue", "Wed", "Thu", "Fri"}, From: "09:00", To: "17:00", Outside: outside}
+}
 
 // Limits are the lifetimes the scenarios assume.
 var Limits = lockbox.Limits{PendingTTL: 96 * time.Hour, AccessTTL: 8 * time.Hour, MaxAccessTTL: 24 * time.Hour}
@@ -148,6 +171,63 @@ var Scenarios = []Scenario{
 		{Comment: "approved", At: 0, Do: approve, By: Approver, WantStatus: lockbox.StatusApproved, WantActive: true, WantGrantAt: 8 * time.Hour},
 		{Comment: "canceling conflicts: revoke ends a grant", At: time.Minute, Do: cancel, By: Requester, As: lockbox.ActorEngineer, WantKind: lockbox.KindConflict, WantStatus: lockbox.StatusApproved, WantActive: true, WantGrantAt: 8 * time.Hour},
 	}},
+	{Name: "two approvers needed", Settings: Tenant(func(s *lockbox.Settings) { s.RequiredApprovals = 2 }), Steps: []Step{
+		{Comment: "the first approval is a step: still pending", At: time.Minute, Do: approve, By: Approver, WantStatus: lockbox.StatusPending, WantApprovals: 1},
+		{Comment: "the same approver again conflicts", At: 2 * time.Minute, Do: approve, By: Approver, WantKind: lockbox.KindConflict, WantCode: "AlreadyApproved", WantStatus: lockbox.StatusPending, WantApprovals: 1},
+		{Comment: "nor under another spelling", At: 2 * time.Minute, Do: approve, By: "ALICE@Contoso.example", WantKind: lockbox.KindConflict, WantCode: "AlreadyApproved", WantStatus: lockbox.StatusPending, WantApprovals: 1},
+		{Comment: "the requester still may not", At: 2 * time.Minute, Do: approve, By: Requester, WantKind: lockbox.KindForbidden, WantCode: "SelfApproval", WantStatus: lockbox.StatusPending, WantApprovals: 1},
+		{Comment: "a second approver, allowing three hours, completes the quorum", At: time.Hour, Do: approve, By: "bob", Duration: Hours(3), WantStatus: lockbox.StatusApproved, WantActive: true, WantGrantAt: 4 * time.Hour, WantApprovals: 2, WantDecisionBy: "bob"},
+		{Comment: "over after the shortest duration given", At: 4 * time.Hour, Do: Get, WantStatus: lockbox.StatusCompleted, WantGrantAt: 4 * time.Hour, WantApprovals: 2},
+	}},
+	{Name: "quorum: the shortest duration any approver gave", Duration: Hours(6), Settings: Tenant(func(s *lockbox.Settings) { s.RequiredApprovals = 2 }), Steps: []Step{
+		{Comment: "alice allows two of the six hours", At: 0, Do: approve, By: Approver, Duration: Hours(2), WantStatus: lockbox.StatusPending, WantApprovals: 1},
+		{Comment: "bob allows all six: the grant lasts two", At: time.Hour, Do: approve, By: "bob", WantStatus: lockbox.StatusApproved, WantActive: true, WantGrantAt: 3 * time.Hour, WantApprovals: 2},
+	}},
+	{Name: "quorum: one deny denies", Settings: Tenant(func(s *lockbox.Settings) { s.RequiredApprovals = 3 }), Steps: []Step{
+		{Comment: "one approval", At: 0, Do: approve, By: Approver, WantStatus: lockbox.StatusPending, WantApprovals: 1},
+		{Comment: "a deny by another approver denies", At: time.Minute, Do: deny, By: "bob", WantStatus: lockbox.StatusDenied, WantApprovals: 1, WantDecisionBy: "bob"},
+		{Comment: "approving afterwards conflicts", At: 2 * time.Minute, Do: approve, By: "carol", WantKind: lockbox.KindConflict, WantStatus: lockbox.StatusDenied, WantApprovals: 1},
+	}},
+	{Name: "the tenant's maxDuration caps the grant", Duration: Hours(6), Settings: Tenant(func(s *lockbox.Settings) { s.MaxDuration = Hours(2) }), Steps: []Step{
+		{Comment: "six hours asked, the tenant allows two", At: 0, Do: approve, By: Approver, WantStatus: lockbox.StatusApproved, WantActive: true, WantGrantAt: 2 * time.Hour, WantApprovals: 1},
+	}},
+	{Name: "Lockbox off: approved at once by the system", Settings: Tenant(func(s *lockbox.Settings) { s.Enabled = false }), Steps: []Step{
+		{Comment: "the request is approved when it is filed, by the system", At: 0, Do: Get, WantStatus: lockbox.StatusApproved, WantActive: true, WantGrantAt: 8 * time.Hour, WantDecisionBy: lockbox.SystemActor},
+		{Comment: "an approver can still revoke it", At: time.Hour, Do: revoke, By: Approver, WantStatus: lockbox.StatusRevoked, WantGrantAt: time.Hour, WantDecisionBy: lockbox.SystemActor},
+	}},
+	{Name: "Lockbox off does not approve for whoever turned it off", FiledBy: "olga", Settings: Tenant(func(s *lockbox.Settings) { s.Enabled, s.UpdatedBy = false, "Olga" }), Steps: []Step{
+		{Comment: "olga turned Lockbox off and filed this: it waits for people", At: 0, Do: Get, WantStatus: lockbox.StatusPending},
+	}},
+	{Name: "a rule auto-approves reads of virtual machines", Settings: Tenant(func(s *lockbox.Settings) {
+		s.Rules = []lockbox.Rule{{Name: "vm-reads", Effect: lockbox.EffectAutoApprove, Match: lockbox.RuleMatch{
+			ResourceTypes: []string{"microsoft.compute/virtualmachines"}, AccessLevels: []string{"READ"}}}}
+	}), Steps: []Step{
+		{Comment: "matched (case-insensitively): approved at once by the rule", At: 0, Do: Get, WantStatus: lockbox.StatusApproved, WantActive: true, WantGrantAt: 8 * time.Hour, WantDecisionBy: "rule:vm-reads"},
+	}},
+	{Name: "a rule does not approve for the requester who wrote it", Settings: Tenant(func(s *lockbox.Settings) {
+		s.Rules = []lockbox.Rule{{Name: "all", Effect: lockbox.EffectAutoApprove, UpdatedBy: "ENG-7"}}
+	}), Steps: []Step{
+		{Comment: "eng-7 wrote the rule: their request waits", At: 0, Do: Get, WantStatus: lockbox.StatusPending},
+	}},
+	{Name: "first match wins", Settings: Tenant(func(s *lockbox.Settings) {
+		s.Rules = []lockbox.Rule{
+			{Name: "other-engineer", Effect: lockbox.EffectAutoApprove, Match: lockbox.RuleMatch{RequesterIDs: []string{"eng-9"}}},
+			{Name: "no-case-link", Effect: lockbox.EffectAutoDeny, Match: lockbox.RuleMatch{MissingSupportCaseURL: new(true)}},
+			{Name: "everything", Effect: lockbox.EffectAutoApprove},
+		}
+	}), Steps: []Step{
+		{Comment: "no support case link: the second rule denies", At: 0, Do: Get, WantStatus: lockbox.StatusDenied, WantDecisionBy: "rule:no-case-link"},
+	}},
+	{Name: "a rule denies outside business hours", FiledAt: 24 * time.Hour, Settings: Tenant(func(s *lockbox.Settings) {
+		s.Rules = []lockbox.Rule{{Name: "after-hours", Effect: lockbox.EffectAutoDeny, Match: lockbox.RuleMatch{Schedule: BusinessHours(true)}}}
+	}), Steps: []Step{
+		{Comment: "filed on Saturday, 10:00 in Berlin: denied by the rule", At: 0, Do: Get, WantStatus: lockbox.StatusDenied, WantDecisionBy: "rule:after-hours"},
+	}},
+	{Name: "the same rule leaves business hours alone", Settings: Tenant(func(s *lockbox.Settings) {
+		s.Rules = []lockbox.Rule{{Name: "after-hours", Effect: lockbox.EffectAutoDeny, Match: lockbox.RuleMatch{Schedule: BusinessHours(true)}}}
+	}), Steps: []Step{
+		{Comment: "filed on Friday, 10:00 in Berlin: pending", At: 0, Do: Get, WantStatus: lockbox.StatusPending},
+	}},
 	{Name: "unknown request", Steps: []Step{
 		{Comment: "approving an unknown id is not found", At: 0, Do: approve, By: Approver, WantKind: lockbox.KindNotFound},
 	}},
@@ -191,7 +271,8 @@ func Run(t *testing.T, start time.Time, newSystem func(t *testing.T) System) {
 	for _, sc := range Scenarios {
 		t.Run(sc.Name, func(t *testing.T) {
 			sys := newSystem(t)
-			req := sys.Create(t, Input(sc), FiledBy(sc), start)
+			start := start.Add(sc.FiledAt)
+			req := sys.Create(t, Input(sc), FiledBy(sc), sc.Settings, start)
 			id := req.RequestID
 			if sc.Name == "unknown request" {
 				id = "00000000-0000-4000-8000-000000000000"
@@ -216,6 +297,7 @@ func Run(t *testing.T, start time.Time, newSystem func(t *testing.T) System) {
 					continue
 				}
 				checkState(t, i, st, start, got)
+				checkProgress(t, i, st, got)
 			}
 		})
 	}
@@ -256,6 +338,16 @@ func checkState(t *testing.T, i int, st Step, start time.Time, got lockbox.Reque
 	want := start.Add(st.WantGrantAt)
 	if got.AccessExpirationDateTime == nil || !got.AccessExpirationDateTime.Equal(want) {
 		t.Fatalf("step %d (%s): got accessExpirationDateTime %v, want %v", i, st.Comment, got.AccessExpirationDateTime, want)
+	}
+}
+
+func checkProgress(t *testing.T, i int, st Step, got lockbox.Request) {
+	t.Helper()
+	if len(got.Approvals) != st.WantApprovals && (st.WantApprovals > 0 || got.RequiredApprovals > 1) {
+		t.Fatalf("step %d (%s): got %d approvals, want %d", i, st.Comment, len(got.Approvals), st.WantApprovals)
+	}
+	if st.WantDecisionBy != "" && (got.Decision == nil || got.Decision.By != st.WantDecisionBy) {
+		t.Fatalf("step %d (%s): got decision %+v, want one by %s", i, st.Comment, got.Decision, st.WantDecisionBy)
 	}
 }
 

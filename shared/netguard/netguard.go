@@ -1,0 +1,117 @@
+// Package netguard keeps Lockbox's outgoing calls (tenants' webhooks) from
+// reaching addresses they must not: private, loopback, link-local and other
+// special-purpose networks, where a tenant-supplied URL could probe or
+// attack the provider's own services (SSRF). A URL is checked when it is
+// saved (Check, after resolving its host) and again when it is called
+// (Dialer: the address actually dialled, after DNS, so a name that resolves
+// differently later is caught too).
+//
+// AllowPrivate (config webhook_allow_private, which `make run` sets so that
+// local receivers work) lifts the address check and accepts plain http://;
+// it is off in a deployment.
+package netguard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"syscall"
+	"time"
+)
+
+// ErrForbiddenAddress is the error of a host that resolves to an address
+// outgoing calls may not reach.
+var ErrForbiddenAddress = errors.New("address not allowed for outgoing calls")
+
+// Guard checks URLs and addresses of outgoing calls.
+type Guard struct {
+	// AllowPrivate accepts private and loopback addresses and plain http.
+	AllowPrivate bool
+	// Resolver looks up host names; net.DefaultResolver when nil.
+	Resolver *net.Resolver
+}
+
+// Check reports whether raw may be called: https (or http with
+// AllowPrivate), a host, and every address the host resolves to allowed.
+// The error says which, in words safe to show.
+func (g Guard) Check(ctx context.Context, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("not an absolute URL")
+	}
+	if u.Scheme != "https" && !(g.AllowPrivate && u.Scheme == "http") {
+		return fmt.Errorf("must use https")
+	}
+	if g.AllowPrivate {
+		return nil
+	}
+	host := u.Hostname()
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return checkAddr(ip)
+	}
+	r := g.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	addrs, err := r.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(addrs) == 0 {
+		return fmt.Errorf("host %s does not resolve", host)
+	}
+	for _, a := range addrs {
+		if err := checkAddr(a); err != nil {
+			return fmt.Errorf("host %s: %w", host, err)
+		}
+	}
+	return nil
+}
+
+// checkAddr refuses the addresses outgoing calls may not reach.
+func checkAddr(a netip.Addr) error {
+	a = a.Unmap()
+	switch {
+	case !a.IsValid(), a.IsUnspecified(), a.IsLoopback(), a.IsPrivate(), a.IsLinkLocalUnicast(), a.IsLinkLocalMulticast(),
+		a.IsInterfaceLocalMulticast(), a.IsMulticast():
+		return fmt.Errorf("%s is a %w", a, ErrForbiddenAddress)
+	}
+	for _, p := range specialPrefixes {
+		if p.Contains(a) {
+			return fmt.Errorf("%s is a %w", a, ErrForbiddenAddress)
+		}
+	}
+	return nil
+}
+
+// specialPrefixes are special-purpose ranges (RFC 6890 and successors) that
+// the netip predicates leave out: shared address space (carrier-grade NAT),
+// "this network", benchmarking, IETF protocol assignments, documentation,
+// reserved, NAT64 and 6to4 (which could wrap a private IPv4 address), and
+// the cloud metadata service's range is link-local (covered above).
+var specialPrefixes = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range []string{"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24",
+		"203.0.113.0/24", "240.0.0.0/4", "64:ff9b::/96", "64:ff9b:1::/48", "2001::/23", "2001:db8::/32", "2002::/16", "100::/64"} {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}()
+
+// Dialer returns a dialer whose every connection is checked against the
+// guard once the address is known (after DNS, before connecting), with
+// timeout.
+func (g Guard) Dialer(timeout time.Duration) *net.Dialer {
+	return &net.Dialer{Timeout: timeout, Control: func(network, address string, _ syscall.RawConn) error {
+		if g.AllowPrivate {
+			return nil
+		}
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return fmt.Errorf("dial %s: %w", address, err)
+		}
+		return checkAddr(ap.Addr())
+	}}
+}

@@ -87,6 +87,8 @@ func (in CreateInput) Validate() error {
 		return Invalidf("requester.id must be 1..128 printable characters without spaces")
 	case in.Requester.DisplayName != "" && !text(in.Requester.DisplayName, 1, maxShortText, false):
 		return Invalidf("requester.displayName must be at most 256 printable characters")
+	case in.Requester.Email != "" && !validEmail(in.Requester.Email):
+		return Invalidf("requester.email must be an email address")
 	case in.Duration != nil && (*in.Duration < 1 || *in.Duration > MaxDurationHours):
 		return Invalidf("duration must be a whole number of hours from 1 to 720")
 	}

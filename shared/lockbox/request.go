@@ -12,10 +12,12 @@ import (
 	"time"
 )
 
-// Requester is the support engineer who will get access.
+// Requester is the support engineer who will get access. Email, when given,
+// is where they are told what became of their request.
 type Requester struct {
 	ID          string `json:"id"`
 	DisplayName string `json:"displayName,omitempty"`
+	Email       string `json:"email,omitempty"`
 }
 
 // Decision records who approved or denied a request, why and when. A request

@@ -5,6 +5,12 @@
 // Environment: listen_addr (default ":8082"), read_timeout and
 // write_timeout (Go durations or whole seconds, default 10s), max_body_bytes
 // (default 1 MiB; larger bodies are refused with 413 before the handler runs).
+//
+// The golang-http Request carries no URL path, and functions that route by
+// path (a portal's pages, a webhook receiver per source) need it: the
+// template hands it over in the header X-Lockbox-Path (HeaderPath), which it
+// always sets itself, so a caller cannot choose it. Behind the gateway the
+// path is what follows /function/<name>, e.g. "/requests/abc"; "/" for none.
 package main
 
 import (
@@ -71,6 +77,7 @@ func serve(maxBody int64) http.HandlerFunc {
 			http.Error(w, "cannot read request body", http.StatusBadRequest)
 			return
 		}
+		r.Header.Set(HeaderPath, pathOf(r))
 		req := handler.Request{Body: body, Header: r.Header, QueryString: r.URL.RawQuery, Method: r.Method, Host: r.Host}
 		req.WithContext(r.Context())
 
@@ -90,6 +97,17 @@ func serve(maxBody int64) http.HandlerFunc {
 		w.WriteHeader(status)
 		_, _ = w.Write(resp.Body)
 	}
+}
+
+// HeaderPath carries the request's URL path to the handler.
+const HeaderPath = "X-Lockbox-Path"
+
+// pathOf is the path the function was called with; "/" for none.
+func pathOf(r *http.Request) string {
+	if r.URL.Path == "" {
+		return "/"
+	}
+	return r.URL.Path
 }
 
 func env(name, def string) string {

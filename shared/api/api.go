@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -34,13 +33,31 @@ type Authenticator interface {
 type Service struct {
 	Store    lockbox.Store
 	Settings lockbox.SettingsStore
+	// Activity reads the activity log (lockbox-activity only).
+	Activity lockbox.ActivityLog
 	Auth     Authenticator
 	// URLs checks the webhook URLs of settings (netguard.Guard implements
 	// it); AllowPlainHTTP accepts http:// ones (webhook_allow_private).
 	URLs           URLChecker
 	AllowPlainHTTP bool
-	Now            func() time.Time
-	Log            *slog.Logger
+	// Notifier is told of every change, so that lockbox-notify sends what it
+	// recorded at once (nudge.Client); nil for none.
+	Notifier Notifier
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// Notifier nudges lockbox-notify about a tenant (nudge.Client implements
+// it). It never blocks.
+type Notifier interface {
+	Nudge(tenant string)
+}
+
+// changed tells the notifier, if any, that tenant changed.
+func (s *Service) changed(tenant string) {
+	if s.Notifier != nil {
+		s.Notifier.Nudge(tenant)
+	}
 }
 
 // URLChecker says whether an outgoing URL may be called: its scheme, and
@@ -96,6 +113,7 @@ func Create(s *Service, req handler.Request) (handler.Response, error) {
 	if replayed {
 		return httpapi.JSON(http.StatusOK, r), nil
 	}
+	s.changed(r.TenantID)
 	s.Log.Info("lockbox request filed", "tenantId", r.TenantID, "requestId", r.RequestID, "supportRequest", r.SupportRequest, "by", string(p.Kind))
 	return httpapi.JSON(http.StatusCreated, r), nil
 }
@@ -168,6 +186,7 @@ func decide(s *Service, req handler.Request, a lockbox.Action) (handler.Response
 	if err != nil {
 		return handler.Response{}, err
 	}
+	s.changed(r.TenantID)
 	s.Log.Info("lockbox request decided", "tenantId", r.TenantID, "requestId", r.RequestID, "status", string(r.Status), "by", p.Subject)
 	return httpapi.JSON(http.StatusOK, r), nil
 }
@@ -191,7 +210,7 @@ func List(s *Service, req handler.Request) (handler.Response, error) {
 	if err != nil {
 		return handler.Response{}, err
 	}
-	q, err := ParseQuery(req.QueryString, listParams)
+	q, err := httpapi.ParseQuery(req.QueryString, listParams)
 	if err != nil {
 		return handler.Response{}, err
 	}
@@ -240,25 +259,4 @@ func List(s *Service, req handler.Request) (handler.Response, error) {
 		resp.NextCursor = &page.Next
 	}
 	return httpapi.JSON(http.StatusOK, resp), nil
-}
-
-// ParseQuery parses a raw query string, accepting only the parameters in
-// known, each at most once.
-func ParseQuery(raw string, known map[string]bool) (url.Values, error) {
-	if len(raw) > 2048 {
-		return nil, lockbox.Invalidf("query string is too long")
-	}
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return nil, lockbox.Invalidf("query string is malformed")
-	}
-	for k, v := range q {
-		if !known[k] {
-			return nil, lockbox.Invalidf("unknown query parameter %q", k)
-		}
-		if len(v) > 1 {
-			return nil, lockbox.Invalidf("query parameter %q given more than once", k)
-		}
-	}
-	return q, nil
 }

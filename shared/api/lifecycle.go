@@ -39,6 +39,7 @@ func Revoke(s *Service, req handler.Request) (handler.Response, error) {
 	if err != nil {
 		return handler.Response{}, err
 	}
+	s.changed(r.TenantID)
 	s.Log.Info("lockbox grant revoked", "tenantId", r.TenantID, "requestId", r.RequestID, "by", p.Subject)
 	return httpapi.JSON(http.StatusOK, r), nil
 }
@@ -74,6 +75,7 @@ func Cancel(s *Service, req handler.Request) (handler.Response, error) {
 	if err != nil {
 		return handler.Response{}, err
 	}
+	s.changed(r.TenantID)
 	s.Log.Info("lockbox request canceled", "tenantId", r.TenantID, "requestId", r.RequestID, "by", string(p.Kind))
 	return httpapi.JSON(http.StatusOK, r), nil
 }

@@ -40,7 +40,7 @@ func Settings(s *Service, req handler.Request) (handler.Response, error) {
 	if err != nil {
 		return handler.Response{}, err
 	}
-	q, err := ParseQuery(req.QueryString, settingsParams)
+	q, err := httpapi.ParseQuery(req.QueryString, settingsParams)
 	if err != nil {
 		return handler.Response{}, err
 	}

@@ -21,6 +21,7 @@ import (
 	"lockbox.dev/shared/config"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/netguard"
+	"lockbox.dev/shared/nudge"
 	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/redisstore"
 )
@@ -90,7 +91,8 @@ func API(needs config.Needs) *Lazy[*api.Service] {
 		}
 		store := Store(rdb, cfg)
 		return &api.Service{Store: store, Settings: store, Auth: verifier, URLs: netguard.Guard{AllowPrivate: cfg.WebhookAllowPrivate},
-			AllowPlainHTTP: cfg.WebhookAllowPrivate, Now: time.Now, Log: slog.Default()}, rdb, nil
+			AllowPlainHTTP: cfg.WebhookAllowPrivate, Notifier: nudge.New(cfg.NotifyURL, slog.Default()), Now: time.Now,
+			Log: slog.Default()}, rdb, nil
 	})
 }
 

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"lockbox.dev/shared/audit"
 	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/workers"
 )
 
 // Timeout bounds one run; stack.yml gives lockbox-audit a longer
@@ -101,7 +101,7 @@ func (j *Job) Run(ctx context.Context) Summary {
 	for i, tenant := range tenants {
 		results[i] = Tenant{TenantID: tenant, Objects: []string{}}
 	}
-	parallel(len(tenants), Workers, func(i int) {
+	workers.Each(len(tenants), Workers, func(i int) {
 		t := &results[i]
 		swept, err := j.Store.Sweep(ctx, t.TenantID, j.Now())
 		t.Expired, t.Completed, t.err = swept.Expired, swept.Completed, err
@@ -118,12 +118,12 @@ func (j *Job) Run(ctx context.Context) Summary {
 		res, err := j.Exporter.ExportTenant(ctx, t.TenantID)
 		t.Exported, t.Objects, t.Busy, t.err = res.Exported, res.Objects, res.Busy, err
 	}
-	parallel(len(small), Workers, func(k int) { export(small[k]) })
+	workers.Each(len(small), Workers, func(k int) { export(small[k]) })
 	for _, i := range large {
 		export(i)
 	}
 	var pruned atomic.Int64
-	parallel(len(results), Workers, func(i int) {
+	workers.Each(len(results), Workers, func(i int) {
 		if t := &results[i]; t.err == nil && !t.Busy {
 			if ok, err := j.Store.Prune(ctx, t.TenantID); err != nil {
 				j.Log.Warn("audit run could not prune a tenant", "tenantId", t.TenantID, "err", err)
@@ -190,20 +190,6 @@ func (j *Job) bySize(ctx context.Context, results []Tenant) (small, large []int,
 		}
 	}
 	return small, large, nil
-}
-
-// parallel calls f(0..n-1) from at most workers goroutines.
-func parallel(n, workers int, f func(i int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(n, workers) {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				f(i)
-			}
-		})
-	}
-	wg.Wait()
 }
 
 // Authenticator identifies callers who present credentials (auth.Verifier

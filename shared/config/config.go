@@ -24,6 +24,8 @@ const (
 	SecretRedisPassword = "redis-password"            // #nosec G101 -- a file name
 	SecretRedisSentinel = "redis-sentinel-password"   // #nosec G101 -- a file name
 	SecretAuditSigning  = "lockbox-audit-signing-key" // #nosec G101 -- a file name
+	SecretSMTPPassword  = "smtp-password"             // #nosec G101 -- a file name
+	SecretNotifyWebhook = "notify-webhook-secret"     // #nosec G101 -- a file name
 	SecretS3AccessKey   = "s3-access-key"             // #nosec G101 -- a file name
 	SecretS3SecretKey   = "s3-secret-key"             // #nosec G101 -- a file name
 )
@@ -41,6 +43,21 @@ type Needs struct {
 	S3      bool // reads or writes the audit archive
 	// AuditKey: signs the archive's checkpoints (lockbox-audit).
 	AuditKey bool
+	// Notify: sends notifications (lockbox-notify).
+	Notify bool
+}
+
+// Notify configures the sending of notifications (lockbox-notify).
+type Notify struct {
+	// SMTPURL (smtp_url: smtp://[user@]host:port, STARTTLS when offered,
+	// or smtps://) and SMTPPassword (secret smtp-password) send mail; with
+	// no SMTPURL no mail is sent. MailFrom is mail_from.
+	SMTPURL, SMTPPassword, MailFrom string
+	// PortalURL (portal_url) is the portal's public base URL, for links.
+	PortalURL string
+	// WebhookURL (notify_webhook_url) and WebhookSecret (secret
+	// notify-webhook-secret, "whsec_…") are the provider-wide webhook.
+	WebhookURL, WebhookSecret string
 }
 
 // S3 locates the audit archive.
@@ -87,6 +104,10 @@ type Config struct {
 	// addresses, over plain http too (webhook_allow_private, default false;
 	// make run sets it for local receivers).
 	WebhookAllowPrivate bool
+	// NotifyURL (notify_url) is where a change nudges lockbox-notify: the
+	// gateway's /async-function/lockbox-notify; "" for no nudge.
+	NotifyURL string
+	Notify    Notify // set when Needs.Notify
 
 	// Usage caps: live pending requests per tenant and per engineer, live
 	// grants per engineer.
@@ -112,6 +133,7 @@ type Config struct {
 func Load(getenv func(string) string, needs Needs) (Config, error) {
 	var errs []error
 	c := Config{
+		NotifyURL:   getenv("notify_url"),
 		JWTIssuer:   getenv("jwt_issuer"),
 		JWTAudience: getenv("jwt_audience"),
 		JWTJWKSURL:  getenv("jwt_jwks_url"),
@@ -216,6 +238,17 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 	c.Redis = redis
 	if needs.AuditKey {
 		c.AuditSigningKey = secret(SecretAuditSigning, true)
+	}
+	if needs.Notify {
+		c.Notify = Notify{SMTPURL: getenv("smtp_url"), MailFrom: getenv("mail_from"), PortalURL: getenv("portal_url"),
+			WebhookURL:   getenv("notify_webhook_url"),
+			SMTPPassword: optionalSecret(dir, SecretSMTPPassword, &errs), WebhookSecret: optionalSecret(dir, SecretNotifyWebhook, &errs)}
+		if c.Notify.SMTPURL != "" && c.Notify.MailFrom == "" {
+			errs = append(errs, errors.New("mail_from is not set (needed with smtp_url)"))
+		}
+		if c.Notify.WebhookURL != "" && !lockbox.ValidWebhookSecret(c.Notify.WebhookSecret) {
+			errs = append(errs, fmt.Errorf("secret %s must be whsec_ and the base64 of 24..64 bytes (needed with notify_webhook_url)", SecretNotifyWebhook))
+		}
 	}
 	if needs.S3 {
 		c.S3 = S3{Endpoint: getenv("s3_endpoint"), Region: getenv("s3_region"), Bucket: getenv("s3_bucket"),

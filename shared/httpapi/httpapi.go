@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -164,4 +165,38 @@ func Error(err error, log *slog.Logger) handler.Response {
 		resp.Header.Set("Retry-After", strconv.Itoa(int((le.RetryAfter+time.Second-1)/time.Second)))
 	}
 	return resp
+}
+
+// ParseQuery parses a raw query string, accepting only the parameters in
+// known, each at most once.
+func ParseQuery(raw string, known map[string]bool) (url.Values, error) {
+	if len(raw) > 2048 {
+		return nil, lockbox.Invalidf("query string is too long")
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, lockbox.Invalidf("query string is malformed")
+	}
+	for k, v := range q {
+		if !known[k] {
+			return nil, lockbox.Invalidf("unknown query parameter %q", k)
+		}
+		if len(v) > 1 {
+			return nil, lockbox.Invalidf("query parameter %q given more than once", k)
+		}
+	}
+	return q, nil
+}
+
+// HeaderPath carries a call's URL path from the project's template to the
+// function (template/golang-lockbox sets it on every call, overwriting what
+// a caller sent): behind the gateway, what follows /function/<name>.
+const HeaderPath = "X-Lockbox-Path"
+
+// Path returns the URL path a function was called with, "/" for none.
+func Path(req handler.Request) string {
+	if p := req.Header.Get(HeaderPath); p != "" {
+		return p
+	}
+	return "/"
 }

@@ -272,3 +272,22 @@ func TestCanonicalID(t *testing.T) {
 		t.Errorf("got key %q, want %q", got, want)
 	}
 }
+
+func TestMaskAddress(t *testing.T) {
+	cases := map[string]string{
+		"alice@contoso.example":         "a***@contoso.example",
+		"a@contoso.example":             "a***@contoso.example",
+		"Alice <alice@contoso.example>": "a***@contoso.example",
+		"zoë@contoso.example":           "z***@contoso.example",
+		"élodie@contoso.example":        "é***@contoso.example",
+		"not an address":                "***",
+		"@contoso.example":              "***",
+		"alice@":                        "***",
+		"":                              "***",
+	}
+	for in, want := range cases {
+		if got := lockbox.MaskAddress(in); got != want {
+			t.Errorf("MaskAddress(%q): got %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,9 +1,11 @@
 package lockbox
 
 import (
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // NotificationType is what someone is told about a request. A webhook
@@ -60,4 +62,100 @@ func PortalLink(base, id string) string {
 		return ""
 	}
 	return strings.TrimRight(base, "/") + "/requests/" + url.PathEscape(id)
+}
+
+// Note is what an action tells people about: approve tells of the approval
+// (NoteApproved once the quorum is reached; a step before it is
+// NoteApproval), deny of the denial, and so on. The store records it in
+// the same step as the action.
+func (a Action) Note() NotificationType {
+	return map[Action]NotificationType{
+		ActionApprove: NoteApproved, ActionAutoApprove: NoteApproved, ActionDeny: NoteDenied, ActionAutoDeny: NoteDenied,
+		ActionRevoke: NoteRevoked, ActionCancel: NoteCanceled, ActionExpire: NoteExpired, ActionComplete: NoteCompleted,
+	}[a]
+}
+
+// The channels a notification is delivered on.
+const (
+	ChannelMail    = "mail"
+	ChannelWebhook = "webhook"
+)
+
+// DeliveryState is where a delivery stands.
+type DeliveryState string
+
+// The delivery states: pending (not tried yet), sending (claimed by a
+// lockbox-notify run), sent, retrying (failed, tried again later), failed
+// (for good: permanently refused, or still failing after RetryFor; it is
+// dead-lettered).
+const (
+	DeliveryPending  DeliveryState = "pending"
+	DeliverySending  DeliveryState = "sending"
+	DeliverySent     DeliveryState = "sent"
+	DeliveryRetrying DeliveryState = "retrying"
+	DeliveryFailed   DeliveryState = "failed"
+)
+
+// RetryFor is how long a failing delivery is retried before it is
+// dead-lettered.
+const RetryFor = 24 * time.Hour
+
+// Delivery is one notification to one recipient on one channel. Its ID is
+// derived from the notification's and the recipient's, so that a delivery
+// sent again (after a crash) carries the same Message-ID or webhook-id.
+type Delivery struct {
+	ID           string
+	Notification Notification // what to tell (its Request holds only the ids until it is sent)
+	Channel      string       // ChannelMail or ChannelWebhook
+	// Target is the mail address, or the tenant's webhook id
+	// (ProviderWebhook for the provider-wide one).
+	Target    string
+	State     DeliveryState
+	Attempts  int
+	LastError string
+	Created   time.Time
+	Updated   time.Time
+	Next      time.Time // when it is tried next (pending, retrying)
+}
+
+// ProviderWebhook is the Target of deliveries to the provider-wide webhook
+// (notify_webhook_url).
+const ProviderWebhook = "provider"
+
+// Backoff is how long after its attempts-th failed attempt a delivery is
+// tried again: 30 s, doubling, at most an hour.
+func Backoff(attempts int) time.Duration {
+	d := 30 * time.Second
+	for range max(attempts-1, 0) {
+		if d *= 2; d >= time.Hour {
+			return time.Hour
+		}
+	}
+	return d
+}
+
+// Recipient is how a delivery's recipient may be shown: a mail address
+// masked (MaskAddress), a webhook by its id.
+func (d Delivery) Recipient() string {
+	if d.Channel != ChannelMail {
+		return d.Channel + " " + d.Target
+	}
+	return MaskAddress(d.Target)
+}
+
+// MaskAddress hides most of a mail address for delivery records and logs:
+// the first character of the local part stays, the domain stays
+// ("alice@contoso.example" → "a***@contoso.example"). Something that is no
+// address becomes "***".
+func MaskAddress(addr string) string {
+	addr = strings.TrimSpace(addr)
+	if p, err := mail.ParseAddress(addr); err == nil {
+		addr = p.Address
+	}
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || at == len(addr)-1 {
+		return "***"
+	}
+	first, _ := utf8.DecodeRuneInString(addr)
+	return string(first) + "***" + addr[at:]
 }

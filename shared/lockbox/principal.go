@@ -201,18 +201,58 @@ func AuthorizeSettings(p Principal, tenantID string, write bool) (string, error)
 		return p.TenantID, nil
 	}
 	switch {
-	case p.Kind == KindService && !write:
-		return named()
+	case !write:
+		return AuthorizeTenantView(p, tenantID)
 	case p.Kind == KindService:
 		return "", Forbiddenf("changing settings needs role %s or %s", RoleAdmin, RoleOperator)
 	case p.Has(RoleOperator):
 		return named()
 	case p.Has(RoleAdmin):
 		return own()
-	case !write && (p.Has(RoleApprover) || p.Has(RoleReader)):
-		return own()
-	case write:
-		return "", Forbiddenf("changing settings needs role %s or %s", RoleAdmin, RoleOperator)
 	}
-	return "", Forbiddenf("reading settings needs one of the lockbox roles of the tenant")
+	return "", Forbiddenf("changing settings needs role %s or %s", RoleAdmin, RoleOperator)
+}
+
+// AuthorizeTenantView decides which tenant's settings and activity log p may
+// read, given the tenantId it names: the tenant's admins, approvers and
+// readers their own; operators and signed services the one they name.
+func AuthorizeTenantView(p Principal, tenantID string) (string, error) {
+	if tenantID != "" && !ValidTenantID(tenantID) {
+		return "", Invalidf("tenantId must be 1..64 characters of [A-Za-z0-9._-]")
+	}
+	switch {
+	case p.Kind == KindService || p.Has(RoleOperator):
+		if tenantID == "" {
+			return "", Invalidf("tenantId is required")
+		}
+		return tenantID, nil
+	case p.Has(RoleAdmin) || p.Has(RoleApprover) || p.Has(RoleReader):
+		if tenantID != "" && tenantID != p.TenantID {
+			return "", Forbiddenf("you may only read your own tenant's")
+		}
+		return p.TenantID, nil
+	}
+	return "", Forbiddenf("this needs one of the lockbox roles of the tenant")
+}
+
+// AuthorizeDeliveries decides whose notification deliveries p may read: the
+// tenant's approvers and admins their own tenant's; operators and signed
+// services the tenant they name.
+func AuthorizeDeliveries(p Principal, tenantID string) (string, error) {
+	if tenantID != "" && !ValidTenantID(tenantID) {
+		return "", Invalidf("tenantId must be 1..64 characters of [A-Za-z0-9._-]")
+	}
+	switch {
+	case p.Kind == KindService || p.Has(RoleOperator):
+		if tenantID == "" {
+			return "", Invalidf("tenantId is required")
+		}
+		return tenantID, nil
+	case p.Has(RoleApprover) || p.Has(RoleAdmin):
+		if tenantID != "" && tenantID != p.TenantID {
+			return "", Forbiddenf("you may only read your own tenant's deliveries")
+		}
+		return p.TenantID, nil
+	}
+	return "", Forbiddenf("reading deliveries needs role %s or %s", RoleApprover, RoleAdmin)
 }

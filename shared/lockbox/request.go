@@ -77,6 +77,12 @@ type Request struct {
 	// MaxGrant caps the grant (the tenant's maxDuration when the request
 	// was filed); 0 when only the global cap applies. Not part of the API.
 	MaxGrant time.Duration `json:"-"`
+	// Reminders are when, before its window closes, the approvers are
+	// reminded, and EscalateAfter when after filing the escalation contacts
+	// are told (0: never): the tenant's settings when it was filed. Not
+	// part of the API.
+	Reminders     []time.Duration `json:"-"`
+	EscalateAfter time.Duration   `json:"-"`
 }
 
 // Involves reports whether the principal with key (Principal.Key) filed r or
@@ -135,6 +141,19 @@ func (r Request) Govern(s Settings) Request {
 	r.MaxGrant = 0
 	if s.MaxDuration != nil {
 		r.MaxGrant = time.Duration(*s.MaxDuration) * time.Hour
+	}
+	window := r.ExpirationDateTime.Sub(r.CreatedDateTime)
+	r.Reminders = nil
+	for _, v := range s.Reminders {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 && d < window {
+			r.Reminders = append(r.Reminders, d)
+		}
+	}
+	r.EscalateAfter = 0
+	if e := s.Escalation; e != nil {
+		if d, err := time.ParseDuration(e.After); err == nil && d > 0 && d < window {
+			r.EscalateAfter = d
+		}
 	}
 	return r
 }

@@ -18,6 +18,7 @@ var keyNames = map[string]string{
 	"all":         "idx:all",        // sorted set: every request id by request sequence number
 	"status":      "idx:status:",    // sorted set per recorded status (+ status)
 	"byRequester": "idx:requester:", // sorted set per requester (+ canonical requester id)
+	"bySupport":   "idx:support:",   // sorted set per support case (+ supportRequest): its requests, for a ticket's close
 	"seq":         "seq",            // counter: the tenant's request sequence
 	"due":         "due",            // sorted set "p:<id>" / "g:<id>" by deadline (ms), for the sweep
 	"events":      "events",         // stream: audit events not yet exported
@@ -32,6 +33,12 @@ var keyNames = map[string]string{
 	"liveGrants":  "live:grants:",   // sorted set per requester key: granted ids by grant end
 	"pruning":     "pruning",        // string + TTL: a prune in progress (Store.Prune)
 	"settings":    "settings",       // hash: the settings document (doc) and its version
+	"outbox":      "outbox",         // stream: notifications recorded with their change, not yet expanded into deliveries
+	"timers":      "timers",         // sorted set: reminders, escalations and grant end notices by when they fall due
+	"delivery":    "dlv:",           // hash: one delivery (+ id): channel, recipient, state, attempts
+	"deliveries":  "dlv:req:",       // sorted set per request (+ id): its deliveries by creation
+	"sendq":       "sendq",          // sorted set: deliveries to send by when (a claimed one: when its lease ends)
+	"dead":        "dead",           // sorted set: dead-lettered deliveries by when they failed for good
 }
 
 // keys builds the key names of one tenant.

@@ -56,9 +56,13 @@ func renderPrelude() string {
 		tr := lockbox.Transitions[a]
 		decides := tr.From == lockbox.StatusPending && (tr.To == lockbox.StatusApproved || tr.To == lockbox.StatusDenied)
 		closes := tr.To == lockbox.StatusRevoked || tr.To == lockbox.StatusCanceled
-		w("T[%s] = {from = %s, to = %s, op = %s, own = %t, quorum = %t, decides = %t, closes = %t}", lit(string(a)), lit(string(tr.From)),
-			lit(string(tr.To)), lit(tr.Op), tr.OwnForbidden, a == lockbox.ActionApprove, decides, closes)
+		w("T[%s] = {from = %s, to = %s, op = %s, own = %t, quorum = %t, decides = %t, closes = %t, note = %s}", lit(string(a)), lit(string(tr.From)),
+			lit(string(tr.To)), lit(tr.Op), tr.OwnForbidden, a == lockbox.ActionApprove, decides, closes, lit(string(a.Note())))
 	}
+	w("local NOTE_CREATED, NOTE_APPROVAL, NOTE_REMINDER, NOTE_ESCALATED, NOTE_ENDING = %s, %s, %s, %s, %s",
+		lit(string(lockbox.NoteCreated)), lit(string(lockbox.NoteApproval)), lit(string(lockbox.NoteReminder)),
+		lit(string(lockbox.NoteEscalated)), lit(string(lockbox.NoteEnding)))
+	w("local ENDING_NOTICE_MS = %d", lockbox.EndingNotice.Milliseconds())
 	w("local K = {}")
 	for _, name := range slices.Sorted(maps.Keys(keyNames)) {
 		w("K[%s] = %s", lit(name), lit(keyNames[name]))
@@ -66,7 +70,7 @@ func renderPrelude() string {
 	w("local OP_CREATE, OP_SETTINGS, ACTOR_ENGINEER, ACTOR_SYSTEM, SYSTEM_ACTOR = %s, %s, %s, %s, %s",
 		lit(lockbox.OpCreate), lit(lockbox.OpUpdateSettings), lit(string(lockbox.ActorEngineer)), lit(string(lockbox.ActorSystem)),
 		lit(lockbox.SystemActor))
-	w("local EVENT_FIELD, USER_KEY_PREFIX = %s, %s", lit(EventField), lit(lockbox.UserKeyPrefix))
+	w("local EVENT_FIELD, OUTBOX_FIELD, USER_KEY_PREFIX = %s, %s, %s", lit(EventField), lit(outboxField), lit(lockbox.UserKeyPrefix))
 	b.WriteString(luaFunctions)
 	return b.String()
 }
@@ -119,6 +123,23 @@ local function requesterKey(stored, requester)
   return USER_KEY_PREFIX .. string.lower(requester or '')
 end
 local function ms(n) return string.format('%.0f', n) end
+-- note records a notification in the tenant's outbox, in the same step as
+-- the change it tells of: type, requestId, time, actorKind, actorId, reason
+-- as netstrings (outboxField).
+local function note(t, id, now, actorKind, actorId, reason)
+  local parts = {}
+  for i, v in ipairs({t, id, now, actorKind, actorId, reason or ''}) do
+    v = tostring(v)
+    parts[i] = #v .. ':' .. v
+  end
+  redis.call('XADD', key('outbox'), '*', OUTBOX_FIELD, table.concat(parts))
+end
+-- timer members name a request's reminders ("remind:<id>:<offset ms>"),
+-- escalation ("escalate:<id>") and grant's end notice ("ending:<id>").
+local function dropTimers(id, remind)
+  for offset in string.gmatch(remind or '', '[^,]+') do redis.call('ZREM', key('timers'), 'remind:' .. id .. ':' .. offset) end
+  redis.call('ZREM', key('timers'), 'escalate:' .. id)
+end
 -- apply carries out action a (a key of T) on request id, as lockbox.Apply
 -- does, and returns nil, or a refusal before anything was written. o holds
 -- actorKind, actorId, principal, reason, now (ms), duration ('' or hours),
@@ -126,7 +147,7 @@ local function ms(n) return string.format('%.0f', n) end
 local function apply(id, a, o)
   local tr, rk, now = T[a], key('req', id), o.now
   local f = redis.call('HMGET', rk, 'status', 'requesterKey', 'filedBy', 'duration', 'grantMs', 'support', 'seq', 'requester',
-    'required', 'maxGrantMs', 'approverKeys', 'approvals')
+    'required', 'maxGrantMs', 'approverKeys', 'approvals', 'remind')
   if not f[1] then return fail('notfound') end
   local rkey = requesterKey(f[2], f[8])
   if o.only ~= '' and rkey ~= o.only then return fail('notfound') end
@@ -154,6 +175,7 @@ local function apply(id, a, o)
     if #approvals < tonumber(f[9] or '1') then
       redis.call('HSET', rk, unpack(fields))
       event(tr.op, id, now, o.actorKind, o.actorId, tr.from, tr.from, o.reason, f[6])
+      note(NOTE_APPROVAL, id, now, o.actorKind, o.actorId, o.reason)
       return nil
     end
     grant = grantMs
@@ -181,10 +203,12 @@ local function apply(id, a, o)
     redis.call('ZREM', key('due'), 'p:' .. id)
     redis.call('ZREM', key('livePending'), id)
     redis.call('ZREM', key('liveReqPend', rkey), id)
+    dropTimers(id, f[13])
   elseif tr.from == S.Approved then
     redis.call('DEL', grantKey)
     redis.call('ZREM', key('due'), 'g:' .. id)
     redis.call('ZREM', key('liveGrants', rkey), id)
+    redis.call('ZREM', key('timers'), 'ending:' .. id)
     fields[#fields + 1] = 'accessExpMs'
     fields[#fields + 1] = now
   end
@@ -193,6 +217,9 @@ local function apply(id, a, o)
     redis.call('SET', grantKey, '1', 'PX', ms(grant))
     redis.call('ZADD', key('due'), untilMs, 'g:' .. id)
     redis.call('ZADD', grants, untilMs, id)
+    if grant > ENDING_NOTICE_MS then
+      redis.call('ZADD', key('timers'), ms(tonumber(untilMs) - ENDING_NOTICE_MS), 'ending:' .. id)
+    end
     fields[#fields + 1] = 'accessExpMs'
     fields[#fields + 1] = untilMs
   end
@@ -205,6 +232,7 @@ local function apply(id, a, o)
   redis.call('ZREM', key('status', tr.from), id)
   redis.call('ZADD', key('status', to), f[7], id)
   event(tr.op, id, now, o.actorKind, o.actorId, tr.from, to, o.reason, f[6])
+  note(tr.note, id, now, o.actorKind, o.actorId, o.reason)
   return nil
 end
 `

@@ -35,6 +35,10 @@ func TestPrune(t *testing.T) {
 		require.NoError(t, b.rdb.Del(ctx, redisstore.EventsKey(ten)).Err()) // as if exported
 		pruned, err = s.Prune(ctx, ten)
 		require.NoError(t, err)
+		assert.False(t, pruned, "notifications not yet delivered keep the tenant")
+		require.NoError(t, b.rdb.Del(ctx, "lb:{"+ten+"}:outbox").Err()) // as if delivered
+		pruned, err = s.Prune(ctx, ten)
+		require.NoError(t, err)
 		assert.True(t, pruned)
 		assert.False(t, member())
 

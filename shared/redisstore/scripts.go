@@ -32,7 +32,9 @@ package redisstore
 // signed), signature TTL ms, max pending per tenant, max pending per
 // requester, max grants per requester, settings version, required
 // approvals, max grant ms (0: the global cap), automatic action ("" or a key
-// of T), its actor id, its reason, max access ms.
+// of T), its actor id, its reason, max access ms, reminder offsets before the
+// window's end (ms, comma-separated), escalation after filing (ms, "0":
+// none).
 // Returns {"created"} | {"replay", id} | {"exists"} | {"settings", version,
 // doc} | a refusal.
 var createScript = script(`
@@ -68,11 +70,16 @@ end
 local seq = redis.call('INCR', key('seq'))
 redis.call('HSET', KEYS[1], 'doc', doc, 'status', S.Pending, 'seq', seq, 'requester', requester, 'requesterKey', requesterKey,
   'filedBy', filedBy, 'duration', ARGV[11], 'grantMs', ARGV[12], 'support', support, 'expMs', expMs,
-  'required', ARGV[23], 'maxGrantMs', ARGV[24])
+  'required', ARGV[23], 'maxGrantMs', ARGV[24], 'remind', ARGV[29])
+for offset in string.gmatch(ARGV[29], '[^,]+') do
+  redis.call('ZADD', key('timers'), ms(tonumber(expMs) - tonumber(offset)), 'remind:' .. id .. ':' .. offset)
+end
+if ARGV[30] ~= '0' then redis.call('ZADD', key('timers'), ms(tonumber(createdMs) + tonumber(ARGV[30])), 'escalate:' .. id) end
 redis.call('SET', key('pending', id), '1', 'PX', ARGV[6])
 redis.call('ZADD', key('all'), seq, id)
 redis.call('ZADD', key('status', S.Pending), seq, id)
 redis.call('ZADD', key('byRequester', canonical), seq, id)
+redis.call('ZADD', key('bySupport', support), seq, id)
 redis.call('ZADD', key('due'), expMs, 'p:' .. id)
 redis.call('ZADD', key('livePending'), expMs, id)
 redis.call('ZADD', key('liveReqPend', requesterKey), expMs, id)
@@ -81,6 +88,8 @@ if ARGV[25] ~= '' then
   local refused = apply(id, ARGV[25], {actorKind = ACTOR_SYSTEM, actorId = ARGV[26], principal = '', reason = ARGV[27],
     now = createdMs, duration = '', maxAccess = ARGV[28], maxGrants = ARGV[21], only = ''})
   if refused then return refused end
+else
+  note(NOTE_CREATED, id, createdMs, ACTOR_ENGINEER, requester, '')
 end
 if idemHash ~= '' then redis.call('SET', key('idem', idemHash), idemVal, 'PX', ARGV[16]) end
 seen()
@@ -128,7 +137,7 @@ return {'ok'}
 // Returns {"expire"} | {"complete"} | {"notdue"} | {"none"}.
 var settleScript = script(`
 local id = ARGV[2]
-local f = redis.call('HMGET', KEYS[1], 'status', 'seq', 'support', 'requesterKey', 'requester')
+local f = redis.call('HMGET', KEYS[1], 'status', 'seq', 'support', 'requesterKey', 'requester', 'remind')
 f[4] = requesterKey(f[4], f[5])
 local action, live, member
 if f[1] == T.expire.from then
@@ -148,10 +157,13 @@ redis.call('ZREM', key('due'), member)
 if action == 'expire' then
   redis.call('ZREM', key('livePending'), id)
   redis.call('ZREM', key('liveReqPend', f[4]), id)
+  dropTimers(id, f[6])
 else
   redis.call('ZREM', key('liveGrants', f[4]), id)
+  redis.call('ZREM', key('timers'), 'ending:' .. id)
 end
 event(tr.op, id, ARGV[3], ACTOR_SYSTEM, SYSTEM_ACTOR, tr.from, tr.to, '', f[3])
+note(tr.note, id, ARGV[3], ACTOR_SYSTEM, SYSTEM_ACTOR, '')
 return {action}
 `)
 
@@ -229,13 +241,15 @@ return out
 `)
 
 // pruneMarkScript starts pruning a tenant from TenantsKey: when nothing of
-// it is pending, live (nothing due for the sweep) or unexported (no events,
-// no export plan), it sets the pruning marker (token, 60 s) and returns "ok";
+// it is pending, live (nothing due for the sweep), unexported (no events, no
+// export plan) or undelivered (no notification waiting, due or being sent),
+// it sets the pruning marker (token, 60 s) and returns "ok";
 // otherwise "busy". A create in the meantime deletes the marker.
 //
 // KEYS[1]: the marker. ARGV: prefix, token.
 var pruneMarkScript = script(`
-if redis.call('ZCARD', key('due')) > 0 or redis.call('XLEN', key('events')) > 0 or redis.call('EXISTS', key('auditPlan')) == 1 then
+if redis.call('ZCARD', key('due')) > 0 or redis.call('XLEN', key('events')) > 0 or redis.call('EXISTS', key('auditPlan')) == 1 or
+  redis.call('XLEN', key('outbox')) > 0 or redis.call('ZCARD', key('timers')) > 0 or redis.call('ZCARD', key('sendq')) > 0 then
   return 'busy'
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', 60000)

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -122,7 +123,7 @@ func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.Auto
 		idemHash, idemVal, s.IdempotencyTTL.Milliseconds(), opts.SignatureHash, ReplayWindow.Milliseconds(),
 		s.Caps.MaxPendingPerTenant, s.Caps.MaxPendingPerRequester, s.Caps.MaxActiveGrantsPerRequester,
 		version, r.RequiredApprovals, r.MaxGrant.Milliseconds(), string(auto.Action), auto.ActorID, auto.Reason,
-		s.limits.MaxAccessTTL.Milliseconds()}
+		s.limits.MaxAccessTTL.Milliseconds(), joinMs(r.Reminders), r.EscalateAfter.Milliseconds()}
 	keys := []string{k.req(r.RequestID)}
 
 	var out *redis.Cmd
@@ -292,7 +293,36 @@ func pairs(v any) (map[string]string, error) {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
+// joinMs writes durations as milliseconds, comma-separated.
+func joinMs(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = strconv.FormatInt(d.Milliseconds(), 10)
+	}
+	return strings.Join(parts, ",")
+}
+
 func fromMs(s string) time.Time {
 	n, _ := strconv.ParseInt(s, 10, 64)
 	return time.UnixMilli(n).UTC()
+}
+
+// ByTicket returns the newest (at most 100) requests of tenant filed for the
+// support case supportRequest, with their effective status: what a
+// ticket's close acts on.
+func (s *Store) ByTicket(ctx context.Context, tenant, supportRequest string) ([]lockbox.Request, error) {
+	k := keysFor(tenant)
+	ids, err := s.rdb.ZRevRange(ctx, k.of("bySupport", supportRequest), 0, 99).Result()
+	if err != nil {
+		return nil, classify("read a ticket's requests", err)
+	}
+	out := make([]lockbox.Request, 0, len(ids))
+	for _, id := range ids {
+		r, err := s.Get(ctx, tenant, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

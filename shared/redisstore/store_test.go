@@ -379,3 +379,24 @@ func TestCreateResentByTheClient(t *testing.T) {
 		assert.Equal(t, lockbox.KindUnauthorized, lockbox.KindOf(err))
 	})
 }
+
+// A ticket's requests are found by its support case, newest first.
+func TestByTicket(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+		ten := tenant(t)
+		first := file(t, s, ten, "eng-1", time.Now())
+		second := file(t, s, ten, "eng-2", time.Now())
+		in := lockboxtest.Input(lockboxtest.Scenario{})
+		in.TenantID, in.SupportRequest = ten, "INC-2002"
+		_, _, err := s.Create(ctx, lockbox.NewRequest(in, newID(), time.Now(), s.Limits()), lockbox.CreateOptions{})
+		require.NoError(t, err)
+		got, err := s.ByTicket(ctx, ten, first.SupportRequest)
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+		assert.Equal(t, []string{second.RequestID, first.RequestID}, []string{got[0].RequestID, got[1].RequestID})
+		none, err := s.ByTicket(ctx, ten, "INC-9999")
+		require.NoError(t, err)
+		assert.Empty(t, none)
+	})
+}

@@ -1,0 +1,101 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"lockbox.dev/shared/httpapi"
+	"lockbox.dev/shared/lockbox"
+)
+
+// activityParams are the query parameters lockbox-activity accepts.
+var activityParams = map[string]bool{"operationName": true, "from": true, "to": true, "requestId": true, "limit": true,
+	"cursor": true, "tenantId": true}
+
+// ActivityResponse is the body lockbox-activity answers with.
+type ActivityResponse struct {
+	Value      []lockbox.Event `json:"value"`
+	NextCursor *string         `json:"nextCursor"`
+}
+
+// DefaultActivityDays is the range of an activity query without from.
+const DefaultActivityDays = 7
+
+// Activity pages through a tenant's audit events, newest first
+// (lockbox-activity): GET, the tenant's admin, approver or reader
+// (operators and signed services name ?tenantId=), with query operationName
+// (a comma list), from and to (RFC 3339; the last 7 days by default, at most
+// 92), requestId, limit (1..200, default 50) and cursor. 200 with
+// {"value", "nextCursor"}: the archived events and those not yet exported,
+// in the archive's form.
+func Activity(s *Service, req handler.Request) (handler.Response, error) {
+	if err := httpapi.CheckRequest(req, http.MethodGet); err != nil {
+		return handler.Response{}, err
+	}
+	p, err := s.Auth.Authenticate(req.Header, []byte(req.QueryString), anyone...)
+	if err != nil {
+		return handler.Response{}, err
+	}
+	v, err := httpapi.ParseQuery(req.QueryString, activityParams)
+	if err != nil {
+		return handler.Response{}, err
+	}
+	tenant, err := lockbox.AuthorizeTenantView(p, v.Get("tenantId"))
+	if err != nil {
+		return handler.Response{}, err
+	}
+	q, err := ActivityQuery(tenant, v.Get, s.Now())
+	if err != nil {
+		return handler.Response{}, err
+	}
+	ctx, cancel := httpapi.Context(req, httpapi.Timeout)
+	defer cancel()
+	page, err := s.Activity.Activity(ctx, q)
+	if err != nil {
+		return handler.Response{}, err
+	}
+	resp := ActivityResponse{Value: page.Events}
+	if resp.Value == nil {
+		resp.Value = []lockbox.Event{}
+	}
+	if page.Next != "" {
+		resp.NextCursor = &page.Next
+	}
+	return httpapi.JSON(http.StatusOK, resp), nil
+}
+
+// ActivityQuery reads an activity query of tenant from its parameters
+// (get): operationName, from, to, requestId, limit, cursor; the portal's
+// activity page reads the same. Errors: KindInvalid.
+func ActivityQuery(tenant string, get func(string) string, now time.Time) (lockbox.ActivityQuery, error) {
+	// Events are kept to the millisecond: a range ending at now includes now.
+	q := lockbox.ActivityQuery{TenantID: tenant, To: now.UTC().Truncate(time.Millisecond).Add(time.Millisecond), Limit: 50,
+		RequestID: get("requestId"), Cursor: get("cursor")}
+	if v := get("operationName"); v != "" {
+		q.Operations = strings.Split(v, ",")
+	}
+	for name, t := range map[string]*time.Time{"from": &q.From, "to": &q.To} {
+		if v := get(name); v != "" {
+			parsed, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return q, lockbox.Invalidf("%s must be an RFC 3339 time, e.g. 2026-11-27T00:00:00Z", name)
+			}
+			*t = parsed.UTC()
+		}
+	}
+	if get("from") == "" {
+		q.From = q.To.AddDate(0, 0, -DefaultActivityDays)
+	}
+	if v := get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return q, lockbox.Invalidf("limit must be a whole number from 1 to 200")
+		}
+		q.Limit = n
+	}
+	return q, nil
+}

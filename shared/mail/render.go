@@ -1,0 +1,442 @@
+package mail
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	netmail "net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	texttemplate "text/template"
+	"time"
+	"unicode"
+
+	"lockbox.dev/shared/lockbox"
+)
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+// The templates: the wording of every notification type (text/template,
+// rendered to plain strings), and one layout per body format.
+var (
+	wording = texttemplate.Must(texttemplate.New("wording.tmpl").
+		ParseFS(templateFS, "templates/wording.tmpl"))
+	textLayout = texttemplate.Must(texttemplate.New("mail.txt.tmpl").
+			Funcs(texttemplate.FuncMap{"indent": indent, "pad": pad}).
+			ParseFS(templateFS, "templates/mail.txt.tmpl"))
+	htmlLayout = htmltemplate.Must(htmltemplate.New("mail.html.tmpl").
+			ParseFS(templateFS, "templates/mail.html.tmpl"))
+)
+
+// timeLayout is how mails show instants: in UTC, with the weekday.
+const timeLayout = "Mon 2006-01-02 15:04 MST"
+
+// facts is what the wording of a notification may say: the request's
+// values, ready to print.
+type facts struct {
+	Tenant     string
+	Case       string // the support case, e.g. INC-1001
+	Requester  string // "Eve Engineer (eng-7)"
+	Resources  string // "postgres resource db-1", "3 postgres resources"
+	Level      string // "ReadOnly access", or "access"
+	Expires    string // the approval window's end
+	AccessEnds string // the grant's end; "" without a grant
+	Filed      string
+	Remaining  string // reminders: until the window closes; ending: until the grant ends
+	By         string // who decided, approved, revoked or canceled
+	Self       bool   // By is the requester
+	Rule       string // the rule of an automatic decision
+	Auto       bool   // a rule, or Lockbox being off, decided
+	Off        bool   // Lockbox is off for the tenant
+	Count      int    // approvals so far
+	Required   int    // approvals needed
+	Missing    int    // approvals still needed
+}
+
+// document is a rendered mail, laid out by both layouts.
+type document struct {
+	Subject       string
+	Title         string // the subject's action, as a heading
+	Tenant        string
+	Greeting      string
+	Lead          string
+	Action        string // the call to action's label
+	Link          string // the portal's page of the request
+	Rows          []row
+	Justification string
+	Approvals     []approvalRow
+	ApprovalsHead string
+	ReasonLabel   string
+	Reason        string
+	Footer        string
+}
+
+// row is one labelled value of the request; Link, when set, is where the
+// value points (an http or https URL).
+type row struct {
+	Label string
+	Value string
+	Items []string // a list value (resources)
+	Link  string
+}
+
+// approvalRow is one approval of a request that needs several.
+type approvalRow struct {
+	By, At, Duration, Reason string
+}
+
+// Render renders notification n as a mail: its subject and its text and
+// HTML bodies. portalURL is portal_url ("" for mails without a link), and
+// recipient is who reads it: a display name, an address, or both
+// ("Alice <alice@contoso.example>"); the mail greets the name, else the
+// requester's name when recipient is the requester's address, else the
+// address. With "" mails to the requester greet the requester and others
+// greet no one in particular. The subject names the tenant, the support
+// case and what happened, e.g. "[contoso] INC-1001: access approved".
+func Render(n lockbox.Notification, portalURL string, recipient string) (subject, text, html string, err error) {
+	f := newFacts(n)
+	words := map[string]string{}
+	for _, part := range []string{"subject", "lead", "action", "audience"} {
+		name := string(n.Type) + "." + part
+		if wording.Lookup(name) == nil {
+			return "", "", "", fmt.Errorf("render notification %s: unknown type %q", n.ID, n.Type)
+		}
+		var b strings.Builder
+		if err := wording.ExecuteTemplate(&b, name, f); err != nil {
+			return "", "", "", fmt.Errorf("render notification %s: %s: %w", n.ID, name, err)
+		}
+		words[part] = strings.Join(strings.Fields(b.String()), " ")
+	}
+	doc := newDocument(n, f, words, portalURL, recipient)
+	var tb, hb bytes.Buffer
+	if err := textLayout.Execute(&tb, doc); err != nil {
+		return "", "", "", fmt.Errorf("render notification %s: text body: %w", n.ID, err)
+	}
+	if err := htmlLayout.Execute(&hb, doc); err != nil {
+		return "", "", "", fmt.Errorf("render notification %s: html body: %w", n.ID, err)
+	}
+	return doc.Subject, tb.String(), hb.String(), nil
+}
+
+// newFacts gathers what the wording of n may say.
+func newFacts(n lockbox.Notification) facts {
+	r := n.Request
+	f := facts{
+		Tenant:    oneLine(r.TenantID),
+		Case:      oneLine(r.SupportRequest),
+		Requester: person(r.Requester),
+		Resources: resources(r),
+		Level:     "access",
+		Expires:   when(r.ExpirationDateTime),
+		Filed:     when(r.CreatedDateTime),
+		By:        oneLine(n.Actor.ID),
+		Auto:      n.Auto(),
+		Count:     len(r.Approvals),
+		Required:  max(r.RequiredApprovals, 1),
+	}
+	if f.Case == "" {
+		f.Case = "(none given)"
+	}
+	if r.AccessLevel != "" {
+		f.Level = oneLine(r.AccessLevel) + " access"
+	}
+	if r.AccessExpirationDateTime != nil {
+		f.AccessEnds = when(*r.AccessExpirationDateTime)
+	}
+	f.Missing = max(f.Required-f.Count, 0)
+	switch {
+	case n.Type == lockbox.NoteApproved || n.Type == lockbox.NoteDenied:
+		if r.Decision != nil && r.Decision.By != "" && !f.Auto {
+			f.By = oneLine(r.Decision.By)
+		}
+	case n.Type == lockbox.NoteRevoked || n.Type == lockbox.NoteCanceled:
+		if r.Closure != nil && r.Closure.By != "" {
+			f.By = oneLine(r.Closure.By)
+		}
+	}
+	if f.Auto {
+		rule, isRule := strings.CutPrefix(n.Actor.ID, lockbox.RuleActor(""))
+		f.Rule, f.Off = oneLine(rule), !isRule
+	}
+	f.Self = f.By != "" && lockbox.SameIdentity(f.By, r.Requester.ID)
+	f.Remaining = remaining(n)
+	return f
+}
+
+// remaining is, for a reminder, the time left until the approval window
+// closes and, for the ending notice, until the grant ends ("" when unknown).
+func remaining(n lockbox.Notification) string {
+	if n.Time.IsZero() {
+		if n.Type == lockbox.NoteEnding {
+			return span(lockbox.EndingNotice)
+		}
+		return ""
+	}
+	switch n.Type {
+	case lockbox.NoteReminder:
+		return span(n.Request.ExpirationDateTime.Sub(n.Time))
+	case lockbox.NoteEnding:
+		if end := n.Request.AccessExpirationDateTime; end != nil {
+			return span(end.Sub(n.Time))
+		}
+		return span(lockbox.EndingNotice)
+	}
+	return ""
+}
+
+// newDocument lays out n with its wording.
+func newDocument(n lockbox.Notification, f facts, words map[string]string, portalURL, recipient string) document {
+	r := n.Request
+	doc := document{
+		Subject:       "[" + f.Tenant + "] " + f.Case + ": " + words["subject"],
+		Title:         capitalize(words["subject"]),
+		Tenant:        f.Tenant,
+		Greeting:      greeting(n, recipient),
+		Lead:          words["lead"],
+		Action:        words["action"],
+		Link:          webLink(lockbox.PortalLink(portalURL, r.RequestID)),
+		Justification: r.Justification,
+		Footer:        words["audience"],
+	}
+	if r.SupportRequest == "" {
+		doc.Subject = "[" + f.Tenant + "] " + words["subject"]
+	}
+	doc.Rows = rows(n, f)
+	if r.RequiredApprovals > 1 || n.Type == lockbox.NoteApproval {
+		doc.ApprovalsHead = fmt.Sprintf("Approvals: %d of %d", f.Count, f.Required)
+		for _, a := range r.Approvals {
+			doc.Approvals = append(doc.Approvals, approvalRow{
+				By: oneLine(a.By), At: when(a.DateTime), Duration: hours(a.Duration), Reason: a.Reason,
+			})
+		}
+	}
+	doc.ReasonLabel, doc.Reason = reason(n)
+	return doc
+}
+
+// rows lists the request's values an approver needs, in reading order.
+func rows(n lockbox.Notification, f facts) []row {
+	r := n.Request
+	out := []row{{Label: "Support case", Value: f.Case, Link: webLink(r.SupportCaseURL)}}
+	tenant := f.Tenant
+	if r.SubscriptionID != "" {
+		tenant += " (subscription " + oneLine(r.SubscriptionID) + ")"
+	}
+	out = append(out,
+		row{Label: "Tenant", Value: tenant},
+		row{Label: "Requested by", Value: f.Requester},
+		row{Label: "Resource type", Value: oneLine(r.ResourceType)},
+		row{Label: "Resources", Items: oneLines(r.ResourceIDs)},
+	)
+	if r.AccessLevel != "" {
+		out = append(out, row{Label: "Access level", Value: oneLine(r.AccessLevel)})
+	}
+	if r.Duration > 0 {
+		out = append(out, row{Label: "Access asked", Value: hours(r.Duration)})
+	}
+	if r.WorkItemSource != "" {
+		out = append(out, row{Label: "Work item source", Value: oneLine(r.WorkItemSource)})
+	}
+	out = append(out, row{Label: "Filed", Value: f.Filed})
+	switch n.Type {
+	case lockbox.NoteCreated, lockbox.NoteReminder, lockbox.NoteEscalated, lockbox.NoteApproval:
+		out = append(out, row{Label: "Decide before", Value: f.Expires})
+	case lockbox.NoteExpired:
+		out = append(out, row{Label: "Expired", Value: f.Expires})
+	}
+	if f.AccessEnds != "" {
+		label := "Access ends"
+		if n.Type == lockbox.NoteCompleted || n.Type == lockbox.NoteRevoked {
+			label = "Access was granted until"
+		}
+		out = append(out, row{Label: label, Value: f.AccessEnds})
+	}
+	if label := byLabel(n.Type); label != "" && f.By != "" && !f.Auto {
+		out = append(out, row{Label: label, Value: f.By})
+	}
+	return append(out,
+		row{Label: "Status", Value: string(r.Status)},
+		row{Label: "Request", Value: oneLine(r.RequestID)},
+	)
+}
+
+// byLabel names the actor of a notification type; "" when the mail does
+// not show one.
+func byLabel(t lockbox.NotificationType) string {
+	switch t {
+	case lockbox.NoteApproved, lockbox.NoteApproval:
+		return "Approved by"
+	case lockbox.NoteDenied:
+		return "Denied by"
+	case lockbox.NoteRevoked:
+		return "Revoked by"
+	case lockbox.NoteCanceled:
+		return "Canceled by"
+	}
+	return ""
+}
+
+// reason is the reason given for a decision or a closure, with its label.
+func reason(n lockbox.Notification) (label, text string) {
+	text = n.Reason
+	switch n.Type {
+	case lockbox.NoteApproved, lockbox.NoteDenied:
+		if text == "" && n.Request.Decision != nil {
+			text = n.Request.Decision.Reason
+		}
+		label = "Reason for the decision"
+	case lockbox.NoteRevoked, lockbox.NoteCanceled:
+		if text == "" && n.Request.Closure != nil {
+			text = n.Request.Closure.Reason
+		}
+		label = "Reason"
+	case lockbox.NoteApproval:
+		label = "Reason for the approval"
+	default:
+		label = "Reason"
+	}
+	return label, text
+}
+
+// greeting addresses the reader: recipient's name ("Alice" of "Alice
+// <a@x>"), the requester's name when recipient is the requester or their
+// address (or empty, in mails to the requester), else recipient as given.
+func greeting(n lockbox.Notification, recipient string) string {
+	name := oneLine(strings.TrimSpace(recipient))
+	if a, err := netmail.ParseAddress(name); err == nil {
+		switch {
+		case a.Name != "":
+			name = oneLine(a.Name)
+		case n.Request.Requester.Email != "" && strings.EqualFold(a.Address, strings.TrimSpace(n.Request.Requester.Email)):
+			name = ""
+		}
+	}
+	if name == "" && (toRequester(n) || recipient != "") {
+		name = oneLine(n.Request.Requester.DisplayName)
+		if name == "" {
+			name = oneLine(n.Request.Requester.ID)
+		}
+	}
+	if name == "" {
+		return "Hello,"
+	}
+	return "Hello " + name + ","
+}
+
+// toRequester reports whether n is told to the requester (rather than to
+// approvers or escalation contacts).
+func toRequester(n lockbox.Notification) bool {
+	switch n.Type {
+	case lockbox.NoteApproved, lockbox.NoteDenied:
+		return !n.Auto()
+	case lockbox.NoteExpired, lockbox.NoteCompleted, lockbox.NoteRevoked, lockbox.NoteEnding:
+		return true
+	}
+	return false
+}
+
+// person shows a requester as "Display Name (id)", or the id alone.
+func person(p lockbox.Requester) string {
+	id, name := oneLine(p.ID), oneLine(p.DisplayName)
+	if name == "" || name == id {
+		return id
+	}
+	return name + " (" + id + ")"
+}
+
+// resources names the requested resources in a sentence.
+func resources(r lockbox.Request) string {
+	kind := oneLine(r.ResourceType)
+	switch len(r.ResourceIDs) {
+	case 0:
+		return kind + " resources"
+	case 1:
+		return kind + " resource " + oneLine(r.ResourceIDs[0])
+	}
+	return strconv.Itoa(len(r.ResourceIDs)) + " " + kind + " resources"
+}
+
+// when shows an instant in UTC.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+// hours shows a number of hours.
+func hours(h int) string {
+	if h == 1 {
+		return "1 hour"
+	}
+	return strconv.Itoa(h) + " hours"
+}
+
+// span shows a duration the way a person says it: "30 minutes", "2 hours",
+// "1 hour 30 minutes", "4 days".
+func span(d time.Duration) string {
+	d = d.Round(time.Minute)
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return strconv.Itoa(n) + " " + unit + "s"
+	}
+	switch {
+	case d < time.Minute:
+		return "less than a minute"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute")
+	case d < 48*time.Hour:
+		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+		if m == 0 || h >= 10 {
+			return plural(int(d.Round(time.Hour)/time.Hour), "hour")
+		}
+		return plural(h, "hour") + " " + plural(m, "minute")
+	}
+	return plural(int(d.Round(24*time.Hour)/(24*time.Hour)), "day")
+}
+
+// webLink returns u if it is an absolute http or https URL, else "": other
+// links (javascript:, data:) are shown as text, never linked.
+func webLink(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+		return ""
+	}
+	return u
+}
+
+// capitalize upper-cases the first letter of s.
+func capitalize(s string) string {
+	for i, r := range s {
+		return string(unicode.ToUpper(r)) + s[i+len(string(r)):]
+	}
+	return s
+}
+
+// oneLines applies oneLine to each of list.
+func oneLines(list []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = oneLine(s)
+	}
+	return out
+}
+
+// indent indents every line of text by two spaces.
+func indent(text string) string {
+	lines := strings.Split(strings.TrimRight(strings.ReplaceAll(text, "\r\n", "\n"), "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// pad left-aligns a label with its colon in a column of 18 characters.
+func pad(label string) string {
+	return fmt.Sprintf("%-18s", label+":")
+}

@@ -1,0 +1,373 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"lockbox.dev/shared/app/apitest"
+	"lockbox.dev/shared/app/notifyapp"
+	"lockbox.dev/shared/config"
+	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/lockbox/lockboxtest"
+	"lockbox.dev/shared/mail/mailtest"
+	"lockbox.dev/shared/notify"
+	"lockbox.dev/shared/redisstore"
+)
+
+const hookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// receiver is a real webhook receiver that verifies every delivery with the
+// Standard Webhooks reference library and answers with status.
+type receiver struct {
+	*httptest.Server
+	mu     sync.Mutex
+	got    []delivery
+	status int
+	delay  time.Duration
+}
+
+type delivery struct {
+	ID   string
+	Type string `json:"type"`
+	Data lockbox.Request
+}
+
+func newReceiver(t *testing.T) *receiver {
+	wh, err := standardwebhooks.NewWebhook(hookSecret)
+	require.NoError(t, err)
+	r := &receiver{status: http.StatusNoContent}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		if err := wh.Verify(body, req.Header); err != nil {
+			t.Errorf("delivery does not verify: %v", err)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var d delivery
+		require.NoError(t, json.Unmarshal(body, &d))
+		d.ID = req.Header.Get("webhook-id")
+		r.mu.Lock()
+		status, delay := r.status, r.delay
+		if status < 300 {
+			r.got = append(r.got, d)
+		}
+		r.mu.Unlock()
+		time.Sleep(delay)
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *receiver) deliveries() []delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]delivery(nil), r.got...)
+}
+
+func (r *receiver) answer(status int, delay time.Duration) {
+	r.mu.Lock()
+	r.status, r.delay = status, delay
+	r.mu.Unlock()
+}
+
+// world is one test's Lockbox with a real SMTP server and a real webhook
+// receiver, wired as lockbox-notify is (notifyapp.Job).
+type world struct {
+	e    *apitest.Env
+	smtp *mailtest.Server
+	hook *receiver
+	job  *notify.Job
+}
+
+func setup(t *testing.T) *world {
+	w := &world{e: apitest.New(t), smtp: mailtest.Start(t), hook: newReceiver(t)}
+	cfg := config.Config{WebhookAllowPrivate: true, Notify: config.Notify{SMTPURL: w.smtp.URL(), MailFrom: "Lockbox <lockbox@provider.example>",
+		PortalURL: "https://lockbox.example/portal"}}
+	job, err := notifyapp.Job(w.e.Store, cfg)
+	require.NoError(t, err)
+	job.Now = func() time.Time { return w.e.Now }
+	job.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	w.job = job
+	w.e.Configure("contoso", func(s *lockbox.Settings) {
+		s.Approvers = []lockbox.Approver{
+			{ID: "alice", Email: "alice@contoso.example", AlternateEmail: "ALICE@Contoso.example"}, // the same address: one mail
+			{ID: "bob", Email: "bob@contoso.example", AlternateEmail: "oncall@contoso.example"},
+		}
+		s.Webhooks = []lockbox.Webhook{{ID: "soc", URL: w.hook.URL + "/lockbox", Format: lockbox.FormatStandard, Secret: hookSecret}}
+	})
+	return w
+}
+
+// file files a request for eng-7, who gives an email address.
+func (w *world) file(t *testing.T) lockbox.Request {
+	t.Helper()
+	in := apitest.CreateInput("contoso", "eng-7")
+	in.Requester.Email = "eng7@provider.example"
+	r := lockbox.NewRequest(in, lockbox.NewID(), w.e.Now, w.e.Store.Limits())
+	r.FiledBy = lockbox.Principal{Kind: lockbox.KindService, Subject: "webhook"}.Key()
+	r, _, err := w.e.Store.Create(t.Context(), r, lockbox.CreateOptions{})
+	require.NoError(t, err)
+	return r
+}
+
+func (w *world) run(t *testing.T) notify.Summary {
+	t.Helper()
+	s := w.job.Run(t.Context(), "contoso")
+	require.Empty(t, s.Errors)
+	return s
+}
+
+func to(ms []mailtest.Mail) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.To...)
+	}
+	return out
+}
+
+// A new request reaches each approver address once and the tenant's
+// webhook; its approval reaches the requester and the webhook; nothing is
+// sent twice.
+func TestNotifies(t *testing.T) {
+	w := setup(t)
+	r := w.file(t)
+	s := w.run(t)
+	assert.Equal(t, 1, s.Expanded)
+	assert.Equal(t, 4, s.Sent, "three mails and a webhook")
+	mails := w.smtp.Mails()
+	assert.ElementsMatch(t, []string{"alice@contoso.example", "bob@contoso.example", "oncall@contoso.example"}, to(mails))
+	for _, m := range mails {
+		assert.Equal(t, "[contoso] INC-1001: access request awaiting your approval", m.Subject)
+		assert.Contains(t, m.Decoded, "https://lockbox.example/portal/requests/"+r.RequestID)
+	}
+	hooks := w.hook.deliveries()
+	require.Len(t, hooks, 1)
+	assert.Equal(t, "lockbox.request.created", hooks[0].Type)
+	assert.Equal(t, r.RequestID, hooks[0].Data.RequestID)
+
+	_, err := w.e.Store.Act(t.Context(), "contoso", r.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, w.e.Now))
+	require.NoError(t, err)
+	s = w.run(t)
+	assert.Equal(t, 2, s.Sent)
+	mails = w.smtp.Mails()[3:]
+	require.Len(t, mails, 1)
+	assert.Equal(t, []string{"eng7@provider.example"}, mails[0].To)
+	assert.Equal(t, "[contoso] INC-1001: access approved", mails[0].Subject)
+	hooks = w.hook.deliveries()
+	require.Len(t, hooks, 2)
+	assert.Equal(t, "lockbox.request.approved", hooks[1].Type)
+	assert.Equal(t, lockbox.StatusApproved, hooks[1].Data.Status)
+
+	assert.Zero(t, w.run(t).Sent, "nothing is sent twice")
+	assert.Len(t, w.smtp.Mails(), 4)
+
+	// Each delivery's state is kept on the request.
+	ds, err := w.e.Store.Deliveries(t.Context(), "contoso", r.RequestID)
+	require.NoError(t, err)
+	require.Len(t, ds, 6)
+	for _, v := range notify.Views(ds) {
+		assert.Equal(t, lockbox.DeliverySent, v.State)
+		assert.NotContains(t, v.Recipient, "alice@", "addresses are masked")
+	}
+}
+
+// The SMTP server is down: nothing is lost; once it is back (and the
+// backoff passed) every mail goes out once.
+func TestSMTPDownThenUp(t *testing.T) {
+	w := setup(t)
+	w.smtp.Stop()
+	w.file(t)
+	s := w.run(t)
+	assert.Equal(t, 3, s.Retrying)
+	assert.Equal(t, 1, s.Sent, "the webhook went")
+	w.smtp.Restart(t)
+	assert.Zero(t, w.run(t).Sent, "not before the backoff")
+	w.e.Advance(31 * time.Second)
+	assert.Equal(t, 3, w.run(t).Sent)
+	w.e.Advance(time.Hour)
+	assert.Zero(t, w.run(t).Sent)
+	assert.Len(t, w.smtp.Mails(), 3)
+}
+
+// A run dies between sending and recording that it sent: once its lease
+// runs out, the next run sends again, with the same Message-ID and
+// webhook-id, so the receivers can tell.
+func TestCrashBetweenSendAndRecord(t *testing.T) {
+	w := setup(t)
+	w.file(t)
+	w.job.Store = crashingStore{w.e.Store}
+	w.job.Run(t.Context(), "contoso")
+	first := w.smtp.Mails()
+	require.Len(t, first, 3)
+	require.Len(t, w.hook.deliveries(), 1)
+
+	w.job.Store = w.e.Store
+	assert.Zero(t, w.run(t).Sent, "leased: nobody sends meanwhile")
+	w.e.Advance(time.Minute + time.Second)
+	assert.Equal(t, 4, w.run(t).Sent)
+	again := w.smtp.Mails()[3:]
+	require.Len(t, again, 3)
+	ids := func(ms []mailtest.Mail) map[string]string {
+		out := map[string]string{}
+		for _, m := range ms {
+			out[m.To[0]] = m.MessageID
+		}
+		return out
+	}
+	assert.Equal(t, ids(first), ids(again), "the same Message-ID per recipient")
+	hooks := w.hook.deliveries()
+	require.Len(t, hooks, 2)
+	assert.Equal(t, hooks[0].ID, hooks[1].ID, "the same webhook-id")
+}
+
+// crashingStore never records that a delivery was sent, as a run that dies
+// right after sending each.
+type crashingStore struct{ *redisstore.Store }
+
+func (crashingStore) Delivered(context.Context, string, string, time.Time) error { return nil }
+
+// A webhook answering 500 or timing out is retried; one redirecting or
+// answering 400 is not, and is dead-lettered; one failing for a day is
+// dead-lettered too.
+func TestWebhookFailures(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		status int
+		delay  time.Duration
+		retry  bool
+	}{
+		{"500", http.StatusInternalServerError, 0, true},
+		{"timeout", http.StatusNoContent, 6 * time.Second, true},
+		{"redirect", http.StatusFound, 0, false},
+		{"400", http.StatusBadRequest, 0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.delay > 0 && testing.Short() {
+				t.Skip("waits for the 5-second timeout")
+			}
+			w := setup(t)
+			w.hook.answer(c.status, c.delay)
+			r := w.file(t)
+			s := w.run(t)
+			if c.retry {
+				assert.Equal(t, 1, s.Retrying)
+			} else {
+				assert.Equal(t, 1, s.Failed)
+			}
+			ds, err := w.e.Store.Deliveries(t.Context(), "contoso", r.RequestID)
+			require.NoError(t, err)
+			for _, d := range ds {
+				if d.Channel == lockbox.ChannelWebhook {
+					assert.NotEmpty(t, d.LastError)
+					assert.NotContains(t, d.LastError, hookSecret)
+					if c.retry {
+						assert.Equal(t, lockbox.DeliveryRetrying, d.State)
+					} else {
+						assert.Equal(t, lockbox.DeliveryFailed, d.State)
+					}
+				}
+			}
+		})
+	}
+	t.Run("a day of failures", func(t *testing.T) {
+		w := setup(t)
+		w.hook.answer(http.StatusServiceUnavailable, 0)
+		w.file(t)
+		w.run(t)
+		failed := 0
+		for range 40 {
+			w.e.Advance(time.Hour)
+			failed += w.run(t).Failed
+		}
+		assert.Equal(t, 1, failed, "dead-lettered after 24 hours")
+		dead, err := w.e.Store.DeadLetters(t.Context(), "contoso")
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, dead)
+	})
+}
+
+// Two runs at once send every delivery once.
+func TestConcurrentRuns(t *testing.T) {
+	w := setup(t)
+	for range 5 {
+		w.file(t)
+	}
+	var wg sync.WaitGroup
+	sent := make([]int, 4)
+	for i := range sent {
+		wg.Go(func() { sent[i] = w.job.Run(t.Context(), "contoso").Sent })
+	}
+	wg.Wait()
+	total := 0
+	for _, n := range sent {
+		total += n
+	}
+	assert.Equal(t, 20, total)
+	seen := map[string]int{}
+	for _, m := range w.smtp.Mails() {
+		seen[m.MessageID]++
+	}
+	assert.Len(t, seen, 15)
+	for id, n := range seen {
+		assert.Equal(t, 1, n, "mail %s sent %d times", id, n)
+	}
+	assert.Len(t, w.hook.deliveries(), 5)
+}
+
+// Reminders, escalation, the grant's end notice, automatic decisions and
+// quorum steps go to whom they concern.
+func TestWhoHearsWhat(t *testing.T) {
+	w := setup(t)
+	w.e.Configure("contoso", func(s *lockbox.Settings) {
+		s.RequiredApprovals = 2
+		s.Escalation = &lockbox.Escalation{After: "48h", Contacts: []lockbox.Contact{{ID: "sec", Email: "security@contoso.example"}}}
+		s.Webhooks = nil
+	})
+	r := w.file(t)
+	w.run(t)
+	subjects := func() map[string][]string {
+		out := map[string][]string{}
+		for _, m := range w.smtp.Mails() {
+			out[m.Subject] = append(out[m.Subject], m.To...)
+		}
+		return out
+	}
+	_, err := w.e.Store.Act(t.Context(), "contoso", r.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, w.e.Now))
+	require.NoError(t, err)
+	w.e.Advance(48 * time.Hour)
+	w.run(t)
+	got := subjects()
+	assert.ElementsMatch(t, []string{"alice@contoso.example", "bob@contoso.example", "oncall@contoso.example"},
+		got["[contoso] INC-1001: 1 of 2 approvals, access request awaiting 1 more"])
+	assert.Equal(t, []string{"security@contoso.example"}, got["[contoso] INC-1001: escalation: access request still undecided"])
+	w.e.Advance(46 * time.Hour)
+	w.run(t)
+	assert.Len(t, subjects()["[contoso] INC-1001: access request awaiting approval, closes in 2 hours"], 3)
+	reminders := 0
+	for subject, to := range subjects() {
+		if strings.Contains(subject, "awaiting approval, closes in") {
+			reminders += len(to)
+		}
+	}
+	assert.Equal(t, 3, reminders, "the 24h reminder, overtaken by the 2h one while notify was down, is not sent")
+	_, err = w.e.Store.Act(t.Context(), "contoso", r.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "bob", "ok", nil, w.e.Now))
+	require.NoError(t, err)
+	w.e.Advance(7*time.Hour + 30*time.Minute)
+	w.run(t)
+	got = subjects()
+	assert.Equal(t, []string{"eng7@provider.example"}, got["[contoso] INC-1001: access approved"])
+	assert.Equal(t, []string{"eng7@provider.example"}, got["[contoso] INC-1001: your access ends in 30 minutes"])
+}

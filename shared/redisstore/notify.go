@@ -1,0 +1,315 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"lockbox.dev/shared/lockbox"
+)
+
+// The notifications' side of the store. Every change someone must hear about
+// records a notification in the tenant's outbox (lb:{t}:outbox) in the same
+// script as the change, and the time-based ones (reminders, escalation, a
+// grant's end notice) as timers (lb:{t}:timers) that fall due. lockbox-notify
+// turns due timers into notifications (FireTimers), expands each
+// notification into one delivery per recipient and channel (Expand, which
+// drops it from the outbox in the same step), claims due deliveries under a
+// lease (Claim) and records each attempt's outcome (Delivered, Failed).
+
+// outboxField is the one field of an outbox entry: type, requestId, time
+// (Unix ms), actorKind, actorId and reason as netstrings.
+const outboxField = "n"
+
+// fireTimersScript turns up to ARGV[3] timers due by ARGV[2] into
+// notifications: a reminder or escalation of a request still pending, the
+// end notice of a grant still live; a timer whose request moved on is
+// dropped, and so is a reminder overtaken by a later one already due (a run
+// that was down for a day sends the nearer reminder once, not both).
+// KEYS[1]: the timers. ARGV: prefix, nowMs, limit.
+// Returns the number of notifications recorded.
+var fireTimersScript = script(`
+local function overtaken(member, id, now)
+  local offset = tonumber(string.match(member, ':(%d+)$'))
+  for other in string.gmatch(redis.call('HGET', key('req', id), 'remind') or '', '[^,]+') do
+    if tonumber(other) < offset then
+      local due = redis.call('ZSCORE', KEYS[1], 'remind:' .. id .. ':' .. other)
+      if due and tonumber(due) <= tonumber(now) then return true end
+    end
+  end
+  return false
+end
+local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[2], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
+local fired = 0
+for _, member in ipairs(due) do
+  local kind, id = string.match(member, '^(%a+):([^:]+)')
+  redis.call('ZREM', KEYS[1], member)
+  if id then
+    local st = redis.call('HGET', key('req', id), 'status')
+    if st then
+      st = effective(st, redis.call('EXISTS', key('pending', id)), redis.call('EXISTS', key('grant', id)))
+      local t
+      if kind == 'remind' and st == S.Pending and not overtaken(member, id, ARGV[2]) then t = NOTE_REMINDER
+      elseif kind == 'escalate' and st == S.Pending then t = NOTE_ESCALATED
+      elseif kind == 'ending' and st == S.Approved then t = NOTE_ENDING end
+      if t then
+        note(t, id, ARGV[2], ACTOR_SYSTEM, SYSTEM_ACTOR, '')
+        fired = fired + 1
+      end
+    end
+  end
+end
+return fired
+`)
+
+// expandScript creates the deliveries of one notification and drops it from
+// the outbox, at once; a delivery that exists already (an earlier run that
+// died before dropping the entry) is kept as it is.
+// KEYS[1]: the outbox. ARGV: prefix, entry id, nowMs, requestId, the
+// request as it stood (JSON: every attempt of a delivery says the same),
+// then per delivery: id, channel, target, type, timeMs, actorKind, actorId,
+// reason.
+// Returns the number of deliveries created.
+var expandScript = script(`
+local created = 0
+for i = 6, #ARGV, 8 do
+  local dk = key('delivery', ARGV[i])
+  if redis.call('EXISTS', dk) == 0 then
+    redis.call('HSET', dk, 'note', ARGV[2], 'request', ARGV[4], 'snap', ARGV[5], 'channel', ARGV[i + 1], 'target', ARGV[i + 2], 'type', ARGV[i + 3],
+      'time', ARGV[i + 4], 'actorKind', ARGV[i + 5], 'actorId', ARGV[i + 6], 'reason', ARGV[i + 7], 'state', 'pending',
+      'attempts', 0, 'created', ARGV[3], 'updated', ARGV[3], 'next', ARGV[3])
+    redis.call('ZADD', key('sendq'), ARGV[3], ARGV[i])
+    redis.call('ZADD', key('deliveries', ARGV[4]), ARGV[3], ARGV[i])
+    created = created + 1
+  end
+end
+redis.call('XDEL', KEYS[1], ARGV[2])
+return created
+`)
+
+// claimScript claims up to ARGV[4] deliveries due by ARGV[2]: each becomes
+// "sending" and due again when the lease (ARGV[3] ms) ends, so that a run
+// that dies mid-send leaves it for another, which sends it again (the same
+// ids: at least once across crashes); while the lease runs nobody else
+// claims it (at most once in normal operation).
+// KEYS[1]: the send queue. ARGV: prefix, nowMs, lease ms, limit.
+// Returns {id, {fields}}... of the claimed deliveries.
+var claimScript = script(`
+local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[2], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[4]))
+local out = {}
+for _, id in ipairs(due) do
+  local dk = key('delivery', id)
+  if redis.call('EXISTS', dk) == 0 then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    local until_ = ms(tonumber(ARGV[2]) + tonumber(ARGV[3]))
+    redis.call('HSET', dk, 'state', 'sending', 'updated', ARGV[2], 'next', until_)
+    redis.call('ZADD', KEYS[1], until_, id)
+    out[#out + 1] = id
+    out[#out + 1] = redis.call('HGETALL', dk)
+  end
+end
+return out
+`)
+
+// resultScript records one attempt: sent (ARGV[3] "sent"), or failed with
+// ARGV[4] as the error and ARGV[5] the next attempt's time ("" when it is
+// dead-lettered). Only a delivery still "sending" is changed, so a late
+// result of a run whose lease ran out does not undo a newer one.
+// KEYS[1]: the delivery. ARGV: prefix, nowMs, outcome, error, next, id.
+var resultScript = script(`
+if redis.call('HGET', KEYS[1], 'state') ~= 'sending' then return 0 end
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+if ARGV[3] == 'sent' then
+  redis.call('HSET', KEYS[1], 'state', 'sent', 'updated', ARGV[2], 'next', '', 'error', '')
+  redis.call('ZREM', key('sendq'), ARGV[6])
+elseif ARGV[5] == '' then
+  redis.call('HSET', KEYS[1], 'state', 'failed', 'updated', ARGV[2], 'next', '', 'error', ARGV[4])
+  redis.call('ZREM', key('sendq'), ARGV[6])
+  redis.call('ZADD', key('dead'), ARGV[2], ARGV[6])
+else
+  redis.call('HSET', KEYS[1], 'state', 'retrying', 'updated', ARGV[2], 'next', ARGV[5], 'error', ARGV[4])
+  redis.call('ZADD', key('sendq'), ARGV[5], ARGV[6])
+end
+return 1
+`)
+
+// FireTimers turns tenant's timers due by now into notifications, at most
+// limit, and reports how many it recorded.
+func (s *Store) FireTimers(ctx context.Context, tenant string, now time.Time, limit int) (int, error) {
+	k := keysFor(tenant)
+	n, err := fireTimersScript.Run(ctx, s.rdb, []string{k.of("timers", "")}, string(k), ms(now), limit).Int()
+	if err != nil {
+		return 0, classify("fire timers", err)
+	}
+	return n, nil
+}
+
+// Outbox returns up to n of tenant's notifications waiting to be expanded,
+// oldest first; their Request holds only the tenant and request ids.
+func (s *Store) Outbox(ctx context.Context, tenant string, n int) ([]lockbox.Notification, error) {
+	msgs, err := s.rdb.XRangeN(ctx, keysFor(tenant).of("outbox", ""), "-", "+", int64(n)).Result()
+	if err != nil {
+		return nil, classify("read outbox", err)
+	}
+	out := make([]lockbox.Notification, 0, len(msgs))
+	for _, m := range msgs {
+		v, _ := m.Values[outboxField].(string)
+		f, err := netstrings(v, 6)
+		if err != nil {
+			return nil, lockbox.Internal("read outbox entry "+m.ID, err)
+		}
+		out = append(out, lockbox.Notification{ID: m.ID, Type: lockbox.NotificationType(f[0]),
+			Request: lockbox.Request{TenantID: tenant, RequestID: f[1]}, Time: fromMs(f[2]),
+			Actor: lockbox.Actor{Kind: lockbox.ActorKind(f[3]), ID: f[4]}, Reason: f[5]})
+	}
+	return out, nil
+}
+
+// Expand records the deliveries of notification n (all of n's tenant) and
+// drops n from the outbox, in one step. Each keeps n.Request as it stands, so
+// that every attempt of a delivery carries the same content. Deliveries that
+// exist already are kept as they are.
+func (s *Store) Expand(ctx context.Context, n lockbox.Notification, deliveries []lockbox.Delivery, now time.Time) error {
+	k := keysFor(n.Request.TenantID)
+	snap := ""
+	if len(deliveries) > 0 {
+		var err error
+		if snap, err = encodeJSON(n.Request); err != nil {
+			return lockbox.Internal("expand notification", err)
+		}
+	}
+	args := []any{string(k), n.ID, ms(now), n.Request.RequestID, snap}
+	for _, d := range deliveries {
+		args = append(args, d.ID, d.Channel, d.Target, string(n.Type), ms(n.Time), string(n.Actor.Kind), n.Actor.ID, n.Reason)
+	}
+	if err := expandScript.Run(ctx, s.rdb, []string{k.of("outbox", "")}, args...).Err(); err != nil {
+		return classify("expand notification", err)
+	}
+	return nil
+}
+
+// Claim claims up to n of tenant's deliveries due by now, each for lease.
+func (s *Store) Claim(ctx context.Context, tenant string, now time.Time, lease time.Duration, n int) ([]lockbox.Delivery, error) {
+	k := keysFor(tenant)
+	res, err := claimScript.Run(ctx, s.rdb, []string{k.of("sendq", "")}, string(k), ms(now), lease.Milliseconds(), n).Slice()
+	if err != nil {
+		return nil, classify("claim deliveries", err)
+	}
+	out := make([]lockbox.Delivery, 0, len(res)/2)
+	for i := 0; i+1 < len(res); i += 2 {
+		rec, err := pairs(res[i+1])
+		if err != nil {
+			return nil, lockbox.Internal("claim deliveries", err)
+		}
+		out = append(out, decodeDelivery(tenant, fmt.Sprint(res[i]), rec))
+	}
+	return out, nil
+}
+
+// Delivered records that delivery id of tenant was sent at now.
+func (s *Store) Delivered(ctx context.Context, tenant, id string, now time.Time) error {
+	return s.result(ctx, tenant, id, now, "sent", "", time.Time{})
+}
+
+// Failed records a failed attempt of delivery id of tenant: to be tried
+// again at next, or, with a zero next, failed for good (dead-lettered).
+// reason must be safe to show (no secret, no body).
+func (s *Store) Failed(ctx context.Context, tenant, id string, now time.Time, reason string, next time.Time) error {
+	return s.result(ctx, tenant, id, now, "failed", reason, next)
+}
+
+func (s *Store) result(ctx context.Context, tenant, id string, now time.Time, outcome, reason string, next time.Time) error {
+	k := keysFor(tenant)
+	nextMs := ""
+	if !next.IsZero() {
+		nextMs = strconv.FormatInt(ms(next), 10)
+	}
+	if len(reason) > 300 {
+		reason = reason[:300]
+	}
+	err := resultScript.Run(ctx, s.rdb, []string{k.of("delivery", id)}, string(k), ms(now), outcome, reason, nextMs, id).Err()
+	if err != nil {
+		return classify("record delivery", err)
+	}
+	return nil
+}
+
+// Deliveries returns the deliveries of request id of tenant, oldest first.
+func (s *Store) Deliveries(ctx context.Context, tenant, id string) ([]lockbox.Delivery, error) {
+	k := keysFor(tenant)
+	ids, err := s.rdb.ZRange(ctx, k.of("deliveries", id), 0, 199).Result()
+	if err != nil {
+		return nil, classify("read deliveries", err)
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, d := range ids {
+			cmds[i] = p.HGetAll(ctx, k.of("delivery", d))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, classify("read deliveries", err)
+	}
+	out := make([]lockbox.Delivery, 0, len(ids))
+	for i, c := range cmds {
+		if len(c.Val()) > 0 {
+			out = append(out, decodeDelivery(tenant, ids[i], c.Val()))
+		}
+	}
+	return out, nil
+}
+
+// DeadLetters returns how many of tenant's deliveries failed for good.
+func (s *Store) DeadLetters(ctx context.Context, tenant string) (int64, error) {
+	n, err := s.rdb.ZCard(ctx, keysFor(tenant).of("dead", "")).Result()
+	if err != nil {
+		return 0, classify("read dead letters", err)
+	}
+	return n, nil
+}
+
+func decodeDelivery(tenant, id string, rec map[string]string) lockbox.Delivery {
+	attempts, _ := strconv.Atoi(rec["attempts"])
+	d := lockbox.Delivery{
+		ID: id, Channel: rec["channel"], Target: rec["target"], State: lockbox.DeliveryState(rec["state"]), Attempts: attempts,
+		LastError: rec["error"], Created: fromMs(rec["created"]), Updated: fromMs(rec["updated"]),
+		Notification: lockbox.Notification{ID: rec["note"], Type: lockbox.NotificationType(rec["type"]),
+			Request: lockbox.Request{TenantID: tenant, RequestID: rec["request"]}, Time: fromMs(rec["time"]),
+			Actor: lockbox.Actor{Kind: lockbox.ActorKind(rec["actorKind"]), ID: rec["actorId"]}, Reason: rec["reason"]},
+	}
+	if rec["next"] != "" {
+		d.Next = fromMs(rec["next"])
+	}
+	if snap := rec["snap"]; snap != "" {
+		var r lockbox.Request
+		if json.Unmarshal([]byte(snap), &r) == nil && r.RequestID == d.Notification.Request.RequestID {
+			d.Notification.Request = r
+		}
+	}
+	return d
+}
+
+// netstrings splits s, n values written as length:bytes.
+func netstrings(s string, n int) ([]string, error) {
+	out := make([]string, n)
+	for i := range n {
+		size, rest, ok := strings.Cut(s, ":")
+		l, err := strconv.Atoi(size)
+		if !ok || err != nil || l < 0 || l > len(rest) {
+			return nil, fmt.Errorf("value %d of %d is malformed", i+1, n)
+		}
+		out[i], s = rest[:l], rest[l:]
+	}
+	if s != "" {
+		return nil, errors.New("more values than the layout has")
+	}
+	return out, nil
+}

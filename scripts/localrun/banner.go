@@ -13,6 +13,11 @@ import (
 const sampleBody = `{"tenantId":"contoso","resourceType":"postgres","resourceIds":["db-1"],"accessLevel":"Read",` +
 	`"justification":"slow queries since the upgrade","supportRequest":"INC-1001","requester":{"id":"eng-7","displayName":"Support Engineer"}}`
 
+// sampleSettings are the settings the banner's example saves: alice approves
+// and is mailed every request.
+const sampleSettings = `{"enabled":true,"approvers":[{"id":"alice","email":"alice@contoso.example","displayName":"Alice"}],` +
+	`"reminders":["24h","2h"],"requiredApprovals":1,"rules":[],"webhooks":[]}`
+
 func printBanner(w io.Writer, r *running, st *stack.Stack, secretsDir, faasCLI string) {
 	secretsFlag := ""
 	if secretsDir != ".secrets" {
@@ -33,6 +38,10 @@ func printBanner(w io.Writer, r *running, st *stack.Stack, secretsDir, faasCLI s
 	}
 	p("  redis      %s", r.Redis.Desc)
 	p("  s3         %s", r.S3.Desc)
+	p("  mail       %s", r.Mail.Desc)
+	if r.Mail.URL != "" {
+		p("  mailbox    %s/mailbox/   (Mailpit's API: %s/mailbox/api/v1/messages)", r.Gateway, r.Gateway)
+	}
 	p("  secrets    %s/ (one file per secret, generated where missing, git-ignored)", secretsDir)
 	if len(r.Cron) == 0 {
 		p("  cron       no function is annotated topic=cron-function")
@@ -52,10 +61,21 @@ func printBanner(w io.Writer, r *running, st *stack.Stack, secretsDir, faasCLI s
 	p("  echo -n %s | bin/faas-cli login --username %s --password-stdin", r.Password, adminUser)
 	p("  bin/faas-cli list")
 	p("")
+	p("  # the tenant's settings: read them (ETag \"0\" until first saved), then name alice its approver")
+	p(`  ADMIN=$(bin/lockboxctl token%s -sub ada -tenant contoso -role lockbox.admin)`, secretsFlag)
+	p(`  curl -s -i %s/function/lockbox-settings -H "Authorization: Bearer $ADMIN"`, r.Gateway)
+	p(`  curl -s -X PUT %s/function/lockbox-settings -H "Authorization: Bearer $ADMIN" -H 'If-Match: "0"' -H 'Content-Type: application/json' \`, r.Gateway)
+	p(`    -d '%s'`, sampleSettings)
+	p("")
 	p("  # file a request as the ticketing system does: a signed webhook")
 	p("  BODY='%s'", sampleBody)
 	p(`  echo -n "$BODY" | bin/faas-cli invoke lockbox-create --content-type application/json $(bin/lockboxctl sign%s "$BODY")`, secretsFlag)
 	p("")
+	if r.Mail.URL != "" {
+		p("  # alice is mailed at once: read it at %s/mailbox/ or through Mailpit's API", r.Gateway)
+		p(`  curl -s %s/mailbox/api/v1/messages`, r.Gateway)
+		p("")
+	}
 	p("  # list the tenant's requests as its reader")
 	p(`  bin/faas-cli invoke lockbox-list -m GET -H "Authorization=Bearer $(bin/lockboxctl token%s -sub rita -tenant contoso -role lockbox.reader)" </dev/null`, secretsFlag)
 	p("")
@@ -64,12 +84,6 @@ func printBanner(w io.Writer, r *running, st *stack.Stack, secretsDir, faasCLI s
 	p("")
 	p("  # end that grant now, as the tenant's admin")
 	p(`  echo -n '{"requestId":"<requestId>","reason":"the case is closed"}' | bin/faas-cli invoke lockbox-revoke --content-type application/json -H "Authorization=Bearer $(bin/lockboxctl token%s -sub ada -tenant contoso -role lockbox.admin)"`, secretsFlag)
-	p("")
-	p("  # the tenant's settings: read them (ETag \"0\" until first saved), then require two approvers")
-	p(`  ADMIN=$(bin/lockboxctl token%s -sub ada -tenant contoso -role lockbox.admin)`, secretsFlag)
-	p(`  curl -s -i %s/function/lockbox-settings -H "Authorization: Bearer $ADMIN"`, r.Gateway)
-	p(`  curl -s -X PUT %s/function/lockbox-settings -H "Authorization: Bearer $ADMIN" -H 'If-Match: "0"' -H 'Content-Type: application/json' \`, r.Gateway)
-	p(`    -d '{"enabled":true,"approvers":[],"reminders":["24h","2h"],"requiredApprovals":2,"rules":[],"webhooks":[]}'`)
 	p("")
 	if _, ok := r.Cron["lockbox-audit"]; ok {
 		p("  # lockbox-audit exports the audit log on its schedule; verify a tenant's archive")

@@ -273,12 +273,12 @@ func TestMakeRunEnvironmentOverridesEveryDocumentedVariable(t *testing.T) {
 	st, err := stack.Load(filepath.Join(repo, "stack.yml"), lookup)
 	require.NoError(t, err)
 	// What run does with redis_url and s3_endpoint when they are given.
-	redis := service{URL: given["redis_url"]}
-	s3 := service{URL: given["s3_endpoint"]}
+	local := localEnv("http://127.0.0.1:8080", &running{Redis: service{URL: given["redis_url"]}, S3: service{URL: given["s3_endpoint"]},
+		Mail: service{URL: "smtp://127.0.0.1:2525"}}, lookup)
 
 	for _, name := range st.Names() {
 		fn := st.Functions[name]
-		env := functionEnv(fn, lookup, redis, s3)
+		env := functionEnv(fn, lookup, local)
 		for _, v := range vars {
 			if _, ok := fn.Environment[v.Name]; !ok {
 				continue // not a setting of this function

@@ -45,6 +45,7 @@ type gateway struct {
 	password string
 	log      *slog.Logger
 	client   *http.Client
+	mailbox  http.Handler // make run's mail catcher, at /mailbox/; nil when smtp_url is set
 }
 
 func newBackend(fn stack.Function, addr string, env map[string]string, ready func() bool) *backend {
@@ -70,6 +71,9 @@ func (g *gateway) routes() http.Handler {
 	mux.Handle("GET /system/function/{name}", g.auth(http.HandlerFunc(g.describeFunction)))
 	mux.Handle("GET /system/namespaces", g.auth(http.HandlerFunc(g.namespaces)))
 	mux.Handle("GET /system/info", g.auth(http.HandlerFunc(g.info)))
+	if g.mailbox != nil {
+		mux.Handle("/mailbox/", http.StripPrefix("/mailbox", g.mailbox))
+	}
 	return mux
 }
 

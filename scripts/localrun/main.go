@@ -12,6 +12,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -33,6 +34,7 @@ import (
 
 	"lockbox.dev/scripts/fnbuild"
 	"lockbox.dev/scripts/loopback"
+	"lockbox.dev/scripts/mailcatcher"
 	"lockbox.dev/scripts/stack"
 )
 
@@ -73,6 +75,7 @@ type running struct {
 	Backends  map[string]*backend
 	Processes []*process
 	Redis, S3 service
+	Mail      service // URL empty when smtp_url is the user's
 	Cron      map[string]string
 	Started   time.Duration
 }
@@ -115,7 +118,9 @@ func run(ctx context.Context, o options) error {
 	for _, n := range names {
 		// A Redis given by the user has whatever password the user puts in
 		// the file; an empty one means none.
-		if err := ensureSecret(o.secretsDir, n, !(externalRedis && n == "redis-password")); err != nil {
+		// The SMTP password is the user's, for the server smtp_url names.
+		generate := !(externalRedis && n == "redis-password") && n != "smtp-password"
+		if err := ensureSecret(o.secretsDir, n, generate); err != nil {
 			return err
 		}
 	}
@@ -157,6 +162,26 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	// Mail: a catcher on loopback unless smtp_url names a server.
+	var mailbox http.Handler
+	if _, ok := nonEmpty(o.lookup, "smtp_url"); !ok {
+		c, err := mailcatcher.Start(ctx, o.log)
+		if err != nil {
+			return err
+		}
+		mailbox = c.Handler()
+		// The catcher takes any credentials; a password in the secret
+		// needs a user name to go with it.
+		user := ""
+		if pw, _ := os.ReadFile(filepath.Join(o.secretsDir, "smtp-password")); len(pw) > 0 {
+			user = "lockbox@"
+		}
+		r.Mail = service{URL: "smtp://" + user + c.SMTPAddr(), Desc: "smtp://" + c.SMTPAddr() + " (embedded: catches every mail; set smtp_url to send for real)"}
+	} else {
+		r.Mail = service{Desc: "from smtp_url"}
+	}
+	local := localEnv(gw, r, o.lookup)
+
 	// Build every function, two at a time.
 	buildDir := o.buildDir
 	if buildDir == "" {
@@ -184,7 +209,7 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return err
 		}
-		env := functionEnv(fn, o.lookup, r.Redis, r.S3)
+		env := functionEnv(fn, o.lookup, local)
 		p := &process{name: name, path: bins[name], env: envList(env, secretDir, addr), dir: o.dataDir, out: o.out, log: o.log,
 			minBackoff: 500 * time.Millisecond, maxBackoff: 30 * time.Second}
 		r.Backends[name] = newBackend(fn, addr, env, p.running.Load)
@@ -198,7 +223,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	// The gateway.
-	g := &gateway{backends: r.Backends, user: adminUser, password: r.Password, log: o.log, client: &http.Client{}}
+	g := &gateway{backends: r.Backends, user: adminUser, password: r.Password, log: o.log, client: &http.Client{}, mailbox: mailbox}
 	l, err := net.Listen("tcp", gwURL.Host)
 	if err != nil {
 		return fmt.Errorf("gateway: %w (set OPENFAAS_URL to use another address)", err)
@@ -266,33 +291,44 @@ func buildFaasCLI(ctx context.Context, toolsDir, bin string, out io.Writer, log 
 }
 
 // functionEnv is the environment a function runs with: its stack.yml
-// environment, each variable overridable from the environment of make run,
-// pointed at the Redis and S3 in use (for the functions configured with
-// them).
-func functionEnv(fn stack.Function, lookup func(string) (string, bool), redis, s3 service) map[string]string {
+// environment, each variable overridable from the environment of make run;
+// where make run is not told (or told ""), a variable the function has takes
+// make run's own value from local (see localEnv).
+func functionEnv(fn stack.Function, lookup func(string) (string, bool), local map[string]string) map[string]string {
 	env := map[string]string{}
 	for k, v := range fn.Environment {
 		env[k] = v
-		if o, ok := lookup(k); ok {
+		o, given := lookup(k)
+		l, decided := local[k]
+		switch {
+		case given && (o != "" || !decided):
 			env[k] = o
-		}
-	}
-	if _, ok := env["redis_url"]; ok {
-		env["redis_url"] = redis.URL
-	}
-	// Local receivers of tenants' webhooks listen on loopback, over http.
-	if _, ok := env["webhook_allow_private"]; ok {
-		if _, given := lookup("webhook_allow_private"); !given {
-			env["webhook_allow_private"] = "true"
-		}
-	}
-	if _, ok := env["s3_endpoint"]; ok {
-		env["s3_endpoint"] = s3.URL
-		if _, given := lookup("s3_endpoint"); !given {
-			env["s3_path_style"] = "true" // the embedded endpoint
+		case decided:
+			env[k] = l
 		}
 	}
 	return env
+}
+
+// localEnv is what make run decides for the functions: where the Redis, S3
+// and mail server in use are (the user's own when given), that changes
+// nudge lockbox-notify through this gateway and mails link to the portal
+// behind it, and that tenants' webhook receivers may listen on loopback.
+func localEnv(gw string, r *running, lookup func(string) (string, bool)) map[string]string {
+	local := map[string]string{
+		"redis_url":             r.Redis.URL,
+		"s3_endpoint":           r.S3.URL,
+		"notify_url":            gw + "/async-function/lockbox-notify",
+		"portal_url":            gw + "/function/lockbox-portal",
+		"webhook_allow_private": "true",
+	}
+	if _, given := nonEmpty(lookup, "s3_endpoint"); !given {
+		local["s3_path_style"] = "true" // the embedded endpoint
+	}
+	if r.Mail.URL != "" {
+		local["smtp_url"] = r.Mail.URL
+	}
+	return local
 }
 
 // envList is a function process's environment: env, then what the runtime
@@ -307,8 +343,10 @@ func envList(env map[string]string, secretDir, addr string) []string {
 	return append(out, "PATH="+os.Getenv("PATH"), "secret_mount_path="+secretDir, "listen_addr="+addr)
 }
 
-// ensureSecret creates secrets/name with 32 random bytes (hex) when it does
-// not exist; with generate false it creates it empty.
+// ensureSecret creates secrets/name when it does not exist: with 32 random
+// bytes, as hex, or, for the provider-wide webhook's signing secret, in the
+// Standard Webhooks form (whsec_<base64>); with generate false it creates it
+// empty.
 func ensureSecret(dir, name string, generate bool) error {
 	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); err == nil {
@@ -321,6 +359,9 @@ func ensureSecret(dir, name string, generate bool) error {
 		b := make([]byte, 32)
 		rand.Read(b)
 		value = hex.EncodeToString(b)
+		if name == "notify-webhook-secret" {
+			value = "whsec_" + base64.StdEncoding.EncodeToString(b)
+		}
 	}
 	return os.WriteFile(path, []byte(value), 0o600)
 }

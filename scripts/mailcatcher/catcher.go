@@ -22,7 +22,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	lbmail "lockbox.dev/shared/mail"
+	"lockbox.dev/shared/lockbox"
 )
 
 // Capacity is how many messages the catcher keeps: the newest.
@@ -179,7 +179,7 @@ func (c *Catcher) receive(env envelope, raw []byte) {
 	c.store(m)
 	to := make([]string, len(env.to))
 	for i, a := range env.to {
-		to[i] = lbmail.Mask(a)
+		to[i] = lockbox.MaskAddress(a)
 	}
 	c.log.Info("mail caught", "id", m.ID, "to", to, "subject", m.Subject, "bytes", m.Size)
 }

@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	netmail "net/mail"
 	"slices"
 	"strings"
 	"sync"
@@ -253,7 +254,7 @@ func (t *tenantRun) expand(ctx context.Context, n lockbox.Notification) error {
 func (j *Job) Deliveries(n lockbox.Notification, set lockbox.Settings) []lockbox.Delivery {
 	var out []lockbox.Delivery
 	add := func(channel, target string) {
-		sum := sha256.Sum256([]byte(n.ID + "|" + channel + "|" + strings.ToLower(target)))
+		sum := sha256.Sum256([]byte(n.ID + "|" + channel + "|" + bare(target)))
 		out = append(out, lockbox.Delivery{ID: hex.EncodeToString(sum[:16]), Notification: n, Channel: channel, Target: target})
 	}
 	if j.Mailer != nil {
@@ -282,7 +283,7 @@ func MailTo(n lockbox.Notification, set lockbox.Settings) []string {
 	var to []string
 	approvers := func() {
 		for _, a := range set.Approvers {
-			to = append(to, a.Email, a.AlternateEmail)
+			to = append(to, named(a.DisplayName, a.Email), named(a.DisplayName, a.AlternateEmail))
 		}
 	}
 	requester := func() { to = append(to, n.Request.Requester.Email) }
@@ -306,12 +307,29 @@ func MailTo(n lockbox.Notification, set lockbox.Settings) []string {
 	return distinct(to)
 }
 
-// distinct drops empty addresses and repeats (compared without case),
-// keeping the first spelling.
+// named is addr with the display name, "Alice <alice@contoso.example>", so
+// that the mail greets its reader by name; addr alone without one.
+func named(name, addr string) string {
+	if name == "" || addr == "" {
+		return addr
+	}
+	return (&netmail.Address{Name: name, Address: addr}).String()
+}
+
+// bare is the address of a, without display name, in lower case.
+func bare(a string) string {
+	if p, err := netmail.ParseAddress(a); err == nil {
+		a = p.Address
+	}
+	return strings.ToLower(a)
+}
+
+// distinct drops empty addresses and repeats (compared by the bare address,
+// without case), keeping the first spelling.
 func distinct(addrs []string) []string {
 	out := make([]string, 0, len(addrs))
 	for _, a := range addrs {
-		if a != "" && !slices.ContainsFunc(out, func(b string) bool { return strings.EqualFold(a, b) }) {
+		if a != "" && !slices.ContainsFunc(out, func(b string) bool { return bare(a) == bare(b) }) {
 			out = append(out, a)
 		}
 	}

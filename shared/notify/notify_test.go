@@ -103,7 +103,7 @@ func setup(t *testing.T) *world {
 	w.job = job
 	w.e.Configure("contoso", func(s *lockbox.Settings) {
 		s.Approvers = []lockbox.Approver{
-			{ID: "alice", Email: "alice@contoso.example", AlternateEmail: "ALICE@Contoso.example"}, // the same address: one mail
+			{ID: "alice", Email: "alice@contoso.example", AlternateEmail: "ALICE@Contoso.example", DisplayName: "Alice Approver"}, // the same address: one mail
 			{ID: "bob", Email: "bob@contoso.example", AlternateEmail: "oncall@contoso.example"},
 		}
 		s.Webhooks = []lockbox.Webhook{{ID: "soc", URL: w.hook.URL + "/lockbox", Format: lockbox.FormatStandard, Secret: hookSecret}}
@@ -152,6 +152,12 @@ func TestNotifies(t *testing.T) {
 	for _, m := range mails {
 		assert.Equal(t, "[contoso] INC-1001: access request awaiting your approval", m.Subject)
 		assert.Contains(t, m.Decoded, "https://lockbox.example/portal/requests/"+r.RequestID)
+		if m.To[0] == "alice@contoso.example" {
+			assert.Contains(t, m.Decoded, `To: "Alice Approver" <alice@contoso.example>`, "addressed by name")
+			assert.Contains(t, m.Decoded, "Hello Alice Approver,")
+		} else {
+			assert.Contains(t, m.Decoded, "Hello "+m.To[0]+",")
+		}
 	}
 	hooks := w.hook.deliveries()
 	require.Len(t, hooks, 1)

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"lockbox.dev/shared/auth"
+	"lockbox.dev/shared/lockbox"
+)
+
+// makeRunDelivery is how soon after a change make run must have delivered
+// its mail: the change nudges lockbox-notify through the gateway's
+// /async-function/ route (its cron runs once a minute only).
+const makeRunDelivery = 5 * time.Second
+
+// Under make run a filed request reaches its approver's mailbox within
+// seconds: the banner's settings name alice, the banner's request is filed,
+// and the embedded mail catcher shows the mail on its page and through
+// Mailpit's API, with the portal link; lockbox-notify's delivery record says
+// it was sent. The provider-wide webhook (notify_webhook_url) gets the
+// event too, signed with the secret make run generated, as the Standard
+// Webhooks library verifies it.
+func TestMakeRunMailsTheApprover(t *testing.T) {
+	hooks := make(chan string, 10)
+	var secretPath string
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		secret, err := os.ReadFile(secretPath)
+		if err == nil {
+			var v *standardwebhooks.Webhook
+			if v, err = standardwebhooks.NewWebhook(string(secret)); err == nil {
+				err = v.Verify(body, r.Header)
+			}
+		}
+		if err != nil {
+			hooks <- "refused: " + err.Error()
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		hooks <- string(body)
+	}))
+	t.Cleanup(receiver.Close)
+	s := startStack(t, stackConfig{env: map[string]string{"notify_webhook_url": receiver.URL + "/lockbox"}})
+	gw := s.Gateway
+	secretPath = filepath.Join(s.opts.secretsDir, "notify-webhook-secret")
+	secret := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(s.opts.secretsDir, name))
+		require.NoError(t, err)
+		return b
+	}
+	bearer := func(sub string, role lockbox.Role) string {
+		tok, err := auth.Mint(secret("lockbox-jwt-secret"), auth.NewClaims(sub, "contoso", []string{string(role)}, time.Now(), time.Hour))
+		require.NoError(t, err)
+		return "Bearer " + tok
+	}
+	call := func(method, url, body string, header map[string]string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+		require.NoError(t, err)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.StatusCode, string(b)
+	}
+	assert.Contains(t, s.out.String(), gw+"/mailbox/", "the banner shows the mailbox")
+
+	// The banner's settings: alice approves.
+	status, body := call(http.MethodPut, gw+"/function/lockbox-settings", sampleSettings, map[string]string{
+		"Authorization": bearer("ada", lockbox.RoleAdmin), "If-Match": `"0"`, "Content-Type": "application/json"})
+	require.Equal(t, http.StatusOK, status, body)
+
+	// The banner's request, signed as the ticketing system signs it.
+	ts := time.Now().Unix()
+	status, body = call(http.MethodPost, gw+"/function/lockbox-create", sampleBody, map[string]string{
+		"Content-Type": "application/json", auth.HeaderTimestamp: strconv.FormatInt(ts, 10),
+		auth.HeaderSignature: auth.Sign(secret("lockbox-webhook-secret"), ts, []byte(sampleBody))})
+	require.Equal(t, http.StatusCreated, status, body)
+	filed := time.Now()
+	var req lockbox.Request
+	require.NoError(t, json.Unmarshal([]byte(body), &req))
+
+	// Mailpit's list, as tools read it.
+	type address struct{ Name, Address string }
+	var list struct {
+		Total    int
+		Messages []struct {
+			ID        string
+			MessageID string
+			To        []address
+			Subject   string
+		}
+	}
+	require.Eventually(t, func() bool {
+		status, body := call(http.MethodGet, gw+"/mailbox/api/v1/messages", "", nil)
+		return status == http.StatusOK && json.Unmarshal([]byte(body), &list) == nil && list.Total > 0
+	}, makeRunDelivery, 50*time.Millisecond, "no mail within %s of filing", makeRunDelivery)
+	t.Logf("mailed %s after the request was filed", time.Since(filed).Round(time.Millisecond))
+	require.Len(t, list.Messages, 1)
+	m := list.Messages[0]
+	require.Len(t, m.To, 1)
+	assert.Equal(t, "alice@contoso.example", m.To[0].Address)
+	assert.Equal(t, "[contoso] INC-1001: access request awaiting your approval", m.Subject)
+
+	// The message itself: the fields an approver decides on and the link
+	// to the request's page in the portal behind this gateway.
+	var msg struct{ Text, HTML string }
+	status, body = call(http.MethodGet, gw+"/mailbox/api/v1/message/"+m.ID, "", nil)
+	require.Equal(t, http.StatusOK, status, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &msg))
+	link := gw + "/function/lockbox-portal/requests/" + req.RequestID
+	for _, part := range []string{msg.Text, msg.HTML} {
+		assert.Contains(t, part, link)
+		assert.Contains(t, part, "slow queries since the upgrade")
+		assert.Contains(t, part, "Support Engineer")
+	}
+	// The mailbox page lists it for people.
+	status, body = call(http.MethodGet, gw+"/mailbox/", "", nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, "awaiting your approval")
+
+	select {
+	case got := <-hooks:
+		var event struct {
+			Type string
+			Data lockbox.Request
+		}
+		require.NoError(t, json.Unmarshal([]byte(got), &event), got)
+		assert.Equal(t, "lockbox.request.created", event.Type)
+		assert.Equal(t, req.RequestID, event.Data.RequestID)
+	case <-time.After(makeRunDelivery):
+		t.Fatalf("the provider-wide webhook got nothing within %s", makeRunDelivery)
+	}
+
+	// lockbox-notify's record of them, for the tenant's approvers: sent,
+	// the address partly hidden.
+	var deliveries struct {
+		Value []struct {
+			Channel, Recipient, State string
+			Attempts                  int
+		}
+	}
+	status, body = call(http.MethodGet, gw+"/function/lockbox-notify?requestId="+req.RequestID, "", map[string]string{
+		"Authorization": bearer("alice", lockbox.RoleApprover)})
+	require.Equal(t, http.StatusOK, status, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &deliveries), body)
+	require.Len(t, deliveries.Value, 2, body)
+	d := deliveries.Value[0]
+	if d.Channel != "mail" {
+		d = deliveries.Value[1]
+	}
+	assert.Equal(t, "mail", d.Channel)
+	assert.Equal(t, "sent", d.State)
+	assert.Equal(t, 1, d.Attempts)
+	assert.NotContains(t, d.Recipient, "alice@contoso.example")
+	assert.Contains(t, d.Recipient, "@contoso.example")
+}

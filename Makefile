@@ -43,7 +43,9 @@ test-integration: $(FAAS_CLI) ## every test against throwaway redis-server, Redi
 
 FUZZTIME ?= 20s
 FUZZ_TARGETS := FuzzDecodeCreate:./shared/httpapi FuzzDecodeDecision:./shared/httpapi FuzzDecodeSettings:./shared/httpapi \
-	FuzzSignatureHeader:./shared/auth FuzzBearerToken:./shared/auth FuzzListQuery:./shared/api
+	FuzzSignatureHeader:./shared/auth FuzzBearerToken:./shared/auth FuzzListQuery:./shared/api \
+	FuzzVerifyJira:./shared/intake FuzzVerifyGitHub:./shared/intake FuzzVerifyZendesk:./shared/intake \
+	FuzzVerifyServiceNow:./shared/intake FuzzRoute:./shared/intake FuzzPath:./shared/intake
 
 fuzz: ## run every fuzz target for FUZZTIME (20s) each; a crasher lands in testdata/fuzz as a regression test
 	scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)

@@ -36,6 +36,7 @@ import (
 	"lockbox.dev/scripts/loopback"
 	"lockbox.dev/scripts/mailcatcher"
 	"lockbox.dev/scripts/stack"
+	"lockbox.dev/shared/intake/fixtures"
 )
 
 func main() {
@@ -345,8 +346,8 @@ func envList(env map[string]string, secretDir, addr string) []string {
 
 // ensureSecret creates secrets/name when it does not exist: with 32 random
 // bytes, as hex, or, for the provider-wide webhook's signing secret, in the
-// Standard Webhooks form (whsec_<base64>); with generate false it creates it
-// empty.
+// Standard Webhooks form (whsec_<base64>), and for lockbox-intake's sources
+// the example configuration; with generate false it creates it empty.
 func ensureSecret(dir, name string, generate bool) error {
 	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); err == nil {
@@ -359,8 +360,12 @@ func ensureSecret(dir, name string, generate bool) error {
 		b := make([]byte, 32)
 		rand.Read(b)
 		value = hex.EncodeToString(b)
-		if name == "notify-webhook-secret" {
+		switch name {
+		case "notify-webhook-secret":
 			value = "whsec_" + base64.StdEncoding.EncodeToString(b)
+		case "lockbox-intake-config":
+			// The example sources, whose fixtures lockboxctl send-fixture sends.
+			value = string(fixtures.Config())
 		}
 	}
 	return os.WriteFile(path, []byte(value), 0o600)

@@ -10,6 +10,10 @@
 //	lockboxctl audit-pubkey [-secrets DIR]
 //	    prints, in hex, the public key of the audit checkpoint signing key
 //	    (lockbox-audit-signing-key): what auditors pass to auditverify -pubkey
+//	lockboxctl send-fixture [-secrets DIR] [-gateway URL] SOURCE [created|updated|resolved]
+//	    sends a ticketing vendor's example delivery to lockbox-intake/SOURCE,
+//	    signed as the vendor signs it with the source's first secret
+//	    (lockbox-intake-config), and prints the answer
 package main
 
 import (
@@ -40,6 +44,8 @@ func main() {
 		err = token(os.Args[2:])
 	case "audit-pubkey":
 		err = auditPubkey(os.Args[2:], os.Stdout, os.Stderr)
+	case "send-fixture":
+		err = sendFixture(os.Args[2:], os.Getenv("OPENFAAS_URL"), os.Stdout)
 	default:
 		usage()
 	}
@@ -50,7 +56,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: lockboxctl sign [-secrets DIR] [-format faas-cli|curl] PAYLOAD\n       lockboxctl token [-secrets DIR] -sub ID -tenant TID -role ROLE [-role ROLE] [-ttl 1h] [-iss I] [-aud A]\n       lockboxctl audit-pubkey [-secrets DIR]")
+	fmt.Fprintln(os.Stderr, "usage: lockboxctl sign [-secrets DIR] [-format faas-cli|curl] PAYLOAD\n       lockboxctl token [-secrets DIR] -sub ID -tenant TID -role ROLE [-role ROLE] [-ttl 1h] [-iss I] [-aud A]\n       lockboxctl audit-pubkey [-secrets DIR]\n       lockboxctl send-fixture [-secrets DIR] [-gateway URL] SOURCE [created|updated|resolved]")
 	os.Exit(2)
 }
 

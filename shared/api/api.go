@@ -17,6 +17,7 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"lockbox.dev/shared/httpapi"
+	"lockbox.dev/shared/intake"
 	"lockbox.dev/shared/lockbox"
 )
 
@@ -35,7 +36,9 @@ type Service struct {
 	Settings lockbox.SettingsStore
 	// Activity reads the activity log (lockbox-activity only).
 	Activity lockbox.ActivityLog
-	Auth     Authenticator
+	// Intake holds the ticketing sources (lockbox-intake only).
+	Intake *intake.Config
+	Auth   Authenticator
 	// URLs checks the webhook URLs of settings (netguard.Guard implements
 	// it); AllowPlainHTTP accepts http:// ones (webhook_allow_private).
 	URLs           URLChecker

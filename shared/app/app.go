@@ -91,7 +91,7 @@ func API(needs config.Needs) *Lazy[*api.Service] {
 		}
 		store := Store(rdb, cfg)
 		return &api.Service{Store: store, Settings: store, Auth: verifier, URLs: netguard.Guard{AllowPrivate: cfg.WebhookAllowPrivate},
-			AllowPlainHTTP: cfg.WebhookAllowPrivate, Notifier: nudge.New(cfg.NotifyURL, slog.Default()), Now: time.Now,
+			AllowPlainHTTP: cfg.WebhookAllowPrivate, Notifier: nudge.New(cfg.NotifyURL, slog.Default()), Intake: cfg.Intake, Now: time.Now,
 			Log: slog.Default()}, rdb, nil
 	})
 }

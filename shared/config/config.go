@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"lockbox.dev/shared/intake"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/redisclient"
 )
@@ -28,6 +29,7 @@ const (
 	SecretNotifyWebhook = "notify-webhook-secret"     // #nosec G101 -- a file name
 	SecretS3AccessKey   = "s3-access-key"             // #nosec G101 -- a file name
 	SecretS3SecretKey   = "s3-secret-key"             // #nosec G101 -- a file name
+	SecretIntake        = "lockbox-intake-config"     // #nosec G101 -- a file name
 )
 
 // DefaultSecretMountPath is where OpenFaaS mounts secrets.
@@ -45,6 +47,8 @@ type Needs struct {
 	AuditKey bool
 	// Notify: sends notifications (lockbox-notify).
 	Notify bool
+	// Intake: takes ticketing systems' webhooks (lockbox-intake).
+	Intake bool
 }
 
 // Notify configures the sending of notifications (lockbox-notify).
@@ -122,6 +126,9 @@ type Config struct {
 	JWTSecrets     [][]byte
 
 	S3 S3 // set when Needs.S3
+	// Intake is the secret lockbox-intake-config, parsed (set when
+	// Needs.Intake): the ticketing sources lockbox-intake takes.
+	Intake *intake.Config
 	// AuditSigningKey is the secret lockbox-audit-signing-key (set when
 	// Needs.AuditKey): the key that signs the archive's checkpoints, and
 	// during a rotation the previous ones after it (audit.ParseSigningKeys).
@@ -248,6 +255,15 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 		}
 		if c.Notify.WebhookURL != "" && !lockbox.ValidWebhookSecret(c.Notify.WebhookSecret) {
 			errs = append(errs, fmt.Errorf("secret %s must be whsec_ and the base64 of 24..64 bytes (needed with notify_webhook_url)", SecretNotifyWebhook))
+		}
+	}
+	if needs.Intake {
+		if doc := secret(SecretIntake, true); doc != nil {
+			cfg, err := intake.Load(doc)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("secret %s: %w", SecretIntake, err))
+			}
+			c.Intake = cfg
 		}
 	}
 	if needs.S3 {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/shared/config"
+	"lockbox.dev/shared/intake/fixtures"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -121,5 +122,26 @@ func TestEmptyRedisPasswordMeansNone(t *testing.T) {
 			require.NoError(t, err)
 			assert.Empty(t, c.Redis.Password)
 		})
+	}
+}
+
+// lockbox-intake's sources come from the secret lockbox-intake-config; its
+// problems are reported with every other one, each named by its place.
+func TestLoadIntake(t *testing.T) {
+	dir := t.TempDir()
+	vars := env(map[string]string{"redis_url": "redis://127.0.0.1:6379/0", "secret_mount_path": dir})
+	_, err := config.Load(vars, config.Needs{Intake: true})
+	require.ErrorContains(t, err, config.SecretIntake, "required")
+
+	writeSecret(t, dir, config.SecretIntake, string(fixtures.Config()))
+	c, err := config.Load(vars, config.Needs{Intake: true})
+	require.NoError(t, err)
+	assert.Contains(t, c.Intake.Names(), "jira")
+
+	writeSecret(t, dir, config.SecretIntake, "sources:\n  jira:\n    kind: bugzilla\n    secrets: [short]\n")
+	_, err = config.Load(env(map[string]string{"secret_mount_path": dir}), config.Needs{Intake: true})
+	require.Error(t, err)
+	for _, want := range []string{"redis_url is not set", "sources.jira.kind", "sources.jira.secrets[0]", "sources.jira.actions"} {
+		assert.Contains(t, err.Error(), want)
 	}
 }

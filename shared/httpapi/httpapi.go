@@ -84,13 +84,22 @@ func Context(req handler.Request, timeout time.Duration) (context.Context, conte
 // CheckRequest refuses a call with a method other than methods, or an
 // oversized body. It runs before authentication, which reads the body.
 func CheckRequest(req handler.Request, methods ...string) error {
+	if err := CheckMethod(req, methods...); err != nil {
+		return err
+	}
+	if len(req.Body) > MaxBody {
+		return lockbox.Errorf(lockbox.KindTooLarge, "PayloadTooLarge", "body is larger than %d bytes", MaxBody)
+	}
+	return nil
+}
+
+// CheckMethod refuses a method not in methods (KindMethodNotAllowed, with
+// the Allow header).
+func CheckMethod(req handler.Request, methods ...string) error {
 	if !slices.Contains(methods, req.Method) {
 		e := lockbox.Errorf(lockbox.KindMethodNotAllowed, "MethodNotAllowed", "use %s", strings.Join(methods, " or "))
 		e.Err = allow(strings.Join(methods, ", "))
 		return e
-	}
-	if len(req.Body) > MaxBody {
-		return lockbox.Errorf(lockbox.KindTooLarge, "PayloadTooLarge", "body is larger than %d bytes", MaxBody)
 	}
 	return nil
 }

@@ -5,13 +5,12 @@ import (
 	"encoding/hex"
 	"flag"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"lockbox.dev/shared/intake/fixtures"
 	"lockbox.dev/shared/lockbox"
 )
 
@@ -53,20 +52,19 @@ func TestSmallSeedsAct(t *testing.T) {
 	}
 }
 
-// fixtures returns every fixture body, as fuzz seeds.
-func fixtures(f *testing.F) [][]byte {
+// fixtureBodies returns every fixture body, as fuzz seeds.
+func fixtureBodies(f *testing.F) [][]byte {
 	f.Helper()
-	names, err := filepath.Glob(filepath.Join("testdata", "fixtures", "*.json"))
-	if err != nil || len(names) == 0 {
-		f.Fatalf("no fixtures: %v", err)
-	}
 	var out [][]byte
-	for _, n := range names {
-		b, err := os.ReadFile(n)
+	for _, n := range fixtures.Names() {
+		b, err := fixtures.Body(n)
 		if err != nil {
 			f.Fatal(err)
 		}
 		out = append(out, b)
+	}
+	if len(out) == 0 {
+		f.Fatal("no fixtures")
 	}
 	return out
 }
@@ -202,7 +200,7 @@ func FuzzRoute(f *testing.F) {
 	if !fuzzing() {
 		// The fixtures are seeds of the regular run; while fuzzing, their
 		// size makes every new input slow to minimise.
-		for _, b := range fixtures(f) {
+		for _, b := range fixtureBodies(f) {
 			f.Add(b)
 		}
 	}

@@ -1,25 +1,22 @@
 package intake
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"lockbox.dev/shared/intake/fixtures"
 	"lockbox.dev/shared/lockbox"
 )
 
 // fixtureNow is when the tests' deliveries are signed and received.
 var fixtureNow = time.Date(2026, 5, 4, 12, 0, 30, 0, time.UTC)
 
-// exampleConfig loads testdata/intake-config.yaml.
+// exampleConfig loads the example configuration (package fixtures).
 func exampleConfig(t testing.TB) *Config {
 	t.Helper()
-	doc, err := os.ReadFile(filepath.Join("testdata", "intake-config.yaml"))
-	require.NoError(t, err)
-	c, err := Load(doc)
+	c, err := Load(fixtures.Config())
 	require.NoError(t, err)
 	return c
 }
@@ -32,10 +29,10 @@ func exampleSource(t testing.TB, name string) *Source {
 	return s
 }
 
-// fixture reads testdata/fixtures/<name>.json.
+// fixture reads the fixture called name.
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "fixtures", name+".json"))
+	b, err := fixtures.Body(name)
 	require.NoError(t, err)
 	return b
 }

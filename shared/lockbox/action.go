@@ -68,6 +68,8 @@ type Act struct {
 	Actor Actor
 	// Principal is the key of who acts (Principal.Key): compared with who
 	// filed the request and its requester, and with earlier approvers.
+	// Empty for the system's own acts (a resolved ticket's close), which
+	// are no one's own request.
 	Principal string
 	Reason    string
 	// Duration, when approving, shortens the grant to this many hours.

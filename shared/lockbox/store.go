@@ -27,6 +27,10 @@ type Store interface {
 	// List returns a page of requests, newest first.
 	// Errors: KindInvalid (a cursor of another query), KindUnavailable.
 	List(ctx context.Context, q Query) (Page, error)
+	// ByTicket returns the newest requests of tenant filed for the support
+	// case supportRequest, with their effective status (at most 100).
+	// Errors: KindUnavailable.
+	ByTicket(ctx context.Context, tenant, supportRequest string) ([]Request, error)
 	// Limits are the lifetimes the store applies.
 	Limits() Limits
 }

@@ -154,7 +154,7 @@ local function apply(id, a, o)
   local pendingKey, grantKey = key('pending', id), key('grant', id)
   local st = effective(f[1], redis.call('EXISTS', pendingKey), redis.call('EXISTS', grantKey))
   if st ~= tr.from then return fail('state', a, st) end
-  if tr.own and (o.principal == rkey or o.principal == f[3]) then return fail('own', a) end
+  if tr.own and o.principal ~= '' and (o.principal == rkey or o.principal == f[3]) then return fail('own', a) end
   local to, fields, grant = tr.to, {}, nil
   local asked, grantMs = tonumber(f[4]), tonumber(f[5])
   if tr.quorum then

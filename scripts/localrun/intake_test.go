@@ -1,0 +1,103 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"lockbox.dev/shared/auth"
+	"lockbox.dev/shared/lockbox"
+)
+
+// Under make run, every vendor's fixture works as the README says:
+// `lockboxctl send-fixture <source>` files a request in contoso (its
+// approver is mailed), sending it again files nothing more, an edited
+// ticket is ignored, and `send-fixture <source> resolved` withdraws it.
+func TestMakeRunIntakeFixtures(t *testing.T) {
+	repo := repoRoot(t)
+	ctl := lockboxctl(t, repo)
+	s := startStack(t, stackConfig{})
+	send := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(ctl, append([]string{"send-fixture", "-secrets", s.opts.secretsDir}, args...)...)
+		cmd.Env = append(cmd.Environ(), "OPENFAAS_URL="+s.Gateway)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "lockboxctl send-fixture %s\n%s", strings.Join(args, " "), out)
+		return string(out)
+	}
+	requestOf := func(out string) lockbox.Request {
+		t.Helper()
+		_, body, _ := strings.Cut(out, "\n")
+		var r lockbox.Request
+		require.NoError(t, json.Unmarshal([]byte(body), &r), out)
+		return r
+	}
+
+	for _, source := range []string{"jira", "github", "zendesk", "servicenow", "servicenow-hmac"} {
+		out := send(source)
+		require.Contains(t, out, "201 Created", out)
+		r := requestOf(out)
+		assert.Equal(t, "contoso", r.TenantID)
+		assert.Equal(t, lockbox.StatusPending, r.Status)
+
+		again := send(source)
+		require.Contains(t, again, "200 OK", "a re-delivery: %s", again)
+		assert.Equal(t, r.RequestID, requestOf(again).RequestID)
+
+		if source == "jira" || source == "github" {
+			assert.Contains(t, send(source, "updated"), "202 Accepted")
+		}
+
+		closed := send(source, "resolved")
+		require.Contains(t, closed, "200 OK", closed)
+		assert.Contains(t, closed, r.RequestID)
+	}
+
+	// The tenant's reader sees each, withdrawn by its source.
+	tok, err := auth.Mint(secretOf(t, s, "lockbox-jwt-secret"), auth.NewClaims("rita", "contoso", []string{string(lockbox.RoleReader)}, time.Now(), time.Hour))
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodGet, s.Gateway+"/function/lockbox-list", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode, string(b))
+	var page struct{ Value []lockbox.Request }
+	require.NoError(t, json.Unmarshal(b, &page))
+	require.Len(t, page.Value, 5)
+	for _, r := range page.Value {
+		assert.Equal(t, lockbox.StatusCanceled, r.Status, r.SupportRequest)
+		require.NotNil(t, r.Closure)
+		assert.True(t, strings.HasPrefix(r.Closure.By, "intake:"), r.Closure.By)
+	}
+
+	// Refusals reach the caller.
+	res, err = http.Get(s.Gateway + "/function/lockbox-intake/jira")
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, res.StatusCode)
+	cmd := exec.Command(ctl, "send-fixture", "-secrets", s.opts.secretsDir, "bitbucket")
+	cmd.Env = append(cmd.Environ(), "OPENFAAS_URL="+s.Gateway)
+	out, err := cmd.CombinedOutput()
+	assert.Error(t, err, "an unknown source")
+	assert.Contains(t, string(out), "no intake source")
+}
+
+// secretOf reads a secret of the stack's secrets folder.
+func secretOf(t *testing.T, s *stackRun, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.opts.secretsDir, name))
+	require.NoError(t, err)
+	return b
+}

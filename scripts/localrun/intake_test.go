@@ -101,3 +101,21 @@ func secretOf(t *testing.T, s *stackRun, name string) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+// A broken sources document is reported as lockbox-intake starts, every
+// problem at once, before any delivery arrives; deliveries are then
+// refused with a 500 that says nothing of the document.
+func TestMakeRunReportsIntakeConfigAtStart(t *testing.T) {
+	s := startStack(t, stackConfig{secrets: map[string]string{
+		"lockbox-intake-config": "sources:\n  jira:\n    kind: bugzilla\n    secrets: [short]\n"}})
+	require.Eventually(t, func() bool {
+		out := s.out.String()
+		return strings.Contains(out, "sources.jira.kind") && strings.Contains(out, "sources.jira.secrets[0]")
+	}, 10*time.Second, 50*time.Millisecond, "the problems are not logged at start")
+	res, err := http.Post(s.Gateway+"/function/lockbox-intake/jira", "application/json", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Equal(t, http.StatusInternalServerError, res.StatusCode)
+	assert.NotContains(t, string(b), "bugzilla")
+}

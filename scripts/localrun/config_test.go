@@ -246,6 +246,25 @@ func TestEveryDocumentedVariableIsInTheStack(t *testing.T) {
 	}
 }
 
+// Every variable the stack sets (lockbox.env.yml, and each function's
+// environment in stack.yml) is documented in the README's Configuration
+// table: a setting nobody can read about is one nobody can use.
+func TestEveryStackVariableIsDocumented(t *testing.T) {
+	repo := repoRoot(t)
+	documented := map[string]bool{}
+	for _, v := range readmeVars(t, repo) {
+		documented[v.Name] = true
+	}
+	for k := range lockboxEnv(t, repo) {
+		assert.True(t, documented[k], "%s is set in lockbox.env.yml but not documented in README.md's Configuration table", k)
+	}
+	for fn, env := range stackEnvironments(t, repo) {
+		for k := range env {
+			assert.True(t, documented[k], "%s is set for %s in stack.yml but not documented in README.md's Configuration table", k, fn)
+		}
+	}
+}
+
 // yamlDefault is how a documented default is written in lockbox.env.yml.
 func yamlDefault(v configVar) string {
 	switch v.Kind {

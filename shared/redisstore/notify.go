@@ -23,6 +23,11 @@ import (
 // drops it from the outbox in the same step), claims due deliveries under a
 // lease (Claim) and records each attempt's outcome (Delivered, Failed).
 
+// DeliveryRetention is how long a finished delivery (sent, or failed for
+// good) stays readable, for its request's delivery records and the dead
+// letters; then Redis drops it.
+const DeliveryRetention = 30 * 24 * time.Hour
+
 // outboxField is the one field of an outbox entry: type, requestId, time
 // (Unix ms), actorKind, actorId and reason as netstrings.
 const outboxField = "n"
@@ -86,6 +91,7 @@ for i = 6, #ARGV, 8 do
       'attempts', 0, 'created', ARGV[3], 'updated', ARGV[3], 'next', ARGV[3])
     redis.call('ZADD', key('sendq'), ARGV[3], ARGV[i])
     redis.call('ZADD', key('deliveries', ARGV[4]), ARGV[3], ARGV[i])
+    redis.call('PERSIST', key('deliveries', ARGV[4]))
     created = created + 1
   end
 end
@@ -121,18 +127,29 @@ return out
 // resultScript records one attempt: sent (ARGV[3] "sent"), or failed with
 // ARGV[4] as the error and ARGV[5] the next attempt's time ("" when it is
 // dead-lettered). Only a delivery still "sending" is changed, so a late
-// result of a run whose lease ran out does not undo a newer one.
-// KEYS[1]: the delivery. ARGV: prefix, nowMs, outcome, error, next, id.
+// result of a run whose lease ran out does not undo a newer one. A finished
+// delivery (sent, or failed for good) drops the request it carried and is
+// kept for ARGV[7] ms (DeliveryRetention), as is its request's index of
+// deliveries and its place among the dead letters.
+// KEYS[1]: the delivery. ARGV: prefix, nowMs, outcome, error, next, id,
+// retention ms.
 var resultScript = script(`
 if redis.call('HGET', KEYS[1], 'state') ~= 'sending' then return 0 end
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+local function finished(state, err)
+  local keep = tonumber(ARGV[7])
+  redis.call('HSET', KEYS[1], 'state', state, 'updated', ARGV[2], 'next', '', 'error', err)
+  redis.call('HDEL', KEYS[1], 'snap')
+  redis.call('PEXPIRE', KEYS[1], keep)
+  redis.call('PEXPIRE', key('deliveries', redis.call('HGET', KEYS[1], 'request')), keep)
+  redis.call('ZREM', key('sendq'), ARGV[6])
+end
 if ARGV[3] == 'sent' then
-  redis.call('HSET', KEYS[1], 'state', 'sent', 'updated', ARGV[2], 'next', '', 'error', '')
-  redis.call('ZREM', key('sendq'), ARGV[6])
+  finished('sent', '')
 elseif ARGV[5] == '' then
-  redis.call('HSET', KEYS[1], 'state', 'failed', 'updated', ARGV[2], 'next', '', 'error', ARGV[4])
-  redis.call('ZREM', key('sendq'), ARGV[6])
+  finished('failed', ARGV[4])
   redis.call('ZADD', key('dead'), ARGV[2], ARGV[6])
+  redis.call('ZREMRANGEBYSCORE', key('dead'), '-inf', '(' .. ms(tonumber(ARGV[2]) - tonumber(ARGV[7])))
 else
   redis.call('HSET', KEYS[1], 'state', 'retrying', 'updated', ARGV[2], 'next', ARGV[5], 'error', ARGV[4])
   redis.call('ZADD', key('sendq'), ARGV[5], ARGV[6])
@@ -234,7 +251,8 @@ func (s *Store) result(ctx context.Context, tenant, id string, now time.Time, ou
 	if len(reason) > 300 {
 		reason = reason[:300]
 	}
-	err := resultScript.Run(ctx, s.rdb, []string{k.of("delivery", id)}, string(k), ms(now), outcome, reason, nextMs, id).Err()
+	err := resultScript.Run(ctx, s.rdb, []string{k.of("delivery", id)}, string(k), ms(now), outcome, reason, nextMs, id,
+		DeliveryRetention.Milliseconds()).Err()
 	if err != nil {
 		return classify("record delivery", err)
 	}

@@ -169,5 +169,20 @@ func TestDeliveries(t *testing.T) {
 		none, err := s.Claim(ctx, ten, now.Add(time.Hour), time.Minute, 10)
 		require.NoError(t, err)
 		assert.Empty(t, none)
+
+		// Finished deliveries drop the request they carried and are kept
+		// for DeliveryRetention, then Redis drops them.
+		for _, id := range []string{mail.ID, hook.ID} {
+			key := "lb:{" + ten + "}:dlv:" + id
+			assert.False(t, b.rdb.HExists(ctx, key, "snap").Val(), "a finished delivery keeps no copy of the request")
+			ttl := b.rdb.PTTL(ctx, key).Val()
+			assert.InDelta(t, redisstore.DeliveryRetention.Seconds(), ttl.Seconds(), 60, "kept for DeliveryRetention")
+		}
+		if b.mini != nil {
+			b.mini.FastForward(redisstore.DeliveryRetention + time.Second)
+			got, err = s.Deliveries(ctx, ten, r.RequestID)
+			require.NoError(t, err)
+			assert.Empty(t, got, "gone after DeliveryRetention")
+		}
 	})
 }

@@ -9,7 +9,7 @@ STACK      ?= stack.yml
 # Every module of the workspace (go test ./... does not work at a go.work root).
 MODULES     = $(shell $(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: help run verify-audit fuzz test test-unit check-images test-integration lint bench bench-go build push deploy up faas-cli
+.PHONY: help run verify-audit fuzz screenshots test test-unit check-images test-integration lint bench bench-go build push deploy up faas-cli
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -41,11 +41,16 @@ test-integration: $(FAAS_CLI) ## every test against throwaway redis-server, Redi
 	LOCKBOX_MINIO_BIN=$$(scripts/install-minio.sh) LOCKBOX_FAAS_CLI=$(FAAS_CLI) \
 		scripts/with-redis-cluster.sh scripts/with-redis.sh $(GO) test -count=1 -race $(MODULES)
 
+screenshots: ## drive the portal and the mailbox in chromium against make run's stack; save every page into docs/portal/ and docs/mail/
+	LOCKBOX_PORTAL_SCREENSHOTS=$(CURDIR)/docs/portal LOCKBOX_MAIL_SCREENSHOTS=$(CURDIR)/docs/mail \
+		$(GO) test -count=1 -run 'TestPortalInBrowser|TestMailInBrowser' ./scripts/localrun/
+
 FUZZTIME ?= 20s
 FUZZ_TARGETS := FuzzDecodeCreate:./shared/httpapi FuzzDecodeDecision:./shared/httpapi FuzzDecodeSettings:./shared/httpapi \
 	FuzzSignatureHeader:./shared/auth FuzzBearerToken:./shared/auth FuzzListQuery:./shared/api \
 	FuzzVerifyJira:./shared/intake FuzzVerifyGitHub:./shared/intake FuzzVerifyZendesk:./shared/intake \
-	FuzzVerifyServiceNow:./shared/intake FuzzRoute:./shared/intake FuzzPath:./shared/intake
+	FuzzVerifyServiceNow:./shared/intake FuzzRoute:./shared/intake FuzzPath:./shared/intake \
+	FuzzSessionCookie:./shared/portal FuzzFormToken:./shared/portal
 
 fuzz: ## run every fuzz target for FUZZTIME (20s) each; a crasher lands in testdata/fuzz as a regression test
 	scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
@@ -88,7 +93,7 @@ bench: ## measure the functions beside their ceilings (QUICK=1: under two minute
 	LOCKBOX_MINIO_BIN=$$(scripts/install-minio.sh) $(BIN)/bench -f $(STACK) $(if $(QUICK),-quick,-doc docs/PERFORMANCE.md)
 
 bench-go: ## Go micro-benchmarks for profiling: call flows, list page, transitions, export vs raw PutObject
-	scripts/with-redis.sh $(GO) test -run '^$$' -bench . -benchmem ./shared/api/ ./shared/redisstore/
+	scripts/with-redis.sh $(GO) test -run '^$$' -bench . -benchmem ./shared/api/ ./shared/redisstore/ ./shared/portal/
 	LOCKBOX_MINIO_BIN=$$(scripts/install-minio.sh) scripts/with-redis.sh \
 		$(GO) test -run '^$$' -bench . -benchtime 3x -benchmem ./shared/audit/
 

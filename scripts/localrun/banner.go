@@ -38,6 +38,9 @@ func printBanner(w io.Writer, r *running, st *stack.Stack, secretsDir, faasCLI s
 	}
 	p("  redis      %s", r.Redis.Desc)
 	p("  s3         %s", r.S3.Desc)
+	if r.PortalToken != "" {
+		p("  portal     %s/function/lockbox-portal/   (sign in as alice, approver of contoso, with the token below)", r.Gateway)
+	}
 	p("  mail       %s", r.Mail.Desc)
 	if r.Mail.URL != "" {
 		p("  mailbox    %s/mailbox/   (Mailpit's API: %s/mailbox/api/v1/messages)", r.Gateway, r.Gateway)
@@ -48,6 +51,11 @@ func printBanner(w io.Writer, r *running, st *stack.Stack, secretsDir, faasCLI s
 	}
 	for _, name := range sortedKeys(r.Cron) {
 		p("  cron       %s on %q", name, r.Cron[name])
+	}
+	if r.PortalToken != "" {
+		p("")
+		p("Approve in the browser: open %s/function/lockbox-portal/, paste this token (valid %s) and sign in:", r.Gateway, demoTokenTTL)
+		p("  %s", r.PortalToken)
 	}
 	p("")
 	p("Try it from another terminal in this folder:")

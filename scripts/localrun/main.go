@@ -36,7 +36,10 @@ import (
 	"lockbox.dev/scripts/loopback"
 	"lockbox.dev/scripts/mailcatcher"
 	"lockbox.dev/scripts/stack"
+	"lockbox.dev/shared/auth"
+	"lockbox.dev/shared/config"
 	"lockbox.dev/shared/intake/fixtures"
+	"lockbox.dev/shared/lockbox"
 )
 
 func main() {
@@ -79,6 +82,9 @@ type running struct {
 	Mail      service // URL empty when smtp_url is the user's
 	Cron      map[string]string
 	Started   time.Duration
+	// PortalToken signs in to the portal as alice, an approver of the demo
+	// tenant contoso ("" when the stack has no portal).
+	PortalToken string
 }
 
 // adminUser is the gateway's basic-auth user, as on OpenFaaS.
@@ -241,6 +247,11 @@ func run(ctx context.Context, o options) error {
 	if err := os.WriteFile(filepath.Join(o.dataDir, "localrun.env"), []byte(services), 0o600); err != nil {
 		return err
 	}
+	if _, ok := r.Backends["lockbox-portal"]; ok {
+		if r.PortalToken, err = demoToken(o.secretsDir); err != nil {
+			return err
+		}
+	}
 	printBanner(o.out, r, st, relPath(o.secretsDir), o.faasCLI)
 	if o.faasCLI != "" {
 		if _, err := os.Stat(o.faasCLI); err != nil {
@@ -394,4 +405,17 @@ func functionSecrets(secretsDir, dataDir string, fn stack.Function) (string, err
 		}
 	}
 	return dir, nil
+}
+
+// demoTokenTTL is how long the banner's portal sign-in token lasts.
+const demoTokenTTL = 12 * time.Hour
+
+// demoToken is a token of alice, approver of the demo tenant contoso, for
+// the portal's sign-in form.
+func demoToken(secretsDir string) (string, error) {
+	keys, err := config.ReadSecretLines(secretsDir, config.SecretJWT)
+	if err != nil {
+		return "", err
+	}
+	return auth.Mint(keys[0], auth.NewClaims("alice", "contoso", []string{string(lockbox.RoleApprover)}, time.Now(), demoTokenTTL))
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -66,30 +67,10 @@ func Settings(s *Service, req handler.Request) (handler.Response, error) {
 	if err := httpapi.Decode(req, &next); err != nil {
 		return handler.Response{}, err
 	}
-	if err := next.Validate(s.AllowPlainHTTP); err != nil {
-		return handler.Response{}, err
-	}
-	for i, w := range next.Webhooks {
-		if err := s.URLs.Check(ctx, w.URL); err != nil {
-			return handler.Response{}, lockbox.Invalidf("webhooks[%d].url: %v", i, err)
-		}
-	}
-	prev, err := s.Settings.Settings(ctx, tenant)
+	stored, err := s.PutSettings(ctx, p, tenant, next, ifVersion)
 	if err != nil {
 		return handler.Response{}, err
 	}
-	if prev.Version != ifVersion {
-		return handler.Response{}, lockbox.ErrStaleSettings()
-	}
-	if next, err = next.Updated(prev, p.Subject); err != nil {
-		return handler.Response{}, err
-	}
-	actor := lockbox.Actor{Kind: lockbox.ActorAdmin, ID: p.Subject}
-	stored, err := s.Settings.PutSettings(ctx, tenant, next, ifVersion, actor, next.Changes(prev), s.Now())
-	if err != nil {
-		return handler.Response{}, err
-	}
-	s.Log.Info("lockbox settings changed", "tenantId", tenant, "version", stored.Version, "by", p.Subject)
 	return settingsResponse(stored), nil
 }
 
@@ -117,4 +98,39 @@ func ifMatch(h string) (int64, error) {
 		return 0, lockbox.Invalidf("If-Match must be the ETag of the settings you read, e.g. \"3\"")
 	}
 	return v, nil
+}
+
+// PutSettings stores next as tenant's settings for p, who may change them
+// (AuthorizeSettings), if the stored ones are still of version ifVersion:
+// next is validated (each webhook URL checked), merged with the stored
+// write-only secrets and recorded as UpdateLockboxSettings, its reason
+// naming what changed. lockbox-settings' PUT and the portal's settings form
+// both end here. Errors: KindInvalid (nothing stored), KindPreconditionFailed
+// (ErrStaleSettings), KindUnavailable.
+func (s *Service) PutSettings(ctx context.Context, p lockbox.Principal, tenant string, next lockbox.Settings, ifVersion int64) (lockbox.Settings, error) {
+	if err := next.Validate(s.AllowPlainHTTP); err != nil {
+		return lockbox.Settings{}, err
+	}
+	for i, w := range next.Webhooks {
+		if err := s.URLs.Check(ctx, w.URL); err != nil {
+			return lockbox.Settings{}, lockbox.Invalidf("webhooks[%d].url: %v", i, err)
+		}
+	}
+	prev, err := s.Settings.Settings(ctx, tenant)
+	if err != nil {
+		return lockbox.Settings{}, err
+	}
+	if prev.Version != ifVersion {
+		return lockbox.Settings{}, lockbox.ErrStaleSettings()
+	}
+	if next, err = next.Updated(prev, p.Subject); err != nil {
+		return lockbox.Settings{}, err
+	}
+	actor := lockbox.Actor{Kind: lockbox.ActorAdmin, ID: p.Subject}
+	stored, err := s.Settings.PutSettings(ctx, tenant, next, ifVersion, actor, next.Changes(prev), s.Now())
+	if err != nil {
+		return lockbox.Settings{}, err
+	}
+	s.Log.Info("lockbox settings changed", "tenantId", tenant, "version", stored.Version, "by", p.Subject)
+	return stored, nil
 }

@@ -226,20 +226,7 @@ func (v *Verifier) verifyToken(authz string) (lockbox.Principal, error) {
 		return lockbox.Principal{}, err
 	}
 	sub, _ := claims.GetSubject()
-	tenant, _ := claims[v.o.TenantClaim].(string)
-	switch {
-	case !lockbox.ValidRequesterID(sub):
-		return lockbox.Principal{}, unauthorized("token has no valid sub claim")
-	case !lockbox.ValidTenantID(tenant):
-		return lockbox.Principal{}, unauthorized("token has no valid %s claim", v.o.TenantClaim)
-	}
-	p := lockbox.Principal{Kind: lockbox.KindUser, Subject: sub, TenantID: tenant}
-	for _, r := range stringsOf(claims[v.o.RolesClaim]) {
-		if role := lockbox.Role(r); slices.Contains(lockbox.Roles, role) && !p.Has(role) {
-			p.Roles = append(p.Roles, role)
-		}
-	}
-	return p, nil
+	return lockbox.UserFromClaims(sub, claims, v.o.TenantClaim, v.o.RolesClaim)
 }
 
 // checkLifetime refuses a token that lives longer than MaxLifetime: from its
@@ -272,24 +259,6 @@ func (v *Verifier) key(t *jwt.Token) (any, error) {
 		return nil, errors.New("no identity provider keys configured")
 	}
 	return v.jwks.Keyfunc(t)
-}
-
-// stringsOf reads a roles claim: an array of strings, or one string of
-// space-separated values (as OAuth scopes are).
-func stringsOf(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return strings.Fields(x)
-	case []any:
-		out := make([]string, 0, len(x))
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }
 
 // NewClaims returns the claims of a token for sub in tenant tid with roles,

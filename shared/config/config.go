@@ -30,6 +30,7 @@ const (
 	SecretS3AccessKey   = "s3-access-key"             // #nosec G101 -- a file name
 	SecretS3SecretKey   = "s3-secret-key"             // #nosec G101 -- a file name
 	SecretIntake        = "lockbox-intake-config"     // #nosec G101 -- a file name
+	SecretOIDCClient    = "oidc-client-secret"        // #nosec G101 -- a file name: the portal's OIDC client secret
 )
 
 // DefaultSecretMountPath is where OpenFaaS mounts secrets.

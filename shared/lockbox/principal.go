@@ -1,6 +1,9 @@
 package lockbox
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Role is a Lockbox role carried in a token's roles claim.
 type Role string
@@ -51,6 +54,39 @@ func (p Principal) Key() string {
 		return ServiceKeyPrefix + CanonicalID(p.Subject)
 	}
 	return UserKey(p.Subject)
+}
+
+// UserFromClaims is the person a verified token's claims name: sub, the
+// tenant in claims[tenantClaim], and the known roles in claims[rolesClaim]
+// (a list, or a space-separated string), each once; unknown roles are
+// dropped. Errors: KindUnauthorized for a sub or tenant that is missing or
+// not valid.
+func UserFromClaims(sub string, claims map[string]any, tenantClaim, rolesClaim string) (Principal, error) {
+	tenant, _ := claims[tenantClaim].(string)
+	switch {
+	case !ValidRequesterID(sub):
+		return Principal{}, Unauthorizedf("token has no valid sub claim")
+	case !ValidTenantID(tenant):
+		return Principal{}, Unauthorizedf("token has no valid %s claim", tenantClaim)
+	}
+	p := Principal{Kind: KindUser, Subject: sub, TenantID: tenant}
+	var roles []string
+	switch v := claims[rolesClaim].(type) {
+	case string:
+		roles = strings.Fields(v)
+	case []any:
+		for _, e := range v {
+			if s, ok := e.(string); ok {
+				roles = append(roles, s)
+			}
+		}
+	}
+	for _, name := range roles {
+		if r := Role(name); slices.Contains(Roles, r) && !p.Has(r) {
+			p.Roles = append(p.Roles, r)
+		}
+	}
+	return p, nil
 }
 
 // The prefixes of principal keys.

@@ -1,0 +1,107 @@
+package portal
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"lockbox.dev/shared/lockbox"
+)
+
+func TestTimeLeft(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		-time.Second:                   "none",
+		0:                              "none",
+		30 * time.Second:               "less than a minute",
+		time.Minute:                    "1 minute",
+		59 * time.Minute:               "59 minutes",
+		time.Hour:                      "1 hour",
+		2*time.Hour + time.Minute:      "2 hours 1 minute",
+		96 * time.Hour:                 "4 days",
+		25*time.Hour + 59*time.Minute:  "1 day 1 hour",
+		95*time.Hour + 59*time.Minute:  "3 days 23 hours",
+		8*time.Hour - time.Millisecond: "7 hours 59 minutes",
+	} {
+		assert.Equal(t, want, timeLeft(d), "%s", d)
+	}
+}
+
+func TestTokens(t *testing.T) {
+	for range 100 {
+		tok := randomToken()
+		require.True(t, validToken(tok), tok)
+	}
+	for _, bad := range []string{"", "abc", strings.Repeat("A", 42), strings.Repeat("A", 44), strings.Repeat("+", 43), strings.Repeat("A", 42) + "B",
+		strings.Repeat("A", 42) + "=", strings.Repeat("é", 21) + "A"} {
+		assert.False(t, validToken(bad), bad)
+	}
+	assert.NotEqual(t, sessionKey("a"), sessionKey("b"))
+	assert.True(t, strings.HasPrefix(stateKey("a"), "oidc:"))
+	assert.False(t, sameToken("", ""), "an empty token never matches")
+	assert.True(t, sameToken("x", "x"))
+	assert.False(t, sameToken("x", "y"))
+}
+
+func TestCaseLink(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://support.example/INC-1": "https://support.example/INC-1",
+		"http://support.example/INC-1":  "http://support.example/INC-1",
+		"javascript:alert(1)":           "",
+		"data:text/html,<script>":       "",
+		"//evil.example/x":              "",
+		"https:///nohost":               "",
+		"":                              "",
+		"ftp://files.example/x":         "",
+	} {
+		assert.Equal(t, want, caseLink(raw), raw)
+	}
+}
+
+func TestCell(t *testing.T) {
+	for v, want := range map[string]string{"=1+1": "'=1+1", "+1": "'+1", "-1": "'-1", "@x": "'@x", "\tx": "'\tx", "\rx": "'\rx", "ok": "ok", "": ""} {
+		assert.Equal(t, want, cell(v), "%q", v)
+	}
+}
+
+func TestCleanPath(t *testing.T) {
+	for p, want := range map[string]bool{"/": true, "/requests/x": true, "": false, "x": false, "//": false, "/a/": false, "/a/../b": false,
+		"/./a": false, "/" + strings.Repeat("a", 600): false} {
+		assert.Equal(t, want, cleanPath(p), p)
+	}
+}
+
+// An ID token's claims are read as the API reads a bearer token's.
+func TestUserFromClaims(t *testing.T) {
+	pr, err := lockbox.UserFromClaims("alice", map[string]any{"tid": "contoso", "roles": []any{"lockbox.approver", "admin", 3, "lockbox.reader", "lockbox.approver"}}, "tid", "roles")
+	require.NoError(t, err)
+	assert.Equal(t, lockbox.Principal{Kind: lockbox.KindUser, Subject: "alice", TenantID: "contoso",
+		Roles: []lockbox.Role{lockbox.RoleApprover, lockbox.RoleReader}}, pr, "unknown roles dropped, each role once")
+	pr, err = lockbox.UserFromClaims("alice", map[string]any{"org": "contoso", "groups": "lockbox.admin other"}, "org", "groups")
+	require.NoError(t, err)
+	assert.Equal(t, []lockbox.Role{lockbox.RoleAdmin}, pr.Roles, "a space-separated string is a list")
+	for _, bad := range []struct {
+		sub    string
+		claims map[string]any
+	}{
+		{"", map[string]any{"tid": "contoso"}},
+		{"has space", map[string]any{"tid": "contoso"}},
+		{strings.Repeat("a", 129), map[string]any{"tid": "contoso"}},
+		{"alice", map[string]any{}},
+		{"alice", map[string]any{"tid": 7}},
+		{"alice", map[string]any{"tid": "con toso"}},
+	} {
+		_, err := lockbox.UserFromClaims(bad.sub, bad.claims, "tid", "roles")
+		assert.Equal(t, lockbox.KindUnauthorized, lockbox.KindOf(err), "%q %v", bad.sub, bad.claims)
+	}
+}
+
+func TestTokenExpiry(t *testing.T) {
+	// {"alg":"HS256"}.{"sub":"a","exp":1795770000}.sig
+	assert.Equal(t, time.Unix(1795770000, 0), tokenExpiry("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIiwiZXhwIjoxNzk1NzcwMDAwfQ.c2ln"))
+	for _, bad := range []string{"", "a.b", "a.!!!.c", "a.bm90IGpzb24.c", "a.eyJleHAiOiJzb29uIn0.c", "a.eyJleHAiOi0xfQ.c"} {
+		assert.True(t, tokenExpiry(bad).IsZero(), bad)
+	}
+}

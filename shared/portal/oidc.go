@@ -1,0 +1,246 @@
+package portal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"lockbox.dev/shared/lockbox"
+)
+
+// OIDCConfig is the portal's client at the customer's identity provider.
+type OIDCConfig struct {
+	// Issuer (oidc_issuer) is discovered at Issuer/.well-known/openid-configuration.
+	Issuer string
+	// ClientID (oidc_client_id) and ClientSecret (secret
+	// oidc-client-secret; empty for a public client) identify the portal.
+	ClientID, ClientSecret string
+	// TenantClaim and RolesClaim name the ID token's claims with the tenant
+	// and the roles, as for the API's tokens (jwt_tenant_claim,
+	// jwt_roles_claim; default tid and roles).
+	TenantClaim, RolesClaim string
+	// Scopes asked for (default openid, profile, email).
+	Scopes []string
+	// HTTPClient reaches the identity provider (default: 10 s timeout).
+	HTTPClient *http.Client
+}
+
+// oidcCookie binds a sign-in to the browser that started it: it holds the
+// state the identity provider hands back, limited to the OIDC paths.
+const oidcCookie = "lockbox_oidc"
+
+// oidcState is what the portal keeps, server-side, of a sign-in in flight:
+// its nonce and PKCE verifier, under its state, taken once.
+type oidcState struct {
+	Nonce    string    `json:"nonce"`
+	Verifier string    `json:"verifier"`
+	Created  time.Time `json:"created"`
+}
+
+// oidcClient talks to the identity provider. Its endpoints and keys are
+// discovered on first use (and again after a failure), so that the portal
+// starts while the provider is unreachable.
+type oidcClient struct {
+	cfg      OIDCConfig
+	redirect string // <portal_url>/oidc/callback
+
+	mu       sync.Mutex
+	provider *oidc.Provider
+}
+
+func newOIDCClient(cfg OIDCConfig, base string, public *url.URL) (*oidcClient, error) {
+	u, err := url.Parse(cfg.Issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("oidc_issuer=%q must be an absolute https URL", cfg.Issuer)
+	}
+	if cfg.ClientID == "" {
+		return nil, errors.New("oidc_client_id is not set (needed with oidc_issuer)")
+	}
+	if cfg.TenantClaim == "" {
+		cfg.TenantClaim = "tid"
+	}
+	if cfg.RolesClaim == "" {
+		cfg.RolesClaim = "roles"
+	}
+	if len(cfg.Scopes) == 0 {
+		cfg.Scopes = []string{oidc.ScopeOpenID, "profile", "email"}
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	return &oidcClient{cfg: cfg, redirect: public.Scheme + "://" + public.Host + base + pathCallback}, nil
+}
+
+// setup returns the OAuth 2 client and the ID token verifier, discovering
+// the provider if it is not yet known. Errors: KindUnavailable.
+func (c *oidcClient) setup(ctx context.Context, now func() time.Time) (*oauth2.Config, *oidc.IDTokenVerifier, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.provider == nil {
+		pv, err := oidc.NewProvider(oidc.ClientContext(ctx, c.cfg.HTTPClient), c.cfg.Issuer)
+		if err != nil {
+			return nil, nil, &lockbox.Error{Kind: lockbox.KindUnavailable, Code: "ServiceUnavailable",
+				Message: "the identity provider cannot be reached", Err: fmt.Errorf("oidc discovery: %w", err)}
+		}
+		c.provider = pv
+	}
+	oc := &oauth2.Config{ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret, Endpoint: c.provider.Endpoint(),
+		RedirectURL: c.redirect, Scopes: c.cfg.Scopes}
+	return oc, c.provider.Verifier(&oidc.Config{ClientID: c.cfg.ClientID, Now: now}), nil
+}
+
+// stateKey is where the portal keeps a sign-in's state.
+func stateKey(state string) string { return "oidc:" + sessionKey(state)[len("session:"):] }
+
+// oidcStart sends the browser to the identity provider (GET oidc/login):
+// a fresh state, nonce and PKCE verifier are kept server-side for
+// loginTTL, and the state is bound to the browser by a cookie. It is a
+// link, not a form, because form-action 'self' would stop a form's
+// redirect to the provider.
+func (p *Portal) oidcStart(w http.ResponseWriter, r *http.Request) {
+	if p.oidc == nil {
+		p.fail(w, r, notFound())
+		return
+	}
+	if _, err := query(r, params{}); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	oc, _, err := p.oidc.setup(r.Context(), p.d.Now)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	state := randomToken()
+	st := oidcState{Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(), Created: p.d.Now()}
+	b, err := json.Marshal(st)
+	if err != nil {
+		p.fail(w, r, lockbox.Internal("encode sign-in state", err))
+		return
+	}
+	if err := p.d.Sessions.Put(r.Context(), stateKey(state), b, loginTTL); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	http.SetCookie(w, p.cookie(oidcCookie, state, p.link("/oidc/"), int(loginTTL.Seconds())))
+	w.Header().Set("Location", oc.AuthCodeURL(state, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)))
+	w.WriteHeader(http.StatusSeeOther)
+}
+
+// oidcCallback finishes a sign-in (GET oidc/callback?code=&state=): the
+// state must be this browser's and still kept (it is taken, so a code or a
+// state replayed finds nothing), the code is exchanged with the PKCE
+// verifier, and the ID token must verify and carry the sign-in's nonce.
+// The person's tenant and roles come from its claims, read as the API reads
+// a token's.
+func (p *Portal) oidcCallback(w http.ResponseWriter, r *http.Request) {
+	if p.oidc == nil {
+		p.fail(w, r, notFound())
+		return
+	}
+	if len(r.URL.RawQuery) > maxQuery {
+		p.fail(w, r, lockbox.Invalidf("the query string is too long"))
+		return
+	}
+	// Providers add parameters of their own (iss, session_state, scope…):
+	// only these are read, each at most once.
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		p.fail(w, r, lockbox.Invalidf("the query string is malformed"))
+		return
+	}
+	for _, k := range []string{"code", "state", "error", "error_description"} {
+		if len(q[k]) > 1 {
+			p.fail(w, r, lockbox.Invalidf("query field %q is given more than once", k))
+			return
+		}
+	}
+	state := q.Get("state")
+	if !validToken(state) {
+		p.fail(w, r, lockbox.Invalidf("this sign-in has no valid state; sign in again"))
+		return
+	}
+	c, err := r.Cookie(oidcCookie)
+	if err != nil || !sameToken(state, c.Value) {
+		p.d.Log.Warn("OIDC callback refused: its state is not this browser's")
+		p.fail(w, r, lockbox.Forbiddenf("this sign-in was not started in this browser; sign in again"))
+		return
+	}
+	p.clearCookie(w, oidcCookie, p.link("/oidc/"))
+	raw, ok, err := p.d.Sessions.Take(r.Context(), stateKey(state))
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	var st oidcState
+	if !ok || json.Unmarshal(raw, &st) != nil || p.d.Now().Sub(st.Created) > loginTTL {
+		p.fail(w, r, lockbox.Invalidf("this sign-in has expired or was already used; sign in again"))
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		p.d.Log.Warn("the identity provider refused a sign-in", "error", truncate(e, 100), "description", truncate(q.Get("error_description"), 200))
+		p.fail(w, r, lockbox.Unauthorizedf("your identity provider did not sign you in (%s)", truncate(e, 100)))
+		return
+	}
+	code := q.Get("code")
+	if code == "" || len(code) > 2048 {
+		p.fail(w, r, lockbox.Invalidf("this sign-in has no valid code; sign in again"))
+		return
+	}
+	pr, err := p.exchange(r.Context(), code, st)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if err := portalUser(pr); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.signIn(w, r, pr, "oidc", time.Time{})
+}
+
+// exchange redeems code (with the PKCE verifier) and returns the person the
+// verified ID token names. Errors: KindUnauthorized, KindUnavailable.
+func (p *Portal) exchange(ctx context.Context, code string, st oidcState) (lockbox.Principal, error) {
+	oc, verifier, err := p.oidc.setup(ctx, p.d.Now)
+	if err != nil {
+		return lockbox.Principal{}, err
+	}
+	ctx = oidc.ClientContext(ctx, p.oidc.cfg.HTTPClient)
+	tok, err := oc.Exchange(ctx, code, oauth2.VerifierOption(st.Verifier))
+	if err != nil {
+		p.d.Log.Warn("OIDC code exchange failed", "err", err)
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) {
+			return lockbox.Principal{}, &lockbox.Error{Kind: lockbox.KindUnavailable, Code: "ServiceUnavailable",
+				Message: "the identity provider cannot be reached", Err: fmt.Errorf("oidc token: %w", err)}
+		}
+		return lockbox.Principal{}, lockbox.Unauthorizedf("your identity provider did not accept this sign-in; sign in again")
+	}
+	rawID, _ := tok.Extra("id_token").(string)
+	if rawID == "" {
+		return lockbox.Principal{}, lockbox.Unauthorizedf("your identity provider sent no ID token")
+	}
+	idt, err := verifier.Verify(ctx, rawID)
+	if err != nil {
+		p.d.Log.Warn("OIDC ID token refused", "err", err)
+		return lockbox.Principal{}, lockbox.Unauthorizedf("the ID token from your identity provider is not valid")
+	}
+	if !sameToken(idt.Nonce, st.Nonce) {
+		p.d.Log.Warn("OIDC ID token refused: its nonce is not this sign-in's")
+		return lockbox.Principal{}, lockbox.Unauthorizedf("the ID token from your identity provider is not for this sign-in")
+	}
+	var claims map[string]any
+	if err := idt.Claims(&claims); err != nil {
+		return lockbox.Principal{}, lockbox.Unauthorizedf("the ID token from your identity provider is not valid")
+	}
+	return lockbox.UserFromClaims(idt.Subject, claims, p.oidc.cfg.TenantClaim, p.oidc.cfg.RolesClaim)
+}

@@ -1,0 +1,270 @@
+package portal_test
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/oauth2-proxy/mockoidc"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/portal"
+	"lockbox.dev/shared/portal/portaltest"
+)
+
+// idpUser is a person at the in-process identity provider, with the
+// tenant and roles claims Lockbox reads.
+type idpUser struct {
+	sub    string
+	claims map[string]any // added to the ID token
+}
+
+func (u idpUser) ID() string                        { return u.sub }
+func (u idpUser) Userinfo([]string) ([]byte, error) { return []byte(`{"sub":"` + u.sub + `"}`), nil }
+
+func (u idpUser) Claims(_ []string, base *mockoidc.IDTokenClaims) (jwt.Claims, error) {
+	c := jwt.MapClaims{}
+	if base.Nonce != "" {
+		c["nonce"] = base.Nonce
+	}
+	rc := base.RegisteredClaims
+	c["iss"], c["sub"], c["aud"], c["exp"], c["iat"], c["nbf"], c["jti"] = rc.Issuer, rc.Subject, rc.Audience, rc.ExpiresAt, rc.IssuedAt, rc.NotBefore, rc.ID
+	for k, v := range u.claims {
+		c[k] = v
+	}
+	return c, nil
+}
+
+// idp is the in-process identity provider and a portal configured to use
+// it.
+type idp struct {
+	*portaltest.Env
+	m *mockoidc.MockOIDC
+}
+
+func newIDP(t *testing.T) *idp {
+	t.Helper()
+	m, err := mockoidc.NewServer(nil)
+	require.NoError(t, err)
+	m.ClientID, m.ClientSecret = "lockbox-portal", "portal-client-secret"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	require.NoError(t, m.Start(ln, nil))
+	t.Cleanup(func() { _ = m.Shutdown() })
+	e := portaltest.New(t, portaltest.Options{Config: func(c *portal.Config) {
+		c.OIDC = portal.OIDCConfig{Issuer: m.Issuer(), ClientID: m.ClientID, ClientSecret: m.ClientSecret}
+	}})
+	prev := mockoidc.NowFunc
+	mockoidc.NowFunc = func() time.Time { return e.Now } // the IdP shares the portal's clock
+	t.Cleanup(func() { mockoidc.NowFunc = prev })
+	return &idp{Env: e, m: m}
+}
+
+// start begins a sign-in in b and returns the IdP's authorization URL.
+func (d *idp) start(t *testing.T, b *portaltest.Browser) *url.URL {
+	t.Helper()
+	p := b.Get("/oidc/login")
+	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+	u, err := url.Parse(p.Header.Get("Location"))
+	require.NoError(t, err)
+	return u
+}
+
+// authorize lets user through the IdP's authorization endpoint at u and
+// returns the portal path (with query) the IdP sends the browser back to.
+func (d *idp) authorize(t *testing.T, u *url.URL, user idpUser) string {
+	t.Helper()
+	d.m.UserQueue.Push(user)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(u.String())
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	back, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(back.String(), d.URL+"/oidc/callback?"), back.String())
+	return strings.TrimPrefix(back.Path, portaltest.BasePath) + "?" + back.RawQuery
+}
+
+var alice = idpUser{sub: "alice", claims: map[string]any{"tid": "contoso", "roles": []string{"lockbox.approver", "unknown.role"}}}
+
+// The whole code flow with PKCE against the IdP: the authorization request
+// carries state, nonce and an S256 challenge, the callback exchanges the
+// code with the verifier, and the ID token's claims sign alice in.
+func TestOIDCSignIn(t *testing.T) {
+	d := newIDP(t)
+	r := file(d.Env, "contoso", "eng-7", nil)
+	b := d.Browser()
+	login := b.Get("/login")
+	assert.Contains(t, login.Body, `href="/function/lockbox-portal/oidc/login"`)
+
+	u := d.start(t, b)
+	q := u.Query()
+	assert.Equal(t, d.m.AuthorizationEndpoint(), u.Scheme+"://"+u.Host+u.Path)
+	assert.Equal(t, "code", q.Get("response_type"))
+	assert.Equal(t, "lockbox-portal", q.Get("client_id"))
+	assert.Equal(t, d.URL+"/oidc/callback", q.Get("redirect_uri"))
+	assert.Equal(t, "S256", q.Get("code_challenge_method"))
+	assert.Len(t, q.Get("code_challenge"), 43)
+	assert.Len(t, q.Get("nonce"), 43)
+	assert.Equal(t, q.Get("state"), b.CookieAt("/oidc/callback", "lockbox_oidc"), "the state is bound to this browser")
+	assert.Contains(t, q.Get("scope"), "openid")
+	assert.NotContains(t, u.RawQuery, "client_secret")
+
+	back := d.authorize(t, u, alice)
+	p := b.Get(back)
+	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+	assert.Equal(t, "/", p.Location())
+	assert.Empty(t, b.CookieAt("/oidc/callback", "lockbox_oidc"), "the state cookie is cleared")
+	home := b.Get("/")
+	require.Equal(t, http.StatusOK, home.Status)
+	assert.Contains(t, home.Body, "alice <span class=\"tenant\">(contoso, lockbox.approver)</span>", "unknown roles are dropped")
+
+	// Signed in through OIDC, alice decides like anyone else.
+	csrf := portaltest.FormToken(home.Body)
+	require.Equal(t, http.StatusSeeOther, decide(b, r.RequestID, csrf, "approve", "via SSO", "").Status)
+	assert.Equal(t, lockbox.StatusApproved, get(d.Env, "contoso", r.RequestID).Status)
+
+	// The callback replayed, cookie and all: the state was taken.
+	b.SetCookie("lockbox_oidc", q.Get("state"))
+	p = b.Get(back)
+	assert.Equal(t, http.StatusBadRequest, p.Status)
+	assert.Contains(t, p.Body, "expired or was already used")
+}
+
+// What the callback refuses.
+func TestOIDCRefusals(t *testing.T) {
+	d := newIDP(t)
+
+	t.Run("state of another browser", func(t *testing.T) {
+		victim, attacker := d.Browser(), d.Browser()
+		u := d.start(t, attacker)
+		back := d.authorize(t, u, alice)
+		d.start(t, victim) // the victim has a sign-in of their own in flight
+		p := victim.Get(back)
+		assert.Equal(t, http.StatusForbidden, p.Status)
+		assert.Contains(t, p.Body, "not started in this browser")
+		assert.Empty(t, victim.Cookie(portal.SessionCookie))
+	})
+	t.Run("state mismatch", func(t *testing.T) {
+		b := d.Browser()
+		u := d.start(t, b)
+		back := d.authorize(t, u, alice)
+		forged := strings.Replace(back, "state="+u.Query().Get("state"), "state="+strings.Repeat("A", 43), 1)
+		p := b.Get(forged)
+		assert.Equal(t, http.StatusForbidden, p.Status)
+		assert.Empty(t, b.Cookie(portal.SessionCookie))
+	})
+	t.Run("no state", func(t *testing.T) {
+		b := d.Browser()
+		d.start(t, b)
+		p := b.Get("/oidc/callback?code=abc")
+		assert.Equal(t, http.StatusBadRequest, p.Status)
+	})
+	t.Run("code replayed", func(t *testing.T) {
+		b := d.Browser()
+		u := d.start(t, b)
+		back := d.authorize(t, u, alice)
+		require.Equal(t, http.StatusSeeOther, b.Get(back).Status)
+		code := between(back+"&", "code=", "&")
+		// A new sign-in, its own state, the old code.
+		u2 := d.start(t, b)
+		p := b.Get("/oidc/callback?" + url.Values{"code": {code}, "state": {u2.Query().Get("state")}}.Encode())
+		assert.Equal(t, http.StatusUnauthorized, p.Status)
+		assert.Contains(t, p.Body, "did not accept this sign-in")
+	})
+	t.Run("missing nonce", func(t *testing.T) {
+		b := d.Browser()
+		u := d.start(t, b)
+		q := u.Query()
+		q.Del("nonce")
+		u.RawQuery = q.Encode()
+		p := b.Get(d.authorize(t, u, alice))
+		assert.Equal(t, http.StatusUnauthorized, p.Status)
+		assert.Contains(t, p.Body, "not for this sign-in")
+		assert.Empty(t, b.Cookie(portal.SessionCookie))
+	})
+	t.Run("another nonce", func(t *testing.T) {
+		b := d.Browser()
+		u := d.start(t, b)
+		q := u.Query()
+		q.Set("nonce", strings.Repeat("n", 43))
+		u.RawQuery = q.Encode()
+		p := b.Get(d.authorize(t, u, alice))
+		assert.Equal(t, http.StatusUnauthorized, p.Status)
+	})
+	t.Run("PKCE challenge tampered", func(t *testing.T) {
+		b := d.Browser()
+		u := d.start(t, b)
+		q := u.Query()
+		q.Set("code_challenge", strings.Repeat("c", 43))
+		u.RawQuery = q.Encode()
+		p := b.Get(d.authorize(t, u, alice))
+		assert.Equal(t, http.StatusUnauthorized, p.Status, "the verifier the portal kept does not match")
+	})
+	t.Run("state expired", func(t *testing.T) {
+		b := d.Browser()
+		u := d.start(t, b)
+		back := d.authorize(t, u, alice)
+		d.Advance(11 * time.Minute)
+		p := b.Get(back)
+		assert.Equal(t, http.StatusBadRequest, p.Status)
+	})
+	t.Run("the IdP refused", func(t *testing.T) {
+		b := d.Browser()
+		u := d.start(t, b)
+		p := b.Get("/oidc/callback?" + url.Values{"error": {"access_denied"}, "error_description": {"<b>no</b>"}, "state": {u.Query().Get("state")}}.Encode())
+		assert.Equal(t, http.StatusUnauthorized, p.Status)
+		assert.Contains(t, p.Body, "access_denied")
+		assert.NotContains(t, p.Body, "<b>")
+	})
+	approver := []string{"lockbox.approver"}
+	for name, tc := range map[string]struct {
+		user   idpUser
+		status int
+	}{
+		"no tenant":          {idpUser{sub: "alice", claims: map[string]any{"roles": approver}}, http.StatusUnauthorized},
+		"bad tenant":         {idpUser{sub: "alice", claims: map[string]any{"tid": "a b", "roles": approver}}, http.StatusUnauthorized},
+		"sub with a space":   {idpUser{sub: "al ice", claims: map[string]any{"tid": "contoso", "roles": approver}}, http.StatusUnauthorized},
+		"token of other aud": {idpUser{sub: "alice", claims: map[string]any{"tid": "contoso", "roles": approver, "aud": "someone-else"}}, http.StatusUnauthorized},
+		"token of other iss": {idpUser{sub: "alice", claims: map[string]any{"tid": "contoso", "roles": approver, "iss": "https://evil.example"}}, http.StatusUnauthorized},
+		"token expired":      {idpUser{sub: "alice", claims: map[string]any{"tid": "contoso", "roles": approver, "exp": 1}}, http.StatusUnauthorized},
+		"requester":          {idpUser{sub: "eng-7", claims: map[string]any{"tid": "contoso", "roles": []string{"lockbox.requester"}}}, http.StatusForbidden},
+		"no role":            {idpUser{sub: "alice", claims: map[string]any{"tid": "contoso"}}, http.StatusForbidden},
+		"only unknown roles": {idpUser{sub: "alice", claims: map[string]any{"tid": "contoso", "roles": "admin approver"}}, http.StatusForbidden},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := d.Browser()
+			p := b.Get(d.authorize(t, d.start(t, b), tc.user))
+			assert.Equal(t, tc.status, p.Status, "%.300s", p.Body)
+			assert.Empty(t, b.Cookie(portal.SessionCookie))
+		})
+	}
+	t.Run("roles in a space-separated string", func(t *testing.T) {
+		b := d.Browser()
+		p := b.Get(d.authorize(t, d.start(t, b), idpUser{sub: "rita", claims: map[string]any{"tid": "contoso", "roles": "lockbox.reader"}}))
+		require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+		assert.Contains(t, b.Get("/").Body, "(contoso, lockbox.reader)")
+	})
+}
+
+// An identity provider that cannot be reached is a 503 page; the portal
+// tries again on the next sign-in.
+func TestOIDCProviderDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	e := portaltest.New(t, portaltest.Options{Config: func(c *portal.Config) {
+		c.OIDC = portal.OIDCConfig{Issuer: "http://" + addr + "/oidc", ClientID: "lockbox-portal", HTTPClient: &http.Client{Timeout: 2 * time.Second}}
+	}})
+	p := e.Browser().Get("/oidc/login")
+	assert.Equal(t, http.StatusServiceUnavailable, p.Status)
+	assert.Contains(t, p.Body, "Lockbox is unavailable")
+}

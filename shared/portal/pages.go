@@ -1,0 +1,406 @@
+package portal
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"lockbox.dev/shared/lockbox"
+)
+
+// pageSize is how many requests a list page shows.
+const pageSize = 50
+
+// listData is a page of requests (pending, history).
+type listData struct {
+	Heading  string
+	Intro    string
+	History  bool // the history page: a status column and filter
+	Statuses []lockbox.Status
+	Status   lockbox.Status // the filter, "" for all
+	Rows     []requestRow
+	Next     string // the next page's link, "" on the last
+	Empty    string
+}
+
+// requestRow is one request in a list, its values formatted once (a page
+// of 50 renders in well under a millisecond).
+type requestRow struct {
+	R         lockbox.Request
+	Link      string
+	Resource  string
+	Requester string
+	Access    string
+	Filed     string // UTC, for people
+	FiledISO  string // RFC 3339, for the time element
+	Status    string // the status's CSS class
+	Left      string // the time left, for pending requests
+}
+
+// tenantOf is the tenant the session may read (lockbox.AuthorizeList, as
+// lockbox-list decides).
+func tenantOf(s *session) (string, error) {
+	scope, err := lockbox.AuthorizeList(s.principal(), "")
+	if err != nil {
+		return "", err
+	}
+	return scope.TenantID, nil
+}
+
+// pending is the landing page: the tenant's pending requests, newest first
+// (GET /, ?cursor=).
+func (p *Portal) pending(w http.ResponseWriter, r *http.Request) {
+	s, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	p.list(w, r, s, lockbox.StatusPending, false)
+}
+
+// history is every request of the tenant, by status (GET requests,
+// ?status=&cursor=).
+func (p *Portal) history(w http.ResponseWriter, r *http.Request) {
+	s, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	p.list(w, r, s, "", true)
+}
+
+func (p *Portal) list(w http.ResponseWriter, r *http.Request, s *session, status lockbox.Status, history bool) {
+	known := params{"cursor": 1}
+	if history {
+		known["status"] = 1
+	}
+	q, err := query(r, known)
+	if err != nil {
+		p.failAs(w, r, s, err, "")
+		return
+	}
+	if history && q.Get("status") != "" {
+		if status, err = lockbox.ParseStatus(q.Get("status")); err != nil {
+			p.failAs(w, r, s, err, p.link(pathRequests))
+			return
+		}
+	}
+	cursor := q.Get("cursor")
+	if !validCursor(cursor) {
+		p.failAs(w, r, s, lockbox.Invalidf("cursor is not valid for this query"), "")
+		return
+	}
+	tenant, err := tenantOf(s)
+	if err != nil {
+		p.failAs(w, r, s, err, "")
+		return
+	}
+	page, err := p.d.Store.List(r.Context(), lockbox.Query{Scope: lockbox.Scope{TenantID: tenant}, Status: status, Limit: pageSize, Cursor: cursor})
+	if err != nil {
+		p.failAs(w, r, s, err, "")
+		return
+	}
+	now := p.d.Now()
+	d := listData{History: history, Status: status, Rows: make([]requestRow, len(page.Requests))}
+	for i, req := range page.Requests {
+		d.Rows[i] = row(req, p.link(pathRequests+"/"+req.RequestID))
+		if req.Status == lockbox.StatusPending {
+			d.Rows[i].Left = timeLeft(req.ExpirationDateTime.Sub(now))
+		}
+	}
+	title, nav, path := "Pending requests", "pending", "/"
+	d.Heading, d.Empty = title, "Nothing waits for a decision."
+	d.Intro = "Requests of tenant " + tenant + " waiting for an approver's decision, newest first."
+	if history {
+		title, nav, path = "Request history", "history", pathRequests
+		d.Heading, d.Empty, d.Statuses = title, "No requests.", lockbox.Statuses
+		d.Intro = "Every request of tenant " + tenant + ", newest first."
+		if status != "" {
+			d.Empty = "No " + strings.ToLower(string(status)) + " requests."
+		}
+	}
+	if page.Next != "" {
+		next := url.Values{"cursor": {page.Next}}
+		if history && status != "" {
+			next.Set("status", string(status))
+		}
+		d.Next = p.link(path) + "?" + next.Encode()
+	}
+	p.render(w, r, s, http.StatusOK, "requests", title, nav, d)
+}
+
+// row is req as a list shows it.
+func row(req lockbox.Request, link string) requestRow {
+	r := requestRow{R: req, Link: link, Resource: resourceSummary(req), Requester: req.Requester.ID,
+		Access: fmt.Sprintf("%s, %d h", cmp.Or(req.AccessLevel, "not stated"), req.Duration),
+		Filed:  utc(req.CreatedDateTime), FiledISO: req.CreatedDateTime.UTC().Format(time.RFC3339),
+		Status: "status-" + strings.ToLower(string(req.Status))}
+	if req.Requester.DisplayName != "" {
+		r.Requester = req.Requester.DisplayName + " (" + req.Requester.ID + ")"
+	}
+	return r
+}
+
+// utc is t as people read it.
+func utc(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+// resourceSummary is a request's resources in a few words.
+func resourceSummary(r lockbox.Request) string {
+	if len(r.ResourceIDs) == 0 {
+		return r.ResourceType
+	}
+	s := r.ResourceType + ": " + truncate(r.ResourceIDs[0], 80)
+	if n := len(r.ResourceIDs) - 1; n > 0 {
+		s += fmt.Sprintf(" and %d more", n)
+	}
+	return s
+}
+
+// timeLeft says how long is left, in the two largest units.
+func timeLeft(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "none"
+	case d < time.Minute:
+		return "less than a minute"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute")
+	case d < 24*time.Hour:
+		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+		if m == 0 {
+			return plural(h, "hour")
+		}
+		return plural(h, "hour") + " " + plural(m, "minute")
+	}
+	days, h := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
+	if h == 0 {
+		return plural(days, "day")
+	}
+	return plural(days, "day") + " " + plural(h, "hour")
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// detailData is the request page's.
+type detailData struct {
+	R       lockbox.Request
+	Action  string // where its forms post
+	CaseURL string // the support case link, when it is http(s)
+	// LeftLabel and Left: the time left of the approval window or the grant.
+	LeftLabel, Left string
+	Approved        int // approvals so far
+	// CanDecide shows Approve / Deny; DecideNote says why they are not
+	// shown to an approver.
+	CanDecide  bool
+	DecideNote string
+	CanRevoke  bool
+	// Deliveries: the notifications sent about the request, when the
+	// session may see them (ShowDeliveries).
+	ShowDeliveries bool
+	Deliveries     []deliveryRow
+	DeliveriesNote string
+}
+
+// deliveryRow is one notification delivery as it may be shown.
+type deliveryRow struct {
+	Type      lockbox.NotificationType
+	Channel   string
+	Recipient string // masked
+	State     lockbox.DeliveryState
+	Attempts  int
+	LastError string
+	Updated   time.Time
+}
+
+// request is a request's page (GET requests/<id>): every field, the
+// support case link, the approvals so far, the time left, the forms the
+// session may use and the notifications sent.
+func (p *Portal) request(w http.ResponseWriter, r *http.Request) {
+	s, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	if !lockbox.ValidRequestID(id) {
+		p.failAs(w, r, s, lockbox.ErrNotFound(truncate(id, 64)), p.link("/"))
+		return
+	}
+	if _, err := query(r, params{}); err != nil {
+		p.failAs(w, r, s, err, "")
+		return
+	}
+	tenant, err := tenantOf(s)
+	if err != nil {
+		p.failAs(w, r, s, err, "")
+		return
+	}
+	req, err := p.d.Store.Get(r.Context(), tenant, id)
+	if err != nil {
+		p.failAs(w, r, s, err, p.link("/"))
+		return
+	}
+	pr, now := s.principal(), p.d.Now()
+	d := detailData{R: req, Action: p.link(pathRequests + "/" + req.RequestID), CaseURL: caseLink(req.SupportCaseURL)}
+	d.Approved = len(req.Approvals)
+	switch {
+	case req.Status == lockbox.StatusPending:
+		d.LeftLabel, d.Left = "The approval window closes in", timeLeft(req.ExpirationDateTime.Sub(now))
+	case req.AccessActive && req.AccessExpirationDateTime != nil:
+		d.LeftLabel, d.Left = "Access ends in", timeLeft(req.AccessExpirationDateTime.Sub(now))
+	}
+	own := req.Involves(pr.Key())
+	if req.Status == lockbox.StatusPending && lockbox.AuthorizeDecide(pr) == nil {
+		switch {
+		case own:
+			d.DecideNote = "You cannot decide this request: you filed it, or it was filed for you."
+		case approvedBy(req, pr):
+			d.DecideNote = fmt.Sprintf("You approved this request. It waits for %d more approval(s).", req.RequiredApprovals-len(req.Approvals))
+		default:
+			d.CanDecide = true
+		}
+	}
+	d.CanRevoke = req.AccessActive && !own && lockbox.AuthorizeRevoke(pr) == nil
+	if p.d.Deliveries != nil {
+		if _, err := lockbox.AuthorizeDeliveries(pr, ""); err == nil {
+			d.ShowDeliveries = true
+			ds, err := p.d.Deliveries.Deliveries(r.Context(), tenant, id)
+			if err != nil {
+				p.d.Log.Warn("cannot read a request's deliveries", "tenantId", tenant, "requestId", id, "err", err)
+				d.DeliveriesNote = "The notifications cannot be read right now."
+			}
+			for _, dl := range ds {
+				d.Deliveries = append(d.Deliveries, deliveryRow{Type: dl.Notification.Type, Channel: dl.Channel, Recipient: dl.Recipient(),
+					State: dl.State, Attempts: dl.Attempts, LastError: truncate(dl.LastError, 300), Updated: dl.Updated})
+			}
+		}
+	}
+	p.render(w, r, s, http.StatusOK, "request", "Request "+req.SupportRequest, "", d)
+}
+
+// approvedBy reports whether pr already approved r (a quorum in progress).
+func approvedBy(r lockbox.Request, pr lockbox.Principal) bool {
+	for _, a := range r.Approvals {
+		if lockbox.UserKey(a.By) == pr.Key() {
+			return true
+		}
+	}
+	return false
+}
+
+// caseLink is the support case URL when it may be a link: http or https
+// with a host; "" otherwise (it is then shown as text).
+func caseLink(raw string) string {
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return u.String()
+}
+
+// actParams are the fields of a request page's forms.
+var actParams = params{FormTokenField: 1, "action": 1, "reason": 1, "duration": 1}
+
+// act approves, denies or revokes a request (POST requests/<id>, field
+// action): the domain's authorization first (AuthorizeDecide,
+// AuthorizeRevoke), then the store's Act, the same atomic step as the API
+// functions'. It answers 303 to the request's page with a message.
+func (p *Portal) act(w http.ResponseWriter, r *http.Request) {
+	s, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	if !lockbox.ValidRequestID(id) {
+		p.failAs(w, r, s, lockbox.ErrNotFound(truncate(id, 64)), p.link("/"))
+		return
+	}
+	back := p.link(pathRequests + "/" + id)
+	v, err := form(r, actParams, maxForm)
+	if err != nil {
+		p.failAs(w, r, s, err, back)
+		return
+	}
+	if !p.checkFormToken(w, r, s, v.Get(FormTokenField)) {
+		return
+	}
+	pr := s.principal()
+	act, err := decision(pr, id, v, p.d.Now())
+	if err != nil {
+		p.failAs(w, r, s, err, back)
+		return
+	}
+	req, err := p.d.Store.Act(r.Context(), pr.TenantID, id, act)
+	if err != nil {
+		p.failAs(w, r, s, err, back)
+		return
+	}
+	if p.d.Notifier != nil {
+		p.d.Notifier.Nudge(req.TenantID)
+	}
+	p.d.Log.Info("lockbox request "+string(act.Action)+" in the portal", "tenantId", req.TenantID, "requestId", req.RequestID,
+		"status", string(req.Status), "by", pr.Subject)
+	s.Flash = outcome(act.Action, req)
+	if err := p.saveSession(r, s); err != nil {
+		p.d.Log.Warn("could not keep the outcome's message", "err", err)
+	}
+	p.redirect(w, pathRequests+"/"+id)
+}
+
+// decision turns a request page's form into the act it asks for, as
+// pr: approve and deny need AuthorizeDecide (and duration only shortens
+// an approval), revoke AuthorizeRevoke; the reason is required.
+func decision(pr lockbox.Principal, id string, v url.Values, now time.Time) (lockbox.Act, error) {
+	in := lockbox.DecisionInput{RequestID: id, Reason: v.Get("reason")}
+	act := lockbox.Act{Principal: pr.Key(), At: now}
+	switch a := v.Get("action"); a {
+	case "approve", "deny":
+		if err := lockbox.AuthorizeDecide(pr); err != nil {
+			return act, err
+		}
+		act.Action, act.Actor = lockbox.ActionApprove, lockbox.Actor{Kind: lockbox.ActorApprover, ID: pr.Subject}
+		if a == "deny" {
+			act.Action = lockbox.ActionDeny // the form's duration is for approving only
+		} else {
+			d, err := hours(v.Get("duration"), "duration")
+			if err != nil {
+				return act, err
+			}
+			in.Duration = d
+		}
+	case "revoke":
+		if err := lockbox.AuthorizeRevoke(pr); err != nil {
+			return act, err
+		}
+		act.Action, act.Actor = lockbox.ActionRevoke, lockbox.RevokeActor(pr)
+	default:
+		return act, lockbox.Invalidf("action must be approve, deny or revoke")
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		return act, lockbox.Invalidf("give a reason")
+	}
+	if err := in.Validate(act.Action == lockbox.ActionApprove); err != nil {
+		return act, err
+	}
+	act.Reason, act.Duration = in.Reason, in.Duration
+	return act, nil
+}
+
+// outcome is the message shown after an act.
+func outcome(a lockbox.Action, r lockbox.Request) string {
+	switch {
+	case a == lockbox.ActionApprove && r.Status == lockbox.StatusApproved && r.AccessExpirationDateTime != nil:
+		return "You approved this request. Access is granted until " + r.AccessExpirationDateTime.UTC().Format("2006-01-02 15:04 UTC") + "."
+	case a == lockbox.ActionApprove:
+		return fmt.Sprintf("Your approval is recorded: %d of %d. The request waits for more approvers.", len(r.Approvals), r.RequiredApprovals)
+	case a == lockbox.ActionDeny:
+		return "You denied this request."
+	default:
+		return "You revoked this grant. Access has ended."
+	}
+}

@@ -1,0 +1,154 @@
+package portal
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"lockbox.dev/shared/httpapi"
+	"lockbox.dev/shared/lockbox"
+)
+
+// maxSettingsForm bounds the settings form's body: the document (at most
+// httpapi.MaxBody bytes of JSON) grows when form-encoded.
+const maxSettingsForm = 4 * httpapi.MaxBody
+
+// settingsData is the settings page's.
+type settingsData struct {
+	Tenant   string
+	S        lockbox.Settings // as stored, without secrets
+	Document string           // the edit form's JSON
+	Version  int64            // the version the form edits
+	CanEdit  bool
+	Error    string
+}
+
+// settingsParams are the settings form's fields.
+var settingsParams = params{FormTokenField: 1, "version": 1, "document": 1}
+
+// settingsPage shows the tenant's settings (GET settings) to its admins,
+// approvers and readers, and to admins a form to change them.
+func (p *Portal) settingsPage(w http.ResponseWriter, r *http.Request) {
+	s, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	if _, err := query(r, params{}); err != nil {
+		p.failAs(w, r, s, err, "")
+		return
+	}
+	pr := s.principal()
+	tenant, err := lockbox.AuthorizeSettings(pr, "", false)
+	if err != nil {
+		p.failAs(w, r, s, err, "")
+		return
+	}
+	set, err := p.d.Settings.Settings(r.Context(), tenant)
+	if err != nil {
+		p.failAs(w, r, s, err, "")
+		return
+	}
+	p.showSettings(w, r, s, http.StatusOK, tenant, set, set.Version, "", "")
+}
+
+// showSettings renders the settings page with an edit form of version;
+// document and problem, when set, are a refused edit shown again with what
+// was wrong.
+func (p *Portal) showSettings(w http.ResponseWriter, r *http.Request, s *session, status int, tenant string, set lockbox.Settings,
+	version int64, document, problem string) {
+	d := settingsData{Tenant: tenant, S: set.Public(), Version: version, Error: problem,
+		CanEdit: canEditSettings(s.principal())}
+	d.Document = document
+	if document == "" {
+		d.Document = indentJSON(d.S)
+	}
+	p.render(w, r, s, status, "settings", "Settings", "settings", d)
+}
+
+// indentJSON is v as indented JSON, without HTML escaping (the template
+// escapes it).
+func indentJSON(v any) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v) // settings always encode
+	return buf.String()
+}
+
+// saveSettings stores the settings form's document (POST settings) as
+// lockbox-settings' PUT does: the admin's own tenant, the version read as
+// If-Match (a stale one is refused), the same validation and audit.
+func (p *Portal) saveSettings(w http.ResponseWriter, r *http.Request) {
+	s, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	back := p.link(pathSettings)
+	v, err := form(r, settingsParams, maxSettingsForm)
+	if err != nil {
+		p.failAs(w, r, s, err, back)
+		return
+	}
+	if !p.checkFormToken(w, r, s, v.Get(FormTokenField)) {
+		return
+	}
+	pr := s.principal()
+	tenant, err := lockbox.AuthorizeSettings(pr, "", true)
+	if err != nil {
+		p.failAs(w, r, s, err, back)
+		return
+	}
+	version, err := strconv.ParseInt(v.Get("version"), 10, 64)
+	if err != nil || version < 0 || len(v.Get("version")) > 19 {
+		p.failAs(w, r, s, lockbox.Invalidf("the form's version is not valid; reload the page"), back)
+		return
+	}
+	doc := v.Get("document")
+	stored, err := p.putSettings(r, pr, tenant, doc, version)
+	if err != nil {
+		current, rerr := p.d.Settings.Settings(r.Context(), tenant)
+		if rerr != nil {
+			p.failAs(w, r, s, rerr, back)
+			return
+		}
+		status, _ := errorPage(err, p.d.Log)
+		if len(doc) > httpapi.MaxBody {
+			doc = "" // not shown again: the current document is
+		}
+		// The form still edits the version that was read: a stale one
+		// stays stale until the page is loaded again.
+		p.showSettings(w, r, s, status, tenant, current, version, doc, message(err, p.d.Log))
+		return
+	}
+	s.Flash = "Settings saved: version " + strconv.FormatInt(stored.Version, 10) + "."
+	if err := p.saveSession(r, s); err != nil {
+		p.d.Log.Warn("could not keep the outcome's message", "err", err)
+	}
+	p.redirect(w, pathSettings)
+}
+
+// putSettings decodes doc strictly (as lockbox-settings decodes a PUT's
+// body) and stores it over tenant's settings of version ifVersion, as pr:
+// validated, webhook URLs checked, secrets kept, the change audited. It
+// does what api.Settings does after decoding.
+func (p *Portal) putSettings(r *http.Request, pr lockbox.Principal, tenant, doc string, ifVersion int64) (lockbox.Settings, error) {
+	if len(doc) > httpapi.MaxBody {
+		return lockbox.Settings{}, lockbox.Errorf(lockbox.KindTooLarge, "PayloadTooLarge", "the document is larger than %d bytes", httpapi.MaxBody)
+	}
+	var next lockbox.Settings
+	req := handler.Request{Method: http.MethodPut, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(doc)}
+	if err := httpapi.Decode(req, &next); err != nil {
+		return lockbox.Settings{}, err
+	}
+	return p.d.SettingsWriter.PutSettings(r.Context(), pr, tenant, next, ifVersion)
+}
+
+// canEditSettings reports whether pr may change their tenant's settings.
+func canEditSettings(pr lockbox.Principal) bool {
+	_, err := lockbox.AuthorizeSettings(pr, "", true)
+	return err == nil
+}

@@ -1,7 +1,9 @@
 // Package app is the one place where a function's dependencies are built:
-// once per process, from its configuration (lockbox-audit's, which alone
-// links object storage, in the subpackage auditapp). The watchdog keeps the process
-// alive between calls, so everything built here is reused by every call.
+// once per process, from its configuration (those of the functions that
+// link more — object storage, mail, the portal — in the subpackages
+// auditapp, activityapp, notifyapp and portalapp, each starting from Open or
+// Connect). The watchdog keeps the process alive between calls, so
+// everything built here is reused by every call.
 // Nothing else in the shared module constructs clients or stores; the other
 // packages declare what they need and are handed it here.
 package app
@@ -73,26 +75,55 @@ func (l *Lazy[T]) Get() (T, error) {
 	return l.v, nil
 }
 
+// Parts are what every function's wiring starts from: its configuration,
+// the Redis client, the store on it and the credential verifier.
+type Parts struct {
+	Config   config.Config
+	Redis    redis.UniversalClient
+	Store    *redisstore.Store
+	Verifier *auth.Verifier
+}
+
+// Open reads the configuration (the process environment and the secrets
+// needs names) and connects the parts to it.
+func Open(needs config.Needs) (Parts, error) {
+	cfg, err := config.Load(os.Getenv, needs)
+	if err != nil {
+		return Parts{}, err
+	}
+	return Connect(cfg)
+}
+
+// Connect builds the parts on a configuration already read.
+func Connect(cfg config.Config) (Parts, error) {
+	rdb, err := redisclient.New(cfg.Redis)
+	if err != nil {
+		return Parts{}, err
+	}
+	verifier, err := Verifier(cfg)
+	if err != nil {
+		return Parts{}, err
+	}
+	return Parts{Config: cfg, Redis: rdb, Store: Store(rdb, cfg), Verifier: verifier}, nil
+}
+
+// Service is the service of the request functions on p.
+func (p Parts) Service() *api.Service {
+	cfg := p.Config
+	return &api.Service{Store: p.Store, Settings: p.Store, Auth: p.Verifier, URLs: netguard.Guard{AllowPrivate: cfg.WebhookAllowPrivate},
+		AllowPlainHTTP: cfg.WebhookAllowPrivate, Notifier: nudge.New(cfg.NotifyURL, slog.Default()), Intake: cfg.Intake, Now: time.Now,
+		Log: slog.Default()}
+}
+
 // API returns the service of the request functions, built from the process
 // environment and the secrets needs names.
 func API(needs config.Needs) *Lazy[*api.Service] {
 	return NewLazy(func() (*api.Service, redis.UniversalClient, error) {
-		cfg, err := config.Load(os.Getenv, needs)
+		p, err := Open(needs)
 		if err != nil {
 			return nil, nil, err
 		}
-		rdb, err := redisclient.New(cfg.Redis)
-		if err != nil {
-			return nil, nil, err
-		}
-		verifier, err := Verifier(cfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		store := Store(rdb, cfg)
-		return &api.Service{Store: store, Settings: store, Auth: verifier, URLs: netguard.Guard{AllowPrivate: cfg.WebhookAllowPrivate},
-			AllowPlainHTTP: cfg.WebhookAllowPrivate, Notifier: nudge.New(cfg.NotifyURL, slog.Default()), Intake: cfg.Intake, Now: time.Now,
-			Log: slog.Default()}, rdb, nil
+		return p.Service(), p.Redis, nil
 	})
 }
 

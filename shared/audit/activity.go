@@ -5,11 +5,9 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -221,25 +219,9 @@ func activityBinding(q lockbox.ActivityQuery) string {
 }
 
 func encodeActivityCursor(q lockbox.ActivityQuery, seq uint64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(activityBinding(q) + strconv.FormatUint(seq, 10)))
+	return lockbox.EncodeCursor(activityBinding(q), seq)
 }
 
 func decodeActivityCursor(q lockbox.ActivityQuery) (uint64, error) {
-	bad := lockbox.Invalidf("cursor is not valid for this query")
-	if len(q.Cursor) > 1024 {
-		return 0, bad
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-	if err != nil {
-		return 0, bad
-	}
-	rest, ok := strings.CutPrefix(string(raw), activityBinding(q))
-	if !ok {
-		return 0, bad
-	}
-	seq, err := strconv.ParseUint(rest, 10, 64)
-	if err != nil || seq == 0 {
-		return 0, bad
-	}
-	return seq, nil
+	return lockbox.DecodeCursor(q.Cursor, activityBinding(q), 1024)
 }

@@ -1,6 +1,7 @@
 package lockbox
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -253,42 +254,37 @@ func AuthorizeSettings(p Principal, tenantID string, write bool) (string, error)
 // read, given the tenantId it names: the tenant's admins, approvers and
 // readers their own; operators and signed services the one they name.
 func AuthorizeTenantView(p Principal, tenantID string) (string, error) {
-	if tenantID != "" && !ValidTenantID(tenantID) {
-		return "", Invalidf("tenantId must be 1..64 characters of [A-Za-z0-9._-]")
-	}
-	switch {
-	case p.Kind == KindService || p.Has(RoleOperator):
-		if tenantID == "" {
-			return "", Invalidf("tenantId is required")
-		}
-		return tenantID, nil
-	case p.Has(RoleAdmin) || p.Has(RoleApprover) || p.Has(RoleReader):
-		if tenantID != "" && tenantID != p.TenantID {
-			return "", Forbiddenf("you may only read your own tenant's")
-		}
-		return p.TenantID, nil
-	}
-	return "", Forbiddenf("this needs one of the lockbox roles of the tenant")
+	return authorizeRead(p, tenantID, "this needs one of the lockbox roles of the tenant", RoleAdmin, RoleApprover, RoleReader)
 }
 
 // AuthorizeDeliveries decides whose notification deliveries p may read: the
 // tenant's approvers and admins their own tenant's; operators and signed
 // services the tenant they name.
 func AuthorizeDeliveries(p Principal, tenantID string) (string, error) {
+	return authorizeRead(p, tenantID, fmt.Sprintf("reading deliveries needs role %s or %s", RoleApprover, RoleAdmin),
+		RoleApprover, RoleAdmin)
+}
+
+// authorizeRead decides which tenant p may read, given the tenantId it
+// names: one holding any of roles reads their own; operators and signed
+// services the one they name; anyone else is refused with refusal.
+func authorizeRead(p Principal, tenantID, refusal string, roles ...Role) (string, error) {
 	if tenantID != "" && !ValidTenantID(tenantID) {
 		return "", Invalidf("tenantId must be 1..64 characters of [A-Za-z0-9._-]")
 	}
-	switch {
-	case p.Kind == KindService || p.Has(RoleOperator):
+	if p.Kind == KindService || p.Has(RoleOperator) {
 		if tenantID == "" {
 			return "", Invalidf("tenantId is required")
 		}
 		return tenantID, nil
-	case p.Has(RoleApprover) || p.Has(RoleAdmin):
-		if tenantID != "" && tenantID != p.TenantID {
-			return "", Forbiddenf("you may only read your own tenant's deliveries")
-		}
-		return p.TenantID, nil
 	}
-	return "", Forbiddenf("reading deliveries needs role %s or %s", RoleApprover, RoleAdmin)
+	for _, r := range roles {
+		if p.Has(r) {
+			if tenantID != "" && tenantID != p.TenantID {
+				return "", Forbiddenf("you may only read your own tenant's")
+			}
+			return p.TenantID, nil
+		}
+	}
+	return "", Forbiddenf("%s", refusal)
 }

@@ -144,28 +144,41 @@ func (f activityFilter) values() url.Values {
 	return v
 }
 
-// activity is the activity log page (GET activity): the tenant's audit
-// events, newest first, filtered by operation, dates and request.
-func (p *Portal) activity(w http.ResponseWriter, r *http.Request) {
+// activityRequest reads the signed-in person's query of their tenant's
+// activity log, limit events a page. When it returns false it has answered
+// (the sign-in page, or an error page).
+func (p *Portal) activityRequest(w http.ResponseWriter, r *http.Request, limit int) (*session, url.Values, lockbox.ActivityQuery, activityFilter, bool) {
 	s, ok := p.signedIn(w, r)
 	if !ok {
-		return
+		return nil, nil, lockbox.ActivityQuery{}, activityFilter{}, false
+	}
+	fail := func(err error, back string) (*session, url.Values, lockbox.ActivityQuery, activityFilter, bool) {
+		p.failAs(w, r, s, err, back)
+		return nil, nil, lockbox.ActivityQuery{}, activityFilter{}, false
 	}
 	q, err := query(r, activityParams)
 	if err != nil {
-		p.failAs(w, r, s, err, p.link(pathActivity))
-		return
+		return fail(err, p.link(pathActivity))
 	}
 	tenant, err := tenantOf(s)
 	if err != nil {
-		p.failAs(w, r, s, err, "")
-		return
+		return fail(err, "")
 	}
-	aq, f, err := activityQuery(q, tenant, p.d.Now(), activityPage)
+	aq, f, err := activityQuery(q, tenant, p.d.Now(), limit)
 	if err != nil {
-		p.failAs(w, r, s, err, p.link(pathActivity))
+		return fail(err, p.link(pathActivity))
+	}
+	return s, q, aq, f, true
+}
+
+// activity is the activity log page (GET activity): the tenant's audit
+// events, newest first, filtered by operation, dates and request.
+func (p *Portal) activity(w http.ResponseWriter, r *http.Request) {
+	s, q, aq, f, ok := p.activityRequest(w, r, activityPage)
+	if !ok {
 		return
 	}
+	tenant := aq.TenantID
 	d := activityData{Tenant: tenant, Filter: f, MaxCSV: maxCSVEvents, MaxSpan: maxActivitySpan,
 		CSV:      p.link(pathCSV) + "?" + f.values().Encode(),
 		Filtered: len(f.Operations) > 0 || f.RequestID != "" || q.Get("from") != "" || q.Get("to") != "", Summary: f.summary()}
@@ -200,25 +213,11 @@ func (p *Portal) activity(w http.ResponseWriter, r *http.Request) {
 // activityCSV downloads the events the activity page's filters select
 // (GET activity.csv), at most maxCSVEvents of them, newest first.
 func (p *Portal) activityCSV(w http.ResponseWriter, r *http.Request) {
-	s, ok := p.signedIn(w, r)
+	s, _, aq, f, ok := p.activityRequest(w, r, csvPage)
 	if !ok {
 		return
 	}
-	q, err := query(r, activityParams)
-	if err != nil {
-		p.failAs(w, r, s, err, p.link(pathActivity))
-		return
-	}
-	tenant, err := tenantOf(s)
-	if err != nil {
-		p.failAs(w, r, s, err, "")
-		return
-	}
-	aq, f, err := activityQuery(q, tenant, p.d.Now(), csvPage)
-	if err != nil {
-		p.failAs(w, r, s, err, p.link(pathActivity))
-		return
-	}
+	tenant := aq.TenantID
 	if p.d.Activity == nil {
 		p.failAs(w, r, s, &lockbox.Error{Kind: lockbox.KindUnavailable, Code: "ServiceUnavailable",
 			Message: "the activity log is not available", Err: errNoActivityLog}, p.link(pathActivity))

@@ -2,10 +2,8 @@ package redisstore
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"lockbox.dev/shared/lockbox"
 )
@@ -84,25 +82,9 @@ func cursorBinding(q lockbox.Query) string {
 }
 
 func encodeCursor(q lockbox.Query, seq uint64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorBinding(q) + strconv.FormatUint(seq, 10)))
+	return lockbox.EncodeCursor(cursorBinding(q), seq)
 }
 
 func decodeCursor(q lockbox.Query) (uint64, error) {
-	bad := lockbox.Invalidf("cursor is not valid for this query")
-	if len(q.Cursor) > 512 {
-		return 0, bad
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-	if err != nil {
-		return 0, bad
-	}
-	rest, ok := strings.CutPrefix(string(raw), cursorBinding(q))
-	if !ok {
-		return 0, bad
-	}
-	seq, err := strconv.ParseUint(rest, 10, 64)
-	if err != nil || seq == 0 {
-		return 0, bad
-	}
-	return seq, nil
+	return lockbox.DecodeCursor(q.Cursor, cursorBinding(q), 512)
 }

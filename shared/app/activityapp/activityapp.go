@@ -6,10 +6,6 @@
 package activityapp
 
 import (
-	"log/slog"
-	"os"
-	"time"
-
 	"github.com/redis/go-redis/v9"
 
 	"lockbox.dev/shared/api"
@@ -18,28 +14,19 @@ import (
 	"lockbox.dev/shared/config"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/objectstore"
-	"lockbox.dev/shared/redisclient"
 )
 
 // API returns lockbox-activity's service, built from the process
 // environment.
 func API() *app.Lazy[*api.Service] {
 	return app.NewLazy(func() (*api.Service, redis.UniversalClient, error) {
-		cfg, err := config.Load(os.Getenv, config.Needs{Webhook: true, JWT: true, S3: true})
+		p, err := app.Open(config.Needs{Webhook: true, JWT: true, S3: true})
 		if err != nil {
 			return nil, nil, err
 		}
-		rdb, err := redisclient.New(cfg.Redis)
-		if err != nil {
-			return nil, nil, err
-		}
-		verifier, err := app.Verifier(cfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		store := app.Store(rdb, cfg)
-		return &api.Service{Store: store, Settings: store, Activity: Log(store, cfg), Auth: verifier, Now: time.Now,
-			Log: slog.Default()}, rdb, nil
+		svc := p.Service()
+		svc.Activity = Log(p.Store, p.Config)
+		return svc, p.Redis, nil
 	})
 }
 

@@ -7,7 +7,6 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,30 +16,21 @@ import (
 	"lockbox.dev/shared/auditjob"
 	"lockbox.dev/shared/config"
 	"lockbox.dev/shared/objectstore"
-	"lockbox.dev/shared/redisclient"
 )
 
 // Audit returns lockbox-audit's handler, built from the process environment.
 func Audit() *app.Lazy[*auditjob.Handler] {
 	return app.NewLazy(func() (*auditjob.Handler, redis.UniversalClient, error) {
-		cfg, err := config.Load(os.Getenv, config.Needs{Webhook: true, JWT: true, S3: true, AuditKey: true})
+		p, err := app.Open(config.Needs{Webhook: true, JWT: true, S3: true, AuditKey: true})
 		if err != nil {
 			return nil, nil, err
 		}
-		keys, err := audit.ParseSigningKeys(cfg.AuditSigningKey)
+		keys, err := audit.ParseSigningKeys(p.Config.AuditSigningKey)
 		if err != nil {
 			return nil, nil, fmt.Errorf("secret %s: %w", config.SecretAuditSigning, err)
 		}
-		rdb, err := redisclient.New(cfg.Redis)
-		if err != nil {
-			return nil, nil, err
-		}
-		verifier, err := app.Verifier(cfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		store := app.Store(rdb, cfg)
-		s3 := cfg.S3
+		store := p.Store
+		s3 := p.Config.S3
 		exporter := audit.NewExporter(store, objectstore.New(objectstore.Config{Endpoint: s3.Endpoint, Region: s3.Region,
 			Bucket: s3.Bucket, PathStyle: s3.PathStyle, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, LockMode: s3.ObjectLockMode}), keys[0])
 		for _, k := range keys[1:] {
@@ -49,6 +39,6 @@ func Audit() *app.Lazy[*auditjob.Handler] {
 		exporter.Batch = s3.AuditBatch
 		exporter.Retention = time.Duration(s3.ObjectLockDays) * 24 * time.Hour
 		job := &auditjob.Job{Store: store, Exporter: exporter, Now: time.Now, Log: slog.Default()}
-		return &auditjob.Handler{Job: job, Auth: verifier}, rdb, nil
+		return &auditjob.Handler{Job: job, Auth: p.Verifier}, p.Redis, nil
 	})
 }

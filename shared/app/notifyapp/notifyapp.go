@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,7 +18,6 @@ import (
 	"lockbox.dev/shared/mail"
 	"lockbox.dev/shared/netguard"
 	"lockbox.dev/shared/notify"
-	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/webhook"
 )
 
@@ -27,24 +25,15 @@ import (
 // environment.
 func Notify() *app.Lazy[*notify.Handler] {
 	return app.NewLazy(func() (*notify.Handler, redis.UniversalClient, error) {
-		cfg, err := config.Load(os.Getenv, config.Needs{Webhook: true, JWT: true, Notify: true})
+		p, err := app.Open(config.Needs{Webhook: true, JWT: true, Notify: true})
 		if err != nil {
 			return nil, nil, err
 		}
-		rdb, err := redisclient.New(cfg.Redis)
+		job, err := Job(p.Store, p.Config)
 		if err != nil {
 			return nil, nil, err
 		}
-		verifier, err := app.Verifier(cfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		store := app.Store(rdb, cfg)
-		job, err := Job(store, cfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		return &notify.Handler{Job: job, Auth: verifier, Deliveries: store}, rdb, nil
+		return &notify.Handler{Job: job, Auth: p.Verifier, Deliveries: p.Store}, p.Redis, nil
 	})
 }
 

@@ -16,15 +16,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"lockbox.dev/shared/api"
 	"lockbox.dev/shared/app"
 	"lockbox.dev/shared/app/activityapp"
 	"lockbox.dev/shared/config"
 	"lockbox.dev/shared/lockbox"
-	"lockbox.dev/shared/netguard"
-	"lockbox.dev/shared/nudge"
 	"lockbox.dev/shared/portal"
-	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/redisstore"
 )
 
@@ -39,27 +35,18 @@ func Portal() *app.Lazy[*portal.Portal] {
 		if err := errors.Join(err, perr); err != nil {
 			return nil, nil, err
 		}
-		rdb, err := redisclient.New(cfg.Redis)
+		parts, err := app.Connect(cfg)
 		if err != nil {
 			return nil, nil, err
 		}
-		verifier, err := app.Verifier(cfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		store := app.Store(rdb, cfg)
+		store, svc := parts.Store, parts.Service()
 		deps := portal.Deps{Store: store, Settings: store, Deliveries: store, Activity: ActivityLog(store, cfg),
-			Sessions: store.PortalKV(), Auth: verifier, Now: time.Now, Log: slog.Default(),
-			SettingsWriter: &api.Service{Settings: store, URLs: netguard.Guard{AllowPrivate: cfg.WebhookAllowPrivate},
-				AllowPlainHTTP: cfg.WebhookAllowPrivate, Now: time.Now, Log: slog.Default()}}
-		if n := nudge.New(cfg.NotifyURL, slog.Default()); n != nil {
-			deps.Notifier = n
-		}
+			Sessions: store.PortalKV(), Auth: parts.Verifier, SettingsWriter: svc, Notifier: svc.Notifier, Now: time.Now, Log: slog.Default()}
 		p, err := portal.New(pcfg, deps)
 		if err != nil {
 			return nil, nil, err
 		}
-		return p, rdb, nil
+		return p, parts.Redis, nil
 	})
 }
 

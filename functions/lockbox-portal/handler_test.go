@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/shared/app"
+	"lockbox.dev/shared/app/portaltest"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/portal"
-	"lockbox.dev/shared/portal/portaltest"
 )
 
 // setup serves the function's Handle behind the test gateway, with the

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"lockbox.dev/shared/app/portaltest"
 	"lockbox.dev/shared/lockbox"
-	"lockbox.dev/shared/portal/portaltest"
 )
 
 // events adds n events of tenant to the environment's activity log, one a

@@ -13,10 +13,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"lockbox.dev/shared/app/apitest"
+	"lockbox.dev/shared/app/portaltest"
 	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/portal"
-	"lockbox.dev/shared/portal/portaltest"
 	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/redisstore"
 )

@@ -8,10 +8,10 @@ import (
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	"lockbox.dev/shared/app/portaltest"
 	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/portal"
-	"lockbox.dev/shared/portal/portaltest"
 )
 
 // call serves one call straight through the portal's Serve.

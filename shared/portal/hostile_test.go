@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"lockbox.dev/shared/app/portaltest"
 	"lockbox.dev/shared/lockbox"
-	"lockbox.dev/shared/portal/portaltest"
 )
 
 // Hostile input to every query and form is a 4xx page, never a 5xx, and

@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"lockbox.dev/shared/app/portaltest"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/portal"
-	"lockbox.dev/shared/portal/portaltest"
 )
 
 // idpUser is a person at the in-process identity provider, with the

@@ -15,11 +15,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/shared/app/apitest"
+	"lockbox.dev/shared/app/portaltest"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/portal"
-	"lockbox.dev/shared/portal/portaltest"
 )
 
 func setup(t *testing.T) *portaltest.Env { return portaltest.New(t, portaltest.Options{}) }

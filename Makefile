@@ -88,7 +88,7 @@ $(GOSEC): scripts/tools/go.mod scripts/tools/go.sum
 # ceilings (scripts/bench). QUICK=1 is the reduced run CI keeps alive; the
 # full run also rewrites the results in docs/PERFORMANCE.md. BENCH_JSON=path
 # writes the report as JSON.
-bench: ## measure the functions beside their ceilings (QUICK=1: under two minutes; BENCH_JSON=out.json)
+bench: ## measure the functions beside their ceilings (QUICK=1: a few minutes; BENCH_JSON=out.json)
 	$(BUILD) -o $(BIN)/bench ./scripts/bench
 	LOCKBOX_MINIO_BIN=$$(scripts/install-minio.sh) $(BIN)/bench -f $(STACK) $(if $(QUICK),-quick,-doc docs/PERFORMANCE.md)
 

@@ -88,7 +88,7 @@ func TestEveryVendorFilesAndCloses(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, lockbox.StatusCanceled, got.Status)
 			require.NotNil(t, got.Closure)
-			assert.Equal(t, "intake:"+source, got.Closure.By)
+			assert.Equal(t, "ticket:"+source, got.Closure.By)
 		})
 	}
 }

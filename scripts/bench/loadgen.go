@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -35,12 +36,17 @@ import (
 
 // Job is one thing for the load generator to do.
 type Job struct {
-	// Op is create, approve, deny, list or noop (a load run), or sweep,
+	// Op is a load run (create, intake, approve, deny, list, portal, noop
+	// and the other loadOps), or sweep,
 	// readback (read a tenant's audit objects) or rawput (write them again
-	// with plain PutObject).
+	// with plain PutObject); sinks (start the notification receivers),
+	// sinkcount (what they received), rawmail and rawwebhook (send
+	// notifications straight to them: notify.go); activity (pages of the
+	// activity log: activity.go).
 	Op string `json:"op"`
 	// Path is "http" (call the function at URL) or "redis" (issue the same
-	// store call straight to Redis, the ceiling).
+	// store call straight to Redis, the ceiling); for activity, "http" or
+	// "s3" (the page's S3 reads alone, the ceiling).
 	Path        string `json:"path"`
 	URL         string `json:"url,omitempty"`
 	Concurrency int    `json:"concurrency"`
@@ -54,6 +60,10 @@ type Job struct {
 	SecretsDir string         `json:"secretsDir"`
 	S3         objectstoreCfg `json:"s3"`
 	Tenant     string         `json:"tenant,omitempty"` // sweep, readback, rawput
+
+	Query  string        `json:"query,omitempty"`  // activity: the page's query string
+	Cookie string        `json:"cookie,omitempty"` // portal: the session's Cookie header (portal.go)
+	Notify *notifyConfig `json:"notify,omitempty"` // rawmail, rawwebhook
 }
 
 // Item is the subject of one call.
@@ -81,6 +91,14 @@ type Outcome struct {
 	Bytes      int     `json:"bytes,omitempty"`
 	PeakHeapMB float64 `json:"peakHeapMB,omitempty"`
 	BaseHeapMB float64 `json:"baseHeapMB,omitempty"`
+
+	// sinks and sinkcount.
+	Sinks    *sinkAddrs `json:"sinks,omitempty"`
+	Mails    int        `json:"mails,omitempty"`
+	Webhooks int        `json:"webhooks,omitempty"`
+	// activity: the S3 calls of one page (Count is its events).
+	Lists int `json:"lists,omitempty"`
+	Gets  int `json:"gets,omitempty"`
 
 	raw []time.Duration // drive's latencies, sorted
 }
@@ -143,6 +161,8 @@ type generator struct {
 	client   *http.Client
 	sigCount atomic.Int64
 	exported [][]byte // the objects readBack read
+	sinks    *sinks   // the notification receivers, once started
+	senders  senders  // the notification ceiling's
 }
 
 func (g *generator) setup(j Job) error {
@@ -178,6 +198,26 @@ func (g *generator) do(j Job) (Outcome, error) {
 		return g.readBack(j)
 	case "rawput":
 		return g.rawPut(j)
+	case "sinks":
+		if g.sinks == nil {
+			s, err := startSinks()
+			if err != nil {
+				return Outcome{}, err
+			}
+			g.sinks = s
+		}
+		return Outcome{Sinks: &g.sinks.addrs}, nil
+	case "sinkcount":
+		if g.sinks == nil {
+			return Outcome{}, errors.New("the receivers are not started")
+		}
+		return Outcome{Mails: int(g.sinks.mails.Load()), Webhooks: int(g.sinks.webhooks.Load())}, nil
+	case "rawmail":
+		return g.rawMail(j)
+	case "rawwebhook":
+		return g.rawWebhook(j)
+	case "activity":
+		return g.activity(j)
 	}
 	call, err := g.caller(j)
 	if err != nil {
@@ -247,17 +287,15 @@ func (g *generator) caller(j Job) (func(context.Context, Item) error, error) {
 	if j.Op == "revoke" {
 		sub, role = "admin-1", lockbox.RoleAdmin
 	}
-	for _, it := range j.Items {
-		if _, ok := g.tokens[string(role)+"/"+it.Tenant]; !ok {
-			tok, err := auth.Mint(g.jwt, auth.NewClaims(sub, it.Tenant, []string{string(role)}, time.Now(), 2*time.Hour))
-			if err != nil {
-				return nil, err
-			}
-			g.tokens[string(role)+"/"+it.Tenant] = tok
-		}
+	if err := g.mintTokens(sub, role, j.Items); err != nil {
+		return nil, err
 	}
-	bearer := func(it Item) string { return "Bearer " + g.tokens[string(role)+"/"+it.Tenant] }
+	bearer := func(it Item) string { return g.bearer(role, it.Tenant) }
 	switch j.Path + "/" + j.Op {
+	case "http/intake":
+		return g.intakeCaller(j)
+	case "http/portal":
+		return g.portalCaller(j)
 	case "http/create", "http/noop", "http/create5rules":
 		return func(ctx context.Context, it Item) error {
 			body := createBody(it)
@@ -317,26 +355,54 @@ func (g *generator) caller(j Job) (func(context.Context, Item) error, error) {
 	return nil, fmt.Errorf("unknown load run %s/%s", j.Path, j.Op)
 }
 
-// call sends one request and reads the whole answer.
+// mintTokens mints a token of sub with role for each tenant of items that
+// has none yet, before a run, as a client would hold them.
+func (g *generator) mintTokens(sub string, role lockbox.Role, items []Item) error {
+	for _, it := range items {
+		if _, ok := g.tokens[string(role)+"/"+it.Tenant]; !ok {
+			tok, err := auth.Mint(g.jwt, auth.NewClaims(sub, it.Tenant, []string{string(role)}, time.Now(), 2*time.Hour))
+			if err != nil {
+				return err
+			}
+			g.tokens[string(role)+"/"+it.Tenant] = tok
+		}
+	}
+	return nil
+}
+
+// bearer is the Authorization header of role's token in tenant
+// (mintTokens).
+func (g *generator) bearer(role lockbox.Role, tenant string) string {
+	return "Bearer " + g.tokens[string(role)+"/"+tenant]
+}
+
+// call sends one request and reads the whole answer, which must have the
+// status want.
 func (g *generator) call(ctx context.Context, method, url string, h http.Header, body []byte, want int) error {
+	_, err := g.exchange(ctx, method, url, h, body, want)
+	return err
+}
+
+// exchange is call returning the answer's header.
+func (g *generator) exchange(ctx context.Context, method, url string, h http.Header, body []byte, want int) (http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header = h
 	resp, err := g.client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
+		return nil, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
 	}
-	return nil
+	return resp.Header, nil
 }
 
 // createBody is createInput as JSON.

@@ -10,10 +10,18 @@
 // process and redis-server) and Redis round trips per call (INFO), beside
 // the HTTP ceiling (the no-op function called the same way) and the Redis
 // ceiling (the same store calls sent straight to Redis by the same client at
-// the same concurrency). It also measures list latency with 1,000 / 100,000
-// / 1,000,000 requests stored, the sweep of 100,000 due expiries, the export
-// of 100,000 events beside raw PutObject of the same bytes, each function's
-// start-up time and RSS, and one lockbox-audit run over everything left.
+// the same concurrency); lockbox-intake filing a signed Jira delivery
+// (intake.go) and lockbox-portal's pending page in a tenant of 10,000
+// requests (portal.go), over HTTP. It also measures list latency with
+// 1,000 / 100,000 / 1,000,000 requests stored, the sweep of 100,000 due
+// expiries, the export of 100,000 events beside raw PutObject of the same
+// bytes, each function's start-up time and RSS, and one lockbox-audit run
+// over everything left.
+// Notifications: lockbox-notify draining the outbox of thousands of requests
+// by SMTP and signed webhooks into receivers of the load generator, beside
+// the same senders sending the same messages directly (notify.go). The
+// activity log: lockbox-activity's pages over archives of 1, 30 and 92 days,
+// beside the S3 reads the same pages need (activity.go).
 //
 //	bench [-quick] [-json out.json] [-doc docs/PERFORMANCE.md]
 //
@@ -31,16 +39,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"lockbox.dev/scripts/fnbuild"
 	"lockbox.dev/scripts/stack"
+	intakefixtures "lockbox.dev/shared/intake/fixtures"
 	"lockbox.dev/shared/objectstore"
 )
 
@@ -55,11 +69,20 @@ type plan struct {
 	ExportEvents int   `json:"exportEvents"`
 	SweepDue     int   `json:"sweepDue"`
 	StartupTries int   `json:"startupTries"`
+	// NotifyRequests are the requests filed per lockbox-notify run, three
+	// deliveries each (two approvers' mails and a webhook).
+	NotifyRequests int `json:"notifyRequests"`
+	// ActivityDays are the spans of the activity archives; ActivityOps the
+	// pages per activity run.
+	ActivityDays []int `json:"activityDays"`
+	ActivityOps  int   `json:"activityOps"`
 }
 
 var (
-	fullPlan  = plan{Concurrency: []int{1, 8, 32, 64}, Ops: 20_000, Warmup: 1_000, ListStored: []int{1_000, 100_000, 1_000_000}, ListOps: 5_000, ExportEvents: 100_000, SweepDue: 100_000, StartupTries: 7}
-	quickPlan = plan{Quick: true, Concurrency: []int{1, 8, 32, 64}, Ops: 1_500, Warmup: 200, ListStored: []int{1_000, 100_000}, ListOps: 1_000, ExportEvents: 100_000, SweepDue: 100_000, StartupTries: 3}
+	fullPlan = plan{Concurrency: []int{1, 8, 32, 64}, Ops: 20_000, Warmup: 1_000, ListStored: []int{1_000, 100_000, 1_000_000}, ListOps: 5_000,
+		ExportEvents: 100_000, SweepDue: 100_000, StartupTries: 7, NotifyRequests: 2_000, ActivityDays: []int{1, 30, 92}, ActivityOps: 100}
+	quickPlan = plan{Quick: true, Concurrency: []int{1, 8, 32, 64}, Ops: 1_500, Warmup: 200, ListStored: []int{1_000, 100_000}, ListOps: 1_000,
+		ExportEvents: 100_000, SweepDue: 100_000, StartupTries: 3, NotifyRequests: 160, ActivityDays: []int{1, 30, 92}, ActivityOps: 8}
 )
 
 func main() {
@@ -131,11 +154,17 @@ type bench struct {
 	redis   *redisServer
 	minio   *minio
 	bucket  string
-	st      *stack.Stack
-	bins    map[string]string
-	fns     map[string]*proc
-	lg      *loadClient
-	rep     *Report
+	s3      *objectstore.Store // set-up's client of the archive
+	sinks   sinkAddrs          // the load generator's notification receivers
+	// nudgeURL is where changes nudge lockbox-notify: nudges, a stand-in
+	// for the gateway's async route ("" in tests).
+	nudgeURL string
+	nudges   *nudgeSink
+	st       *stack.Stack
+	bins     map[string]string
+	fns      map[string]*proc
+	lg       *loadClient
+	rep      *Report
 }
 
 func run(p plan, stackFile, minioBin string, log *slog.Logger) (*Report, error) {
@@ -164,9 +193,9 @@ func run(p plan, stackFile, minioBin string, log *slog.Logger) (*Report, error) 
 		return nil, err
 	}
 	b.rep.Machine.Redis, b.rep.Machine.MinIO = b.redis.version, b.minio.version
-	s3 := objectstore.New(objectstore.Config{Endpoint: b.minio.endpoint, Region: "us-east-1", Bucket: b.bucket, PathStyle: true,
+	b.s3 = objectstore.New(objectstore.Config{Endpoint: b.minio.endpoint, Region: "us-east-1", Bucket: b.bucket, PathStyle: true,
 		AccessKey: b.minio.user, SecretKey: b.minio.pass})
-	if err := s3.EnsureBucket(context.Background(), false); err != nil {
+	if err := b.s3.EnsureBucket(context.Background(), false); err != nil {
 		return nil, fmt.Errorf("create bucket: %w", err)
 	}
 	if err := b.writeSecrets(); err != nil {
@@ -178,17 +207,32 @@ func run(p plan, stackFile, minioBin string, log *slog.Logger) (*Report, error) 
 	if b.lg, err = startLoadgen(dir); err != nil {
 		return nil, err
 	}
+	if b.nudges, err = startNudgeSink(); err != nil {
+		return nil, err
+	}
+	b.nudgeURL = b.nudges.url
+	// lockbox-notify is configured with the receivers' addresses, so they
+	// start before the functions do.
+	if b.sinks, err = b.startSinks(); err != nil {
+		return nil, err
+	}
 
 	steps := []struct {
 		name string
 		do   func() error
 	}{
 		{"start-up", b.startAll},
+		// Before any other step leaves outboxes behind: lockbox-notify's
+		// runs work on every tenant.
+		{"notify", b.notify},
 		{"export", b.export},
 		{"load runs", b.loadRuns},
 		{"list scaling", b.listScaling},
 		{"sweep", b.sweep},
 		{"lockbox-audit run", b.auditRun},
+		// After lockbox-audit's run, which must not export or sweep its
+		// archives' tenants.
+		{"activity", b.activity},
 		{"memory", b.memory},
 	}
 	for _, s := range steps {
@@ -210,6 +254,10 @@ func run(p plan, stackFile, minioBin string, log *slog.Logger) (*Report, error) 
 func (b *bench) close(ok bool) {
 	for _, p := range b.fns {
 		p.stop()
+	}
+	if b.nudges != nil {
+		b.log.Info("nudges received", "count", b.nudges.count.Load())
+		b.nudges.stop()
 	}
 	if b.lg != nil {
 		b.lg.close()
@@ -235,6 +283,12 @@ func (b *bench) writeSecrets() error {
 		"lockbox-webhook-secret": randomHex(), "lockbox-jwt-secret": randomHex(), "redis-password": b.redis.password,
 		"lockbox-audit-signing-key": randomHex(),
 		"s3-access-key":             b.minio.user, "s3-secret-key": b.minio.pass,
+		// lockbox-notify's: no SMTP AUTH (the receiver is on loopback), and
+		// the provider's webhook secret, unused while notify_webhook_url is
+		// empty but mounted as in a deployment.
+		"smtp-password": "", "notify-webhook-secret": webhookSecret(),
+		// lockbox-intake's sources: the example, whose fixtures probe it.
+		"lockbox-intake-config": string(intakefixtures.Config()),
 	}
 	for name, v := range secrets {
 		if err := os.WriteFile(filepath.Join(b.secrets, name), []byte(v), 0o600); err != nil {
@@ -268,21 +322,42 @@ func (b *bench) build() error {
 }
 
 // env is a function's environment: its stack.yml environment pointed at
-// this run's Redis and MinIO.
+// this run's Redis and MinIO, with a portal_url and without nudges, and for
+// lockbox-notify at the load generator's receivers.
 func (b *bench) env(name, addr string) []string {
 	out := []string{"PATH=" + os.Getenv("PATH"), "secret_mount_path=" + b.secrets, "listen_addr=" + addr}
-	if fn, ok := b.st.Functions[name]; ok {
-		for k, v := range fn.Environment {
-			switch k {
-			case "redis_url":
-				v = b.redis.url
-			case "s3_endpoint":
-				v = b.minio.endpoint
-			case "s3_bucket":
-				v = b.bucket
-			}
-			out = append(out, k+"="+v)
+	fn, ok := b.st.Functions[name]
+	if !ok {
+		return out
+	}
+	env := maps.Clone(fn.Environment)
+	for k := range env {
+		switch k {
+		case "redis_url":
+			env[k] = b.redis.url
+		case "s3_endpoint":
+			env[k] = b.minio.endpoint
+		case "s3_bucket":
+			env[k] = b.bucket
+		case "notify_url":
+			// Every change nudges, as in a deployment, a receiver that
+			// answers 202 at once as the gateway's async route does (so
+			// that the nudge's cost is in what is measured); it does not
+			// run lockbox-notify, which the notify step calls itself, as
+			// the cron-connector does.
+			env[k] = b.nudgeURL
+		case "portal_url":
+			// Required by lockbox-portal; mails and webhooks link to it.
+			env[k] = benchPortalURL
 		}
+	}
+	if name == "lockbox-notify" {
+		// As a deployment configures it, with receivers on loopback.
+		env["smtp_url"] = "smtp://" + b.sinks.SMTP
+		env["webhook_allow_private"] = "true"
+	}
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
 	}
 	return out
 }
@@ -378,3 +453,28 @@ func machine() Machine {
 	}
 	return m
 }
+
+// nudgeSink stands in for the gateway's /async-function/lockbox-notify:
+// it answers 202 at once and counts the nudges.
+type nudgeSink struct {
+	url   string
+	srv   *http.Server
+	count atomic.Int64
+}
+
+func startNudgeSink() (*nudgeSink, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("nudge receiver: %w", err)
+	}
+	n := &nudgeSink{url: "http://" + l.Addr().String() + "/async-function/lockbox-notify"}
+	n.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		n.count.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+	})}
+	go func() { _ = n.srv.Serve(l) }()
+	return n, nil
+}
+
+func (n *nudgeSink) stop() { _ = n.srv.Close() }

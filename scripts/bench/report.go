@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"lockbox.dev/shared/notify"
 )
 
 // Report is everything one run measured.
@@ -23,6 +25,8 @@ type Report struct {
 	Export    ExportReport     `json:"export"`
 	Sweep     SweepReport      `json:"sweep"`
 	Audit     AuditReport      `json:"audit"`
+	Notify    []NotifyRun      `json:"notify"`
+	Activity  ActivityReport   `json:"activity"`
 	Functions []FunctionReport `json:"functions"`
 	Targets   []Target         `json:"targets"`
 }
@@ -42,7 +46,7 @@ type Machine struct {
 
 // Run is one measured load run.
 type Run struct {
-	Op          string    `json:"op"`   // one of transitionOps, list or noop
+	Op          string    `json:"op"`   // one of loadOps
 	Path        string    `json:"path"` // http (the function) or redis (the ceiling)
 	Concurrency int       `json:"concurrency"`
 	Ops         int       `json:"ops"`
@@ -117,11 +121,130 @@ type SweepReport struct {
 
 // AuditReport is the lockbox-audit call over everything left.
 type AuditReport struct {
+	// Calls are the runs it took: each is bounded in time and the next
+	// continues where it stopped.
+	Calls    int     `json:"calls"`
 	Exported int     `json:"exported"`
 	Objects  int     `json:"objects"`
 	Expired  int     `json:"expired"`
 	Tenants  int     `json:"tenants"`
 	Seconds  float64 `json:"seconds"`
+}
+
+// NotifyRun is lockbox-notify sending the deliveries of the requests filed
+// in Tenants tenants (two mails and a webhook each), beside the ceiling.
+type NotifyRun struct {
+	Tenants int `json:"tenants"`
+	// Concurrency is how many deliveries lockbox-notify sends at once:
+	// notify.Senders per tenant, up to notify.Workers tenants.
+	Concurrency int     `json:"concurrency"`
+	Requests    int     `json:"requests"`
+	Mails       int     `json:"mails"`
+	Webhooks    int     `json:"webhooks"`
+	Calls       int     `json:"calls"` // lockbox-notify calls until all was sent
+	Seconds     float64 `json:"seconds"`
+	// CPU seconds per 1,000 deliveries of the function process,
+	// redis-server and the load generator (the receivers).
+	FunctionCPUPer1k float64       `json:"functionCpuPer1k"`
+	RedisCPUPer1k    float64       `json:"redisCpuPer1k"`
+	ReceiverCPUPer1k float64       `json:"receiverCpuPer1k"`
+	Ceiling          NotifyCeiling `json:"ceiling"`
+}
+
+// Deliveries is how many deliveries the run sent.
+func (n NotifyRun) Deliveries() int { return n.Mails + n.Webhooks }
+
+// Throughput is deliveries per second.
+func (n NotifyRun) Throughput() float64 { return rate(n.Deliveries(), n.Seconds) }
+
+// NotifyCeiling is the same number of mails and webhooks, rendered
+// beforehand, sent straight to the receivers by the load generator with
+// lockbox-notify's senders, as many at once: first the mails, then the
+// webhooks.
+type NotifyCeiling struct {
+	Mails          int       `json:"mails"`
+	Webhooks       int       `json:"webhooks"`
+	MailSeconds    float64   `json:"mailSeconds"`
+	WebhookSeconds float64   `json:"webhookSeconds"`
+	MailLatency    Latencies `json:"mailLatencyMs"` // per send
+	WebhookLatency Latencies `json:"webhookLatencyMs"`
+	// ClientCPUPer1k is CPU seconds per 1,000 deliveries of the load
+	// generator: the senders and the receivers.
+	ClientCPUPer1k float64 `json:"clientCpuPer1k"`
+}
+
+// Seconds is how long both channels took.
+func (c NotifyCeiling) Seconds() float64 { return c.MailSeconds + c.WebhookSeconds }
+
+// Throughput is deliveries per second over both channels.
+func (c NotifyCeiling) Throughput() float64 { return rate(c.Mails+c.Webhooks, c.Seconds()) }
+
+// ActivityReport is the activity log measurement.
+type ActivityReport struct {
+	Archives []ActivityArchive `json:"archives"`
+	Runs     []ActivityRun     `json:"runs"`
+}
+
+// ActivityArchive is one tenant's archive, as the runs read it.
+type ActivityArchive struct {
+	Tenant  string  `json:"tenant"`
+	Days    int     `json:"days"`
+	Events  int     `json:"events"`
+	Objects int     `json:"objects"`
+	Seconds float64 `json:"seconds"` // filing and exporting it (set-up)
+}
+
+// ActivityRun is one measured run of activity pages.
+type ActivityRun struct {
+	Query       string    `json:"query"` // page, operation or day
+	Days        int       `json:"days"`  // the span of the archive read
+	Path        string    `json:"path"`  // http (lockbox-activity) or s3 (the ceiling)
+	Concurrency int       `json:"concurrency"`
+	Ops         int       `json:"ops"`
+	Seconds     float64   `json:"seconds"`
+	Throughput  float64   `json:"throughput"` // pages per second
+	Latency     Latencies `json:"latencyMs"`
+	Events      int       `json:"events"` // on the page
+	// Lists and Gets are the S3 calls of one page.
+	Lists int `json:"lists"`
+	Gets  int `json:"gets"`
+	// CPU milliseconds per page of the function process (http only), the
+	// load generator and MinIO.
+	FunctionCPUMs float64 `json:"functionCpuMsPerPage"`
+	ClientCPUMs   float64 `json:"clientCpuMsPerPage"`
+	MinIOCPUMs    float64 `json:"minioCpuMsPerPage"`
+}
+
+// describe names the run's query.
+func (a ActivityRun) describe() string {
+	switch a.Query {
+	case queryPage:
+		return "first page, " + days(a.Days)
+	case queryOperation:
+		return "ApproveLockboxRequest only, " + days(a.Days)
+	case queryDay:
+		return fmt.Sprintf("one day of %d", a.Days)
+	}
+	return a.Query
+}
+
+// activityRun finds the run of a query, path and concurrency.
+func (r *Report) activityRun(query string, days int, path string, c int) (ActivityRun, bool) {
+	i := slices.IndexFunc(r.Activity.Runs, func(x ActivityRun) bool {
+		return x.Query == query && x.Days == days && x.Path == path && x.Concurrency == c
+	})
+	if i < 0 {
+		return ActivityRun{}, false
+	}
+	return r.Activity.Runs[i], true
+}
+
+// rate is n per second, 0 for no time.
+func rate(n int, seconds float64) float64 {
+	if seconds <= 0 {
+		return 0
+	}
+	return float64(n) / seconds
 }
 
 // FunctionReport is one function process's start-up and memory.
@@ -164,6 +287,10 @@ func (r *Report) evaluate() {
 		if run, found := r.run(op, "http", 1); found {
 			add(op+" Redis round trips per call", run.RoundTrips, "= 1", run.RoundTrips < 1.05)
 		}
+	}
+	if run, found := r.run("portal", "http", 1); found {
+		add(fmt.Sprintf("portal pending page p99 @1 with %s requests, ms", count(portalStored)), run.Latency.P99,
+			fmt.Sprintf("≤ %.0f", portalBarMs), run.Latency.P99 <= portalBarMs)
 	}
 	if len(r.List) > 1 {
 		first, last := r.List[0], r.List[len(r.List)-1]
@@ -231,7 +358,8 @@ func markdown(r *Report) string {
 	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
 
 	fmt.Fprintf(&b, "\n### Calls: the function over HTTP beside its ceilings\n\n")
-	fmt.Fprintf(&b, "%d measured calls per run (list: %d) after %d warm-up calls. `http` is the function called over loopback; `redis` is the same store call sent straight to Redis by the same client (the Redis ceiling); `noop` is a function of no work built with the same template (the HTTP ceiling). CPU is seconds per 1,000 calls of the function process, of the load generator (the client: for `redis`, the client is the whole work besides Redis) and of redis-server; the three share the machine's cores. Round trips are client reads Redis processed per call.\n\n", r.Plan.Ops, r.Plan.ListOps, r.Plan.Warmup)
+	fmt.Fprintf(&b, "%d measured calls per run (list and portal: %d) after %d warm-up calls. `http` is the function called over loopback; `redis` is the same store call sent straight to Redis by the same client (the Redis ceiling); `noop` is a function of no work built with the same template (the HTTP ceiling). CPU is seconds per 1,000 calls of the function process, of the load generator (the client: for `redis`, the client is the whole work besides Redis) and of redis-server; the three share the machine's cores. Round trips are client reads Redis processed per call.\n\n", r.Plan.Ops, r.Plan.ListOps, r.Plan.Warmup)
+	fmt.Fprintf(&b, "`intake` is `lockbox-intake` filing a request from a Jira \"issue created\" delivery (POST /jira, the example configuration's mapping, signed as Jira signs it), each call in one of 64 tenants for a reporter and an issue of its own, as `create` files. `portal` is `lockbox-portal`'s pending page (GET /, a page of 50 rendered as HTML) for an approver signed in once beforehand, in a tenant of %d pending requests.\n\n", portalStored)
 	tw = table(&b, "op", "path", "conc", "calls/s", "p50 ms", "p99 ms", "p99.9 ms", "function CPU s/1k", "client CPU s/1k", "Redis CPU s/1k", "round trips", "scripts/call")
 	for _, run := range r.Runs {
 		fnCPU := "—"
@@ -244,19 +372,7 @@ func markdown(r *Report) string {
 	}
 	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
 
-	fmt.Fprintf(&b, "\n### Ratios at each concurrency\n\n")
-	tw = table(&b, "op", "conc", "calls/s ÷ no-op", "calls/s ÷ Redis ceiling")
-	for _, op := range append(slices.Clone(transitionOps), "list") {
-		for _, c := range r.Plan.Concurrency {
-			h, ok1 := r.run(op, "http", c)
-			n, ok2 := r.run("noop", "http", c)
-			d, ok3 := r.run(op, "redis", c)
-			if ok1 && ok2 && ok3 {
-				row(tw, op, fmt.Sprint(c), fmt.Sprintf("%.2f", h.Throughput/n.Throughput), fmt.Sprintf("%.2f", h.Throughput/d.Throughput))
-			}
-		}
-	}
-	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
+	ratiosSection(&b, r)
 
 	fmt.Fprintf(&b, "\n### List page (50) latency by requests stored in the tenant, concurrency 1, over HTTP\n\n")
 	tw = table(&b, "stored", "calls", "p50 ms", "p99 ms", "p99.9 ms")
@@ -288,10 +404,13 @@ func markdown(r *Report) string {
 			fmt.Sprintf("%.0f", float64(s.Expired)/s.Seconds), fmt.Sprintf("batches of %d, heap peak +%.1f MB", s.Batch, s.PeakHeapMB))
 	}
 	if a := r.Audit; a.Seconds > 0 {
-		row(tw, "lockbox-audit call over everything left", fmt.Sprintf("%d events, %d objects, %d tenants", a.Exported, a.Objects, a.Tenants), fmt.Sprintf("%.3f", a.Seconds),
+		row(tw, "lockbox-audit calls over everything left", fmt.Sprintf("%d events, %d objects, %d tenants, %d calls", a.Exported, a.Objects, a.Tenants, a.Calls), fmt.Sprintf("%.3f", a.Seconds),
 			fmt.Sprintf("%.0f events", float64(a.Exported)/a.Seconds), "after the load runs")
 	}
 	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
+
+	notifySection(&b, r)
+	activitySection(&b, r)
 
 	fmt.Fprintf(&b, "\n### Function processes\n\n")
 	tw = table(&b, "function", "start-up ms (median)", "start-up ms (max)", "RSS MB after first call", "RSS MB after the run", "peak RSS MB")
@@ -301,6 +420,130 @@ func markdown(r *Report) string {
 	}
 	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
 	return b.String()
+}
+
+// redisCeiling is the Redis run an op's HTTP run is divided by: its own,
+// but create's for intake (the same store call: one request filed, with
+// the delivery's idempotency key besides), and none ("") for the portal,
+// whose page is a session read besides a list.
+func redisCeiling(op string) string {
+	switch op {
+	case "intake":
+		return "create"
+	case "portal", "noop":
+		return ""
+	}
+	return op
+}
+
+// ratiosSection renders each op's throughput over the no-op's and its
+// Redis ceiling's at each concurrency.
+func ratiosSection(b *bytes.Buffer, r *Report) {
+	fmt.Fprintf(b, "\n### Ratios at each concurrency\n\n")
+	if slices.ContainsFunc(r.Runs, func(x Run) bool { return x.Op == "intake" }) {
+		fmt.Fprintf(b, "`intake` has no Redis run of its own: its Redis ceiling is `create`'s (redis/create), the same store call filing one request (intake's also records the delivery's idempotency key). `portal` has none (—): its page is a session read besides the list.\n\n")
+	}
+	tw := table(b, "op", "conc", "calls/s ÷ no-op", "calls/s ÷ Redis ceiling")
+	for _, op := range loadOps() {
+		for _, c := range r.Plan.Concurrency {
+			h, ok1 := r.run(op, "http", c)
+			n, ok2 := r.run("noop", "http", c)
+			if op == "noop" || !ok1 || !ok2 {
+				continue
+			}
+			ceiling := "—"
+			if d, ok := r.run(redisCeiling(op), "redis", c); ok {
+				ceiling = fmt.Sprintf("%.2f", h.Throughput/d.Throughput)
+			}
+			row(tw, op, fmt.Sprint(c), fmt.Sprintf("%.2f", h.Throughput/n.Throughput), ceiling)
+		}
+	}
+	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
+}
+
+// notifySection renders lockbox-notify's runs beside their ceilings.
+func notifySection(b *bytes.Buffer, r *Report) {
+	if len(r.Notify) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n### Notifications: lockbox-notify beside direct sends\n\n")
+	fmt.Fprintf(b, "Requests filed in tenants with %d approvers and one standard webhook, three deliveries each: a mail per approver (SMTP, one connection per mail) and a signed webhook, to receivers in the load generator (an SMTP server, an HTTP endpoint answering 204). `lockbox-notify` is called as the cron-connector calls it until all is sent; it works on up to %d tenants at once and sends up to %d of each tenant's deliveries at once. The ceiling is the same senders, configured alike, sending as many messages rendered beforehand straight to the same receivers, as many at once (the mails, then the webhooks). mails/s and webhooks/s count each channel over the whole run; CPU is seconds per 1,000 deliveries.\n\n",
+		len(notifyApprovers), notify.Workers, notify.Senders)
+	tw := table(b, "sender", "tenants", "at once", "mails", "webhooks", "calls", "seconds", "deliveries/s", "mails/s", "webhooks/s", "÷ ceiling", "CPU s/1k deliveries")
+	for _, n := range r.Notify {
+		c := n.Ceiling
+		row(tw, "lockbox-notify", fmt.Sprint(n.Tenants), fmt.Sprint(n.Concurrency), fmt.Sprint(n.Mails), fmt.Sprint(n.Webhooks), fmt.Sprint(n.Calls),
+			fmt.Sprintf("%.3f", n.Seconds), fmt.Sprintf("%.0f", n.Throughput()), fmt.Sprintf("%.0f", rate(n.Mails, n.Seconds)),
+			fmt.Sprintf("%.0f", rate(n.Webhooks, n.Seconds)), fmt.Sprintf("%.2f", n.Throughput()/c.Throughput()),
+			fmt.Sprintf("function %.3f, Redis %.3f, receivers %.3f", n.FunctionCPUPer1k, n.RedisCPUPer1k, n.ReceiverCPUPer1k))
+		row(tw, "direct sends (ceiling)", fmt.Sprint(n.Tenants), fmt.Sprint(n.Concurrency), fmt.Sprint(c.Mails), fmt.Sprint(c.Webhooks), "—",
+			fmt.Sprintf("%.3f", c.Seconds()), fmt.Sprintf("%.0f", c.Throughput()), fmt.Sprintf("%.0f", rate(c.Mails, c.Seconds())),
+			fmt.Sprintf("%.0f", rate(c.Webhooks, c.Seconds())), "—", fmt.Sprintf("load generator (senders and receivers) %.3f", c.ClientCPUPer1k))
+	}
+	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
+	fmt.Fprintf(b, "\nThe ceiling's channels alone, per send:\n\n")
+	tw = table(b, "at once", "mail p50 ms", "mail p99 ms", "mails/s alone", "webhook p50 ms", "webhook p99 ms", "webhooks/s alone")
+	for _, n := range r.Notify {
+		c := n.Ceiling
+		row(tw, fmt.Sprint(n.Concurrency), fmt.Sprintf("%.3f", c.MailLatency.P50), fmt.Sprintf("%.3f", c.MailLatency.P99),
+			fmt.Sprintf("%.0f", rate(c.Mails, c.MailSeconds)), fmt.Sprintf("%.3f", c.WebhookLatency.P50), fmt.Sprintf("%.3f", c.WebhookLatency.P99),
+			fmt.Sprintf("%.0f", rate(c.Webhooks, c.WebhookSeconds)))
+	}
+	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
+}
+
+// activitySection renders lockbox-activity's runs beside their ceilings.
+func activitySection(b *bytes.Buffer, r *Report) {
+	a := r.Activity
+	if len(a.Runs) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n### Activity log: lockbox-activity beside its S3 reads\n\n")
+	var archives []string
+	for _, x := range a.Archives {
+		archives = append(archives, fmt.Sprintf("%s: %d events in %d objects", days(x.Days), x.Events, x.Objects))
+	}
+	fmt.Fprintf(b, "Archives (%s) of a request every %s decided %s later, each event in an object of its own, as lockbox-audit running every minute archives a tenant this quiet. `http` is `lockbox-activity` called over loopback with a reader's token; `s3` is the same page's List and Get calls alone, one after another, from the load generator with the same S3 client (the ceiling). %d pages per run after %d of each query; pages of 50. CPU is milliseconds per page.\n\n",
+		strings.Join(archives, "; "), span(archiveEvery), span(archiveDecideAfter), r.Plan.ActivityOps, activityWarmup)
+	tw := table(b, "query", "conc", "path", "pages/s", "p50 ms", "p99 ms", "p99.9 ms", "events", "S3 lists + gets", "function CPU ms", "client CPU ms", "MinIO CPU ms")
+	for _, x := range a.Runs {
+		fnCPU := "—"
+		if x.Path == "http" {
+			fnCPU = fmt.Sprintf("%.2f", x.FunctionCPUMs)
+		}
+		row(tw, x.describe(), fmt.Sprint(x.Concurrency), x.Path, fmt.Sprintf("%.0f", x.Throughput), fmt.Sprintf("%.3f", x.Latency.P50),
+			fmt.Sprintf("%.3f", x.Latency.P99), fmt.Sprintf("%.3f", x.Latency.P999), fmt.Sprint(x.Events), fmt.Sprintf("%d + %d", x.Lists, x.Gets),
+			fnCPU, fmt.Sprintf("%.2f", x.ClientCPUMs), fmt.Sprintf("%.2f", x.MinIOCPUMs))
+	}
+	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
+	fmt.Fprintf(b, "\n")
+	tw = table(b, "query", "conc", "pages/s ÷ S3 reads", "p50 ÷ S3 reads'", "p99 ÷ S3 reads'")
+	for _, x := range a.Runs {
+		if x.Path != "http" {
+			continue
+		}
+		if c, ok := r.activityRun(x.Query, x.Days, "s3", x.Concurrency); ok {
+			row(tw, x.describe(), fmt.Sprint(x.Concurrency), fmt.Sprintf("%.2f", x.Throughput/c.Throughput),
+				fmt.Sprintf("%.2f", x.Latency.P50/c.Latency.P50), fmt.Sprintf("%.2f", x.Latency.P99/c.Latency.P99))
+		}
+	}
+	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
+}
+
+// days writes n days.
+func days(n int) string {
+	if n == 1 {
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", n)
+}
+
+// span writes 2h0m0s as 2 h and 45m0s as 45 min.
+func span(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%d h", d/time.Hour)
+	}
+	return fmt.Sprintf("%d min", d/time.Minute)
 }
 
 // table starts a Markdown table with aligned columns.

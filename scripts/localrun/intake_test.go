@@ -79,7 +79,7 @@ func TestMakeRunIntakeFixtures(t *testing.T) {
 	for _, r := range page.Value {
 		assert.Equal(t, lockbox.StatusCanceled, r.Status, r.SupportRequest)
 		require.NotNil(t, r.Closure)
-		assert.True(t, strings.HasPrefix(r.Closure.By, "intake:"), r.Closure.By)
+		assert.True(t, strings.HasPrefix(r.Closure.By, "ticket:"), r.Closure.By)
 	}
 
 	// Refusals reach the caller.

@@ -120,11 +120,10 @@ func intakeCreate(s *Service, req handler.Request, src *intake.Source, d intake.
 }
 
 // intakeClose withdraws the ticket's pending requests and ends its live
-// grants, each in its own atomic step recorded as done by the source. A
-// request that is already closed, or closes meanwhile, is left as it is, so
-// a re-delivered close changes nothing more.
+// grants, each in its own atomic step recorded as done by the system, as
+// "ticket:<source>". A request that is already closed, or closes meanwhile,
+// is left as it is, so a re-delivered close changes nothing more.
 func intakeClose(s *Service, req handler.Request, src *intake.Source, out intake.Outcome) (handler.Response, error) {
-	p := intakeService(src)
 	ctx, cancel := httpapi.Context(req, httpapi.Timeout)
 	defer cancel()
 	rs, err := s.Store.ByTicket(ctx, out.TenantID, out.Ticket)
@@ -146,7 +145,7 @@ func intakeClose(s *Service, req handler.Request, src *intake.Source, out intake
 		// person's: no principal, so segregation of duties (which keeps
 		// people from deciding or revoking their own requests) does not
 		// stop the source from withdrawing what it filed.
-		_, err := s.Store.Act(ctx, out.TenantID, r.RequestID, lockbox.Act{Action: a, Actor: lockbox.Actor{Kind: lockbox.ActorSystem, ID: p.Subject},
+		_, err := s.Store.Act(ctx, out.TenantID, r.RequestID, lockbox.Act{Action: a, Actor: lockbox.Actor{Kind: lockbox.ActorSystem, ID: "ticket:" + src.Name},
 			Reason: out.Reason, At: s.Now()})
 		var le *lockbox.Error
 		switch {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -433,4 +434,50 @@ func TestLostHeadAfterAKeyRotation(t *testing.T) {
 	rep, err := Verify(t.Context(), f.bkt, "contoso", otherKey.Public().(ed25519.PublicKey), testPub)
 	require.NoError(t, err)
 	assert.EqualValues(t, 6, rep.Events)
+}
+
+// cancelingLog ends the run's context while the read-ahead reads the third
+// batch, once the run has had time to get to waiting for it: the deadline
+// of a lockbox-audit run falling mid-export.
+type cancelingLog struct {
+	Log
+	reads  atomic.Int32
+	cancel context.CancelFunc
+}
+
+func (l *cancelingLog) ReadEvents(ctx context.Context, tenant, after, upto string, n int) ([]lockbox.LoggedEvent, error) {
+	if l.reads.Add(1) == 3 {
+		time.Sleep(50 * time.Millisecond) // the run acknowledges batch 1 and waits for batch 3
+		l.cancel()
+		return nil, ctx.Err()
+	}
+	return l.Log.ReadEvents(ctx, tenant, after, upto, n)
+}
+
+// A run whose time runs out while it waits for the read-ahead returns (with
+// the context's error) instead of waiting for a read that will never come;
+// the next run carries on from there, and every event is archived once.
+func TestExportReturnsWhenItsTimeRunsOut(t *testing.T) {
+	for range 10 {
+		f := setup(t)
+		f.activity(t, "contoso", 10) // 15 events: three batches of 5
+		ctx, cancel := context.WithCancel(t.Context())
+		e := NewExporter(&cancelingLog{Log: f.store, cancel: cancel}, f.bkt, testKey)
+		e.Batch, e.Now = 5, func() time.Time { return f.now }
+		done := make(chan error, 1)
+		go func() { _, err := e.ExportTenant(ctx, "contoso"); done <- err }()
+		select {
+		case err := <-done:
+			assert.ErrorIs(t, err, context.Canceled)
+		case <-time.After(10 * time.Second):
+			t.Fatal("ExportTenant still waits for the read-ahead after its context ended")
+		}
+		cancel()
+		f.exp.Batch = 5
+		_, err := f.exp.ExportTenant(t.Context(), "contoso")
+		require.NoError(t, err)
+		rep, err := Verify(t.Context(), f.bkt, "contoso", testKey.Public().(ed25519.PublicKey))
+		require.NoError(t, err)
+		assert.EqualValues(t, 15, rep.Events, "the next run exports the rest, each event once")
+	}
 }

@@ -196,9 +196,15 @@ func (e *Exporter) ExportTenant(ctx context.Context, tenant string) (TenantResul
 		var next *batch
 		var nextErr error
 		if i+1 < e.MaxBatches {
-			f := <-reads
-			if nextErr = f.err; nextErr == nil && len(f.events) > 0 {
-				next, nextErr = e.seal(tenant, f.events, b.after)
+			// The reader gives up without a word when ctx ends: wait for
+			// either, never for a read that will not come.
+			select {
+			case f := <-reads:
+				if nextErr = f.err; nextErr == nil && len(f.events) > 0 {
+					next, nextErr = e.seal(tenant, f.events, b.after)
+				}
+			case <-ctx.Done():
+				nextErr = ctx.Err()
 			}
 		}
 		if err := <-written; err != nil {

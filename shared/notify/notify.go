@@ -101,8 +101,14 @@ type Summary struct {
 	Seconds float64   `json:"seconds"`
 }
 
-// Workers is how many tenants a run works on at once.
-const Workers = 8
+// Workers is how many tenants a run works on at once, and Senders how
+// many of one tenant's deliveries it sends at once: a request filed in a
+// tenant of fifty approvers reaches them side by side, not one mail after
+// another.
+const (
+	Workers = 8
+	Senders = 8
+)
 
 // batch is how many timers, notifications and deliveries one step handles.
 const batch = 100
@@ -144,12 +150,21 @@ func (j *Job) Run(ctx context.Context, tenants ...string) Summary {
 
 // tenantRun is one run's work for one tenant, with what it read once.
 type tenantRun struct {
-	job      *Job
-	tenant   string
+	job    *Job
+	tenant string
+
+	mu       sync.Mutex        // guards what follows: Senders goroutines share them
 	settings *lockbox.Settings // read at most once per run
 	requests map[string]lockbox.Request
 
 	timers, expanded, sent, retrying, failed int
+}
+
+// count adds one to a counter of t.
+func (t *tenantRun) count(c *int) {
+	t.mu.Lock()
+	*c++
+	t.mu.Unlock()
 }
 
 func (t *tenantRun) run(ctx context.Context) error {
@@ -183,10 +198,10 @@ func (t *tenantRun) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, d := range claimed {
-			if err := t.send(ctx, d); err != nil {
-				return err
-			}
+		errs := make([]error, len(claimed))
+		workers.Each(len(claimed), Senders, func(i int) { errs[i] = t.send(ctx, claimed[i]) })
+		if err := errors.Join(errs...); err != nil {
+			return err
 		}
 		if len(claimed) < batch {
 			return nil
@@ -204,23 +219,33 @@ func (j *Job) lease() time.Duration {
 
 // request returns the request a notification is about, as it stands now.
 func (t *tenantRun) request(ctx context.Context, id string) (lockbox.Request, error) {
-	if r, ok := t.requests[id]; ok {
+	t.mu.Lock()
+	r, ok := t.requests[id]
+	t.mu.Unlock()
+	if ok {
 		return r, nil
 	}
 	r, err := t.job.Store.Get(ctx, t.tenant, id)
 	if err == nil {
+		t.mu.Lock()
 		t.requests[id] = r
+		t.mu.Unlock()
 	}
 	return r, err
 }
 
 func (t *tenantRun) currentSettings(ctx context.Context) (lockbox.Settings, error) {
-	if t.settings != nil {
-		return *t.settings, nil
+	t.mu.Lock()
+	cached := t.settings
+	t.mu.Unlock()
+	if cached != nil {
+		return *cached, nil
 	}
 	s, err := t.job.Store.Settings(ctx, t.tenant)
 	if err == nil {
+		t.mu.Lock()
 		t.settings = &s
+		t.mu.Unlock()
 	}
 	return s, err
 }
@@ -342,7 +367,7 @@ func (t *tenantRun) send(ctx context.Context, d lockbox.Delivery) error {
 	err := t.attempt(ctx, d)
 	now := j.Now()
 	if err == nil {
-		t.sent++
+		t.count(&t.sent)
 		return j.Store.Delivered(ctx, t.tenant, d.ID, now)
 	}
 	var next time.Time
@@ -353,9 +378,9 @@ func (t *tenantRun) send(ctx context.Context, d lockbox.Delivery) error {
 			wait = max(wait, later.After)
 		}
 		next = now.Add(wait)
-		t.retrying++
+		t.count(&t.retrying)
 	} else {
-		t.failed++
+		t.count(&t.failed)
 	}
 	j.Log.Warn("notification not delivered", "tenantId", t.tenant, "delivery", d.ID, "channel", d.Channel, "attempt", d.Attempts+1,
 		"retry", !next.IsZero(), "err", err)

@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -376,4 +377,49 @@ func TestWhoHearsWhat(t *testing.T) {
 	got = subjects()
 	assert.Equal(t, []string{"eng7@provider.example"}, got["[contoso] INC-1001: access approved"])
 	assert.Equal(t, []string{"eng7@provider.example"}, got["[contoso] INC-1001: your access ends in 30 minutes"])
+}
+
+// barrierMailer holds every mail until want are being sent at once (or a
+// while has passed), and records the most it saw at once.
+type barrierMailer struct {
+	want    int
+	mu      sync.Mutex
+	cur, hi int
+	all     chan struct{}
+}
+
+func (b *barrierMailer) Mail(ctx context.Context, _ lockbox.Notification, _, _ string) error {
+	b.mu.Lock()
+	b.cur++
+	b.hi = max(b.hi, b.cur)
+	if b.cur == b.want {
+		close(b.all)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.all:
+	case <-time.After(5 * time.Second):
+	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	b.cur--
+	b.mu.Unlock()
+	return nil
+}
+
+// One tenant's deliveries go out side by side (Senders at once): a tenant
+// of many approvers does not wait for each mail in turn.
+func TestOneTenantSendsSideBySide(t *testing.T) {
+	w := setup(t)
+	var approvers []lockbox.Approver
+	for i := range notify.Senders {
+		approvers = append(approvers, lockbox.Approver{ID: fmt.Sprintf("a%d", i), Email: fmt.Sprintf("a%d@contoso.example", i)})
+	}
+	w.e.Configure("contoso", func(s *lockbox.Settings) { s.Approvers, s.Webhooks = approvers, nil })
+	m := &barrierMailer{want: notify.Senders, all: make(chan struct{})}
+	w.job.Mailer = m
+	w.file(t)
+	s := w.run(t)
+	assert.Equal(t, notify.Senders, s.Sent)
+	assert.Equal(t, notify.Senders, m.hi, "mails sent at once")
 }

@@ -104,6 +104,7 @@ func portalSignIn(client *http.Client, base, token string) (string, error) {
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for _, c := range cookies {
+		// #nosec G124 -- a cookie sent back in a request: Secure, HttpOnly and SameSite are a response's attributes.
 		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
 	}
 	resp, body, err := readAll(client, req)

@@ -106,7 +106,11 @@ func TestEndToEndWithFaasCLI(t *testing.T) {
 	}, 15*time.Second, 200*time.Millisecond, "audit records not exported: %v %+v", err, rep)
 	assert.Equal(t, map[string]int{lockbox.OpCreate: 1, lockbox.OpApprove: 1}, rep.Operations)
 	assert.GreaterOrEqual(t, r.Backends["lockbox-audit"].invocations.Load(), int64(1))
-	assert.Contains(t, out.String(), `msg="cron invoked" function=lockbox-audit status=200`)
+	// The scheduler logs an invocation once its answer is back, which can be a
+	// moment after the export's objects are visible.
+	assert.Eventually(t, func() bool {
+		return strings.Contains(out.String(), `msg="cron invoked" function=lockbox-audit status=200`)
+	}, 5*time.Second, 50*time.Millisecond, "no cron log line for lockbox-audit")
 
 	// Ctrl-C: everything stops.
 	require.NoError(t, s.stop())

@@ -121,6 +121,7 @@ func TestDeliveries(t *testing.T) {
 		claimed := make([][]lockbox.Delivery, 2)
 		for i := range claimed {
 			wg.Go(func() {
+				var err error
 				claimed[i], err = s.Claim(ctx, ten, now, time.Minute, 10)
 				assert.NoError(t, err)
 			})

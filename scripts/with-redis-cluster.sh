@@ -25,8 +25,10 @@ stop() {
 	done
 }
 cleanup() {
+	local rc=$?
 	stop
-	rm -rf "$dir"
+	rm -rf "$dir" || echo "with-redis-cluster: could not remove $dir" >&2
+	exit "$rc"
 }
 trap cleanup EXIT
 

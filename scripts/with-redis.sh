@@ -14,9 +14,17 @@ if ! command -v redis-server >/dev/null; then
 fi
 
 dir=$(mktemp -d)
+# cleanup stops the server and waits for it to exit (it writes into $dir on
+# the way out) before removing $dir; a leftover temp dir is reported, not
+# turned into the command's failure.
 cleanup() {
-	kill "$(cat "$dir/redis.pid" 2>/dev/null)" 2>/dev/null || true
-	rm -rf "$dir"
+	local rc=$? pid
+	pid=$(cat "$dir/redis.pid" 2>/dev/null) || pid=
+	if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	fi
+	rm -rf "$dir" || echo "with-redis: could not remove $dir" >&2
+	exit "$rc"
 }
 trap cleanup EXIT
 

@@ -400,3 +400,69 @@ func TestByTicket(t *testing.T) {
 		assert.Empty(t, none)
 	})
 }
+
+// Two tenants swept side by side after Redis lost its scripts: one sweep
+// loads the script between two settles of the other's pipeline. The settle
+// that ran is counted, though the index no longer lists it when the other
+// sweep reads it again.
+func TestSweepCountsSettlesAroundAScriptReload(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		lim := lockbox.Limits{PendingTTL: 50 * time.Millisecond, AccessTTL: time.Hour, MaxAccessTTL: time.Hour}
+		now := time.Now().Truncate(time.Millisecond)
+		plain := redisstore.New(b.rdb, lim)
+		ten, other := tenant(t), tenant(t)
+		for range 3 {
+			file(t, plain, ten, "eng-1", now)
+		}
+		file(t, plain, other, "eng-2", now)
+		if b.mini != nil {
+			b.mini.FastForward(time.Second)
+		} else {
+			time.Sleep(time.Until(now.Add(time.Second)))
+		}
+		later := now.Add(time.Second)
+
+		opt := *b.rdb.Options()
+		split := redis.NewClient(&opt)
+		t.Cleanup(func() { split.Close() })
+		var otherSwept lockbox.SweepResult
+		split.AddHook(&splitPipeline{between: func() {
+			var err error
+			otherSwept, err = plain.Sweep(ctx, other, later)
+			require.NoError(t, err)
+		}})
+		require.NoError(t, b.rdb.ScriptFlush(ctx).Err())
+
+		swept, err := redisstore.New(split, lim).Sweep(ctx, ten, later)
+		require.NoError(t, err)
+		assert.Equal(t, 3, swept.Expired, "every expiry counted, including the one settled before the reload")
+		assert.Equal(t, 1, otherSwept.Expired)
+		msgs, err := b.rdb.XRange(ctx, redisstore.EventsKey(ten), "-", "+").Result()
+		require.NoError(t, err)
+		assert.Len(t, msgs, 6, "three creates and three expiries, each once")
+	})
+}
+
+// splitPipeline sends the first pipeline of scripts' first command alone, calls between once,
+// then sends the rest: another client's command lands between them.
+type splitPipeline struct {
+	between func()
+	done    bool
+}
+
+func (h *splitPipeline) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *splitPipeline) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *splitPipeline) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if h.done || len(cmds) < 2 || cmds[0].Name() != "evalsha" {
+			return next(ctx, cmds)
+		}
+		h.done = true
+		err := next(ctx, cmds[:1])
+		h.between()
+		if err2 := next(ctx, cmds[1:]); err == nil {
+			err = err2
+		}
+		return err
+	}
+}

@@ -50,26 +50,27 @@ func (s *Store) Sweep(ctx context.Context, tenant string, now time.Time) (lockbo
 			return res, nil
 		}
 		cmds := make([]*redis.Cmd, len(due))
-		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		// Each command carries its own reply or error, read below.
+		_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, member := range due {
 				id := member[2:]
 				cmds[i] = settleScript.EvalSha(ctx, p, []string{k.req(id)}, string(k), id, ms(now))
 			}
 			return nil
 		})
-		if err != nil && redis.HasErrorPrefix(cmds[0].Err(), "NOSCRIPT") {
-			if err := settleScript.Load(ctx, s.rdb).Err(); err != nil {
-				return res, classify("load sweep script", err)
-			}
-			continue
-		}
-		if err != nil {
-			return res, classify("sweep", err)
-		}
+		// A run that finds the script missing loads it and reads the index
+		// again. Settles of the same pipeline that ran (another sweep may load
+		// the script between two of them) are counted first: the index no
+		// longer lists them.
+		reload := false
 		for _, c := range cmds {
 			out, err := c.StringSlice()
-			if err != nil {
-				return res, lockbox.Internal("sweep", err)
+			switch {
+			case redis.HasErrorPrefix(c.Err(), "NOSCRIPT"):
+				reload = true
+				continue
+			case err != nil:
+				return res, classify("sweep", err)
 			}
 			switch strings.Join(out, "") {
 			case string(lockbox.ActionExpire):
@@ -79,6 +80,12 @@ func (s *Store) Sweep(ctx context.Context, tenant string, now time.Time) (lockbo
 			case "notdue":
 				skip++
 			}
+		}
+		if reload {
+			if err := settleScript.Load(ctx, s.rdb).Err(); err != nil {
+				return res, classify("load sweep script", err)
+			}
+			continue
 		}
 		if len(due) < batch {
 			return res, nil

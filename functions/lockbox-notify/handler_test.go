@@ -1,9 +1,12 @@
 package function
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,9 +18,11 @@ import (
 	"lockbox.dev/shared/app/apitest"
 	"lockbox.dev/shared/app/notifyapp"
 	"lockbox.dev/shared/config"
+	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/mail/mailtest"
 	"lockbox.dev/shared/notify"
+	"lockbox.dev/shared/nudge"
 )
 
 // setup gives the function a store on miniredis and a real SMTP server;
@@ -48,7 +53,9 @@ func TestNudgeSendsAndApproverReads(t *testing.T) {
 	e, smtp, call := setup(t)
 	r := e.File("contoso", "eng-7")
 
-	resp := call(handler.Request{Method: http.MethodPost, Body: []byte(`{"tenantId":"contoso"}`),
+	// A nudge names every tenant changed since the last one (a tenant with
+	// nothing to send costs nothing; one named twice is worked on once).
+	resp := call(handler.Request{Method: http.MethodPost, Body: []byte(`{"tenantIds":["contoso","northwind","contoso"]}`),
 		Header: http.Header{"Content-Type": {"application/json"}}})
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
 	s := apitest.Decode[notify.Summary](t, resp)
@@ -88,8 +95,10 @@ func TestRefusals(t *testing.T) {
 		{"another tenant's request", e.Get(e.Token("alice", "contoso", lockbox.RoleApprover), "requestId="+other.RequestID), http.StatusNotFound},
 		{"no request id", e.Get(e.Token("alice", "contoso", lockbox.RoleApprover), ""), http.StatusBadRequest},
 		{"unknown parameter", e.Get(e.Token("alice", "contoso", lockbox.RoleApprover), "requestId="+r.RequestID+"&x=1"), http.StatusBadRequest},
-		{"a bad nudge", handler.Request{Method: http.MethodPost, Body: []byte(`{"tenantId":"../x"}`),
-			Header: http.Header{"Content-Type": {"application/json"}}}, http.StatusBadRequest},
+		{"a bad tenant in a nudge", asyncPost(`{"tenantIds":["contoso","../x"]}`), http.StatusBadRequest},
+		{"a nudge naming no tenant", asyncPost(`{"tenantIds":[]}`), http.StatusBadRequest},
+		{"a nudge naming too many", asyncPost(`{"tenantIds":["` + strings.Repeat(`t","`, nudge.MaxTenants) + `t"]}`), http.StatusBadRequest},
+		{"a nudge of one tenant by the old name", asyncPost(`{"tenantId":"contoso"}`), http.StatusBadRequest},
 		{"an unknown field", handler.Request{Method: http.MethodPost, Body: []byte(`{"tenant":"contoso"}`),
 			Header: http.Header{"Content-Type": {"application/json"}}}, http.StatusBadRequest},
 		{"PUT", handler.Request{Method: http.MethodPut}, http.StatusMethodNotAllowed},
@@ -101,4 +110,24 @@ func TestRefusals(t *testing.T) {
 	}
 	assert.Equal(t, before, e.Snapshot(), "a refused call changes nothing")
 	assert.Empty(t, smtp.Mails())
+}
+
+// asyncPost is a POST of body as the gateway's async route forwards it.
+func asyncPost(body string) handler.Request {
+	return handler.Request{Method: http.MethodPost, Body: []byte(body), Header: http.Header{"Content-Type": {"application/json"}}}
+}
+
+// The longest nudge the client sends (MaxTenants tenant ids of the longest
+// length) fits in a body the function accepts, and is served.
+func TestLongestNudgeIsAccepted(t *testing.T) {
+	_, _, call := setup(t)
+	ids := make([]string, nudge.MaxTenants)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%064d", i)
+	}
+	body, err := json.Marshal(nudge.Body{TenantIDs: ids})
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(body), httpapi.MaxBody)
+	resp := call(asyncPost(string(body)))
+	assert.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/nudge"
 )
 
 // Timeout bounds one run.
@@ -34,15 +36,10 @@ type Handler struct {
 	Deliveries DeliveryReader
 }
 
-// Nudge is the body of a nudge: the tenant whose change it follows.
-type Nudge struct {
-	TenantID string `json:"tenantId"`
-}
-
 // Serve is lockbox-notify's call flow:
 //
 //   - POST (the cron-connector, empty; a nudge through /async-function/,
-//     {"tenantId"}: that tenant only): a run. 200 with its summary, 503 when
+//     nudge.Body {"tenantIds"}: those tenants only): a run. 200 with its summary, 503 when
 //     a tenant could not be worked on. Without credentials the summary holds
 //     counts only; a signed call or an operator's token also gets the errors.
 //   - GET ?requestId=&tenantId=: the request's deliveries, for its tenant's
@@ -56,14 +53,20 @@ func (h *Handler) Serve(req handler.Request) (handler.Response, error) {
 	}
 	var tenants []string
 	if len(req.Body) > 0 {
-		var n Nudge
+		var n nudge.Body
 		if err := httpapi.Decode(req, &n); err != nil {
 			return handler.Response{}, err
 		}
-		if !lockbox.ValidTenantID(n.TenantID) {
-			return handler.Response{}, lockbox.Invalidf("tenantId must be 1..64 characters of [A-Za-z0-9._-]")
+		if len(n.TenantIDs) == 0 || len(n.TenantIDs) > nudge.MaxTenants {
+			return handler.Response{}, lockbox.Invalidf("tenantIds must name 1..%d tenants", nudge.MaxTenants)
 		}
-		tenants = []string{n.TenantID}
+		for _, t := range n.TenantIDs {
+			if !lockbox.ValidTenantID(t) {
+				return handler.Response{}, lockbox.Invalidf("tenantIds must each be 1..64 characters of [A-Za-z0-9._-]")
+			}
+		}
+		slices.Sort(n.TenantIDs)
+		tenants = slices.Compact(n.TenantIDs)
 	}
 	p, err := h.Auth.Authenticate(req.Header, req.Body, lockbox.KindService, lockbox.KindUser)
 	if err != nil && !lockbox.IsNoCredentials(err) {

@@ -218,17 +218,28 @@ type deliveryRow struct {
 	Updated   time.Time
 }
 
-// request is a request's page (GET requests/<id>): every field, the
-// support case link, the approvals so far, the time left, the forms the
-// session may use and the notifications sent.
-func (p *Portal) request(w http.ResponseWriter, r *http.Request) {
+// signedInFor is signedIn for a request's page and its forms: the session
+// and the request id of the path, or false once it has answered (a sign-in,
+// or "not found" for an id that cannot be one).
+func (p *Portal) signedInFor(w http.ResponseWriter, r *http.Request) (*session, string, bool) {
 	s, ok := p.signedIn(w, r)
 	if !ok {
-		return
+		return nil, "", false
 	}
 	id := r.PathValue("id")
 	if !lockbox.ValidRequestID(id) {
 		p.failAs(w, r, s, lockbox.ErrNotFound(truncate(id, 64)), p.link("/"))
+		return nil, "", false
+	}
+	return s, id, true
+}
+
+// request is a request's page (GET requests/<id>): every field, the
+// support case link, the approvals so far, the time left, the forms the
+// session may use and the notifications sent.
+func (p *Portal) request(w http.ResponseWriter, r *http.Request) {
+	s, id, ok := p.signedInFor(w, r)
+	if !ok {
 		return
 	}
 	if _, err := query(r, params{}); err != nil {
@@ -311,13 +322,8 @@ var actParams = params{FormTokenField: 1, "action": 1, "reason": 1, "duration": 
 // AuthorizeRevoke), then the store's Act, the same atomic step as the API
 // functions'. It answers 303 to the request's page with a message.
 func (p *Portal) act(w http.ResponseWriter, r *http.Request) {
-	s, ok := p.signedIn(w, r)
+	s, id, ok := p.signedInFor(w, r)
 	if !ok {
-		return
-	}
-	id := r.PathValue("id")
-	if !lockbox.ValidRequestID(id) {
-		p.failAs(w, r, s, lockbox.ErrNotFound(truncate(id, 64)), p.link("/"))
 		return
 	}
 	back := p.link(pathRequests + "/" + id)

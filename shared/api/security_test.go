@@ -552,6 +552,13 @@ func TestSecurityStillAllows(t *testing.T) {
 		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 		assert.Equal(t, strconv.Itoa(8*3600), resp.Header.Get("Retry-After"), "until the 8-hour grant ends")
 		e.Advance(8 * time.Hour)
-		assert.Equal(t, http.StatusCreated, serve(e, api.Create, e.Post(e.Token("eng-7", "provider", lockbox.RoleRequester), created)).StatusCode)
+		resp = serve(e, api.Create, e.Post(e.Token("eng-7", "provider", lockbox.RoleRequester), created))
+		require.Equal(t, http.StatusCreated, resp.StatusCode, "the ended grant is not counted before the sweep settles it")
+		second := apitest.Decode[lockbox.Request](t, resp).RequestID
+		e.Advance(time.Hour)
+		require.Equal(t, http.StatusOK, serve(e, api.Approve, e.Post(e.Token("alice", "contoso", lockbox.RoleApprover), decide(second))).StatusCode)
+		resp = serve(e, api.Create, e.Post(e.Token("eng-7", "provider", lockbox.RoleRequester), created))
+		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+		assert.Equal(t, strconv.Itoa(8*3600), resp.Header.Get("Retry-After"), "until the live grant ends, not the ended one")
 	})
 }

@@ -9,8 +9,8 @@ import "lockbox.dev/shared/lockbox"
 const TenantsKey = "lb:tenants"
 
 // The names of a tenant's keys, after its prefix "lb:{<tenant>}:". They are
-// named here only: the Lua prelude receives this table (as K) and the
-// scripts build every key name from it.
+// named here only: scripts write key('<name>', suffix) and the name is
+// resolved from this table when the scripts are rendered (prelude.go).
 var keyNames = map[string]string{
 	"req":         "req:",           // hash: a request's record (+ id)
 	"pending":     "pending:",       // TTL key: lives exactly as long as the approval window (+ id)

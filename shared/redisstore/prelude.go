@@ -13,11 +13,19 @@ import (
 )
 
 // Every script starts with the same prelude, rendered once from the domain's
-// names and rules: the statuses (S), the transitions of lockbox.Transitions
-// (T), the key names (K), effective() — lockbox.EffectiveStatus in Lua — and
-// event(), which appends an audit event with its seq. Names of statuses,
-// operations, actor kinds and keys are never typed in a script; the
-// lifecycle scenarios hold the scripts to the pure rules.
+// names and rules: transition(a), which returns the row of
+// lockbox.Transitions for action a, effective() — lockbox.EffectiveStatus in
+// Lua — event(), which appends an audit event with its seq, and apply(),
+// lockbox.Apply. Names of statuses, operations, actor kinds and keys are
+// never typed in a script; the lifecycle scenarios hold the scripts to the
+// pure rules.
+//
+// Scripts write a status as S.<Status> and a key as key('<name>', suffix),
+// a name of keyNames. Both are resolved when the scripts are rendered (S.Pending
+// becomes 'Pending', key('all') key('idx:all')), so a call builds no table of
+// names: Redis runs a script's whole body on every EVALSHA, and building
+// those tables cost more than a tenth of a create. An unknown name panics
+// when the package loads.
 //
 // Every script takes the tenant's key prefix ("lb:{<tenant>}:") as ARGV[1]
 // and builds the tenant's key names from it with key(). Its first key
@@ -27,9 +35,33 @@ import (
 var prelude = renderPrelude()
 
 // script returns a script of body after the prelude.
-func script(body string) *redis.Script { return redis.NewScript(prelude + body) }
+func script(body string) *redis.Script { return redis.NewScript(resolveNames(prelude + body)) }
 
-var luaName = regexp.MustCompile(`^[A-Za-z0-9:._-]*$`)
+var (
+	luaName    = regexp.MustCompile(`^[A-Za-z0-9:._-]*$`)
+	statusRef  = regexp.MustCompile(`\bS\.([A-Z][A-Za-z]*)`)
+	keyNameRef = regexp.MustCompile(`\bkey\('([A-Za-z]+)'`)
+)
+
+// resolveNames replaces S.<Status> by the status and key('<name>' by the
+// key's name in keyNames.
+func resolveNames(src string) string {
+	src = statusRef.ReplaceAllStringFunc(src, func(m string) string {
+		st := lockbox.Status(statusRef.FindStringSubmatch(m)[1])
+		if !slices.Contains(lockbox.Statuses, st) {
+			panic(fmt.Sprintf("redisstore: a script names the unknown status %q", st))
+		}
+		return lit(string(st))
+	})
+	return keyNameRef.ReplaceAllStringFunc(src, func(m string) string {
+		name := keyNameRef.FindStringSubmatch(m)[1]
+		k, ok := keyNames[name]
+		if !ok {
+			panic(fmt.Sprintf("redisstore: a script names the unknown key %q", name))
+		}
+		return "key(" + lit(k)
+	})
+}
 
 // lit renders s as a Lua string literal. The names rendered are fixed
 // identifiers; anything else is a programming error.
@@ -44,29 +76,23 @@ func renderPrelude() string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("local P = ARGV[1]")
-	w("local S = {}")
-	for _, st := range lockbox.Statuses {
-		w("S.%s = %s", st, lit(string(st)))
-	}
 	// Besides the table's columns, each transition says what apply() writes:
 	// quorum (an approval towards RequiredApprovals), decides (the
 	// decision fields), closes (the closure fields).
-	w("local T = {}")
+	w("local function transition(a)")
 	for _, a := range slices.Sorted(maps.Keys(lockbox.Transitions)) {
 		tr := lockbox.Transitions[a]
 		decides := tr.From == lockbox.StatusPending && (tr.To == lockbox.StatusApproved || tr.To == lockbox.StatusDenied)
 		closes := tr.To == lockbox.StatusRevoked || tr.To == lockbox.StatusCanceled
-		w("T[%s] = {from = %s, to = %s, op = %s, own = %t, quorum = %t, decides = %t, closes = %t, note = %s}", lit(string(a)), lit(string(tr.From)),
-			lit(string(tr.To)), lit(tr.Op), tr.OwnForbidden, a == lockbox.ActionApprove, decides, closes, lit(string(a.Note())))
+		w("  if a == %s then return {from = %s, to = %s, op = %s, own = %t, quorum = %t, decides = %t, closes = %t, note = %s} end",
+			lit(string(a)), lit(string(tr.From)), lit(string(tr.To)), lit(tr.Op), tr.OwnForbidden, a == lockbox.ActionApprove, decides,
+			closes, lit(string(a.Note())))
 	}
+	w("end")
 	w("local NOTE_CREATED, NOTE_APPROVAL, NOTE_REMINDER, NOTE_ESCALATED, NOTE_ENDING = %s, %s, %s, %s, %s",
 		lit(string(lockbox.NoteCreated)), lit(string(lockbox.NoteApproval)), lit(string(lockbox.NoteReminder)),
 		lit(string(lockbox.NoteEscalated)), lit(string(lockbox.NoteEnding)))
 	w("local ENDING_NOTICE_MS = %d", lockbox.EndingNotice.Milliseconds())
-	w("local K = {}")
-	for _, name := range slices.Sorted(maps.Keys(keyNames)) {
-		w("K[%s] = %s", lit(name), lit(keyNames[name]))
-	}
 	w("local OP_CREATE, OP_SETTINGS, ACTOR_ENGINEER, ACTOR_SYSTEM, SYSTEM_ACTOR = %s, %s, %s, %s, %s",
 		lit(lockbox.OpCreate), lit(lockbox.OpUpdateSettings), lit(string(lockbox.ActorEngineer)), lit(string(lockbox.ActorSystem)),
 		lit(lockbox.SystemActor))
@@ -89,7 +115,7 @@ func renderPrelude() string {
 // every action a caller or a tenant's settings take, used by the create
 // script (automatic decisions) and the act script.
 const luaFunctions = `
-local function key(name, suffix) return P .. K[name] .. (suffix or '') end
+local function key(name, suffix) return P .. name .. (suffix or '') end
 local function effective(st, pendingLive, grantLive)
   if st == S.Pending and pendingLive == 0 then return S.Expired end
   if st == S.Approved and grantLive == 0 then return S.Completed end
@@ -137,15 +163,25 @@ end
 -- timer members name a request's reminders ("remind:<id>:<offset ms>"),
 -- escalation ("escalate:<id>") and grant's end notice ("ending:<id>").
 local function dropTimers(id, remind)
-  for offset in string.gmatch(remind or '', '[^,]+') do redis.call('ZREM', key('timers'), 'remind:' .. id .. ':' .. offset) end
-  redis.call('ZREM', key('timers'), 'escalate:' .. id)
+  local members = {'escalate:' .. id}
+  for offset in string.gmatch(remind or '', '[^,]+') do members[#members + 1] = 'remind:' .. id .. ':' .. offset end
+  redis.call('ZREM', key('timers'), unpack(members))
 end
--- apply carries out action a (a key of T) on request id, as lockbox.Apply
+-- overCap refuses when the sorted set live (ids by when they end) holds max
+-- or more entries that end after now, naming which cap and when its first
+-- entry ends. Entries that ended are left to the sweep's settle, which
+-- removes them; they are not counted.
+local function overCap(live, max, which, now)
+  local after = '(' .. now
+  if redis.call('ZCOUNT', live, after, '+inf') < tonumber(max) then return nil end
+  return fail('cap', which, redis.call('ZRANGE', live, after, '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')[2])
+end
+-- apply carries out action a (an action of transition()) on request id, as lockbox.Apply
 -- does, and returns nil, or a refusal before anything was written. o holds
 -- actorKind, actorId, principal, reason, now (ms), duration ('' or hours),
 -- maxAccess (ms), maxGrants, only ('' or a requester key).
 local function apply(id, a, o)
-  local tr, rk, now = T[a], key('req', id), o.now
+  local tr, rk, now = transition(a), key('req', id), o.now
   local f = redis.call('HMGET', rk, 'status', 'requesterKey', 'filedBy', 'duration', 'grantMs', 'support', 'seq', 'requester',
     'required', 'maxGrantMs', 'approverKeys', 'approvals', 'remind')
   if not f[1] then return fail('notfound') end
@@ -191,10 +227,8 @@ local function apply(id, a, o)
     if cap > 0 then grant = math.min(grant, cap) end
     grant = math.min(grant, tonumber(o.maxAccess))
     grants = key('liveGrants', rkey)
-    redis.call('ZREMRANGEBYSCORE', grants, '-inf', now)
-    if redis.call('ZCARD', grants) >= tonumber(o.maxGrants) then
-      return fail('cap', 'grants', redis.call('ZRANGE', grants, 0, 0, 'WITHSCORES')[2])
-    end
+    local refused = overCap(grants, o.maxGrants, 'grants', now)
+    if refused then return refused end
   end
   fields[#fields + 1] = 'status'
   fields[#fields + 1] = to

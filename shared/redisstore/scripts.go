@@ -62,19 +62,23 @@ if sigKey and redis.call('EXISTS', sigKey) == 1 then return fail('replayed') end
 local caps = {{key('livePending'), ARGV[19], 'pending'}, {key('liveReqPend', requesterKey), ARGV[20], 'requesterPending'},
   {key('liveGrants', requesterKey), ARGV[21], 'grants'}}
 for _, cap in ipairs(caps) do
-  redis.call('ZREMRANGEBYSCORE', cap[1], '-inf', createdMs)
-  if redis.call('ZCARD', cap[1]) >= tonumber(cap[2]) then
-    return fail('cap', cap[3], redis.call('ZRANGE', cap[1], 0, 0, 'WITHSCORES')[2])
-  end
+  local refused = overCap(cap[1], cap[2], cap[3], createdMs)
+  if refused then return refused end
 end
 local seq = redis.call('INCR', key('seq'))
 redis.call('HSET', KEYS[1], 'doc', doc, 'status', S.Pending, 'seq', seq, 'requester', requester, 'requesterKey', requesterKey,
   'filedBy', filedBy, 'duration', ARGV[11], 'grantMs', ARGV[12], 'support', support, 'expMs', expMs,
   'required', ARGV[23], 'maxGrantMs', ARGV[24], 'remind', ARGV[29])
+local timers = {}
 for offset in string.gmatch(ARGV[29], '[^,]+') do
-  redis.call('ZADD', key('timers'), ms(tonumber(expMs) - tonumber(offset)), 'remind:' .. id .. ':' .. offset)
+  timers[#timers + 1] = ms(tonumber(expMs) - tonumber(offset))
+  timers[#timers + 1] = 'remind:' .. id .. ':' .. offset
 end
-if ARGV[30] ~= '0' then redis.call('ZADD', key('timers'), ms(tonumber(createdMs) + tonumber(ARGV[30])), 'escalate:' .. id) end
+if ARGV[30] ~= '0' then
+  timers[#timers + 1] = ms(tonumber(createdMs) + tonumber(ARGV[30]))
+  timers[#timers + 1] = 'escalate:' .. id
+end
+if #timers > 0 then redis.call('ZADD', key('timers'), unpack(timers)) end
 redis.call('SET', key('pending', id), '1', 'PX', ARGV[6])
 redis.call('ZADD', key('all'), seq, id)
 redis.call('ZADD', key('status', S.Pending), seq, id)
@@ -139,17 +143,15 @@ var settleScript = script(`
 local id = ARGV[2]
 local f = redis.call('HMGET', KEYS[1], 'status', 'seq', 'support', 'requesterKey', 'requester', 'remind')
 f[4] = requesterKey(f[4], f[5])
-local action, live, member
-if f[1] == T.expire.from then
-  action, live, member = 'expire', key('pending', id), 'p:' .. id
-elseif f[1] == T.complete.from then
+local action, live, member = 'expire', key('pending', id), 'p:' .. id
+if f[1] == transition('complete').from then
   action, live, member = 'complete', key('grant', id), 'g:' .. id
-else
+elseif f[1] ~= transition('expire').from then
   redis.call('ZREM', key('due'), 'p:' .. id, 'g:' .. id)
   return {'none'}
 end
 if redis.call('EXISTS', live) == 1 then return {'notdue'} end
-local tr = T[action]
+local tr = transition(action)
 redis.call('HSET', KEYS[1], 'status', tr.to)
 redis.call('ZREM', key('status', tr.from), id)
 redis.call('ZADD', key('status', tr.to), f[2], id)

@@ -31,7 +31,6 @@ var keyNames = map[string]string{
 	"livePending": "live:pending",   // sorted set: pending ids by window end (the tenant's pending cap)
 	"liveReqPend": "live:pending:",  // sorted set per requester key: pending ids by window end
 	"liveGrants":  "live:grants:",   // sorted set per requester key: granted ids by grant end
-	"pruning":     "pruning",        // string + TTL: a prune in progress (Store.Prune)
 	"settings":    "settings",       // hash: the settings document (doc) and its version
 	"outbox":      "outbox",         // stream: notifications recorded with their change, not yet expanded into deliveries
 	"timers":      "timers",         // sorted set: reminders, escalations and grant end notices by when they fall due

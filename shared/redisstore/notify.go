@@ -58,7 +58,7 @@ for _, member in ipairs(due) do
   if id then
     local st = redis.call('HGET', key('req', id), 'status')
     if st then
-      st = effective(st, redis.call('EXISTS', key('pending', id)), redis.call('EXISTS', key('grant', id)))
+      st = current(st, id)
       local t
       if kind == 'remind' and st == S.Pending and not overtaken(member, id, ARGV[2]) then t = NOTE_REMINDER
       elseif kind == 'escalate' and st == S.Pending then t = NOTE_ESCALATED

@@ -103,7 +103,8 @@ func renderPrelude() string {
 
 // luaFunctions are the prelude's functions.
 //
-// effective(status, pendingLive, grantLive) is lockbox.EffectiveStatus.
+// effective(status, pendingLive, grantLive) is lockbox.EffectiveStatus;
+// current(status, id) reads the one TTL key that decides it.
 //
 // event(op, id, timeMs, actorKind, actorId, from, to, reason, support)
 // appends an audit event to the tenant's stream in EventField's layout and
@@ -119,6 +120,13 @@ local function key(name, suffix) return P .. name .. (suffix or '') end
 local function effective(st, pendingLive, grantLive)
   if st == S.Pending and pendingLive == 0 then return S.Expired end
   if st == S.Approved and grantLive == 0 then return S.Completed end
+  return st
+end
+-- current is the effective status of request id recorded as st: only the
+-- TTL key of its own status can change it, so only that key is read.
+local function current(st, id)
+  if st == S.Pending then return effective(st, redis.call('EXISTS', key('pending', id)), 1) end
+  if st == S.Approved then return effective(st, 1, redis.call('EXISTS', key('grant', id))) end
   return st
 end
 local function event(...)
@@ -188,7 +196,7 @@ local function apply(id, a, o)
   local rkey = requesterKey(f[2], f[8])
   if o.only ~= '' and rkey ~= o.only then return fail('notfound') end
   local pendingKey, grantKey = key('pending', id), key('grant', id)
-  local st = effective(f[1], redis.call('EXISTS', pendingKey), redis.call('EXISTS', grantKey))
+  local st = current(f[1], id)
   if st ~= tr.from then return fail('state', a, st) end
   if tr.own and o.principal ~= '' and (o.principal == rkey or o.principal == f[3]) then return fail('own', a) end
   local to, fields, grant = tr.to, {}, nil

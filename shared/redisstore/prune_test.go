@@ -1,10 +1,12 @@
 package redisstore_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -68,4 +70,58 @@ func TestPruneRacingCreates(t *testing.T) {
 			require.True(t, b.rdb.SIsMember(ctx, redisstore.TenantsKey, ten).Val(), "round %d: a tenant with a pending request left the set", round)
 		}
 	})
+}
+
+// A create or a settings change that lands between a prune's idle check and
+// its removal of the tenant (here: just before the SREM) appends an audit
+// event, so the prune puts the tenant back.
+func TestPruneRejoinsAfterAChangeInBetween(t *testing.T) {
+	changes := map[string]func(t *testing.T, s *redisstore.Store, ten string){
+		"create": func(t *testing.T, s *redisstore.Store, ten string) { file(t, s, ten, "eng-1", time.Now()) },
+		"settings": func(t *testing.T, s *redisstore.Store, ten string) {
+			_, err := s.PutSettings(ctx, ten, lockbox.DefaultSettings(true), 0, lockbox.Actor{Kind: lockbox.ActorAdmin, ID: "ada"}, "", time.Now())
+			require.NoError(t, err)
+		},
+	}
+	for name, change := range changes {
+		t.Run(name, func(t *testing.T) {
+			eachBackend(t, func(t *testing.T, b backend) {
+				plain := redisstore.New(b.rdb, lockbox.DefaultLimits)
+				ten := tenant(t)
+				opt := *b.rdb.Options()
+				hooked := redis.NewClient(&opt)
+				t.Cleanup(func() { hooked.Close() })
+				ran := false
+				hooked.AddHook(&beforeCommand{name: "srem", f: func() { ran = true; change(t, plain, ten) }})
+
+				pruned, err := redisstore.New(hooked, lockbox.DefaultLimits).Prune(ctx, ten)
+				require.NoError(t, err)
+				require.True(t, ran, "the change ran between the check and the removal")
+				assert.False(t, pruned)
+				assert.True(t, b.rdb.SIsMember(ctx, redisstore.TenantsKey, ten).Val(), "the tenant is back in the set")
+			})
+		})
+	}
+}
+
+// beforeCommand calls f once, just before the first command called name is
+// sent.
+type beforeCommand struct {
+	name string
+	f    func()
+	done bool
+}
+
+func (h *beforeCommand) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *beforeCommand) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if !h.done && cmd.Name() == h.name {
+			h.done = true
+			h.f()
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h *beforeCommand) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }

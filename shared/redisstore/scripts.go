@@ -97,7 +97,6 @@ else
 end
 if idemHash ~= '' then redis.call('SET', key('idem', idemHash), idemVal, 'PX', ARGV[16]) end
 seen()
-redis.call('DEL', key('pruning'))
 return {'created'}
 `)
 
@@ -127,7 +126,6 @@ local version = redis.call('HGET', KEYS[1], 'version') or '0'
 if version ~= ARGV[2] then return {'stale', version} end
 redis.call('HSET', KEYS[1], 'doc', ARGV[3], 'version', ARGV[4])
 event(OP_SETTINGS, '', ARGV[5], ARGV[6], ARGV[7], '', '', ARGV[8], '')
-redis.call('DEL', key('pruning'))
 return {'ok'}
 `)
 
@@ -245,28 +243,15 @@ return out
 // pruneMarkScript starts pruning a tenant from TenantsKey: when nothing of
 // it is pending, live (nothing due for the sweep), unexported (no events, no
 // export plan) or undelivered (no notification waiting, due or being sent),
-// it sets the pruning marker (token, 60 s) and returns "ok";
-// otherwise "busy". A create in the meantime deletes the marker.
+// it returns the seq of the tenant's last audit event ("0": none yet);
+// otherwise false. Every create and settings change appends an event, so an
+// unchanged seq later means that nothing was filed in between.
 //
-// KEYS[1]: the marker. ARGV: prefix, token.
+// KEYS[1]: the audit seq. ARGV: prefix.
 var pruneMarkScript = script(`
 if redis.call('ZCARD', key('due')) > 0 or redis.call('XLEN', key('events')) > 0 or redis.call('EXISTS', key('auditPlan')) == 1 or
   redis.call('XLEN', key('outbox')) > 0 or redis.call('ZCARD', key('timers')) > 0 or redis.call('ZCARD', key('sendq')) > 0 then
-  return 'busy'
+  return false
 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', 60000)
-return 'ok'
-`)
-
-// pruneCheckScript finishes a prune after the tenant left TenantsKey: if the
-// marker is still the caller's, nothing was filed meanwhile ("pruned");
-// otherwise a create ran and the tenant must rejoin ("rejoin").
-//
-// KEYS[1]: the marker. ARGV: prefix, token.
-var pruneCheckScript = script(`
-if redis.call('GET', KEYS[1]) == ARGV[2] then
-  redis.call('DEL', KEYS[1])
-  return 'pruned'
-end
-return 'rejoin'
+return redis.call('GET', KEYS[1]) or '0'
 `)

@@ -2,8 +2,7 @@ package redisstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -98,32 +97,33 @@ func (s *Store) Sweep(ctx context.Context, tenant string, now time.Time) (lockbo
 // reports whether the tenant was removed.
 //
 // TenantsKey has no hash tag, so it cannot change in the same script as a
-// tenant's keys. Prune therefore marks the tenant (pruneMarkScript, which
-// checks that it is idle), removes it from the set, then checks the mark
-// (pruneCheckScript): a create in between deletes the mark, and the tenant is
-// added back. A create adds the tenant to the set after its script, so a
-// create running at any point of a prune leaves the tenant in the set.
+// tenant's keys. Prune therefore checks that the tenant is idle and reads
+// the seq of its last audit event (pruneMarkScript), removes it from the
+// set, then reads the seq again: a create or settings change in between
+// appended an event, and the tenant is added back. A create adds the tenant
+// to the set after its script, so a create running at any point of a prune
+// leaves the tenant in the set.
 func (s *Store) Prune(ctx context.Context, tenant string) (bool, error) {
 	k := keysFor(tenant)
-	marker := k.of("pruning", "")
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
-	token := hex.EncodeToString(b)
-	out, err := pruneMarkScript.Run(ctx, s.rdb, []string{marker}, string(k), token).Text()
+	seqKey := k.of("auditSeq", "")
+	seq, err := pruneMarkScript.Run(ctx, s.rdb, []string{seqKey}, string(k)).Text()
+	if errors.Is(err, redis.Nil) {
+		return false, nil // busy
+	}
 	if err != nil {
 		return false, classify("prune tenant", err)
-	}
-	if out != "ok" {
-		return false, nil
 	}
 	if err := s.rdb.SRem(ctx, TenantsKey, tenant).Err(); err != nil {
 		return false, classify("prune tenant", err)
 	}
-	out, err = pruneCheckScript.Run(ctx, s.rdb, []string{marker}, string(k), token).Text()
-	if err == nil && out == "pruned" {
+	now, err := s.rdb.Get(ctx, seqKey).Result()
+	if errors.Is(err, redis.Nil) {
+		now, err = "0", nil
+	}
+	if err == nil && now == seq {
 		return true, nil
 	}
-	// A create ran meanwhile, or the check failed: the tenant rejoins.
+	// An event was appended meanwhile, or the check failed: the tenant rejoins.
 	if err2 := s.rdb.SAdd(ctx, TenantsKey, tenant).Err(); err2 != nil {
 		return false, classify("prune tenant", err2)
 	}

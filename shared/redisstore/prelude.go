@@ -21,11 +21,11 @@ import (
 // pure rules.
 //
 // Scripts write a status as S.<Status> and a key as key('<name>', suffix),
-// a name of keyNames. Both are resolved when the scripts are rendered (S.Pending
-// becomes 'Pending', key('all') key('idx:all')), so a call builds no table of
-// names: Redis runs a script's whole body on every EVALSHA, and building
-// those tables cost more than a tenth of a create. An unknown name panics
-// when the package loads.
+// a name of keyNames. Both are resolved when the scripts are rendered
+// (S.Pending becomes 'Pending', key('all') key('idx:all')), so a call builds
+// no table of names: Redis runs a script's whole body on every EVALSHA, and
+// building those tables cost about 14 µs of a create's 187. An unknown name
+// panics when the package loads.
 //
 // Every script takes the tenant's key prefix ("lb:{<tenant>}:") as ARGV[1]
 // and builds the tenant's key names from it with key(). Its first key
@@ -179,8 +179,8 @@ local function overCap(live, max, which, now)
   if redis.call('ZCOUNT', live, after, '+inf') < tonumber(max) then return nil end
   return fail('cap', which, redis.call('ZRANGE', live, after, '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')[2])
 end
--- apply carries out action a (an action of transition()) on request id, as lockbox.Apply
--- does, and returns nil, or a refusal before anything was written. o holds
+-- apply carries out action a (an action of transition()) on request id, as
+-- lockbox.Apply does, and returns nil, or a refusal before anything was written. o holds
 -- actorKind, actorId, principal, reason, now (ms), duration ('' or hours),
 -- maxAccess (ms), maxGrants, only ('' or a requester key).
 local function apply(id, a, o)

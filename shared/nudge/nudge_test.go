@@ -50,18 +50,24 @@ func (r *receiver) got() [][]string {
 	return slices.Clone(r.nudges)
 }
 
+// holding returns a client pacing at 1 ms whose first nudge, for tenant,
+// the receiver has and holds until released.
+func holding(t *testing.T, tenant string) (*receiver, *Client) {
+	r := newReceiver(t)
+	c := New(r.URL, quiet())
+	c.interval = time.Millisecond
+	c.Nudge(tenant)
+	require.Eventually(t, func() bool { return len(r.got()) == 1 }, 5*time.Second, time.Millisecond)
+	return r, c
+}
+
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // The first change is nudged at once; every change made while that nudge is
 // on its way goes in the next one, each tenant named once; a nudge never
 // waits for the receiver.
 func TestNudgesAreBatched(t *testing.T) {
-	r := newReceiver(t)
-	c := New(r.URL, quiet())
-	c.interval = time.Millisecond
-
-	c.Nudge("contoso")
-	require.Eventually(t, func() bool { return len(r.got()) == 1 }, 5*time.Second, time.Millisecond)
+	r, c := holding(t, "contoso")
 	start := time.Now()
 	for i := range 1000 {
 		c.Nudge([]string{"fabrikam", "contoso", "northwind"}[i%3])
@@ -103,11 +109,7 @@ func TestNudgesArePaced(t *testing.T) {
 
 // A nudge names at most MaxTenants; the rest go in the next one.
 func TestNudgeNamesAtMostMaxTenants(t *testing.T) {
-	r := newReceiver(t)
-	c := New(r.URL, quiet())
-	c.interval = time.Millisecond
-	c.Nudge("t-first")
-	require.Eventually(t, func() bool { return len(r.got()) == 1 }, 5*time.Second, time.Millisecond)
+	r, c := holding(t, "t-first")
 	for i := range MaxTenants + 100 {
 		c.Nudge(fmt.Sprintf("t-%04d", i))
 	}

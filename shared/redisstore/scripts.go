@@ -142,14 +142,16 @@ local id = ARGV[2]
 local f = redis.call('HMGET', KEYS[1], 'status', 'seq', 'support', 'requesterKey', 'requester', 'remind')
 f[4] = requesterKey(f[4], f[5])
 local action, live, member = 'expire', key('pending', id), 'p:' .. id
-if f[1] == transition('complete').from then
+local tr = transition(action)
+if f[1] ~= tr.from then
   action, live, member = 'complete', key('grant', id), 'g:' .. id
-elseif f[1] ~= transition('expire').from then
-  redis.call('ZREM', key('due'), 'p:' .. id, 'g:' .. id)
-  return {'none'}
+  tr = transition(action)
+  if f[1] ~= tr.from then
+    redis.call('ZREM', key('due'), 'p:' .. id, 'g:' .. id)
+    return {'none'}
+  end
 end
 if redis.call('EXISTS', live) == 1 then return {'notdue'} end
-local tr = transition(action)
 redis.call('HSET', KEYS[1], 'status', tr.to)
 redis.call('ZREM', key('status', tr.from), id)
 redis.call('ZADD', key('status', tr.to), f[2], id)

@@ -46,7 +46,7 @@ screenshots: ## drive the portal and the mailbox in chromium against make run's 
 		$(GO) test -count=1 -run 'TestPortalInBrowser|TestMailInBrowser' ./scripts/localrun/
 
 FUZZTIME ?= 20s
-FUZZ_TARGETS := FuzzDecodeCreate:./shared/httpapi FuzzDecodeDecision:./shared/httpapi FuzzDecodeSettings:./shared/httpapi \
+FUZZ_TARGETS := FuzzDecodeCreate:./shared/httpapi FuzzStrictMatchesTokenWalk:./shared/httpapi FuzzDecodeDecision:./shared/httpapi FuzzDecodeSettings:./shared/httpapi \
 	FuzzSignatureHeader:./shared/auth FuzzBearerToken:./shared/auth FuzzListQuery:./shared/api \
 	FuzzVerifyJira:./shared/intake FuzzVerifyGitHub:./shared/intake FuzzVerifyZendesk:./shared/intake \
 	FuzzVerifyServiceNow:./shared/intake FuzzRoute:./shared/intake FuzzPath:./shared/intake \

@@ -20,7 +20,7 @@ var keyNames = map[string]string{
 	"byRequester": "idx:requester:", // sorted set per requester (+ canonical requester id)
 	"bySupport":   "idx:support:",   // sorted set per support case (+ supportRequest): its requests, for a ticket's close
 	"seq":         "seq",            // counter: the tenant's request sequence
-	"due":         "due",            // sorted set "p:<id>" / "g:<id>" by deadline (ms), for the sweep
+	"due":         "due",            // sorted set "g:<id>" by grant end (ms), for the sweep; "p:<id>" by window end in records filed before livePending served the sweep
 	"events":      "events",         // stream: audit events not yet exported
 	"auditSeq":    "audit:seq",      // counter: the seq of the tenant's last audit event
 	"auditHead":   "audit:head",     // hash: how far the archive reaches (seq, hash, lastId)
@@ -28,7 +28,7 @@ var keyNames = map[string]string{
 	"auditLock":   "audit:lock",     // string + TTL: the export lock (a random token)
 	"idem":        "idem:",          // string + TTL: an Idempotency-Key's "<body hash>:<id>" (+ hash)
 	"sig":         "sig:",           // string + TTL: a signed delivery already served (+ hash)
-	"livePending": "live:pending",   // sorted set: pending ids by window end (the tenant's pending cap)
+	"livePending": "live:pending",   // sorted set: pending ids by window end (the tenant's pending cap, and the sweep's expiries)
 	"liveReqPend": "live:pending:",  // sorted set per requester key: pending ids by window end
 	"liveGrants":  "live:grants:",   // sorted set per requester key: granted ids by grant end
 	"settings":    "settings",       // hash: the settings document (doc) and its version

@@ -175,8 +175,11 @@ end
 -- entry ends. Entries that ended are left to the sweep's settle, which
 -- removes them; they are not counted.
 local function overCap(live, max, which, now)
+  max = tonumber(max)
+  -- ZCARD is O(1) and counts ended entries too: under max, so is ZCOUNT.
+  if redis.call('ZCARD', live) < max then return nil end
   local after = '(' .. now
-  if redis.call('ZCOUNT', live, after, '+inf') < tonumber(max) then return nil end
+  if redis.call('ZCOUNT', live, after, '+inf') < max then return nil end
   return fail('cap', which, redis.call('ZRANGE', live, after, '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')[2])
 end
 -- apply carries out action a (an action of transition()) on request id, as
@@ -237,7 +240,6 @@ local function apply(id, a, o)
   fields[#fields + 1] = to
   if tr.from == S.Pending then
     redis.call('DEL', pendingKey)
-    redis.call('ZREM', key('due'), 'p:' .. id)
     redis.call('ZREM', key('livePending'), id)
     redis.call('ZREM', key('liveReqPend', rkey), id)
     dropTimers(id, f[13])

@@ -84,7 +84,6 @@ redis.call('ZADD', key('all'), seq, id)
 redis.call('ZADD', key('status', S.Pending), seq, id)
 redis.call('ZADD', key('byRequester', canonical), seq, id)
 redis.call('ZADD', key('bySupport', support), seq, id)
-redis.call('ZADD', key('due'), expMs, 'p:' .. id)
 redis.call('ZADD', key('livePending'), expMs, id)
 redis.call('ZADD', key('liveReqPend', requesterKey), expMs, id)
 event(OP_CREATE, id, createdMs, ACTOR_ENGINEER, requester, '', S.Pending, '', support)
@@ -148,6 +147,7 @@ if f[1] ~= tr.from then
   tr = transition(action)
   if f[1] ~= tr.from then
     redis.call('ZREM', key('due'), 'p:' .. id, 'g:' .. id)
+    redis.call('ZREM', key('livePending'), id)
     return {'none'}
   end
 end
@@ -251,7 +251,7 @@ return out
 //
 // KEYS[1]: the audit seq. ARGV: prefix.
 var pruneMarkScript = script(`
-if redis.call('ZCARD', key('due')) > 0 or redis.call('XLEN', key('events')) > 0 or redis.call('EXISTS', key('auditPlan')) == 1 or
+if redis.call('ZCARD', key('due')) > 0 or redis.call('ZCARD', key('livePending')) > 0 or redis.call('XLEN', key('events')) > 0 or redis.call('EXISTS', key('auditPlan')) == 1 or
   redis.call('XLEN', key('outbox')) > 0 or redis.call('ZCARD', key('timers')) > 0 or redis.call('ZCARD', key('sendq')) > 0 then
   return false
 end

@@ -401,6 +401,49 @@ func TestByTicket(t *testing.T) {
 	})
 }
 
+// The sweep finds a pending request's window end in livePending, and still
+// in due as "p:<id>" for a request filed before livePending served it (one
+// filed before livePending existed is in due alone). Both expire once.
+func TestSweepSettlesWindowsFiledBefore(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		lim := lockbox.Limits{PendingTTL: 50 * time.Millisecond, AccessTTL: time.Hour, MaxAccessTTL: time.Hour}
+		now := time.Now().Truncate(time.Millisecond)
+		s := redisstore.New(b.rdb, lim)
+		ten := tenant(t)
+		current, before, oldest := file(t, s, ten, "eng-1", now), file(t, s, ten, "eng-2", now), file(t, s, ten, "eng-3", now)
+		prefix := "lb:{" + ten + "}:"
+		due, live := prefix+"due", prefix+"live:pending"
+		n, err := b.rdb.ZCard(ctx, due).Result()
+		require.NoError(t, err)
+		assert.Zero(t, n, "a new request's window end is kept in livePending alone")
+		end := float64(now.Add(lim.PendingTTL).UnixMilli())
+		require.NoError(t, b.rdb.ZAdd(ctx, due, redis.Z{Score: end, Member: "p:" + before.RequestID}, redis.Z{Score: end, Member: "p:" + oldest.RequestID}).Err())
+		require.NoError(t, b.rdb.ZRem(ctx, live, oldest.RequestID).Err())
+		if b.mini != nil {
+			b.mini.FastForward(time.Second)
+		} else {
+			time.Sleep(time.Until(now.Add(time.Second)))
+		}
+
+		res, err := s.Sweep(ctx, ten, now.Add(time.Second))
+		require.NoError(t, err)
+		assert.Equal(t, lockbox.SweepResult{Expired: 3}, res)
+		for _, r := range []lockbox.Request{current, before, oldest} {
+			got, err := s.Get(ctx, ten, r.RequestID)
+			require.NoError(t, err)
+			assert.Equal(t, lockbox.StatusExpired, got.Status)
+		}
+		for _, key := range []string{due, live} {
+			n, err := b.rdb.ZCard(ctx, key).Result()
+			require.NoError(t, err)
+			assert.Zero(t, n, key)
+		}
+		res, err = s.Sweep(ctx, ten, now.Add(time.Second))
+		require.NoError(t, err)
+		assert.Equal(t, lockbox.SweepResult{}, res, "a second sweep finds nothing")
+	})
+}
+
 // Two tenants swept side by side after Redis lost its scripts: one sweep
 // loads the script between two settles of the other's pipeline. The settle
 // that ran is counted, though the index no longer lists it when the other

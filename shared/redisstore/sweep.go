@@ -28,31 +28,43 @@ func (s *Store) Tenants(ctx context.Context) ([]string, error) {
 // Sweep implements lockbox.Sweeper: it records, for one tenant, every expiry
 // and grant completion due by now, one ExpireLockboxRequest or
 // CompleteLockboxRequest event each, each in one atomic step with its state
-// change. It reads the deadline index in batches of SweepBatch entries
-// (O(log N + due) in all) and runs a batch's steps in one pipeline. A step
-// decides from the TTL keys, so a request approved in the same instant is
-// never also expired; entries whose key still lives (clocks a little apart)
-// are left for the next sweep.
+// change. It reads two deadline indexes, the pending ids by window end
+// (livePending, which the pending cap counts too) and the grants by end
+// (due), in batches of SweepBatch entries (O(log N + due) in all), and runs
+// a batch's steps in one pipeline. A step decides from the TTL keys, so a
+// request approved in the same instant is never also expired; entries whose
+// key still lives (clocks a little apart) are left for the next sweep.
 func (s *Store) Sweep(ctx context.Context, tenant string, now time.Time) (lockbox.SweepResult, error) {
 	var res lockbox.SweepResult
 	k := keysFor(tenant)
+	// due's members are "g:<id>", and "p:<id>" for requests filed before
+	// livePending served the sweep.
+	if err := s.sweepIndex(ctx, k, k.of("livePending", ""), func(m string) string { return m }, now, &res); err != nil {
+		return res, err
+	}
+	return res, s.sweepIndex(ctx, k, k.of("due", ""), func(m string) string { return m[2:] }, now, &res)
+}
+
+// sweepIndex settles the requests of one deadline index that are due by
+// now; idOf turns a member into its request id.
+func (s *Store) sweepIndex(ctx context.Context, k keys, index string, idOf func(string) string, now time.Time, res *lockbox.SweepResult) error {
 	batch := max(s.SweepBatch, 1)
 	skip := int64(0) // entries seen as not yet due stay at the head of the index
 	for {
 		due, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
-			Key: k.of("due", ""), Start: "-inf", Stop: fmt.Sprint(ms(now)), ByScore: true, Offset: skip, Count: int64(batch),
+			Key: index, Start: "-inf", Stop: fmt.Sprint(ms(now)), ByScore: true, Offset: skip, Count: int64(batch),
 		}).Result()
 		if err != nil {
-			return res, classify("read deadlines", err)
+			return classify("read deadlines", err)
 		}
 		if len(due) == 0 {
-			return res, nil
+			return nil
 		}
 		cmds := make([]*redis.Cmd, len(due))
 		// Each command carries its own reply or error, read below.
 		_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, member := range due {
-				id := member[2:]
+				id := idOf(member)
 				cmds[i] = settleScript.EvalSha(ctx, p, []string{k.req(id)}, string(k), id, ms(now))
 			}
 			return nil
@@ -69,7 +81,7 @@ func (s *Store) Sweep(ctx context.Context, tenant string, now time.Time) (lockbo
 				reload = true
 				continue
 			case err != nil:
-				return res, classify("sweep", err)
+				return classify("sweep", err)
 			}
 			switch strings.Join(out, "") {
 			case string(lockbox.ActionExpire):
@@ -82,12 +94,12 @@ func (s *Store) Sweep(ctx context.Context, tenant string, now time.Time) (lockbo
 		}
 		if reload {
 			if err := settleScript.Load(ctx, s.rdb).Err(); err != nil {
-				return res, classify("load sweep script", err)
+				return classify("load sweep script", err)
 			}
 			continue
 		}
 		if len(due) < batch {
-			return res, nil
+			return nil
 		}
 	}
 }

@@ -97,9 +97,24 @@ func renderPrelude() string {
 		lit(lockbox.OpCreate), lit(lockbox.OpUpdateSettings), lit(string(lockbox.ActorEngineer)), lit(string(lockbox.ActorSystem)),
 		lit(lockbox.SystemActor))
 	w("local EVENT_FIELD, OUTBOX_FIELD, USER_KEY_PREFIX = %s, %s, %s", lit(EventField), lit(outboxField), lit(lockbox.UserKeyPrefix))
+	names := make([]string, len(applyFields))
+	for i, f := range applyFields {
+		names[i] = lit(f)
+	}
+	w("local function readRecord(rk) return redis.call('HMGET', rk, %s) end", strings.Join(names, ", "))
 	b.WriteString(luaFunctions)
 	return b.String()
 }
+
+// applyFields are the record fields apply() reads with readRecord, in
+// order. apply uses the first thirteen by position (f[1] is the status,
+// f[13] the reminder offsets), so they keep their places; the rest are read
+// for the answer to an action, which is these fields as read with the
+// fields written over them: every field decode needs, without reading the
+// record again.
+var applyFields = []string{"status", "requesterKey", "filedBy", "duration", "grantMs", "support", "seq", "requester",
+	"required", "maxGrantMs", "approverKeys", "approvals", "remind",
+	"doc", "decBy", "decReason", "decMs", "endBy", "endReason", "endMs", "accessExpMs"}
 
 // luaFunctions are the prelude's functions.
 //
@@ -183,13 +198,14 @@ local function overCap(live, max, which, now)
   return fail('cap', which, redis.call('ZRANGE', live, after, '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')[2])
 end
 -- apply carries out action a (an action of transition()) on request id, as
--- lockbox.Apply does, and returns nil, or a refusal before anything was written. o holds
+-- lockbox.Apply does, and returns nil and the record as it now stands (the
+-- fields of readRecord as read, and the fields written as name/value
+-- pairs), or a refusal before anything was written. o holds
 -- actorKind, actorId, principal, reason, now (ms), duration ('' or hours),
 -- maxAccess (ms), maxGrants, only ('' or a requester key).
 local function apply(id, a, o)
   local tr, rk, now = transition(a), key('req', id), o.now
-  local f = redis.call('HMGET', rk, 'status', 'requesterKey', 'filedBy', 'duration', 'grantMs', 'support', 'seq', 'requester',
-    'required', 'maxGrantMs', 'approverKeys', 'approvals', 'remind')
+  local f = readRecord(rk)
   if not f[1] then return fail('notfound') end
   local rkey = requesterKey(f[2], f[8])
   if o.only ~= '' and rkey ~= o.only then return fail('notfound') end
@@ -218,7 +234,7 @@ local function apply(id, a, o)
       redis.call('HSET', rk, unpack(fields))
       event(tr.op, id, now, o.actorKind, o.actorId, tr.from, tr.from, o.reason, f[6])
       note(NOTE_APPROVAL, id, now, o.actorKind, o.actorId, o.reason)
-      return nil
+      return nil, {f, fields}
     end
     grant = grantMs
     for _, ap in ipairs(approvals) do
@@ -272,6 +288,6 @@ local function apply(id, a, o)
   redis.call('ZADD', key('status', to), f[7], id)
   event(tr.op, id, now, o.actorKind, o.actorId, tr.from, to, o.reason, f[6])
   note(tr.note, id, now, o.actorKind, o.actorId, o.reason)
-  return nil
+  return nil, {f, fields}
 end
 `

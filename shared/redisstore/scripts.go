@@ -105,12 +105,13 @@ return {'created'}
 // KEYS[1]: the record. ARGV: prefix, id, action, actorKind, actorId,
 // principal key, reason, nowMs, duration hours ("" when not given),
 // maxAccessMs, max grants per requester, only-requester key ("" for any).
-// Returns {"ok", <record as HGETALL>} | a refusal.
+// Returns {"ok", {the applyFields as read}, {the fields written, as
+// name/value pairs}} | a refusal.
 var actScript = script(`
-local refused = apply(ARGV[2], ARGV[3], {actorKind = ARGV[4], actorId = ARGV[5], principal = ARGV[6], reason = ARGV[7],
+local refused, record = apply(ARGV[2], ARGV[3], {actorKind = ARGV[4], actorId = ARGV[5], principal = ARGV[6], reason = ARGV[7],
   now = ARGV[8], duration = ARGV[9], maxAccess = ARGV[10], maxGrants = ARGV[11], only = ARGV[12]})
 if refused then return refused end
-return {'ok', redis.call('HGETALL', KEYS[1])}
+return {'ok', record[1], record[2]}
 `)
 
 // putSettingsScript stores a tenant's settings if they are still of the

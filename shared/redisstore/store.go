@@ -217,10 +217,10 @@ func (s *Store) Act(ctx context.Context, tenant, id string, act lockbox.Act) (lo
 	if isRefusal(res) {
 		return lockbox.Request{}, refusal(res, id, act.At)
 	}
-	if len(res) != 2 || res[0] != "ok" {
+	if len(res) != 3 || res[0] != "ok" {
 		return lockbox.Request{}, lockbox.Internal(string(act.Action)+" request", fmt.Errorf("unexpected script reply %v", res))
 	}
-	rec, err := pairs(res[1])
+	rec, err := applied(res[1], res[2])
 	if err != nil {
 		return lockbox.Request{}, lockbox.Internal(string(act.Action)+" request", err)
 	}
@@ -286,9 +286,37 @@ func pairs(v any) (map[string]string, error) {
 	}
 	m := make(map[string]string, len(list)/2)
 	for i := 0; i < len(list); i += 2 {
-		m[fmt.Sprint(list[i])] = fmt.Sprint(list[i+1])
+		m[str(list[i])] = str(list[i+1])
 	}
 	return m, nil
+}
+
+// applied is the record an action left, from the act script's answer: the
+// applyFields as read (nil for a field not set), then the fields written.
+func applied(read, written any) (map[string]string, error) {
+	values, ok := read.([]any)
+	if !ok || len(values) != len(applyFields) {
+		return nil, fmt.Errorf("record reply of type %T", read)
+	}
+	rec, err := pairs(written)
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range values {
+		if _, over := rec[applyFields[i]]; !over && v != nil {
+			rec[applyFields[i]] = str(v)
+		}
+	}
+	return rec, nil
+}
+
+// str is a reply element as a string: Redis answers bulk strings, and
+// fmt.Sprint covers anything else.
+func str(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }

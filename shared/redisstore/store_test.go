@@ -401,6 +401,47 @@ func TestByTicket(t *testing.T) {
 	})
 }
 
+// An action answers with the record it left, without reading it again: the
+// answer is the request as a read of it right after gives, for every
+// action and for a quorum's first approval.
+func TestActAnswersTheRecordAsStored(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+		ten, quorum := tenant(t), tenant(t)
+		set := lockbox.DefaultSettings(true)
+		set.RequiredApprovals = 2
+		_, err := s.PutSettings(ctx, quorum, set, 0, lockbox.Actor{Kind: lockbox.ActorAdmin, ID: "ada"}, "test", time.Now())
+		require.NoError(t, err)
+		two := 2
+		steps := []struct {
+			name   string
+			tenant string
+			acts   []lockbox.Act
+		}{
+			{"approve", ten, []lockbox.Act{lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", &two, time.Now())}},
+			{"deny", ten, []lockbox.Act{lockboxtest.Decision(lockbox.ActionDeny, "alice", "no", nil, time.Now())}},
+			{"revoke", ten, []lockbox.Act{lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, time.Now()),
+				lockboxtest.Decision(lockbox.ActionRevoke, "bob", "done early", nil, time.Now())}},
+			{"cancel", ten, []lockbox.Act{{Action: lockbox.ActionCancel, Actor: lockbox.Actor{Kind: lockbox.ActorEngineer, ID: "eng-1"},
+				Reason: "not needed", At: time.Now()}}},
+			{"first of two approvals", quorum, []lockbox.Act{lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, time.Now())}},
+			{"second of two approvals", quorum, []lockbox.Act{lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, time.Now()),
+				lockboxtest.Decision(lockbox.ActionApprove, "bob", "ok too", &two, time.Now())}},
+		}
+		for _, step := range steps {
+			r := file(t, s, step.tenant, "eng-1", time.Now())
+			var got lockbox.Request
+			for _, act := range step.acts {
+				got, err = s.Act(ctx, step.tenant, r.RequestID, act)
+				require.NoError(t, err, step.name)
+			}
+			stored, err := s.Get(ctx, step.tenant, r.RequestID)
+			require.NoError(t, err, step.name)
+			assert.Equal(t, stored, got, step.name)
+		}
+	})
+}
+
 // The sweep finds a pending request's window end in livePending, and still
 // in due as "p:<id>" for a request filed before livePending served it (one
 // filed before livePending existed is in due alone). Both expire once.

@@ -9,7 +9,7 @@ STACK      ?= stack.yml
 # Every module of the workspace (go test ./... does not work at a go.work root).
 MODULES     = $(shell $(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: help run verify-audit fuzz screenshots test test-unit check-images test-integration lint bench bench-go build push deploy up faas-cli
+.PHONY: help run verify-audit fuzz screenshots test test-unit check-images test-integration lint bench bench-compare bench-go build push deploy up faas-cli
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -91,6 +91,17 @@ $(GOSEC): scripts/tools/go.mod scripts/tools/go.sum
 bench: ## measure the functions beside their ceilings (QUICK=1: a few minutes; BENCH_JSON=out.json)
 	$(BUILD) -o $(BIN)/bench ./scripts/bench
 	LOCKBOX_MINIO_BIN=$$(scripts/install-minio.sh) $(BIN)/bench -f $(STACK) $(if $(QUICK),-quick,-doc docs/PERFORMANCE.md)
+
+# bench-compare: this tree's create, approve and deny beside another
+# commit's (a worktree of BASE, removed afterwards), both running at once and
+# measured in alternating runs: the way to tell a change of a few percent on
+# a machine whose speed drifts. ROUNDS=n (default 7).
+bench-compare: ## create, approve and deny beside another commit's, alternating: make bench-compare BASE=<commit> [ROUNDS=7]
+	@[ -n "$(BASE)" ] || { echo "usage: make bench-compare BASE=<commit> [ROUNDS=7]"; exit 2; }
+	$(BUILD) -o $(BIN)/bench ./scripts/bench
+	@dir=$$(mktemp -d); trap 'git worktree remove --force "$$dir/base" >/dev/null 2>&1; rm -rf "$$dir"' EXIT; \
+		git worktree add --detach "$$dir/base" "$(BASE)" >/dev/null && \
+		LOCKBOX_MINIO_BIN=$$(scripts/install-minio.sh) $(BIN)/bench -f $(STACK) -compare "$$dir/base" $(if $(ROUNDS),-rounds $(ROUNDS)) $(if $(BENCH_JSON),-json $(BENCH_JSON))
 
 bench-go: ## Go micro-benchmarks for profiling: call flows, list page, transitions, export vs raw PutObject
 	scripts/with-redis.sh $(GO) test -run '^$$' -bench . -benchmem ./shared/api/ ./shared/redisstore/ ./shared/portal/

@@ -24,6 +24,11 @@
 // beside the S3 reads the same pages need (activity.go).
 //
 //	bench [-quick] [-json out.json] [-doc docs/PERFORMANCE.md]
+//	bench -compare <checkout> [-rounds 7] [-compare-ops 3000] [-json out.json]
+//
+// With -compare it measures only lockbox-create, -approve and -deny, beside
+// the same functions of another checkout, in alternating runs (compare.go;
+// make bench-compare BASE=<commit>).
 //
 // It prints a table, writes the JSON report (BENCH_JSON) and splices the
 // results into the doc. It asserts nothing about speed: the targets are
@@ -106,14 +111,33 @@ func main() {
 	jsonOut := flag.String("json", os.Getenv("BENCH_JSON"), "write the report as JSON here (default $BENCH_JSON)")
 	doc := flag.String("doc", "", "splice the results into this Markdown file (docs/PERFORMANCE.md)")
 	profile := flag.String("profile", "", "write a CPU profile of the load generator (its Redis ceiling runs, sweep and export) here")
+	base := flag.String("compare", "", "instead: measure lockbox-create, -approve and -deny beside those of the checkout in this folder (make bench-compare)")
+	rounds := flag.Int("rounds", 7, "with -compare: rounds of alternating runs")
+	compareOps := flag.Int("compare-ops", 3000, "with -compare: calls per run")
 	minioBin := flag.String("minio", os.Getenv("LOCKBOX_MINIO_BIN"), "the MinIO binary (default $LOCKBOX_MINIO_BIN; scripts/install-minio.sh prints it)")
 	flag.Parse()
 
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *base != "" {
+		rep, err := compare(*stackFile, *base, *minioBin, max(*rounds, 1), max(*compareOps, 100), log)
+		if err != nil {
+			log.Error("comparison failed", "err", err)
+			os.Exit(1)
+		}
+		printCompare(os.Stdout, rep)
+		if *jsonOut != "" {
+			b, _ := json.MarshalIndent(rep, "", "  ")
+			if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o600); err != nil {
+				log.Error("write JSON", "err", err)
+				os.Exit(1)
+			}
+		}
+		return
+	}
 	p := fullPlan
 	if *quick {
 		p = quickPlan
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if *profile != "" {
 		abs, err := filepath.Abs(*profile)
 		if err != nil {
@@ -168,43 +192,20 @@ type bench struct {
 }
 
 func run(p plan, stackFile, minioBin string, log *slog.Logger) (*Report, error) {
-	if minioBin == "" {
-		return nil, errors.New("no MinIO binary: set LOCKBOX_MINIO_BIN (make bench does, from scripts/install-minio.sh)")
-	}
 	began := time.Now()
-	st, err := stack.Load(stackFile, func(string) (string, bool) { return "", false })
-	if err != nil {
-		return nil, err
+	b, err := setUp(p, stackFile, minioBin, log)
+	if b != nil {
+		b.rep.Started = began.UTC()
 	}
-	dir, err := os.MkdirTemp("", "lockbox-bench-")
-	if err != nil {
-		return nil, err
-	}
-	b := &bench{plan: p, log: log, dir: dir, st: st, fns: map[string]*proc{}, bucket: "lockbox-audit",
-		rep: &Report{Plan: p, Machine: machine(), Started: began.UTC()}}
 	ok := false
 	defer func() { b.close(ok) }()
-
-	log.Info("starting redis-server and MinIO", "dir", dir)
-	if b.redis, err = startRedis(dir); err != nil {
-		return nil, err
-	}
-	if b.minio, err = startMinIO(minioBin, dir); err != nil {
-		return nil, err
-	}
-	b.rep.Machine.Redis, b.rep.Machine.MinIO = b.redis.version, b.minio.version
-	b.s3 = objectstore.New(objectstore.Config{Endpoint: b.minio.endpoint, Region: "us-east-1", Bucket: b.bucket, PathStyle: true,
-		AccessKey: b.minio.user, SecretKey: b.minio.pass})
-	if err := b.s3.EnsureBucket(context.Background(), false); err != nil {
-		return nil, fmt.Errorf("create bucket: %w", err)
-	}
-	if err := b.writeSecrets(); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if err := b.build(); err != nil {
 		return nil, err
 	}
-	if b.lg, err = startLoadgen(dir); err != nil {
+	if b.lg, err = startLoadgen(b.dir); err != nil {
 		return nil, err
 	}
 	if b.nudges, err = startNudgeSink(); err != nil {
@@ -239,7 +240,7 @@ func run(p plan, stackFile, minioBin string, log *slog.Logger) (*Report, error) 
 		t := time.Now()
 		log.Info("step", "name", s.name)
 		if err := s.do(); err != nil {
-			return nil, fmt.Errorf("%s: %w (logs in %s)", s.name, err, dir)
+			return nil, fmt.Errorf("%s: %w (logs in %s)", s.name, err, b.dir)
 		}
 		log.Info("step done", "name", s.name, "seconds", fmt.Sprintf("%.1f", time.Since(t).Seconds()))
 	}
@@ -249,9 +250,45 @@ func run(p plan, stackFile, minioBin string, log *slog.Logger) (*Report, error) 
 	return b.rep, nil
 }
 
+// setUp starts what every measurement needs: redis-server and MinIO with
+// its bucket, in a folder of their own with the functions' secrets. b is
+// returned for closing even with an error.
+func setUp(p plan, stackFile, minioBin string, log *slog.Logger) (*bench, error) {
+	if minioBin == "" {
+		return nil, errors.New("no MinIO binary: set LOCKBOX_MINIO_BIN (make bench does, from scripts/install-minio.sh)")
+	}
+	st, err := stack.Load(stackFile, func(string) (string, bool) { return "", false })
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "lockbox-bench-")
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{plan: p, log: log, dir: dir, st: st, fns: map[string]*proc{}, bucket: "lockbox-audit",
+		rep: &Report{Plan: p, Machine: machine()}}
+	log.Info("starting redis-server and MinIO", "dir", dir)
+	if b.redis, err = startRedis(dir); err != nil {
+		return b, err
+	}
+	if b.minio, err = startMinIO(minioBin, dir); err != nil {
+		return b, err
+	}
+	b.rep.Machine.Redis, b.rep.Machine.MinIO = b.redis.version, b.minio.version
+	b.s3 = objectstore.New(objectstore.Config{Endpoint: b.minio.endpoint, Region: "us-east-1", Bucket: b.bucket, PathStyle: true,
+		AccessKey: b.minio.user, SecretKey: b.minio.pass})
+	if err := b.s3.EnsureBucket(context.Background(), false); err != nil {
+		return b, fmt.Errorf("create bucket: %w", err)
+	}
+	return b, b.writeSecrets()
+}
+
 // close stops everything; the folder with the logs stays when the run
 // failed.
 func (b *bench) close(ok bool) {
+	if b == nil {
+		return
+	}
 	for _, p := range b.fns {
 		p.stop()
 	}
@@ -324,9 +361,12 @@ func (b *bench) build() error {
 // env is a function's environment: its stack.yml environment pointed at
 // this run's Redis and MinIO, with a portal_url and without nudges, and for
 // lockbox-notify at the load generator's receivers.
-func (b *bench) env(name, addr string) []string {
+func (b *bench) env(name, addr string) []string { return b.envOf(b.st, name, addr) }
+
+// envOf is env for a function of the stack st.
+func (b *bench) envOf(st *stack.Stack, name, addr string) []string {
 	out := []string{"PATH=" + os.Getenv("PATH"), "secret_mount_path=" + b.secrets, "listen_addr=" + addr}
-	fn, ok := b.st.Functions[name]
+	fn, ok := st.Functions[name]
 	if !ok {
 		return out
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"lockbox.dev/scripts/loopback"
+	"lockbox.dev/scripts/stack"
 	"lockbox.dev/shared/auditjob"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/intake"
@@ -67,6 +68,12 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 // of its first served call: a real call of its kind, so that reading its
 // configuration and secrets and connecting to Redis are included.
 func (b *bench) startFunction(name string) (*proc, time.Duration, error) {
+	return b.startFunctionOf(b.st, b.bins[name], name, name)
+}
+
+// startFunctionOf is startFunction for the function name of the stack st,
+// built as bin, logging to <logName>.log.
+func (b *bench) startFunctionOf(st *stack.Stack, bin, name, logName string) (*proc, time.Duration, error) {
 	port, err := loopback.FreePort()
 	if err != nil {
 		return nil, 0, err
@@ -75,7 +82,7 @@ func (b *bench) startFunction(name string) (*proc, time.Duration, error) {
 	first, want := b.firstCall(name, "http://"+addr)
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
 	t := time.Now()
-	p, err := start(name, b.bins[name], nil, b.env(name, addr), filepath.Join(b.dir, name+".log"))
+	p, err := start(logName, bin, nil, b.envOf(st, name, addr), filepath.Join(b.dir, logName+".log"))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -421,6 +428,14 @@ func (b *bench) loadRun(op, path string, c int, read readTenants) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
+	return b.measureRun(j, fn, warm, measured)
+}
+
+// measureRun has the load generator warm up with warm, then run measured
+// (the job j otherwise), and reads the CPU and Redis counters around the
+// measured run; fn is the function called over HTTP.
+func (b *bench) measureRun(j Job, fn *proc, warm, measured []Item) (Run, error) {
+	op, path, c := j.Op, j.Path, j.Concurrency
 	j.Items = warm
 	if o, err := b.lg.do(j); err != nil || o.Errors > 0 {
 		return Run{}, fmt.Errorf("warm-up: %v %s", err, o.FirstError)

@@ -217,7 +217,7 @@ local function apply(id, a, o)
   local asked, grantMs = tonumber(f[4]), tonumber(f[5])
   if tr.quorum then
     local keys = f[11] or ''
-    if string.find('\n' .. keys .. '\n', '\n' .. o.principal .. '\n', 1, true) then return fail('twice') end
+    if keys ~= '' and string.find('\n' .. keys .. '\n', '\n' .. o.principal .. '\n', 1, true) then return fail('twice') end
     local hours = asked
     if o.duration ~= '' then
       if tonumber(o.duration) > asked then return fail('duration', f[4]) end
@@ -225,11 +225,17 @@ local function apply(id, a, o)
     end
     local item = '{"by":' .. cjson.encode(o.actorId) .. ',"reason":' .. cjson.encode(o.reason) .. ',"ms":' .. now ..
       ',"duration":' .. ms(hours) .. '}'
-    local list = f[12]
-    if not list or list == '' or list == '[]' then list = '[' .. item .. ']' else list = string.sub(list, 1, -2) .. ',' .. item .. ']' end
+    -- The first approval (of one, or the first of a quorum) is the list
+    -- alone: no need to decode it.
+    local list, approvals = f[12], nil
+    if not list or list == '' or list == '[]' then
+      list, approvals = '[' .. item .. ']', {{duration = hours}}
+    else
+      list = string.sub(list, 1, -2) .. ',' .. item .. ']'
+      approvals = cjson.decode(list)
+    end
     if keys == '' then keys = o.principal else keys = keys .. '\n' .. o.principal end
-    for _, v in ipairs({'approvals', list, 'approverKeys', keys}) do fields[#fields + 1] = v end
-    local approvals = cjson.decode(list)
+    fields[1], fields[2], fields[3], fields[4] = 'approvals', list, 'approverKeys', keys
     if #approvals < tonumber(f[9] or '1') then
       redis.call('HSET', rk, unpack(fields))
       event(tr.op, id, now, o.actorKind, o.actorId, tr.from, tr.from, o.reason, f[6])
@@ -281,7 +287,9 @@ local function apply(id, a, o)
   local by = 'dec'
   if tr.closes then by = 'end' end
   if tr.decides or tr.closes then
-    for _, v in ipairs({by .. 'By', o.actorId, by .. 'Reason', o.reason, by .. 'Ms', now}) do fields[#fields + 1] = v end
+    local n = #fields
+    fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4], fields[n + 5], fields[n + 6] =
+      by .. 'By', o.actorId, by .. 'Reason', o.reason, by .. 'Ms', now
   end
   redis.call('HSET', rk, unpack(fields))
   redis.call('ZREM', key('status', tr.from), id)

@@ -95,9 +95,9 @@ bench: ## measure the functions beside their ceilings (QUICK=1: a few minutes; B
 # bench-compare: this tree's create, approve and deny beside another
 # commit's (a worktree of BASE, removed afterwards), both running at once and
 # measured in alternating runs: the way to tell a change of a few percent on
-# a machine whose speed drifts. ROUNDS=n (default 7).
-bench-compare: ## create, approve and deny beside another commit's, alternating: make bench-compare BASE=<commit> [ROUNDS=7]
-	@[ -n "$(BASE)" ] || { echo "usage: make bench-compare BASE=<commit> [ROUNDS=7]"; exit 2; }
+# a machine whose speed drifts. ROUNDS=n (default 21).
+bench-compare: ## create, approve and deny beside another commit's, alternating: make bench-compare BASE=<commit> [ROUNDS=21]
+	@[ -n "$(BASE)" ] || { echo "usage: make bench-compare BASE=<commit> [ROUNDS=21]"; exit 2; }
 	$(BUILD) -o $(BIN)/bench ./scripts/bench
 	@dir=$$(mktemp -d); trap 'git worktree remove --force "$$dir/base" >/dev/null 2>&1; rm -rf "$$dir"' EXIT; \
 		git worktree add --detach "$$dir/base" "$(BASE)" >/dev/null && \

@@ -313,3 +313,30 @@ func TestMarkdownNotifyAndActivity(t *testing.T) {
 	assert.NotContains(t, empty, "Notifications")
 	assert.NotContains(t, empty, "Activity log")
 }
+
+// A comparison's ratio pairs the two sides' runs of the same round, and its
+// throughputs and CPU are the medians of each side.
+func TestSummarize(t *testing.T) {
+	run := func(round int, side, op string, tput, cpu float64) CompareRun {
+		return CompareRun{Round: round, Side: side, Run: Run{Op: op, Throughput: tput, FunctionCPUPer1k: cpu}}
+	}
+	runs := []CompareRun{
+		run(1, "base", "create", 1000, 0.5), run(1, "this", "create", 900, 0.6),
+		run(2, "this", "create", 2000, 0.4), run(2, "base", "create", 2000, 0.4),
+		run(3, "base", "create", 500, 0.9), run(3, "this", "create", 400, 1.0),
+		run(1, "base", "deny", 100, 1), // no "this" run: no ratio
+	}
+	got := summarize(runs)
+	require.Len(t, got, 1)
+	s := got[0]
+	assert.Equal(t, "create", s.Op)
+	assert.InDelta(t, 0.9, s.Ratio, 1e-9, "the median of 0.9, 1.0 and 0.8")
+	assert.InDelta(t, 0.8, s.MinRatio, 1e-9)
+	assert.InDelta(t, 1.0, s.MaxRatio, 1e-9)
+	assert.InDelta(t, 1000, s.Base, 1e-9)
+	assert.InDelta(t, 900, s.This, 1e-9)
+	assert.InDelta(t, 0.5, s.BaseCPUms, 1e-9)
+	assert.InDelta(t, 0.6, s.ThisCPUms, 1e-9)
+	assert.InDelta(t, 2.5, median([]float64{4, 1, 2, 3}), 1e-9)
+	assert.Zero(t, median(nil))
+}

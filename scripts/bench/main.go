@@ -24,7 +24,7 @@
 // beside the S3 reads the same pages need (activity.go).
 //
 //	bench [-quick] [-json out.json] [-doc docs/PERFORMANCE.md]
-//	bench -compare <checkout> [-rounds 7] [-compare-ops 3000] [-json out.json]
+//	bench -compare <checkout> [-rounds 21] [-compare-ops 2000] [-json out.json]
 //
 // With -compare it measures only lockbox-create, -approve and -deny, beside
 // the same functions of another checkout, in alternating runs (compare.go;
@@ -112,8 +112,8 @@ func main() {
 	doc := flag.String("doc", "", "splice the results into this Markdown file (docs/PERFORMANCE.md)")
 	profile := flag.String("profile", "", "write a CPU profile of the load generator (its Redis ceiling runs, sweep and export) here")
 	base := flag.String("compare", "", "instead: measure lockbox-create, -approve and -deny beside those of the checkout in this folder (make bench-compare)")
-	rounds := flag.Int("rounds", 7, "with -compare: rounds of alternating runs")
-	compareOps := flag.Int("compare-ops", 3000, "with -compare: calls per run")
+	rounds := flag.Int("rounds", 21, "with -compare: rounds of alternating runs")
+	compareOps := flag.Int("compare-ops", 2000, "with -compare: calls per run")
 	minioBin := flag.String("minio", os.Getenv("LOCKBOX_MINIO_BIN"), "the MinIO binary (default $LOCKBOX_MINIO_BIN; scripts/install-minio.sh prints it)")
 	flag.Parse()
 

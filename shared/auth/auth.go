@@ -72,6 +72,8 @@ type Verifier struct {
 	jwks   keyfunc.Keyfunc // nil without JWKSURL
 	algs   []string
 	parser *jwt.Parser
+	// verified remembers the HS256 tokens accepted (tokencache.go).
+	verified verifiedTokens
 }
 
 // New returns a verifier for o. ctx bounds the JWKS refresh goroutine.
@@ -214,8 +216,13 @@ func (v *Verifier) verifyToken(authz string) (lockbox.Principal, error) {
 	if !ok || tok == "" || len(tok) > maxTokenLen {
 		return lockbox.Principal{}, unauthorized("Authorization must be Bearer <token>")
 	}
+	now := v.o.Now()
+	sum := sha256.Sum256([]byte(tok))
+	if p, ok := v.verified.get(sum, now); ok {
+		return p, nil
+	}
 	claims := jwt.MapClaims{}
-	_, err := v.parser.ParseWithClaims(tok, claims, v.key)
+	t, err := v.parser.ParseWithClaims(tok, claims, v.key)
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return lockbox.Principal{}, unauthorized("token has expired")
@@ -226,7 +233,14 @@ func (v *Verifier) verifyToken(authz string) (lockbox.Principal, error) {
 		return lockbox.Principal{}, err
 	}
 	sub, _ := claims.GetSubject()
-	return lockbox.UserFromClaims(sub, claims, v.o.TenantClaim, v.o.RolesClaim)
+	p, err := lockbox.UserFromClaims(sub, claims, v.o.TenantClaim, v.o.RolesClaim)
+	if err != nil {
+		return lockbox.Principal{}, err
+	}
+	if exp, _ := claims.GetExpirationTime(); exp != nil && t.Method.Alg() == jwt.SigningMethodHS256.Alg() {
+		v.verified.put(sum, p, exp.Time, now)
+	}
+	return p, nil
 }
 
 // checkLifetime refuses a token that lives longer than MaxLifetime: from its

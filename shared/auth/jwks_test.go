@@ -216,3 +216,23 @@ func TestClaimNames(t *testing.T) {
 	_, err = auth.New(t.Context(), auth.Options{JWKSURL: p.srv.URL})
 	assert.Error(t, err, "a JWKS without issuer and audience is refused")
 }
+
+// Tokens of the identity provider's keys are not remembered: once the IdP
+// withdraws a key (and a token of a new key makes the verifier refresh), a
+// token of the withdrawn key is refused though it passed before.
+func TestJWKSTokensAreNotRemembered(t *testing.T) {
+	p := newIDP(t)
+	old := ecSigner(t)
+	p.publish("key-1", old)
+	v := oidcVerifier(t, p, auth.Options{})
+	h := sign(t, old, "key-1", claims())
+	_, err := v.Authenticate(h, nil, lockbox.KindUser)
+	require.NoError(t, err)
+	next := ecSigner(t)
+	p.publish("key-2", next)
+	p.withdraw("key-1")
+	_, err = v.Authenticate(sign(t, next, "key-2", claims()), nil, lockbox.KindUser)
+	require.NoError(t, err, "the new key is fetched")
+	_, err = v.Authenticate(h, nil, lockbox.KindUser)
+	require.Error(t, err, "the withdrawn key's token is checked again, and refused")
+}

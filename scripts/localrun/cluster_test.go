@@ -31,8 +31,11 @@ func TestMakeRunOnRedisCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the whole stack")
 	}
-	nodes := strings.Split(lockboxtest.RequireService(t, "LOCKBOX_TEST_REDIS_CLUSTER",
-		"scripts/with-redis-cluster.sh starts a 3-node cluster"), ",")
+	addrs := lockboxtest.RequireService(t, "LOCKBOX_TEST_REDIS_CLUSTER", "scripts/with-redis-cluster.sh starts a 3-node cluster")
+	// This stack's lockbox-audit sweeps and exports every tenant on the
+	// cluster: the store's and the export's cluster tests wait their turn.
+	lockboxtest.TakeTurns(t, addrs)
+	nodes := strings.Split(addrs, ",")
 	url := "redis://" + nodes[0] + "/0?addr=" + strings.Join(nodes[1:], "&addr=")
 	s := startStack(t, stackConfig{env: map[string]string{"redis_url": url, "redis_mode": "cluster", "AUDIT_SCHEDULE": "@every 1s"}})
 	secret := func(name string) []byte {

@@ -11,14 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"lockbox.dev/scripts/fnbuild"
 	"lockbox.dev/scripts/stack"
-	"lockbox.dev/shared/auth"
 )
 
 // The comparison (-compare dir, make bench-compare BASE=<commit>) measures
@@ -188,44 +185,24 @@ func (b *bench) fileVia(fn *proc, n int) ([]Item, error) {
 	run := randomHex()[:8]
 	items := make([]Item, n)
 	client := &http.Client{Timeout: 30 * time.Second}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	next := make(chan int)
-	for range 32 {
-		wg.Go(func() {
-			for i := range next {
-				it := Item{Tenant: fmt.Sprintf("bench-cmp-%s-%d", run, i%64), Key: fmt.Sprintf("eng-%d", i)}
-				id, err := createVia(client, "http://"+fn.addr, secret, it)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				items[i] = Item{Tenant: it.Tenant, Key: id}
-				mu.Unlock()
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return items, firstErr
+	err = setUpEach(n, func(i int) error {
+		it := Item{Tenant: fmt.Sprintf("bench-cmp-%s-%d", run, i%64), Key: fmt.Sprintf("eng-%d", i)}
+		id, err := createVia(client, "http://"+fn.addr, secret, it)
+		items[i] = Item{Tenant: it.Tenant, Key: id}
+		return err
+	})
+	return items, err
 }
 
 // createVia files the create of it at url, signed with secret, and returns
 // the new request's id.
 func createVia(client *http.Client, url string, secret []byte, it Item) (string, error) {
 	body := createBody(it)
-	ts := time.Now().Unix()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return "", err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(auth.HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(auth.HeaderSignature, auth.Sign(secret, ts, body))
+	req.Header = signedHeader(secret, body)
 	resp, err := client.Do(req)
 	if err != nil {
 		return "", err

@@ -299,10 +299,7 @@ func (g *generator) caller(j Job) (func(context.Context, Item) error, error) {
 	case "http/create", "http/noop", "http/create5rules":
 		return func(ctx context.Context, it Item) error {
 			body := createBody(it)
-			ts := time.Now().Unix()
-			h := http.Header{"Content-Type": {"application/json"}}
-			h.Set(auth.HeaderTimestamp, strconv.FormatInt(ts, 10))
-			h.Set(auth.HeaderSignature, auth.Sign(g.webhook, ts, body))
+			h := signedHeader(g.webhook, body)
 			want := http.StatusCreated
 			if j.Op == "noop" {
 				want = http.StatusOK
@@ -318,11 +315,7 @@ func (g *generator) caller(j Job) (func(context.Context, Item) error, error) {
 	case "http/cancel":
 		return func(ctx context.Context, it Item) error {
 			body, _ := json.Marshal(lockbox.CancelInput{RequestID: it.Key, Reason: "benchmark withdrawal", TenantID: it.Tenant})
-			ts := time.Now().Unix()
-			h := http.Header{"Content-Type": {"application/json"}}
-			h.Set(auth.HeaderTimestamp, strconv.FormatInt(ts, 10))
-			h.Set(auth.HeaderSignature, auth.Sign(g.webhook, ts, body))
-			return g.call(ctx, http.MethodPost, j.URL, h, body, http.StatusOK)
+			return g.call(ctx, http.MethodPost, j.URL, signedHeader(g.webhook, body), body, http.StatusOK)
 		}, nil
 	case "http/list":
 		return func(ctx context.Context, it Item) error {
@@ -406,6 +399,16 @@ func (g *generator) exchange(ctx context.Context, method, url string, h http.Hea
 }
 
 // createBody is createInput as JSON.
+// signedHeader is the header of a JSON body signed with secret now, as a
+// ticketing system sends a webhook.
+func signedHeader(secret, body []byte) http.Header {
+	ts := time.Now().Unix()
+	h := http.Header{"Content-Type": {"application/json"}}
+	h.Set(auth.HeaderTimestamp, strconv.FormatInt(ts, 10))
+	h.Set(auth.HeaderSignature, auth.Sign(secret, ts, body))
+	return h
+}
+
 func createBody(it Item) []byte {
 	b, _ := json.Marshal(createInput(it)) // strings and slices of strings always encode
 	return b

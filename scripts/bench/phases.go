@@ -120,11 +120,8 @@ func (b *bench) firstCall(name, url string) (func() *http.Request, int) {
 		return func() *http.Request {
 			n++ // every attempt is a delivery of its own
 			body := createBody(Item{Tenant: "bench-startup", Key: fmt.Sprintf("eng-%d-%d", time.Now().UnixNano(), n)})
-			ts := time.Now().Unix()
 			r, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-			r.Header.Set("Content-Type", "application/json")
-			r.Header.Set(auth.HeaderTimestamp, strconv.FormatInt(ts, 10))
-			r.Header.Set(auth.HeaderSignature, auth.Sign(webhook, ts, body))
+			r.Header = signedHeader(webhook, body)
 			return r
 		}, http.StatusCreated
 	case "lockbox-approve", "lockbox-deny":
@@ -144,11 +141,8 @@ func (b *bench) firstCall(name, url string) (func() *http.Request, int) {
 	case "lockbox-cancel":
 		return func() *http.Request {
 			body := []byte(`{"requestId":"no-such-request","reason":"start-up probe","tenantId":"bench-startup"}`)
-			ts := time.Now().Unix()
 			r, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-			r.Header.Set("Content-Type", "application/json")
-			r.Header.Set(auth.HeaderTimestamp, strconv.FormatInt(ts, 10))
-			r.Header.Set(auth.HeaderSignature, auth.Sign(webhook, ts, body))
+			r.Header = signedHeader(webhook, body)
 			return r
 		}, http.StatusNotFound
 	case "lockbox-settings":
@@ -206,6 +200,17 @@ func (b *bench) fill(tenant string, n int, lim lockbox.Limits, requester func(i 
 	s := redisstore.New(b.redis.rdb, lim)
 	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
 	ids := make([]string, n)
+	err := setUpEach(n, func(i int) error {
+		in := createInput(Item{Tenant: tenant, Key: requester(i)})
+		r, _, err := s.Create(context.Background(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), lim), lockbox.CreateOptions{})
+		ids[i] = r.RequestID
+		return err
+	})
+	return ids, err
+}
+
+// setUpEach runs f for 0..n-1, 32 at a time, and returns the first error.
+func setUpEach(n int, f func(i int) error) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
@@ -213,15 +218,13 @@ func (b *bench) fill(tenant string, n int, lim lockbox.Limits, requester func(i 
 	for range 32 {
 		wg.Go(func() {
 			for i := range next {
-				in := createInput(Item{Tenant: tenant, Key: requester(i)})
-				r, _, err := s.Create(context.Background(), lockbox.NewRequest(in, lockbox.NewID(), time.Now(), lim), lockbox.CreateOptions{})
-				if err != nil {
+				if err := f(i); err != nil {
 					mu.Lock()
-					firstErr = err
+					if firstErr == nil {
+						firstErr = err
+					}
 					mu.Unlock()
-					continue
 				}
-				ids[i] = r.RequestID
 			}
 		})
 	}
@@ -230,7 +233,7 @@ func (b *bench) fill(tenant string, n int, lim lockbox.Limits, requester func(i 
 	}
 	close(next)
 	wg.Wait()
-	return ids, firstErr
+	return firstErr
 }
 
 // opFunction maps a load run's op to the function it calls. Besides the

@@ -126,21 +126,13 @@ func tokenSkip(dec *json.Decoder) error {
 	return nil
 }
 
-// tokenFields maps the JSON names of t's exported fields to their types.
+// tokenFields maps the JSON names of t's exported fields to their types
+// (the same fields the byte-level check knows).
 func tokenFields(t reflect.Type) map[string]reflect.Type {
-	m := map[string]reflect.Type{}
-	for f := range t.Fields() {
-		if !f.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		switch name {
-		case "-":
-			continue
-		case "":
-			name = f.Name
-		}
-		m[name] = f.Type
+	f := fieldsOf(t)
+	m := make(map[string]reflect.Type, len(f.names))
+	for i, name := range f.names {
+		m[name] = f.types[i]
 	}
 	return m
 }

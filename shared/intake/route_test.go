@@ -131,7 +131,7 @@ func TestRouteNamesEachBadField(t *testing.T) {
 		"resourceType: path issue.fields.customfield_10051.value is an array, not text",
 		"justification: placeholder {{issue.fields.summary}} is missing",
 		"supportRequest: path issue.key is missing",
-		"requester.id must be 1..128 printable characters without spaces",
+		"requester.id must be 1..128 visible characters without spaces or invisible characters",
 		"requester.email must be an email address",
 		"duration: path issue.fields.customfield_10053 is not a whole number of hours",
 	}, "; "), le.Message)

@@ -56,9 +56,20 @@ func ValidRequestID(id string) bool { return requestIDPattern.MatchString(id) }
 // ValidTenantID reports whether id has the shape of a tenant id.
 func ValidTenantID(id string) bool { return tenantPattern.MatchString(id) }
 
-// ValidRequesterID reports whether id is 1..128 printable characters without spaces.
+// ValidRequesterID reports whether id can be an identity (a requester's id,
+// a token's sub, an approver's id): 1..128 visible characters, without
+// spaces and without control, format or invisible characters, which would
+// let two spellings that read alike name two people.
 func ValidRequesterID(id string) bool {
-	return id != "" && utf8.RuneCountInString(id) <= maxRequesterIDLen && printable(id, false)
+	if id == "" || !utf8.ValidString(id) || utf8.RuneCountInString(id) > maxRequesterIDLen {
+		return false
+	}
+	for _, r := range id {
+		if invisible(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // Validate checks in against the contract and reports the first problem as a
@@ -84,7 +95,7 @@ func (in CreateInput) Validate() error {
 	case in.WorkItemSource != "" && !text(in.WorkItemSource, 1, maxShortText, false):
 		return Invalidf("workItemSource must be at most 256 printable characters")
 	case !ValidRequesterID(in.Requester.ID):
-		return Invalidf("requester.id must be 1..128 printable characters without spaces")
+		return Invalidf("requester.id must be 1..128 visible characters without spaces or invisible characters")
 	case in.Requester.DisplayName != "" && !text(in.Requester.DisplayName, 1, maxShortText, false):
 		return Invalidf("requester.displayName must be at most 256 printable characters")
 	case in.Requester.Email != "" && !validEmail(in.Requester.Email):

@@ -13,15 +13,15 @@ import (
 // implementation the store is compared with.
 type memory struct{ reqs map[string]lockbox.Request }
 
-func (m *memory) Create(t *testing.T, in lockbox.CreateInput, filedBy string, set *lockbox.Settings, at time.Time) lockbox.Request {
-	if err := in.Validate(); err != nil {
+func (m *memory) Create(t *testing.T, f lockboxtest.Filing) lockbox.Request {
+	if err := f.Input.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	set, at := f.Settings, f.At
 	if set == nil {
-		set = new(lockbox.DefaultSettings(true))
+		set = new(lockbox.DefaultSettings(f.DefaultEnabled))
 	}
-	r := lockbox.NewRequest(in, "req-1", at, lockboxtest.Limits)
-	r.FiledBy = filedBy
+	r := lockbox.NewRequest(f.Input, "req-1", at, lockboxtest.Limits).FiledAs(f.Filer)
 	r = r.Govern(*set)
 	if auto := set.Decide(r); auto.Action != "" {
 		var err error
@@ -159,6 +159,36 @@ func TestAuthorize(t *testing.T) {
 		}
 	}
 
+	// Only the tenant's admin changes its settings: nothing the provider
+	// controls may switch Lockbox off or add an auto-approval.
+	admin := user("ada", "contoso", lockbox.RoleAdmin)
+	settings := []struct {
+		name   string
+		p      lockbox.Principal
+		tenant string
+		write  bool
+		want   string
+		kind   lockbox.Kind
+	}{
+		{"admin changes their own tenant's", admin, "", true, "contoso", ""},
+		{"admin names their own tenant", admin, "contoso", true, "contoso", ""},
+		{"admin may not change another tenant's", admin, "fabrikam", true, "", lockbox.KindForbidden},
+		{"operator may not change a tenant's", operator, "contoso", true, "", lockbox.KindForbidden},
+		{"operator who is also the tenant's admin may not", user("op", "contoso", lockbox.RoleAdmin, lockbox.RoleOperator), "", true, "", lockbox.KindForbidden},
+		{"requester who is also the tenant's admin may not", user("eng", "contoso", lockbox.RoleAdmin, lockbox.RoleRequester), "", true, "", lockbox.KindForbidden},
+		{"signed service may not change a tenant's", svc, "contoso", true, "", lockbox.KindForbidden},
+		{"approver may not change them", approver, "", true, "", lockbox.KindForbidden},
+		{"operator reads the tenant it names", operator, "contoso", false, "contoso", ""},
+		{"signed service reads the tenant it names", svc, "contoso", false, "contoso", ""},
+		{"reader reads their own tenant's", reader, "", false, "contoso", ""},
+	}
+	for _, c := range settings {
+		got, err := lockbox.AuthorizeSettings(c.p, c.tenant, c.write)
+		if kind(err) != c.kind || got != c.want {
+			t.Errorf("settings, %s: got %q %q, want %q %q", c.name, got, kind(err), c.want, c.kind)
+		}
+	}
+
 	list := []struct {
 		name   string
 		p      lockbox.Principal
@@ -246,7 +276,8 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// Identities are compared in one canonical form: case-folded, NFC.
+// Identities are compared in one canonical form: without default-ignorable
+// code points, NFKC, case-folded.
 func TestCanonicalID(t *testing.T) {
 	same := [][2]string{
 		{"Alice", "alice"}, {"ALICE@CONTOSO.EXAMPLE", "alice@contoso.example"},
@@ -254,6 +285,18 @@ func TestCanonicalID(t *testing.T) {
 		{"Stra\u00dfe", "STRASSE"}, // full case folding, not lower-casing
 	}
 	for _, p := range same {
+		if !lockbox.SameIdentity(p[0], p[1]) {
+			t.Errorf("%q and %q: got different identities, want the same", p[0], p[1])
+		}
+	}
+	// Compatibility forms and invisible code points: one person, however
+	// spelt (fullwidth letters, a combining grapheme joiner, a variation
+	// selector, a Hangul filler, a zero-width joiner).
+	for _, p := range [][2]string{
+		{"\uff41\uff4c\uff49\uff43\uff45", "alice"}, {"ALI\uff23E", "alice"}, {"\u2160", "i"},
+		{"ali\u034fce", "alice"}, {"alice\ufe0f", "alice"}, {"al\u3164ice", "alice"}, {"al\u200dice", "alice"},
+		{"\u00adalice", "alice"}, {"alice\U000e0041", "alice"},
+	} {
 		if !lockbox.SameIdentity(p[0], p[1]) {
 			t.Errorf("%q and %q: got different identities, want the same", p[0], p[1])
 		}
@@ -273,6 +316,37 @@ func TestCanonicalID(t *testing.T) {
 	}
 }
 
+// An identity that holds control, format or invisible characters is
+// refused where it enters (a requester's id, a token's sub, an approver's
+// id), not only compared away.
+func TestInvisibleIdentitiesRefused(t *testing.T) {
+	for _, id := range []string{"ali\u034fce", "alice\ufe0f", "al\u3164ice", "al\u200dice", "\u00adalice", "alice\U000e0041",
+		"al\u200bice", "al\u2060ice", "alice\u202e", "al\ufeffice", "al\u115fice", "al\uffa0ice", "a\u0000b", "a\u0085b",
+		"al ice", "al\u00a0ice", "al\u2800ice"} {
+		if lockbox.ValidRequesterID(id) {
+			t.Errorf("ValidRequesterID(%q): got valid, want refused", id)
+		}
+		in := lockboxtest.Input(lockboxtest.Scenario{})
+		in.Requester.ID = id
+		if got := kind(in.Validate()); got != lockbox.KindInvalid {
+			t.Errorf("requester.id %q: got %q, want invalid", id, got)
+		}
+		if _, err := lockbox.UserFromClaims(id, map[string]any{"tid": "contoso"}, "tid", "roles"); lockbox.KindOf(err) != lockbox.KindUnauthorized {
+			t.Errorf("token sub %q: got %v, want unauthorized", id, err)
+		}
+		set := lockbox.DefaultSettings(true)
+		set.Approvers = []lockbox.Approver{{ID: id, Email: "a@contoso.example"}}
+		if got := kind(set.Validate(false)); got != lockbox.KindInvalid {
+			t.Errorf("approvers[0].id %q: got %q, want invalid", id, got)
+		}
+	}
+	for _, id := range []string{"alice", "Zo\u00eb", "\u00e9lodie.martin@contoso.example", "\u674e\u96f7", "eng-7"} {
+		if !lockbox.ValidRequesterID(id) {
+			t.Errorf("ValidRequesterID(%q): got refused, want valid", id)
+		}
+	}
+}
+
 func TestMaskAddress(t *testing.T) {
 	cases := map[string]string{
 		"alice@contoso.example":         "a***@contoso.example",
@@ -289,5 +363,65 @@ func TestMaskAddress(t *testing.T) {
 		if got := lockbox.MaskAddress(in); got != want {
 			t.Errorf("MaskAddress(%q): got %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Saving a document unchanged keeps each rule's author, whatever the rule
+// holds: a rule with a schedule or missingSupportCaseUrl (pointers) once got
+// a new author on every save, so an unrelated change by the admin made the
+// rule theirs, and a request by its real author was auto-approved.
+func TestUpdatedKeepsEachRuleAuthor(t *testing.T) {
+	rules := func() []lockbox.Rule {
+		return []lockbox.Rule{
+			{Name: "after-hours", Effect: lockbox.EffectAutoDeny, Match: lockbox.RuleMatch{Schedule: lockboxtest.BusinessHours(true)}},
+			{Name: "no-link", Effect: lockbox.EffectAutoDeny, Match: lockbox.RuleMatch{MissingSupportCaseURL: new(true)}},
+			{Name: "reads", Effect: lockbox.EffectAutoApprove, Match: lockbox.RuleMatch{AccessLevels: []string{"Read"}}},
+		}
+	}
+	prev := lockbox.DefaultSettings(true)
+	prev.Rules = rules()
+	for i := range prev.Rules {
+		prev.Rules[i].UpdatedBy = "eng-7"
+	}
+	next := lockbox.DefaultSettings(true)
+	next.Rules = rules() // the same rules, read back and sent again: new pointers
+	next.RequiredApprovals = 2
+	got, err := next.Updated(prev, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got.Rules {
+		if r.UpdatedBy != "eng-7" {
+			t.Errorf("rule %s: got updatedBy %q, want eng-7 (unchanged)", r.Name, r.UpdatedBy)
+		}
+	}
+	if got, want := got.Changes(prev), "requiredApprovals 1 → 2"; got != want {
+		t.Errorf("changes: got %q, want %q", got, want)
+	}
+	// A rule really changed is its new author's.
+	next.Rules[0].Match.Schedule.To = "18:00"
+	got, err = next.Updated(prev, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Rules[0].UpdatedBy != "ada" || got.Rules[1].UpdatedBy != "eng-7" {
+		t.Errorf("got authors %q, %q; want ada, eng-7", got.Rules[0].UpdatedBy, got.Rules[1].UpdatedBy)
+	}
+}
+
+// Webhook URLs are credentials: only the tenant's admins see them whole.
+func TestPublicSettingsMaskWebhookURLs(t *testing.T) {
+	s := lockbox.DefaultSettings(true)
+	s.Webhooks = []lockbox.Webhook{{ID: "chat", URL: "https://hooks.slack.com/services/T000/B000/XXXXXXXX", Format: lockbox.FormatSlack,
+		Secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTIzNA=="}}
+	if got, want := s.Public().Webhooks[0].URL, "https://hooks.slack.com/…"; got != want {
+		t.Errorf("public: got %q, want %q", got, want)
+	}
+	admin := s.ForAdmin().Webhooks[0]
+	if admin.URL != s.Webhooks[0].URL || admin.Secret != "" {
+		t.Errorf("admin: got %+v, want the whole URL and no secret", admin)
+	}
+	if s.Webhooks[0].Secret == "" {
+		t.Error("Public changed the settings it was given")
 	}
 }

@@ -42,6 +42,10 @@ type Principal struct {
 	// SignatureHash, for a signed delivery, is the hex SHA-256 of its
 	// signature, by which a replay of the same delivery is recognised.
 	SignatureHash string
+	// Source, for a ticketing system's own webhook (an intake source,
+	// Subject "intake:<name>"), is the source's kind (jira, github,
+	// zendesk, servicenow): the work item source its filings assert.
+	Source string
 }
 
 // Has reports whether p holds role r.
@@ -217,37 +221,53 @@ func AuthorizeCancel(p Principal, tenantID string) (tenant, onlyRequester string
 	return "", "", Actor{}, Forbiddenf("canceling a request needs role %s (your own) or %s", RoleRequester, RoleOperator)
 }
 
+// IntakePrefix starts the subject of a ticketing source's principal
+// ("intake:<source>"), which is also how its filings say they were filed
+// (Request.FiledVia).
+const IntakePrefix = "intake:"
+
+// AuthorizeClose decides whether p may close a ticket's requests in
+// tenant: only a ticketing source (an intake source, authenticated by its
+// vendor's signature), and only what it filed itself (the close use case
+// compares each request's FiledBy with p's key).
+func AuthorizeClose(p Principal, tenant string) error {
+	switch {
+	case !ValidTenantID(tenant):
+		return Invalidf("tenantId must be 1..64 characters of [A-Za-z0-9._-]")
+	case p.Kind != KindService || p.Source == "" || !strings.HasPrefix(p.Subject, IntakePrefix):
+		return Forbiddenf("only a ticketing source closes a ticket's requests")
+	}
+	return nil
+}
+
+// TicketActor is the system actor id of a ticketing source's close:
+// "ticket:<source>".
+func TicketActor(p Principal) string { return "ticket:" + strings.TrimPrefix(p.Subject, IntakePrefix) }
+
 // AuthorizeSettings decides which tenant's settings p may read (write
-// false) or change (write true), given the tenantId it names: the tenant's
-// admin (and, to read, its approvers and readers) their own; an operator
-// the one it names; a signed service may read the one it names.
+// false) or change (write true), given the tenantId it names. The tenant's
+// admin (and, to read, its approvers and readers) their own; operators and
+// signed services may read the one they name, never change it: the
+// settings say whether and how the customer decides, and nothing the
+// provider controls may turn that off, add an auto-approval or change who
+// approves. An admin who is also an operator or a requester is refused too,
+// as deciding is.
 func AuthorizeSettings(p Principal, tenantID string, write bool) (string, error) {
+	if !write {
+		return AuthorizeTenantView(p, tenantID)
+	}
 	if tenantID != "" && !ValidTenantID(tenantID) {
 		return "", Invalidf("tenantId must be 1..64 characters of [A-Za-z0-9._-]")
 	}
-	named := func() (string, error) {
-		if tenantID == "" {
-			return "", Invalidf("tenantId is required")
-		}
-		return tenantID, nil
-	}
-	own := func() (string, error) {
-		if tenantID != "" && tenantID != p.TenantID {
-			return "", Forbiddenf("you may only see the settings of your own tenant")
-		}
-		return p.TenantID, nil
-	}
 	switch {
-	case !write:
-		return AuthorizeTenantView(p, tenantID)
-	case p.Kind == KindService:
-		return "", Forbiddenf("changing settings needs role %s or %s", RoleAdmin, RoleOperator)
-	case p.Has(RoleOperator):
-		return named()
-	case p.Has(RoleAdmin):
-		return own()
+	case p.Kind != KindUser || !p.Has(RoleAdmin):
+		return "", Forbiddenf("changing settings needs role %s of the tenant; the provider may read them, never change them", RoleAdmin)
+	case p.Has(RoleOperator) || p.Has(RoleRequester):
+		return "", Forbiddenf("the provider's roles can never change a tenant's settings")
+	case tenantID != "" && tenantID != p.TenantID:
+		return "", Forbiddenf("you may only change the settings of your own tenant")
 	}
-	return "", Forbiddenf("changing settings needs role %s or %s", RoleAdmin, RoleOperator)
+	return p.TenantID, nil
 }
 
 // AuthorizeTenantView decides which tenant's settings and activity log p may

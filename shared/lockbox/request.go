@@ -66,6 +66,11 @@ type Request struct {
 	Approvals         []Approval `json:"approvals"`
 	// Closure records who revoked the grant or canceled the request.
 	Closure *Decision `json:"closure"`
+	// FiledVia says how whoever filed the request authenticated (read-only):
+	// FiledViaWebhook (the webhook secret of lockbox-create), "intake:<source>"
+	// (a ticketing system's own webhook) or FiledViaToken (a person's or
+	// tool's token).
+	FiledVia string `json:"filedVia"`
 
 	// Grant is the access lifetime an approval without a duration gives,
 	// before the max_access_ttl cap: Duration hours when the caller asked
@@ -74,6 +79,11 @@ type Request struct {
 	// FiledBy is the key (Principal.Key) of whoever filed the request: a
 	// ticketing system, an operator, the engineer. Not part of the API.
 	FiledBy string `json:"-"`
+	// AssertedSource is the work item source that a signed integration
+	// asserted when filing (see FiledAs), the only one a rule's
+	// workItemSources matches; "" when a person's token filed it. Not part
+	// of the API, and not stored: rules are applied as a request is filed.
+	AssertedSource string `json:"-"`
 	// MaxGrant caps the grant (the tenant's maxDuration when the request
 	// was filed); 0 when only the global cap applies. Not part of the API.
 	MaxGrant time.Duration `json:"-"`
@@ -85,10 +95,47 @@ type Request struct {
 	EscalateAfter time.Duration   `json:"-"`
 }
 
+// How a request was filed (Request.FiledVia); an intake source's filings
+// are "intake:<source>".
+const (
+	FiledViaWebhook = "webhook"
+	FiledViaToken   = "token"
+)
+
+// FiledAs returns r as filed by p: who filed it (FiledBy, p's key), how
+// (FiledVia) and the work item source it asserts (AssertedSource). Only a
+// signed integration asserts a source: the webhook secret signs the body,
+// so its workItemSource is the system's word; an intake source asserts its
+// own kind (jira, github…), whatever the ticket says. A person's token
+// asserts none, so a typed workItemSource never satisfies a rule.
+func (r Request) FiledAs(p Principal) Request {
+	r.FiledBy = p.Key()
+	r.FiledVia, r.AssertedSource = FiledViaToken, ""
+	if p.Kind == KindService {
+		r.FiledVia = p.Subject
+		r.AssertedSource = r.WorkItemSource
+		if p.Source != "" {
+			r.AssertedSource = p.Source
+		}
+	}
+	return r
+}
+
 // Involves reports whether the principal with key (Principal.Key) filed r or
 // is its requester: segregation of duties keeps them from deciding it.
 func (r Request) Involves(key string) bool {
 	return key != "" && (key == r.FiledBy || key == UserKey(r.Requester.ID))
+}
+
+// ApprovedBy reports whether the principal with key (Principal.Key)
+// approved r already (a quorum in progress).
+func (r Request) ApprovedBy(key string) bool {
+	for _, a := range r.Approvals {
+		if UserKey(a.By) == key {
+			return true
+		}
+	}
+	return false
 }
 
 // Limits are the configured lifetimes.

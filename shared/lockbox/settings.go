@@ -1,7 +1,9 @@
 package lockbox
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/mail"
 	"net/url"
@@ -86,10 +88,13 @@ type Rule struct {
 // criterion given (one of the values, for lists); an empty match matches
 // every request.
 type RuleMatch struct {
-	ResourceTypes   []string `json:"resourceTypes,omitempty"`   // case-insensitive
-	AccessLevels    []string `json:"accessLevels,omitempty"`    // case-insensitive
-	WorkItemSources []string `json:"workItemSources,omitempty"` // case-insensitive
-	RequesterIDs    []string `json:"requesterIds,omitempty"`    // as identities (CanonicalID)
+	ResourceTypes []string `json:"resourceTypes,omitempty"` // case-insensitive
+	AccessLevels  []string `json:"accessLevels,omitempty"`  // case-insensitive
+	// WorkItemSources match the source a signed integration asserted
+	// (Request.AssertedSource), case-insensitively; never a request filed
+	// with a person's token.
+	WorkItemSources []string `json:"workItemSources,omitempty"`
+	RequesterIDs    []string `json:"requesterIds,omitempty"` // as identities (CanonicalID)
 	// MissingSupportCaseURL: true matches requests without a support case
 	// link, false those with one.
 	MissingSupportCaseURL *bool     `json:"missingSupportCaseUrl,omitempty"`
@@ -171,7 +176,7 @@ func (s Settings) Validate(allowPlainHTTP bool) error {
 		f := fmt.Sprintf("approvers[%d]", i)
 		switch {
 		case !ValidRequesterID(a.ID):
-			return Invalidf("%s.id must be 1..128 printable characters without spaces", f)
+			return Invalidf("%s.id must be 1..128 visible characters without spaces or invisible characters", f)
 		case !validEmail(a.Email):
 			return Invalidf("%s.email must be an email address", f)
 		case a.AlternateEmail != "" && !validEmail(a.AlternateEmail):
@@ -243,6 +248,11 @@ func (r Rule) validate(f string) error {
 		return Invalidf("%s.effect must be %s or %s", f, EffectAutoApprove, EffectAutoDeny)
 	}
 	m := r.Match
+	for j, id := range m.RequesterIDs {
+		if !ValidRequesterID(id) {
+			return Invalidf("%s.match.requesterIds[%d] must be 1..128 visible characters without spaces or invisible characters", f, j)
+		}
+	}
 	for name, list := range map[string][]string{"resourceTypes": m.ResourceTypes, "accessLevels": m.AccessLevels,
 		"workItemSources": m.WorkItemSources, "requesterIds": m.RequesterIDs} {
 		if len(list) > maxMatchValues {
@@ -320,13 +330,36 @@ func validEmail(s string) bool {
 	return err == nil && a.Address == s && a.Name == ""
 }
 
-// Public returns s as it may be shown: without webhook secrets.
-func (s Settings) Public() Settings {
+// ForAdmin returns s as the tenant's admins see it: without webhook
+// secrets, which are write-only.
+func (s Settings) ForAdmin() Settings {
 	s.Webhooks = slices.Clone(s.Webhooks)
 	for i := range s.Webhooks {
 		s.Webhooks[i].Secret = ""
 	}
 	return s
+}
+
+// Public returns s as everyone else who may read it sees it: without
+// webhook secrets, and each webhook URL cut to its scheme and host. A Slack
+// or Teams URL is itself a credential (whoever holds it may post to the
+// channel), so only the tenant's admins see it whole.
+func (s Settings) Public() Settings {
+	s = s.ForAdmin()
+	for i, w := range s.Webhooks {
+		s.Webhooks[i].URL = MaskURL(w.URL)
+	}
+	return s
+}
+
+// MaskURL returns raw's scheme and host followed by "/…": what may be
+// shown of a URL that is a credential.
+func MaskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "…"
+	}
+	return u.Scheme + "://" + u.Host + "/…"
 }
 
 // Updated returns next as it is stored after a PUT by `by` over prev:
@@ -348,7 +381,7 @@ func (next Settings) Updated(prev Settings, by string) (Settings, error) {
 	next.Rules = slices.Clone(next.Rules)
 	for i, r := range next.Rules {
 		j := slices.IndexFunc(prev.Rules, func(o Rule) bool { return o.Name == r.Name })
-		if j >= 0 && sameRule(prev.Rules[j], r) {
+		if j >= 0 && SameRule(prev.Rules[j], r) {
 			next.Rules[i].UpdatedBy = prev.Rules[j].UpdatedBy
 		} else {
 			next.Rules[i].UpdatedBy = by
@@ -357,9 +390,20 @@ func (next Settings) Updated(prev Settings, by string) (Settings, error) {
 	return next, nil
 }
 
-func sameRule(a, b Rule) bool {
+// SameRule reports whether a and b say the same, whoever wrote them: their
+// canonical JSON (without the read-only updatedBy) is equal. Pointers
+// (missingSupportCaseUrl, schedule) compare by the values they point to.
+func SameRule(a, b Rule) bool {
 	a.UpdatedBy, b.UpdatedBy = "", ""
-	return fmt.Sprintf("%#v", a) == fmt.Sprintf("%#v", b) // pointers print as addresses: compare the values
+	return sameJSON(a, b)
+}
+
+// sameJSON reports whether a and b encode to the same JSON: values compared
+// by value, pointers by what they point to, as the document stores them.
+func sameJSON(a, b any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 // Changes names what changed from prev to next, for the audit log's reason
@@ -380,7 +424,7 @@ func (next Settings) Changes(prev Settings) string {
 	if !slices.Equal(next.Reminders, prev.Reminders) {
 		add("reminders [%s] → [%s]", strings.Join(prev.Reminders, " "), strings.Join(next.Reminders, " "))
 	}
-	if fmt.Sprint(next.Escalation) != fmt.Sprint(prev.Escalation) {
+	if !sameJSON(next.Escalation, prev.Escalation) {
 		add("escalation")
 	}
 	ids := func(as []Approver) []string {
@@ -402,7 +446,7 @@ func (next Settings) Changes(prev Settings) string {
 	}
 	if d := listDiff(names(prev.Rules), names(next.Rules), func(name string) bool {
 		i, j := slices.IndexFunc(prev.Rules, func(r Rule) bool { return r.Name == name }), slices.IndexFunc(next.Rules, func(r Rule) bool { return r.Name == name })
-		return !sameRule(prev.Rules[i], next.Rules[j])
+		return !SameRule(prev.Rules[i], next.Rules[j])
 	}); d != "" {
 		add("rules: %s", d)
 	}
@@ -415,7 +459,7 @@ func (next Settings) Changes(prev Settings) string {
 	}
 	if d := listDiff(hooks(prev.Webhooks), hooks(next.Webhooks), func(id string) bool {
 		i, j := slices.IndexFunc(prev.Webhooks, func(w Webhook) bool { return w.ID == id }), slices.IndexFunc(next.Webhooks, func(w Webhook) bool { return w.ID == id })
-		return fmt.Sprint(prev.Webhooks[i]) != fmt.Sprint(next.Webhooks[j]) // the secret counts, unnamed
+		return !sameJSON(prev.Webhooks[i], next.Webhooks[j]) // the secret counts, unnamed
 	}); d != "" {
 		add("webhooks: %s", d)
 	}
@@ -463,13 +507,16 @@ type AutoDecision struct {
 }
 
 // Decide returns what s decides for r, filed at r.CreatedDateTime: Lockbox
-// off approves it at once; otherwise the first matching rule applies. Nobody
-// auto-approves their own request: an approval by a rule last changed by
-// the requester or whoever filed r (or, with Lockbox off, by whoever last
-// changed the settings) does not apply, and the request waits for people.
+// off approves it at once, when the tenant's admin turned it off; otherwise
+// the first matching rule applies. Nobody auto-approves their own request:
+// an approval by a rule last changed by the requester or whoever filed r
+// (or, with Lockbox off, by whoever last changed the settings) does not
+// apply, and the request waits for people. Lockbox off by the deployment's
+// default alone (settings never saved: UpdatedBy empty) approves nothing:
+// only the customer's admin may waive the customer's decision.
 func (s Settings) Decide(r Request) AutoDecision {
 	if !s.Enabled {
-		if s.UpdatedBy != "" && r.Involves(UserKey(s.UpdatedBy)) {
+		if s.UpdatedBy == "" || r.Involves(UserKey(s.UpdatedBy)) {
 			return AutoDecision{}
 		}
 		return AutoDecision{Action: ActionAutoApprove, ActorID: SystemActor, Reason: "Lockbox is off for this tenant"}
@@ -502,7 +549,7 @@ func (m RuleMatch) Matches(r Request, at time.Time) bool {
 		return false
 	case len(m.AccessLevels) > 0 && !fold(m.AccessLevels, r.AccessLevel):
 		return false
-	case len(m.WorkItemSources) > 0 && !fold(m.WorkItemSources, r.WorkItemSource):
+	case len(m.WorkItemSources) > 0 && (r.AssertedSource == "" || !fold(m.WorkItemSources, r.AssertedSource)):
 		return false
 	case len(m.RequesterIDs) > 0 && !slices.ContainsFunc(m.RequesterIDs, func(id string) bool { return SameIdentity(id, r.Requester.ID) }):
 		return false

@@ -51,6 +51,10 @@ type SettingsStore interface {
 type CreateOptions struct {
 	// Idempotency identifies retries of one create.
 	Idempotency *Idempotency
+	// SameBody, for a ticketing system's delivery, identifies its signed
+	// body: the same body again, under any delivery id, gets the request it
+	// filed, for as long as a request may stay pending.
+	SameBody *Idempotency
 	// SignatureHash, for a signed delivery, is the hex SHA-256 of its
 	// signature: the same delivery seen again is refused unless it is a
 	// retry under the same Idempotency-Key.

@@ -95,8 +95,7 @@ func file(t *testing.T, s *redisstore.Store, tenant, requester string, now time.
 	t.Helper()
 	in := lockboxtest.Input(lockboxtest.Scenario{})
 	in.TenantID, in.Requester.ID = tenant, requester
-	r := lockbox.NewRequest(in, newID(), now, s.Limits())
-	r.FiledBy = lockboxtest.FiledBy(lockboxtest.Scenario{})
+	r := lockbox.NewRequest(in, newID(), now, s.Limits()).FiledAs(lockboxtest.Filer(lockboxtest.Scenario{}))
 	r, _, err := s.Create(context.Background(), r, lockbox.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create: %v", err)

@@ -37,9 +37,11 @@ func (x *miniSystem) advance(at time.Time) {
 	}
 }
 
-func (x *miniSystem) Create(t *testing.T, in lockbox.CreateInput, filedBy string, set *lockbox.Settings, at time.Time) lockbox.Request {
+func (x *miniSystem) Create(t *testing.T, f lockboxtest.Filing) lockbox.Request {
+	in, set, at := f.Input, f.Settings, f.At
 	x.now = at
 	in.TenantID = x.tenant
+	x.s.DefaultEnabled = f.DefaultEnabled
 	if set != nil {
 		by := set.UpdatedBy
 		if by == "" {
@@ -48,8 +50,7 @@ func (x *miniSystem) Create(t *testing.T, in lockbox.CreateInput, filedBy string
 		_, err := x.s.PutSettings(ctx, x.tenant, *set, 0, lockbox.Actor{Kind: lockbox.ActorAdmin, ID: by}, "scenario", at)
 		require.NoError(t, err)
 	}
-	r := lockbox.NewRequest(in, newID(), at, x.s.Limits())
-	r.FiledBy = filedBy
+	r := lockbox.NewRequest(in, newID(), at, x.s.Limits()).FiledAs(f.Filer)
 	r, _, err := x.s.Create(ctx, r, lockbox.CreateOptions{})
 	require.NoError(t, err)
 	return r

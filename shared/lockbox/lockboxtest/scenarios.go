@@ -14,11 +14,23 @@ import (
 // System is an implementation of the lifecycle under test. Times passed in
 // never go backwards within a scenario.
 type System interface {
-	// Create files in at at, as filed by the principal with key filedBy,
-	// in a tenant whose settings are set (nil: never saved).
-	Create(t *testing.T, in lockbox.CreateInput, filedBy string, set *lockbox.Settings, at time.Time) lockbox.Request
+	// Create files a request as f describes.
+	Create(t *testing.T, f Filing) lockbox.Request
 	Act(id string, act lockbox.Act) (lockbox.Request, error)
 	Get(id string, at time.Time) (lockbox.Request, error)
+}
+
+// Filing is how a scenario's request is filed.
+type Filing struct {
+	Input lockbox.CreateInput
+	// Filer is who files it (lockbox.Request.FiledAs).
+	Filer lockbox.Principal
+	// Settings are the tenant's saved settings (nil: never saved);
+	// DefaultEnabled is the deployment's default_enabled, which a tenant
+	// that never saved settings has.
+	Settings       *lockbox.Settings
+	DefaultEnabled bool
+	At             time.Time
 }
 
 // Step is one action of a scenario at an offset from the request's creation.
@@ -54,8 +66,15 @@ type Scenario struct {
 	Name     string
 	Duration *int // the duration asked for at creation
 	// FiledBy is the sub of the user who filed it; "" for a signed
-	// ticketing system.
+	// integration: the webhook secret of lockbox-create, or the intake
+	// source of kind Intake.
 	FiledBy string
+	Intake  string
+	// WorkItemSource is the workItemSource the filing names.
+	WorkItemSource string
+	// DefaultOff: the deployment's default_enabled is false (and the
+	// tenant never saved settings unless Settings says otherwise).
+	DefaultOff bool
 	// Settings are the tenant's when the request is filed (nil: never
 	// saved); FiledAt is when, after the scenarios' start (a Friday, 09:00
 	// UTC), for rules with schedules.
@@ -135,6 +154,10 @@ var Scenarios = []Scenario{
 		{Comment: "filed by Zoë (NFC); Zoë spelt decomposed (NFD) and upper case may not approve it", At: time.Minute, Do: approve, By: "ZOE\u0308", WantKind: lockbox.KindForbidden, WantCode: "SelfApproval", WantStatus: lockbox.StatusPending},
 		{Comment: "nor deny it", At: time.Minute, Do: deny, By: "zoe\u0308", WantKind: lockbox.KindForbidden, WantCode: "SelfApproval", WantStatus: lockbox.StatusPending},
 	}},
+	{Name: "self approval in a compatibility or invisible spelling", Steps: []Step{
+		{Comment: "eng-7 spelt in fullwidth letters may not approve their own request", At: time.Minute, Do: approve, By: "\uff45\uff4e\uff47-7", WantKind: lockbox.KindForbidden, WantCode: "SelfApproval", WantStatus: lockbox.StatusPending},
+		{Comment: "nor with a combining grapheme joiner inside", At: time.Minute, Do: deny, By: "en\u034fg-7", WantKind: lockbox.KindForbidden, WantCode: "SelfApproval", WantStatus: lockbox.StatusPending},
+	}},
 	{Name: "whoever filed may not decide", FiledBy: "olga", Steps: []Step{
 		{Comment: "olga filed it for eng-7 (an operator who is also an approver): she may not approve it", At: time.Minute, Do: approve, By: "olga", WantKind: lockbox.KindForbidden, WantCode: "SelfApproval", WantStatus: lockbox.StatusPending},
 		{Comment: "an approver who did not file it may", At: time.Minute, Do: approve, By: Approver, WantStatus: lockbox.StatusApproved, WantActive: true, WantGrantAt: 8*time.Hour + time.Minute},
@@ -175,6 +198,8 @@ var Scenarios = []Scenario{
 		{Comment: "the first approval is a step: still pending", At: time.Minute, Do: approve, By: Approver, WantStatus: lockbox.StatusPending, WantApprovals: 1},
 		{Comment: "the same approver again conflicts", At: 2 * time.Minute, Do: approve, By: Approver, WantKind: lockbox.KindConflict, WantCode: "AlreadyApproved", WantStatus: lockbox.StatusPending, WantApprovals: 1},
 		{Comment: "nor under another spelling", At: 2 * time.Minute, Do: approve, By: "ALICE@Contoso.example", WantKind: lockbox.KindConflict, WantCode: "AlreadyApproved", WantStatus: lockbox.StatusPending, WantApprovals: 1},
+		{Comment: "nor in fullwidth letters", At: 2 * time.Minute, Do: approve, By: "\uff41\uff4c\uff49\uff43\uff45@contoso.example", WantKind: lockbox.KindConflict, WantCode: "AlreadyApproved", WantStatus: lockbox.StatusPending, WantApprovals: 1},
+		{Comment: "nor with invisible characters (a variation selector, a Hangul filler)", At: 2 * time.Minute, Do: approve, By: "alice\ufe0f@contoso.\u3164example", WantKind: lockbox.KindConflict, WantCode: "AlreadyApproved", WantStatus: lockbox.StatusPending, WantApprovals: 1},
 		{Comment: "the requester still may not", At: 2 * time.Minute, Do: approve, By: Requester, WantKind: lockbox.KindForbidden, WantCode: "SelfApproval", WantStatus: lockbox.StatusPending, WantApprovals: 1},
 		{Comment: "a second approver, allowing three hours, completes the quorum", At: time.Hour, Do: approve, By: "bob", Duration: Hours(3), WantStatus: lockbox.StatusApproved, WantActive: true, WantGrantAt: 4 * time.Hour, WantApprovals: 2, WantDecisionBy: "bob"},
 		{Comment: "over after the shortest duration given", At: 4 * time.Hour, Do: Get, WantStatus: lockbox.StatusCompleted, WantGrantAt: 4 * time.Hour, WantApprovals: 2},
@@ -191,12 +216,19 @@ var Scenarios = []Scenario{
 	{Name: "the tenant's maxDuration caps the grant", Duration: Hours(6), Settings: Tenant(func(s *lockbox.Settings) { s.MaxDuration = Hours(2) }), Steps: []Step{
 		{Comment: "six hours asked, the tenant allows two", At: 0, Do: approve, By: Approver, WantStatus: lockbox.StatusApproved, WantActive: true, WantGrantAt: 2 * time.Hour, WantApprovals: 1},
 	}},
-	{Name: "Lockbox off: approved at once by the system", Settings: Tenant(func(s *lockbox.Settings) { s.Enabled = false }), Steps: []Step{
+	{Name: "Lockbox off: approved at once by the system", Settings: Tenant(func(s *lockbox.Settings) { s.Enabled, s.UpdatedBy = false, "ada" }), Steps: []Step{
 		{Comment: "the request is approved when it is filed, by the system", At: 0, Do: Get, WantStatus: lockbox.StatusApproved, WantActive: true, WantGrantAt: 8 * time.Hour, WantDecisionBy: lockbox.SystemActor},
 		{Comment: "an approver can still revoke it", At: time.Hour, Do: revoke, By: Approver, WantStatus: lockbox.StatusRevoked, WantGrantAt: time.Hour, WantDecisionBy: lockbox.SystemActor},
 	}},
 	{Name: "Lockbox off does not approve for whoever turned it off", FiledBy: "olga", Settings: Tenant(func(s *lockbox.Settings) { s.Enabled, s.UpdatedBy = false, "Olga" }), Steps: []Step{
 		{Comment: "olga turned Lockbox off and filed this: it waits for people", At: 0, Do: Get, WantStatus: lockbox.StatusPending},
+	}},
+	{Name: "Lockbox off by the deployment's default alone approves nothing", DefaultOff: true, Steps: []Step{
+		{Comment: "default_enabled=false, and no admin of the tenant turned Lockbox off: the request waits for people", At: 0, Do: Get, WantStatus: lockbox.StatusPending},
+		{Comment: "an approver decides it", At: time.Minute, Do: approve, By: Approver, WantStatus: lockbox.StatusApproved, WantActive: true, WantGrantAt: 8*time.Hour + time.Minute, WantDecisionBy: Approver},
+	}},
+	{Name: "Lockbox off does not approve for its author under another spelling", FiledBy: "\uff4f\uff4c\uff47\uff41", Settings: Tenant(func(s *lockbox.Settings) { s.Enabled, s.UpdatedBy = false, "Olga" }), Steps: []Step{
+		{Comment: "Olga turned Lockbox off; she files in fullwidth letters: it waits for people", At: 0, Do: Get, WantStatus: lockbox.StatusPending},
 	}},
 	{Name: "a rule auto-approves reads of virtual machines", Settings: Tenant(func(s *lockbox.Settings) {
 		s.Rules = []lockbox.Rule{{Name: "vm-reads", Effect: lockbox.EffectAutoApprove, Match: lockbox.RuleMatch{
@@ -208,6 +240,29 @@ var Scenarios = []Scenario{
 		s.Rules = []lockbox.Rule{{Name: "all", Effect: lockbox.EffectAutoApprove, UpdatedBy: "ENG-7"}}
 	}), Steps: []Step{
 		{Comment: "eng-7 wrote the rule: their request waits", At: 0, Do: Get, WantStatus: lockbox.StatusPending},
+	}},
+	{Name: "a rule does not approve for its author under a compatibility spelling", Settings: Tenant(func(s *lockbox.Settings) {
+		s.Rules = []lockbox.Rule{{Name: "all", Effect: lockbox.EffectAutoApprove, UpdatedBy: "\uff25\uff2e\uff27-7"}}
+	}), Steps: []Step{
+		{Comment: "ＥＮＧ-7 (fullwidth) is eng-7: their request waits", At: 0, Do: Get, WantStatus: lockbox.StatusPending},
+	}},
+	{Name: "a work item source asserted by the signed webhook matches", WorkItemSource: "ServiceNow", Settings: Tenant(func(s *lockbox.Settings) {
+		s.Rules = []lockbox.Rule{{Name: "snow", Effect: lockbox.EffectAutoApprove, Match: lockbox.RuleMatch{WorkItemSources: []string{"servicenow"}}}}
+	}), Steps: []Step{
+		{Comment: "the webhook secret signed workItemSource ServiceNow: approved by the rule", At: 0, Do: Get, WantStatus: lockbox.StatusApproved, WantActive: true, WantGrantAt: 8 * time.Hour, WantDecisionBy: "rule:snow"},
+	}},
+	{Name: "a work item source typed with a person's token matches nothing", FiledBy: "eng-7", WorkItemSource: "ServiceNow", Settings: Tenant(func(s *lockbox.Settings) {
+		s.Rules = []lockbox.Rule{{Name: "snow", Effect: lockbox.EffectAutoApprove, Match: lockbox.RuleMatch{WorkItemSources: []string{"ServiceNow"}}}}
+	}), Steps: []Step{
+		{Comment: "the engineer's own token says ServiceNow: the rule does not match, the request waits", At: 0, Do: Get, WantStatus: lockbox.StatusPending},
+	}},
+	{Name: "an intake source asserts its kind, not the ticket's words", Intake: "jira", WorkItemSource: "ServiceNow", Settings: Tenant(func(s *lockbox.Settings) {
+		s.Rules = []lockbox.Rule{
+			{Name: "snow", Effect: lockbox.EffectAutoApprove, Match: lockbox.RuleMatch{WorkItemSources: []string{"ServiceNow"}}},
+			{Name: "jira-reads", Effect: lockbox.EffectAutoDeny, Match: lockbox.RuleMatch{WorkItemSources: []string{"jira"}}},
+		}
+	}), Steps: []Step{
+		{Comment: "a Jira source maps workItemSource ServiceNow from the ticket: only the jira rule matches", At: 0, Do: Get, WantStatus: lockbox.StatusDenied, WantDecisionBy: "rule:jira-reads"},
 	}},
 	{Name: "first match wins", Settings: Tenant(func(s *lockbox.Settings) {
 		s.Rules = []lockbox.Rule{
@@ -239,16 +294,24 @@ func Input(s Scenario) lockbox.CreateInput {
 		TenantID: "contoso", ResourceType: "Microsoft.Compute/virtualMachines",
 		ResourceIDs: []string{"vm-1"}, AccessLevel: "Read", Justification: "disk latency, case INC-1001",
 		SupportRequest: "INC-1001", Requester: lockbox.Requester{ID: Requester, DisplayName: "Eng Seven"},
-		Duration: s.Duration,
+		Duration: s.Duration, WorkItemSource: s.WorkItemSource,
 	}
 }
 
-// FiledBy returns the principal key of whoever files a scenario's request.
-func FiledBy(s Scenario) string {
-	if s.FiledBy == "" {
-		return lockbox.Principal{Kind: lockbox.KindService, Subject: "webhook"}.Key()
+// Filer returns whoever files a scenario's request.
+func Filer(s Scenario) lockbox.Principal {
+	switch {
+	case s.Intake != "":
+		return lockbox.Principal{Kind: lockbox.KindService, Subject: "intake:" + s.Intake + "-prod", Source: s.Intake}
+	case s.FiledBy == "":
+		return lockbox.Principal{Kind: lockbox.KindService, Subject: lockbox.FiledViaWebhook}
 	}
-	return lockbox.UserKey(s.FiledBy)
+	return lockbox.Principal{Kind: lockbox.KindUser, Subject: s.FiledBy, TenantID: "contoso", Roles: []lockbox.Role{lockbox.RoleOperator}}
+}
+
+// FilingOf is how sc's request is filed, at at.
+func FilingOf(sc Scenario, at time.Time) Filing {
+	return Filing{Input: Input(sc), Filer: Filer(sc), Settings: sc.Settings, DefaultEnabled: !sc.DefaultOff, At: at}
 }
 
 // ActOf is the act a step describes, at at.
@@ -272,7 +335,7 @@ func Run(t *testing.T, start time.Time, newSystem func(t *testing.T) System) {
 		t.Run(sc.Name, func(t *testing.T) {
 			sys := newSystem(t)
 			start := start.Add(sc.FiledAt)
-			req := sys.Create(t, Input(sc), FiledBy(sc), sc.Settings, start)
+			req := sys.Create(t, FilingOf(sc, start))
 			id := req.RequestID
 			if sc.Name == "unknown request" {
 				id = "00000000-0000-4000-8000-000000000000"

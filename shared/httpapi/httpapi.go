@@ -29,21 +29,61 @@ const MaxBody = 64 << 10
 // Timeout bounds the work of one API call.
 const Timeout = 10 * time.Second
 
+// The error kinds of the HTTP edge alone: the domain never returns them.
+const (
+	KindMethodNotAllowed     lockbox.Kind = "method_not_allowed"    // wrong HTTP method: 405
+	KindTooLarge             lockbox.Kind = "too_large"             // body over the cap: 413
+	KindUnsupportedMedia     lockbox.Kind = "unsupported_media"     // body of the wrong media type: 415
+	KindPreconditionRequired lockbox.Kind = "precondition_required" // If-Match missing: 428
+)
+
 var statusOf = map[lockbox.Kind]int{
-	lockbox.KindInvalid:              http.StatusBadRequest,
-	lockbox.KindUnauthorized:         http.StatusUnauthorized,
-	lockbox.KindForbidden:            http.StatusForbidden,
-	lockbox.KindNotFound:             http.StatusNotFound,
-	lockbox.KindMethodNotAllowed:     http.StatusMethodNotAllowed,
-	lockbox.KindConflict:             http.StatusConflict,
-	lockbox.KindPreconditionFailed:   http.StatusPreconditionFailed,
-	lockbox.KindTooLarge:             http.StatusRequestEntityTooLarge,
-	lockbox.KindUnsupportedMedia:     http.StatusUnsupportedMediaType,
-	lockbox.KindUnprocessable:        http.StatusUnprocessableEntity,
-	lockbox.KindPreconditionRequired: http.StatusPreconditionRequired,
-	lockbox.KindTooMany:              http.StatusTooManyRequests,
-	lockbox.KindUnavailable:          http.StatusServiceUnavailable,
-	lockbox.KindInternal:             http.StatusInternalServerError,
+	lockbox.KindInvalid:            http.StatusBadRequest,
+	lockbox.KindUnauthorized:       http.StatusUnauthorized,
+	lockbox.KindForbidden:          http.StatusForbidden,
+	lockbox.KindNotFound:           http.StatusNotFound,
+	KindMethodNotAllowed:           http.StatusMethodNotAllowed,
+	lockbox.KindConflict:           http.StatusConflict,
+	lockbox.KindPreconditionFailed: http.StatusPreconditionFailed,
+	KindTooLarge:                   http.StatusRequestEntityTooLarge,
+	KindUnsupportedMedia:           http.StatusUnsupportedMediaType,
+	lockbox.KindUnprocessable:      http.StatusUnprocessableEntity,
+	KindPreconditionRequired:       http.StatusPreconditionRequired,
+	lockbox.KindTooMany:            http.StatusTooManyRequests,
+	lockbox.KindUnavailable:        http.StatusServiceUnavailable,
+	lockbox.KindInternal:           http.StatusInternalServerError,
+}
+
+// ErrTooLarge is returned for a body of more than limit bytes; what names
+// it ("body", "the form").
+func ErrTooLarge(what string, limit int) *lockbox.Error {
+	return lockbox.Errorf(KindTooLarge, "PayloadTooLarge", "%s is larger than %d bytes", what, limit)
+}
+
+// ErrUnsupportedMedia is returned for a body of the wrong media type;
+// message says what to send.
+func ErrUnsupportedMedia(message string) *lockbox.Error {
+	return lockbox.Errorf(KindUnsupportedMedia, "UnsupportedMediaType", "%s", message)
+}
+
+// ErrMethodNotAllowed is returned for a method not in allowed, which the
+// answer's Allow header lists.
+func ErrMethodNotAllowed(allowed ...string) *lockbox.Error {
+	e := lockbox.Errorf(KindMethodNotAllowed, "MethodNotAllowed", "use %s", strings.Join(allowed, " or "))
+	e.Err = allow(strings.Join(allowed, ", "))
+	return e
+}
+
+// Authenticator identifies callers from what an HTTP call carries
+// (auth.Verifier implements it): every transport — the request functions,
+// the portal's token sign-in, lockbox-notify and lockbox-audit —
+// authenticates through it.
+type Authenticator interface {
+	// Authenticate returns the caller of a call with headers h, accepting
+	// only principals of the given kinds; payload is what a webhook
+	// signature covers (the raw body, or a GET's raw query string).
+	// Errors: KindUnauthorized.
+	Authenticate(h http.Header, payload []byte, accept ...lockbox.PrincipalKind) (lockbox.Principal, error)
 }
 
 // Status returns the HTTP status of an error kind.
@@ -88,7 +128,7 @@ func CheckRequest(req handler.Request, methods ...string) error {
 		return err
 	}
 	if len(req.Body) > MaxBody {
-		return lockbox.Errorf(lockbox.KindTooLarge, "PayloadTooLarge", "body is larger than %d bytes", MaxBody)
+		return ErrTooLarge("body", MaxBody)
 	}
 	return nil
 }
@@ -97,9 +137,7 @@ func CheckRequest(req handler.Request, methods ...string) error {
 // the Allow header).
 func CheckMethod(req handler.Request, methods ...string) error {
 	if !slices.Contains(methods, req.Method) {
-		e := lockbox.Errorf(lockbox.KindMethodNotAllowed, "MethodNotAllowed", "use %s", strings.Join(methods, " or "))
-		e.Err = allow(strings.Join(methods, ", "))
-		return e
+		return ErrMethodNotAllowed(methods...)
 	}
 	return nil
 }
@@ -111,7 +149,7 @@ func CheckMethod(req handler.Request, methods ...string) error {
 func Decode(req handler.Request, v any) error {
 	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return lockbox.Errorf(lockbox.KindUnsupportedMedia, "UnsupportedMediaType", "Content-Type must be application/json")
+		return ErrUnsupportedMedia("Content-Type must be application/json")
 	}
 	// encoding/json would quietly turn invalid UTF-8 into U+FFFD.
 	if !utf8.Valid(req.Body) {

@@ -10,23 +10,20 @@ import (
 // it without parsing strings. Kinds are assigned where an error is created.
 type Kind string
 
-// The error kinds. The HTTP edge maps each to exactly one status code
-// (httpapi.Status).
+// The error kinds of the domain. The HTTP edge maps each to exactly one
+// status code (httpapi.Status), and adds the kinds that only HTTP has (a
+// wrong method, a body too large or not JSON, a missing If-Match).
 const (
-	KindInvalid              Kind = "invalid"               // bad input: 400
-	KindUnauthorized         Kind = "unauthorized"          // missing or bad credentials: 401
-	KindForbidden            Kind = "forbidden"             // authenticated, not allowed: 403
-	KindNotFound             Kind = "not_found"             // unknown id, or another tenant's: 404
-	KindMethodNotAllowed     Kind = "method_not_allowed"    // wrong HTTP method: 405
-	KindConflict             Kind = "conflict"              // wrong state or idempotency clash: 409
-	KindPreconditionFailed   Kind = "precondition_failed"   // stale If-Match: 412
-	KindTooLarge             Kind = "too_large"             // body over the cap: 413
-	KindUnsupportedMedia     Kind = "unsupported_media"     // body is not JSON: 415
-	KindUnprocessable        Kind = "unprocessable"         // well-formed, but maps to an invalid request: 422
-	KindPreconditionRequired Kind = "precondition_required" // If-Match missing: 428
-	KindTooMany              Kind = "too_many"              // a usage cap is reached: 429
-	KindUnavailable          Kind = "unavailable"           // backing store unreachable: 503
-	KindInternal             Kind = "internal"              // a bug or misconfiguration: 500
+	KindInvalid            Kind = "invalid"             // bad input: 400
+	KindUnauthorized       Kind = "unauthorized"        // missing or bad credentials: 401
+	KindForbidden          Kind = "forbidden"           // authenticated, not allowed: 403
+	KindNotFound           Kind = "not_found"           // unknown id, or another tenant's: 404
+	KindConflict           Kind = "conflict"            // wrong state or idempotency clash: 409
+	KindPreconditionFailed Kind = "precondition_failed" // the version named is not the current one: 412
+	KindUnprocessable      Kind = "unprocessable"       // well-formed, but maps to an invalid request: 422
+	KindTooMany            Kind = "too_many"            // a usage cap is reached: 429
+	KindUnavailable        Kind = "unavailable"         // backing store unreachable: 503
+	KindInternal           Kind = "internal"            // a bug or misconfiguration: 500
 )
 
 // Error is the error type of the domain. Code is the single word shown to
@@ -191,9 +188,4 @@ func IsNoCredentials(err error) bool { return errors.Is(err, errNoCredentials) }
 // that is no longer their version.
 func ErrStaleSettings() *Error {
 	return Errorf(KindPreconditionFailed, "PreconditionFailed", "the settings changed since they were read; read them again (their new ETag) and redo the change")
-}
-
-// ErrIfMatchRequired is returned when settings are written without If-Match.
-func ErrIfMatchRequired() *Error {
-	return Errorf(KindPreconditionRequired, "PreconditionRequired", "send If-Match with the ETag of the settings you read")
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
 )
 
@@ -72,14 +73,14 @@ func query(r *http.Request, known params) (url.Values, error) {
 func form(r *http.Request, known params, limit int64) (url.Values, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, lockbox.Errorf(lockbox.KindUnsupportedMedia, "UnsupportedMediaType", "send the form as application/x-www-form-urlencoded")
+		return nil, httpapi.ErrUnsupportedMedia("send the form as application/x-www-form-urlencoded")
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, lockbox.Invalidf("the form could not be read")
 	}
 	if int64(len(body)) > limit {
-		return nil, lockbox.Errorf(lockbox.KindTooLarge, "PayloadTooLarge", "the form is larger than %d bytes", limit)
+		return nil, httpapi.ErrTooLarge("the form", int(limit))
 	}
 	return parseValues(string(body), known, "form")
 }

@@ -5,6 +5,7 @@ import (
 	"path"
 	"strings"
 
+	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
 )
 
@@ -66,7 +67,7 @@ func (p *Portal) routes() http.Handler {
 			return
 		}
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		p.fail(w, r, lockbox.Errorf(lockbox.KindMethodNotAllowed, "MethodNotAllowed", "this page takes %s only", strings.Join(allow, " or ")))
+		p.fail(w, r, lockbox.Errorf(httpapi.KindMethodNotAllowed, "MethodNotAllowed", "this page takes %s only", strings.Join(allow, " or ")))
 	})
 }
 

@@ -30,7 +30,7 @@ func setup(t *testing.T) (*apitest.Env, *objectstore.Store, func(handler.Request
 	s3 := httptest.NewServer(gofakes3.New(backend).Server())
 	t.Cleanup(s3.Close)
 	bucket := objectstore.New(objectstore.Config{Endpoint: s3.URL, Bucket: "lockbox-audit", PathStyle: true, AccessKey: "k", SecretKey: "s"})
-	e.Svc.Activity = &audit.Activity{Events: e.Store, Archive: bucket}
+	e.Cases.ActivityLog = &audit.Activity{Events: e.Store, Archive: bucket}
 	return e, bucket, call
 }
 

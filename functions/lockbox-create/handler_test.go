@@ -37,7 +37,7 @@ func TestCreateSigned(t *testing.T) {
 	}
 	slices.Sort(keys)
 	assert.Equal(t, []string{"accessActive", "accessExpirationDateTime", "accessLevel", "approvals", "closure", "createdDateTime",
-		"decision", "duration", "expirationDateTime", "justification", "requestId", "requester", "requiredApprovals", "resourceIds",
+		"decision", "duration", "expirationDateTime", "filedVia", "justification", "requestId", "requester", "requiredApprovals", "resourceIds",
 		"resourceType", "status", "supportCaseUrl", "supportRequest", "tenantId", "workItemSource"}, keys)
 
 	r := apitest.Decode[lockbox.Request](t, resp)

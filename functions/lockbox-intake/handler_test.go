@@ -93,8 +93,8 @@ func TestEveryVendorFilesAndCloses(t *testing.T) {
 	}
 }
 
-// A resolved ticket ends the grant its approved request holds; a close
-// delivered again changes nothing more.
+// A resolved ticket ends the grant its approved request holds; the same
+// close delivered again answers its first outcome and changes nothing.
 func TestCloseRevokesLiveGrants(t *testing.T) {
 	w := setup(t)
 	resp := w.call(w.delivery(t, "jira", "jira-created"))
@@ -114,11 +114,54 @@ func TestCloseRevokesLiveGrants(t *testing.T) {
 	assert.Equal(t, lockbox.StatusRevoked, got.Status)
 	assert.False(t, got.AccessActive)
 
+	before := w.e.Snapshot()
 	resp = w.call(resolved)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
 	res = apitest.Decode[api.IntakeResult](t, resp)
+	assert.Equal(t, []string{r.RequestID}, res.Revoked, "the first outcome")
+	assert.True(t, res.Replayed)
+	assert.Equal(t, before, w.e.Snapshot(), "a close delivered again changes nothing")
+}
+
+// A ticket's close acts only on what its own source filed: a request filed
+// through lockbox-create (or by an engineer, or another source) that names
+// the same ticket is left alone. A Jira resolve used to cancel or revoke
+// any request sharing the ticket id.
+func TestCloseActsOnlyOnItsOwnSourcesRequests(t *testing.T) {
+	w := setup(t)
+	resp := w.call(w.delivery(t, "jira", "jira-created"))
+	require.Equal(t, http.StatusCreated, resp.StatusCode, string(resp.Body))
+	own := apitest.Decode[lockbox.Request](t, resp)
+	assert.Equal(t, "intake:jira", own.FiledVia)
+
+	// The same ticket, filed two other ways: signed lockbox-create, and the
+	// engineer's own token; one pending, one with a live grant.
+	in := apitest.CreateInput("contoso", "eng-7")
+	in.SupportRequest = own.SupportRequest
+	resp = w.e.Serve(api.Create, w.e.Signed(apitest.JSON(in)))
+	require.Equal(t, http.StatusCreated, resp.StatusCode, string(resp.Body))
+	viaWebhook := apitest.Decode[lockbox.Request](t, resp)
+	in.Requester.ID = "eng-9"
+	resp = w.e.Serve(api.Create, w.e.Post(w.e.Token("eng-9", "provider", lockbox.RoleRequester), apitest.JSON(in)))
+	require.Equal(t, http.StatusCreated, resp.StatusCode, string(resp.Body))
+	viaToken := apitest.Decode[lockbox.Request](t, resp)
+	_, err := w.e.Store.Act(t.Context(), "contoso", viaToken.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, w.e.Now))
+	require.NoError(t, err)
+
+	resp = w.call(w.delivery(t, "jira", "jira-resolved"))
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
+	res := apitest.Decode[api.IntakeResult](t, resp)
+	assert.Equal(t, []string{own.RequestID}, res.Canceled)
 	assert.Empty(t, res.Revoked)
-	assert.Empty(t, res.Canceled)
+	for _, other := range []struct {
+		r    lockbox.Request
+		want lockbox.Status
+	}{{viaWebhook, lockbox.StatusPending}, {viaToken, lockbox.StatusApproved}} {
+		got, err := w.e.Store.Get(t.Context(), "contoso", other.r.RequestID)
+		require.NoError(t, err)
+		assert.Equal(t, other.want, got.Status, "a request filed via %s is untouched", got.FiledVia)
+	}
+	// Another source of the same kind does not close this source's filings.
 }
 
 // The tenant's rules apply to what a ticket files, as to lockbox-create.

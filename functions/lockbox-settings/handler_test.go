@@ -97,11 +97,84 @@ func TestSettings(t *testing.T) {
 	after := e.File("contoso", "eng-7")
 	assert.Equal(t, 3, after.RequiredApprovals)
 
-	// An operator names the tenant.
+	// An operator reads the tenant it names, and never changes it.
 	resp = call(e.Get(e.Token("olga", "provider", lockbox.RoleOperator), "tenantId=contoso"))
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	resp = call(put(e, e.Token("olga", "provider", lockbox.RoleOperator), `"2"`, doc))
-	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "an operator must name the tenant")
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "an operator never changes a tenant's settings")
+}
+
+// Nothing the provider controls switches a customer's Lockbox off or adds
+// an auto-approval: an operator's PUT (naming the tenant, with the right
+// version) was accepted, recorded as "admin", and the next request was
+// approved by the system with no customer decision.
+func TestOperatorCannotSwitchLockboxOff(t *testing.T) {
+	e, call := setup(t)
+	olga := e.Token("olga", "provider", lockbox.RoleOperator)
+	off := `{"enabled":false,"approvers":[],"escalation":null,"reminders":["24h","2h"],"requiredApprovals":1,"maxDuration":null,` +
+		`"rules":[{"name":"all","effect":"autoApprove","match":{}}],"webhooks":[]}`
+	for _, who := range []struct{ name, token, query string }{
+		{"an operator naming the tenant", olga, "tenantId=contoso"},
+		{"an operator who is also the tenant's admin", e.Token("olga", "contoso", lockbox.RoleOperator, lockbox.RoleAdmin), ""},
+		{"a requester who is also the tenant's admin", e.Token("eng-7", "contoso", lockbox.RoleRequester, lockbox.RoleAdmin), ""},
+	} {
+		req := put(e, who.token, `"0"`, off)
+		req.QueryString = who.query
+		before := e.Snapshot()
+		resp := call(req)
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "%s: %s", who.name, resp.Body)
+		assert.Equal(t, before, e.Snapshot(), "%s changed state", who.name)
+	}
+	r := e.File("contoso", "eng-7")
+	assert.Equal(t, lockbox.StatusPending, r.Status, "the next request waits for the customer")
+}
+
+// Webhook URLs are credentials (a Slack or Teams URL lets its holder post to
+// the channel): the tenant's admins see them whole, its readers and
+// approvers and the provider only scheme and host.
+func TestWebhookURLsShownWholeToAdminsOnly(t *testing.T) {
+	e, call := setup(t)
+	ada := e.Token("ada", "contoso", lockbox.RoleAdmin)
+	hook := "https://93.184.215.14/services/T0001/B0001/" + strings.Repeat("s", 24)
+	body := `{"enabled":true,"approvers":[],"escalation":null,"reminders":[],"requiredApprovals":1,"maxDuration":null,"rules":[],` +
+		`"webhooks":[{"id":"chat","url":"` + hook + `","format":"slack","secret":"whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTIzNA=="}]}`
+	resp := call(put(e, ada, `"0"`, body))
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
+	assert.Contains(t, string(resp.Body), hook, "the admin's PUT answers the whole URL")
+	resp = call(e.Get(ada, ""))
+	assert.Contains(t, string(resp.Body), hook, "the admin reads it whole")
+	for _, tok := range []string{e.Token("rita", "contoso", lockbox.RoleReader), e.Token("alice", "contoso", lockbox.RoleApprover)} {
+		resp = call(e.Get(tok, ""))
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
+		assert.NotContains(t, string(resp.Body), "T0001", "a reader or approver sees only scheme and host")
+		assert.Contains(t, string(resp.Body), `"https://93.184.215.14/…"`)
+	}
+	resp = call(e.Get(e.Token("olga", "provider", lockbox.RoleOperator), "tenantId=contoso"))
+	assert.NotContains(t, string(resp.Body), "T0001", "an operator sees only scheme and host")
+	resp = call(e.SignedGet("tenantId=contoso"))
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
+	assert.NotContains(t, string(resp.Body), "T0001", "a signed service sees only scheme and host")
+}
+
+// Any entity tag that is not the current one fails the precondition (RFC
+// 9110 §13.1.1), whatever it looks like; a list with the current one in it
+// passes.
+func TestIfMatch(t *testing.T) {
+	e, call := setup(t)
+	ada := e.Token("ada", "contoso", lockbox.RoleAdmin)
+	for _, tag := range []string{`"stale-etag"`, `"1"`, `W/"0"`, `"-1"`, `"00x"`, `"1", "2"`} {
+		before := e.Snapshot()
+		resp := call(put(e, ada, tag, doc))
+		assert.Equal(t, http.StatusPreconditionFailed, resp.StatusCode, "If-Match: %s: %s", tag, resp.Body)
+		assert.Equal(t, before, e.Snapshot(), "If-Match: %s changed state", tag)
+	}
+	for _, tag := range []string{`stale`, `"unterminated`, `"a b"`} {
+		resp := call(put(e, ada, tag, doc))
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "If-Match: %s is not an entity tag: %s", tag, resp.Body)
+	}
+	resp := call(put(e, ada, `"7", "0"`, doc))
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "a list holding the current tag: %s", resp.Body)
+	assert.Equal(t, `"1"`, resp.Header.Get("ETag"))
 }
 
 // Hostile documents are refused with a message naming the field, and nothing
@@ -152,8 +225,8 @@ func TestSettingsRefusals(t *testing.T) {
 			r.Method = http.MethodPut
 			r.Header.Set("If-Match", `"0"`)
 			return &r
-		}(), want: 401},
-		{name: "If-Match *", req: new(put(e, ada, `*`, doc)), want: 400},
+		}(), want: 403},
+		{name: "If-Match *", req: new(put(e, ada, `*`, doc)), want: 428},
 		{name: "DELETE", req: new(handler.Request{Method: http.MethodDelete, Header: http.Header{"Authorization": {"Bearer " + ada}}}), want: 405},
 	}
 	for _, c := range cases {

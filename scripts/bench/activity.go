@@ -267,10 +267,11 @@ func (g *generator) activity(j Job) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, fmt.Errorf("activity query: %w", err)
 	}
-	q, err := api.ActivityQuery(tenant, params.Get, time.Now())
+	q, err := api.ActivityQuery(params.Get, time.Now())
 	if err != nil {
 		return Outcome{}, fmt.Errorf("activity query: %w", err)
 	}
+	q.TenantID = tenant
 	s3 := g.objectStore(j)
 	rec := &recordedReads{store: s3}
 	page, err := (&audit.Activity{Events: g.store, Archive: rec}).Activity(context.Background(), q)

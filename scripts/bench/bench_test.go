@@ -198,7 +198,7 @@ func TestActivityQueries(t *testing.T) {
 	var got []string
 	for _, q := range qs {
 		got = append(got, fmt.Sprintf("%s %d %s", q.kind, q.days, q.tenant))
-		parsed, err := api.ActivityQuery(q.tenant, q.params.Get, end.Add(time.Hour))
+		parsed, err := api.ActivityQuery(q.params.Get, end.Add(time.Hour))
 		require.NoError(t, err)
 		assert.True(t, parsed.From.Before(parsed.To))
 		assert.LessOrEqual(t, parsed.To.Sub(parsed.From), audit.MaxActivityDays*24*time.Hour)

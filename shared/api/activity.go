@@ -44,17 +44,13 @@ func Activity(s *Service, req handler.Request) (handler.Response, error) {
 	if err != nil {
 		return handler.Response{}, err
 	}
-	tenant, err := lockbox.AuthorizeTenantView(p, v.Get("tenantId"))
-	if err != nil {
-		return handler.Response{}, err
-	}
-	q, err := ActivityQuery(tenant, v.Get, s.Now())
+	q, err := ActivityQuery(v.Get, s.Cases.Now())
 	if err != nil {
 		return handler.Response{}, err
 	}
 	ctx, cancel := httpapi.Context(req, httpapi.Timeout)
 	defer cancel()
-	page, err := s.Activity.Activity(ctx, q)
+	page, err := s.Cases.Activity(ctx, p, v.Get("tenantId"), q)
 	if err != nil {
 		return handler.Response{}, err
 	}
@@ -68,12 +64,12 @@ func Activity(s *Service, req handler.Request) (handler.Response, error) {
 	return httpapi.JSON(http.StatusOK, resp), nil
 }
 
-// ActivityQuery reads an activity query of tenant from its parameters
-// (get): operationName, from, to, requestId, limit, cursor; the portal's
-// activity page reads the same. Errors: KindInvalid.
-func ActivityQuery(tenant string, get func(string) string, now time.Time) (lockbox.ActivityQuery, error) {
+// ActivityQuery reads an activity query from its parameters (get):
+// operationName, from, to, requestId, limit, cursor; the portal's activity
+// page reads the same. The use case names the tenant. Errors: KindInvalid.
+func ActivityQuery(get func(string) string, now time.Time) (lockbox.ActivityQuery, error) {
 	// Events are kept to the millisecond: a range ending at now includes now.
-	q := lockbox.ActivityQuery{TenantID: tenant, To: now.UTC().Truncate(time.Millisecond).Add(time.Millisecond), Limit: 50,
+	q := lockbox.ActivityQuery{To: now.UTC().Truncate(time.Millisecond).Add(time.Millisecond), Limit: 50,
 		RequestID: get("requestId"), Cursor: get("cursor")}
 	if v := get("operationName"); v != "" {
 		q.Operations = strings.Split(v, ",")

@@ -21,6 +21,7 @@ import (
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/redisstore"
+	"lockbox.dev/shared/usecase"
 )
 
 // benchService is the service a function builds, on the real Redis of
@@ -39,8 +40,8 @@ func benchService(b *testing.B) (*api.Service, *redisstore.Store) {
 		store = redisstore.New(rdb, lockbox.DefaultLimits)
 	}
 	store.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
-	return &api.Service{Store: store, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Auth: auth.NewVerifier([][]byte{apitest.WebhookSecret}, [][]byte{apitest.JWTSecret}, "", "", time.Now)}, store
+	cases := &usecase.Service{Store: store, SettingsStore: store, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return &api.Service{Cases: cases, Auth: auth.NewVerifier([][]byte{apitest.WebhookSecret}, [][]byte{apitest.JWTSecret}, "", "", time.Now)}, store
 }
 
 // BenchmarkFlows is one call of each function's flow, from the request the

@@ -45,7 +45,7 @@ func TestLogsNeverLeak(t *testing.T) {
 	defer slog.SetDefault(old)
 
 	e := apitest.New(t)
-	e.Svc.Log = logger
+	e.Cases.Log = logger
 	justification := "customer database 4f1c9e shows corrupted index pages"
 	in := apitest.CreateInput("contoso", "eng-7")
 	in.Justification = justification

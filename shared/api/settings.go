@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,11 +18,13 @@ var settingsParams = map[string]bool{"tenantId": true}
 //
 //   - GET, the tenant's admin, approver or reader (operators and signed
 //     services name ?tenantId=): 200 with the document (webhook secrets left
-//     out) and its ETag;
-//   - PUT, the tenant's admin (operators name ?tenantId=), the whole document
-//     with If-Match: 200 with the stored document and its new ETag; a stale
-//     ETag is 412, none 428; every change is recorded as
-//     UpdateLockboxSettings, its reason naming what changed.
+//     out, and webhook URLs cut to scheme and host for all but its admins)
+//     and its ETag;
+//   - PUT, the tenant's admin, the whole document with If-Match: 200 with
+//     the stored document and its new ETag; an If-Match naming no current
+//     entity tag is 412, none 428; every change is recorded as
+//     UpdateLockboxSettings, its reason naming what changed. Operators and
+//     signed services never change them (403).
 func Settings(s *Service, req handler.Request) (handler.Response, error) {
 	if err := httpapi.CheckRequest(req, http.MethodGet, http.MethodPut); err != nil {
 		return handler.Response{}, err
@@ -33,11 +34,7 @@ func Settings(s *Service, req handler.Request) (handler.Response, error) {
 	if !write {
 		payload = []byte(req.QueryString)
 	}
-	accept := users
-	if !write {
-		accept = anyone
-	}
-	p, err := s.Auth.Authenticate(req.Header, payload, accept...)
+	p, err := s.Auth.Authenticate(req.Header, payload, anyone...)
 	if err != nil {
 		return handler.Response{}, err
 	}
@@ -45,21 +42,16 @@ func Settings(s *Service, req handler.Request) (handler.Response, error) {
 	if err != nil {
 		return handler.Response{}, err
 	}
-	tenant, err := lockbox.AuthorizeSettings(p, q.Get("tenantId"), write)
-	if err != nil {
-		return handler.Response{}, err
-	}
 	ctx, cancel := httpapi.Context(req, httpapi.Timeout)
 	defer cancel()
 	if !write {
-		set, err := s.Settings.Settings(ctx, tenant)
+		set, err := s.Cases.Settings(ctx, p, q.Get("tenantId"))
 		if err != nil {
 			return handler.Response{}, err
 		}
 		return settingsResponse(set), nil
 	}
-
-	ifVersion, err := ifMatch(req.Header.Get("If-Match"))
+	versions, err := IfMatch(req.Header.Values("If-Match"))
 	if err != nil {
 		return handler.Response{}, err
 	}
@@ -67,70 +59,81 @@ func Settings(s *Service, req handler.Request) (handler.Response, error) {
 	if err := httpapi.Decode(req, &next); err != nil {
 		return handler.Response{}, err
 	}
-	stored, err := s.PutSettings(ctx, p, tenant, next, ifVersion)
+	stored, err := s.Cases.PutSettings(ctx, p, q.Get("tenantId"), next, versions)
 	if err != nil {
 		return handler.Response{}, err
 	}
 	return settingsResponse(stored), nil
 }
 
-// settingsResponse is the document without its secrets, with its ETag.
+// settingsResponse is the document as shown, with its ETag.
 func settingsResponse(set lockbox.Settings) handler.Response {
-	resp := httpapi.JSON(http.StatusOK, set.Public())
-	resp.Header.Set("ETag", strconv.Quote(strconv.FormatInt(set.Version, 10)))
+	resp := httpapi.JSON(http.StatusOK, set)
+	resp.Header.Set("ETag", ETag(set.Version))
 	return resp
 }
 
-// ifMatch reads the version an If-Match names: the ETag of a GET ("3"; a weak
-// W/"3" too). Errors: KindPreconditionRequired without one, KindInvalid for
-// anything else ("*" included: a change must name what it changes).
-func ifMatch(h string) (int64, error) {
-	if h == "" {
-		return 0, lockbox.ErrIfMatchRequired()
-	}
-	tag := strings.TrimPrefix(strings.TrimSpace(h), "W/")
-	unquoted, err := strconv.Unquote(tag)
-	if err != nil {
-		unquoted = tag
-	}
-	v, err := strconv.ParseInt(unquoted, 10, 64)
-	if err != nil || v < 0 || len(h) > 32 {
-		return 0, lockbox.Invalidf("If-Match must be the ETag of the settings you read, e.g. \"3\"")
-	}
-	return v, nil
+// ETag is the entity tag of settings of version v: the version, quoted.
+func ETag(v int64) string { return strconv.Quote(strconv.FormatInt(v, 10)) }
+
+// ErrIfMatchRequired is returned when settings are written without
+// If-Match.
+func ErrIfMatchRequired() *lockbox.Error {
+	return lockbox.Errorf(httpapi.KindPreconditionRequired, "PreconditionRequired",
+		"send If-Match with the ETag of the settings you read; a change must name the version it changes")
 }
 
-// PutSettings stores next as tenant's settings for p, who may change them
-// (AuthorizeSettings), if the stored ones are still of version ifVersion:
-// next is validated (each webhook URL checked), merged with the stored
-// write-only secrets and recorded as UpdateLockboxSettings, its reason
-// naming what changed. lockbox-settings' PUT and the portal's settings form
-// both end here. Errors: KindInvalid (nothing stored), KindPreconditionFailed
-// (ErrStaleSettings), KindUnavailable.
-func (s *Service) PutSettings(ctx context.Context, p lockbox.Principal, tenant string, next lockbox.Settings, ifVersion int64) (lockbox.Settings, error) {
-	if err := next.Validate(s.AllowPlainHTTP); err != nil {
-		return lockbox.Settings{}, err
+// IfMatch reads the versions an If-Match names (RFC 9110 §13.1.1): a
+// comma-separated list of entity tags, across as many header lines as were
+// sent. The settings' tags are their quoted versions ("3"); any other tag
+// (a weak one, which If-Match never matches, or one that is not a version)
+// names no version, and a list naming none of the current one fails the
+// precondition (412) where the use case compares it. Errors:
+// KindPreconditionRequired without the header, or with "*" (a change must
+// name the version it changes); KindInvalid for a value that is not a list
+// of entity tags.
+func IfMatch(lines []string) ([]int64, error) {
+	if len(lines) == 0 {
+		return nil, ErrIfMatchRequired()
 	}
-	for i, w := range next.Webhooks {
-		if err := s.URLs.Check(ctx, w.URL); err != nil {
-			return lockbox.Settings{}, lockbox.Invalidf("webhooks[%d].url: %v", i, err)
+	versions := []int64{}
+	for _, line := range lines {
+		if len(line) > 1024 {
+			return nil, lockbox.Invalidf("If-Match is too long")
+		}
+		for _, tag := range strings.Split(line, ",") {
+			tag = strings.TrimSpace(tag)
+			switch {
+			case tag == "*":
+				return nil, ErrIfMatchRequired()
+			case tag == "" && len(lines) == 1 && strings.TrimSpace(line) == "":
+				return nil, ErrIfMatchRequired()
+			case tag == "":
+				continue // an empty list element, which RFC 9110 §5.6.1 allows
+			}
+			weak := strings.HasPrefix(tag, "W/")
+			opaque := strings.TrimPrefix(tag, "W/")
+			if len(opaque) < 2 || opaque[0] != '"' || opaque[len(opaque)-1] != '"' || !etagChars(opaque[1:len(opaque)-1]) {
+				return nil, lockbox.Invalidf("If-Match must list entity tags, e.g. \"3\": the ETag of the settings you read")
+			}
+			if weak {
+				continue // If-Match compares strongly: a weak tag matches nothing
+			}
+			if v, err := strconv.ParseInt(opaque[1:len(opaque)-1], 10, 64); err == nil && v >= 0 {
+				versions = append(versions, v)
+			}
 		}
 	}
-	prev, err := s.Settings.Settings(ctx, tenant)
-	if err != nil {
-		return lockbox.Settings{}, err
+	return versions, nil
+}
+
+// etagChars reports whether s holds only etagc characters (RFC 9110 §8.8.3:
+// %x21 / %x23-7E / obs-text).
+func etagChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c == '"' || c == 0x7f {
+			return false
+		}
 	}
-	if prev.Version != ifVersion {
-		return lockbox.Settings{}, lockbox.ErrStaleSettings()
-	}
-	if next, err = next.Updated(prev, p.Subject); err != nil {
-		return lockbox.Settings{}, err
-	}
-	actor := lockbox.Actor{Kind: lockbox.ActorAdmin, ID: p.Subject}
-	stored, err := s.Settings.PutSettings(ctx, tenant, next, ifVersion, actor, next.Changes(prev), s.Now())
-	if err != nil {
-		return lockbox.Settings{}, err
-	}
-	s.Log.Info("lockbox settings changed", "tenantId", tenant, "version", stored.Version, "by", p.Subject)
-	return stored, nil
+	return true
 }

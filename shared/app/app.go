@@ -26,6 +26,7 @@ import (
 	"lockbox.dev/shared/nudge"
 	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/redisstore"
+	"lockbox.dev/shared/usecase"
 )
 
 // Lazy builds a value on first use and keeps it, or keeps the error that
@@ -107,12 +108,20 @@ func Connect(cfg config.Config) (Parts, error) {
 	return Parts{Config: cfg, Redis: rdb, Store: Store(rdb, cfg), Verifier: verifier}, nil
 }
 
+// Cases are the use cases on p: the store for requests, settings, marks
+// and deliveries, the URL check of webhooks and the nudge of
+// lockbox-notify. The functions that read the activity log set its
+// ActivityLog.
+func (p Parts) Cases() *usecase.Service {
+	cfg := p.Config
+	return &usecase.Service{Store: p.Store, SettingsStore: p.Store, DeliveryLog: p.Store, Marks: p.Store,
+		URLs: netguard.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, AllowPlainHTTP: cfg.WebhookAllowPrivate,
+		Notifier: nudge.New(cfg.NotifyURL, slog.Default()), Now: time.Now, Log: slog.Default()}
+}
+
 // Service is the service of the request functions on p.
 func (p Parts) Service() *api.Service {
-	cfg := p.Config
-	return &api.Service{Store: p.Store, Settings: p.Store, Auth: p.Verifier, URLs: netguard.Guard{AllowPrivate: cfg.WebhookAllowPrivate},
-		AllowPlainHTTP: cfg.WebhookAllowPrivate, Notifier: nudge.New(cfg.NotifyURL, slog.Default()), Intake: cfg.Intake, Now: time.Now,
-		Log: slog.Default()}
+	return &api.Service{Cases: p.Cases(), Auth: p.Verifier, Intake: p.Config.Intake}
 }
 
 // API returns the service of the request functions, built from the process

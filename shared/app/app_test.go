@@ -63,7 +63,7 @@ func TestChecksAgainUntilRedisIsThere(t *testing.T) {
 	require.NoError(t, redisclienttest.RegisterConfig(m, "noeviction"))
 	s, err := svc.Get()
 	require.NoError(t, err)
-	assert.NotNil(t, s.Store)
+	assert.NotNil(t, s.Cases.Store)
 	m.Close() // checked once: an outage later shows as 503 from the calls themselves
 	_, err = svc.Get()
 	assert.NoError(t, err)

@@ -54,6 +54,14 @@ type Delivery struct {
 	SignatureHash string
 }
 
+// Principal is who a delivery of the source, verified as d, acts as: the
+// service "intake:<source>", asserting the source's kind as its work item
+// source (lockbox.Request.FiledAs).
+func (s *Source) Principal(d Delivery) lockbox.Principal {
+	return lockbox.Principal{Kind: lockbox.KindService, Subject: lockbox.IntakePrefix + s.Name, Source: string(s.Kind),
+		SignatureHash: d.SignatureHash}
+}
+
 // secret is a configured secret. It never prints.
 type secret []byte
 

@@ -160,11 +160,7 @@ func (p *Portal) activityRequest(w http.ResponseWriter, r *http.Request, limit i
 	if err != nil {
 		return fail(err, p.link(pathActivity))
 	}
-	tenant, err := tenantOf(s)
-	if err != nil {
-		return fail(err, "")
-	}
-	aq, f, err := activityQuery(q, tenant, p.d.Now(), limit)
+	aq, f, err := activityQuery(q, s.TenantID, p.d.Now(), limit)
 	if err != nil {
 		return fail(err, p.link(pathActivity))
 	}
@@ -185,12 +181,12 @@ func (p *Portal) activity(w http.ResponseWriter, r *http.Request) {
 	for i, op := range lockbox.Operations {
 		d.AllOps = append(d.AllOps, opChoice{Name: op, ID: "op-" + strconv.Itoa(i), Checked: slices.Contains(f.Operations, op)})
 	}
-	if p.d.Activity == nil {
+	if !p.d.Cases.ActivityAvailable() {
 		d.Unavailable = true
 		p.render(w, r, s, http.StatusOK, "activity", "Activity log", "activity", d)
 		return
 	}
-	page, err := p.d.Activity.Activity(r.Context(), aq)
+	page, err := p.d.Cases.Activity(r.Context(), s.principal(), "", aq)
 	if err != nil {
 		p.failAs(w, r, s, err, p.link(pathActivity))
 		return
@@ -218,18 +214,13 @@ func (p *Portal) activityCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tenant := aq.TenantID
-	if p.d.Activity == nil {
-		p.failAs(w, r, s, &lockbox.Error{Kind: lockbox.KindUnavailable, Code: "ServiceUnavailable",
-			Message: "the activity log is not available", Err: errNoActivityLog}, p.link(pathActivity))
-		return
-	}
 	var buf bytes.Buffer
 	out := csv.NewWriter(&buf)
 	_ = out.Write([]string{"seq", "time", "tenantId", "requestId", "operationName", "actorKind", "actorId", "fromStatus", "toStatus",
 		"reason", "supportRequest", "hash"})
 	n, more := 0, false
 	for {
-		page, err := p.d.Activity.Activity(r.Context(), aq)
+		page, err := p.d.Cases.Activity(r.Context(), s.principal(), "", aq)
 		if err != nil {
 			p.failAs(w, r, s, err, p.link(pathActivity))
 			return
@@ -260,13 +251,6 @@ func (p *Portal) activityCSV(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
 }
-
-// errNoActivityLog is the cause logged when the activity log is missing.
-var errNoActivityLog = errorString("no activity log is configured")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
 
 // cell keeps a value from being read as a formula by a spreadsheet that
 // opens the CSV (OWASP's CSV injection): a leading =, +, -, @, tab or CR

@@ -44,9 +44,12 @@ func benchPortal(b *testing.B) (*portal.Portal, string, string) {
 	}
 	e := portaltest.New(b, portaltest.Options{NoActivity: true, Deps: func(d *portal.Deps) {
 		if store != nil {
-			d.Store, d.Settings, d.Deliveries, d.Sessions = store, store, store, store.PortalKV()
+			c := *d.Cases
+			c.Store, c.SettingsStore, c.DeliveryLog, c.Marks = store, store, store, store
+			d.Cases, d.Sessions = &c, store.PortalKV()
 		}
 		d.Now = time.Now
+		d.Cases.Now = time.Now
 	}})
 	if store == nil {
 		store = e.Store

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/usecase"
 )
 
 // pageSize is how many requests a list page shows.
@@ -38,16 +40,6 @@ type requestRow struct {
 	FiledISO  string // RFC 3339, for the time element
 	Status    string // the status's CSS class
 	Left      string // the time left, for pending requests
-}
-
-// tenantOf is the tenant the session may read (lockbox.AuthorizeList, as
-// lockbox-list decides).
-func tenantOf(s *session) (string, error) {
-	scope, err := lockbox.AuthorizeList(s.principal(), "")
-	if err != nil {
-		return "", err
-	}
-	return scope.TenantID, nil
 }
 
 // pending is the landing page: the tenant's pending requests, newest first
@@ -91,12 +83,8 @@ func (p *Portal) list(w http.ResponseWriter, r *http.Request, s *session, status
 		p.failAs(w, r, s, lockbox.Invalidf("cursor is not valid for this query"), "")
 		return
 	}
-	tenant, err := tenantOf(s)
-	if err != nil {
-		p.failAs(w, r, s, err, "")
-		return
-	}
-	page, err := p.d.Store.List(r.Context(), lockbox.Query{Scope: lockbox.Scope{TenantID: tenant}, Status: status, Limit: pageSize, Cursor: cursor})
+	tenant := s.TenantID
+	page, err := p.d.Cases.List(r.Context(), s.principal(), usecase.ListInput{Status: status, Limit: pageSize, Cursor: cursor})
 	if err != nil {
 		p.failAs(w, r, s, err, "")
 		return
@@ -246,17 +234,12 @@ func (p *Portal) request(w http.ResponseWriter, r *http.Request) {
 		p.failAs(w, r, s, err, "")
 		return
 	}
-	tenant, err := tenantOf(s)
-	if err != nil {
-		p.failAs(w, r, s, err, "")
-		return
-	}
-	req, err := p.d.Store.Get(r.Context(), tenant, id)
+	pr, now := s.principal(), p.d.Now()
+	req, err := p.d.Cases.Get(r.Context(), pr, "", id)
 	if err != nil {
 		p.failAs(w, r, s, err, p.link("/"))
 		return
 	}
-	pr, now := s.principal(), p.d.Now()
 	d := detailData{R: req, Action: p.link(pathRequests + "/" + req.RequestID), CaseURL: caseLink(req.SupportCaseURL)}
 	d.Approved = len(req.Approvals)
 	switch {
@@ -265,43 +248,21 @@ func (p *Portal) request(w http.ResponseWriter, r *http.Request) {
 	case req.AccessActive && req.AccessExpirationDateTime != nil:
 		d.LeftLabel, d.Left = "Access ends in", timeLeft(req.AccessExpirationDateTime.Sub(now))
 	}
-	own := req.Involves(pr.Key())
-	if req.Status == lockbox.StatusPending && lockbox.AuthorizeDecide(pr) == nil {
-		switch {
-		case own:
-			d.DecideNote = "You cannot decide this request: you filed it, or it was filed for you."
-		case approvedBy(req, pr):
-			d.DecideNote = fmt.Sprintf("You approved this request. It waits for %d more approval(s).", req.RequiredApprovals-len(req.Approvals))
-		default:
-			d.CanDecide = true
+	may := usecase.PermissionsOn(pr, req)
+	d.CanDecide, d.DecideNote, d.CanRevoke = may.Decide, may.DecideNote, may.Revoke
+	if may.Deliveries {
+		d.ShowDeliveries = true
+		ds, err := p.d.Cases.Deliveries(r.Context(), pr, "", id)
+		if err != nil {
+			p.d.Log.Warn("cannot read a request's deliveries", "tenantId", req.TenantID, "requestId", id, "err", err)
+			d.DeliveriesNote = "The notifications cannot be read right now."
 		}
-	}
-	d.CanRevoke = req.AccessActive && !own && lockbox.AuthorizeRevoke(pr) == nil
-	if p.d.Deliveries != nil {
-		if _, err := lockbox.AuthorizeDeliveries(pr, ""); err == nil {
-			d.ShowDeliveries = true
-			ds, err := p.d.Deliveries.Deliveries(r.Context(), tenant, id)
-			if err != nil {
-				p.d.Log.Warn("cannot read a request's deliveries", "tenantId", tenant, "requestId", id, "err", err)
-				d.DeliveriesNote = "The notifications cannot be read right now."
-			}
-			for _, dl := range ds {
-				d.Deliveries = append(d.Deliveries, deliveryRow{Type: dl.Notification.Type, Channel: dl.Channel, Recipient: dl.Recipient(),
-					State: dl.State, Attempts: dl.Attempts, LastError: truncate(dl.LastError, 300), Updated: dl.Updated})
-			}
+		for _, dl := range ds {
+			d.Deliveries = append(d.Deliveries, deliveryRow{Type: dl.Notification.Type, Channel: dl.Channel, Recipient: dl.Recipient(),
+				State: dl.State, Attempts: dl.Attempts, LastError: truncate(dl.LastError, 300), Updated: dl.Updated})
 		}
 	}
 	p.render(w, r, s, http.StatusOK, "request", "Request "+req.SupportRequest, "", d)
-}
-
-// approvedBy reports whether pr already approved r (a quorum in progress).
-func approvedBy(r lockbox.Request, pr lockbox.Principal) bool {
-	for _, a := range r.Approvals {
-		if lockbox.UserKey(a.By) == pr.Key() {
-			return true
-		}
-	}
-	return false
 }
 
 // caseLink is the support case URL when it may be a link: http or https
@@ -335,66 +296,52 @@ func (p *Portal) act(w http.ResponseWriter, r *http.Request) {
 	if !p.checkFormToken(w, r, s, v.Get(FormTokenField)) {
 		return
 	}
-	pr := s.principal()
-	act, err := decision(pr, id, v, p.d.Now())
+	a, err := p.decision(r.Context(), s.principal(), id, v)
 	if err != nil {
 		p.failAs(w, r, s, err, back)
 		return
 	}
-	req, err := p.d.Store.Act(r.Context(), pr.TenantID, id, act)
-	if err != nil {
-		p.failAs(w, r, s, err, back)
-		return
-	}
-	if p.d.Notifier != nil {
-		p.d.Notifier.Nudge(req.TenantID)
-	}
-	p.d.Log.Info("lockbox request "+string(act.Action)+" in the portal", "tenantId", req.TenantID, "requestId", req.RequestID,
-		"status", string(req.Status), "by", pr.Subject)
-	s.Flash = outcome(act.Action, req)
+	s.Flash = outcome(a.action, a.request)
 	if err := p.saveSession(r, s); err != nil {
 		p.d.Log.Warn("could not keep the outcome's message", "err", err)
 	}
 	p.redirect(w, pathRequests+"/"+id)
 }
 
-// decision turns a request page's form into the act it asks for, as
-// pr: approve and deny need AuthorizeDecide (and duration only shortens
-// an approval), revoke AuthorizeRevoke; the reason is required.
-func decision(pr lockbox.Principal, id string, v url.Values, now time.Time) (lockbox.Act, error) {
+// acted is what a request page's form did.
+type acted struct {
+	action  lockbox.Action
+	request lockbox.Request
+}
+
+// decision carries out what a request page's form asks for, as pr: approve
+// or deny (the use case Decide; the form's duration only for approving) or
+// revoke (Revoke). The reason is required.
+func (p *Portal) decision(ctx context.Context, pr lockbox.Principal, id string, v url.Values) (acted, error) {
 	in := lockbox.DecisionInput{RequestID: id, Reason: v.Get("reason")}
-	act := lockbox.Act{Principal: pr.Key(), At: now}
-	switch a := v.Get("action"); a {
-	case "approve", "deny":
-		if err := lockbox.AuthorizeDecide(pr); err != nil {
-			return act, err
-		}
-		act.Action, act.Actor = lockbox.ActionApprove, lockbox.Actor{Kind: lockbox.ActorApprover, ID: pr.Subject}
-		if a == "deny" {
-			act.Action = lockbox.ActionDeny // the form's duration is for approving only
-		} else {
-			d, err := hours(v.Get("duration"), "duration")
-			if err != nil {
-				return act, err
-			}
-			in.Duration = d
-		}
-	case "revoke":
-		if err := lockbox.AuthorizeRevoke(pr); err != nil {
-			return act, err
-		}
-		act.Action, act.Actor = lockbox.ActionRevoke, lockbox.RevokeActor(pr)
+	a := lockbox.Action(v.Get("action"))
+	switch a {
+	case lockbox.ActionApprove, lockbox.ActionDeny, lockbox.ActionRevoke:
 	default:
-		return act, lockbox.Invalidf("action must be approve, deny or revoke")
+		return acted{}, lockbox.Invalidf("action must be approve, deny or revoke")
 	}
 	if strings.TrimSpace(in.Reason) == "" {
-		return act, lockbox.Invalidf("give a reason")
+		return acted{}, lockbox.Invalidf("give a reason")
 	}
-	if err := in.Validate(act.Action == lockbox.ActionApprove); err != nil {
-		return act, err
+	var req lockbox.Request
+	var err error
+	switch a {
+	case lockbox.ActionApprove:
+		if in.Duration, err = hours(v.Get("duration"), "duration"); err != nil {
+			return acted{}, err
+		}
+		req, err = p.d.Cases.Decide(ctx, pr, a, in)
+	case lockbox.ActionDeny: // the form's duration is for approving only
+		req, err = p.d.Cases.Decide(ctx, pr, a, in)
+	default:
+		req, err = p.d.Cases.Revoke(ctx, pr, in)
 	}
-	act.Reason, act.Duration = in.Reason, in.Duration
-	return act, nil
+	return acted{action: a, request: req}, err
 }
 
 // outcome is the message shown after an act.

@@ -5,12 +5,12 @@
 // one, approve, deny or revoke it, read the activity log and, as admins,
 // change the tenant's settings.
 //
-// The portal is a flow like package api: it decides nothing itself. A
-// decision goes through the domain's authorization (lockbox.AuthorizeDecide,
-// lockbox.AuthorizeRevoke) and the store's Act, the same atomic step as
-// lockbox-approve's. It declares the small interfaces it needs (KV,
-// Authenticator, DeliveryReader, Notifier, SettingsWriter) and package
-// app/portalapp hands it their implementations.
+// The portal is a transport like package api: it decides nothing itself.
+// Every read and change is a use case of package usecase, the same as the
+// API functions' (a decision in the portal is lockbox-approve's use case and
+// the same atomic step), so a rule enforced there holds here. It declares
+// the one store it needs itself (KV, for sessions) and package
+// app/portalapp hands it the rest.
 //
 // Pages are html/template files embedded in the binary and work without
 // JavaScript (there is none). Every path is served under the portal's public
@@ -36,6 +36,7 @@ import (
 
 	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/usecase"
 )
 
 // KV keeps the portal's short-lived values: sessions and sign-in states,
@@ -51,50 +52,18 @@ type KV interface {
 	Delete(ctx context.Context, key string) error
 }
 
-// Authenticator verifies credentials exactly as the API functions do
-// (auth.Verifier implements it): the token sign-in hands it the token as a
-// bearer token.
-type Authenticator interface {
-	Authenticate(h http.Header, payload []byte, accept ...lockbox.PrincipalKind) (lockbox.Principal, error)
-}
-
-// DeliveryReader reads the notifications delivered about a request
-// (redisstore.Store implements it).
-type DeliveryReader interface {
-	Deliveries(ctx context.Context, tenant, id string) ([]lockbox.Delivery, error)
-}
-
-// Notifier nudges lockbox-notify about a tenant after a change
-// (nudge.Client implements it). It never blocks.
-type Notifier interface {
-	Nudge(tenant string)
-}
-
-// SettingsWriter stores a tenant's settings as lockbox-settings' PUT does,
-// validated, checked and audited (api.Service implements it).
-type SettingsWriter interface {
-	PutSettings(ctx context.Context, p lockbox.Principal, tenant string, next lockbox.Settings, ifVersion int64) (lockbox.Settings, error)
-}
-
 // Deps are what the portal works with.
 type Deps struct {
-	Store    lockbox.Store
-	Settings lockbox.SettingsStore
-	// Deliveries, when set, shows a request's notifications.
-	Deliveries DeliveryReader
-	// Activity, when set, serves the activity page; nil until the activity
-	// log exists (the page then says it is unavailable).
-	Activity lockbox.ActivityLog
+	// Cases are the use cases, the same as the API functions': every read
+	// and change goes through them, so the portal decides nothing itself.
+	Cases *usecase.Service
 	// Sessions keeps sessions and OIDC sign-in states.
 	Sessions KV
-	// Auth verifies the token sign-in's tokens.
-	Auth Authenticator
-	// SettingsWriter saves the settings form.
-	SettingsWriter SettingsWriter
-	// Notifier is nudged after every decision; nil for none.
-	Notifier Notifier
-	Now      func() time.Time
-	Log      *slog.Logger
+	// Auth verifies the token sign-in's tokens, exactly as the API
+	// functions verify bearer tokens.
+	Auth httpapi.Authenticator
+	Now  func() time.Time
+	Log  *slog.Logger
 }
 
 // Config configures the portal.
@@ -141,8 +110,8 @@ func New(cfg Config, d Deps) (*Portal, error) {
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
 		return nil, fmt.Errorf("portal_url=%q must be an absolute http or https URL without query or fragment", cfg.PublicURL)
 	}
-	if d.Store == nil || d.Settings == nil || d.Sessions == nil || d.Auth == nil || d.SettingsWriter == nil {
-		return nil, errors.New("portal: Store, Settings, Sessions, Auth and SettingsWriter are required")
+	if d.Cases == nil || d.Sessions == nil || d.Auth == nil {
+		return nil, errors.New("portal: Cases, Sessions and Auth are required")
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -199,7 +168,7 @@ func (p *Portal) Serve(req handler.Request) (handler.Response, error) {
 	if err != nil { // an invalid method
 		return p.respond(func(w http.ResponseWriter) {
 			securityHeaders(w.Header())
-			p.fail(w, nil, lockbox.Errorf(lockbox.KindMethodNotAllowed, "MethodNotAllowed", "use GET or POST"))
+			p.fail(w, nil, httpapi.ErrMethodNotAllowed(http.MethodGet, http.MethodPost))
 		}), nil
 	}
 	r.URL.Path = httpapi.Path(req)

@@ -627,7 +627,7 @@ func TestDeliveriesShown(t *testing.T) {
 
 // The portal's deliveries reader failing leaves the page up, saying so.
 func TestDeliveriesUnavailable(t *testing.T) {
-	e := portaltest.New(t, portaltest.Options{Deps: func(d *portal.Deps) { d.Deliveries = failingDeliveries{} }})
+	e := portaltest.New(t, portaltest.Options{Deps: func(d *portal.Deps) { d.Cases.DeliveryLog = failingDeliveries{} }})
 	r := file(e, "contoso", "eng-7", nil)
 	b, _ := e.As("alice", "contoso", lockbox.RoleApprover)
 	p := b.Get("/requests/" + r.RequestID)
@@ -672,7 +672,7 @@ func state(e *portaltest.Env) string {
 // A portal that could not serve is not built.
 func TestNewRefusesBadConfig(t *testing.T) {
 	e := setup(t)
-	deps := portal.Deps{Store: e.Store, Settings: e.Store, Sessions: e.Store.PortalKV(), Auth: e.Svc.Auth, SettingsWriter: e.Svc}
+	deps := portal.Deps{Cases: e.Cases, Sessions: e.Store.PortalKV(), Auth: e.Svc.Auth}
 	for _, tc := range []struct {
 		cfg  portal.Config
 		says string

@@ -20,6 +20,7 @@ import (
 
 	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/usecase"
 )
 
 //go:embed templates/*.html static/portal.css
@@ -107,7 +108,7 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, s *session, stat
 	if s != nil {
 		pr := s.principal()
 		v.User = &userView{Subject: s.Subject, TenantID: s.TenantID, Roles: s.Roles,
-			Admin: canEditSettings(pr)}
+			Admin: usecase.CanChangeSettings(pr)}
 		v.CSRF = s.FormToken
 		if s.Flash != "" {
 			v.Flash, v.FlashError = s.Flash, s.FlashError

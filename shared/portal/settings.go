@@ -10,6 +10,7 @@ import (
 
 	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/usecase"
 )
 
 // maxSettingsForm bounds the settings form's body: the document (at most
@@ -40,27 +41,20 @@ func (p *Portal) settingsPage(w http.ResponseWriter, r *http.Request) {
 		p.failAs(w, r, s, err, "")
 		return
 	}
-	pr := s.principal()
-	tenant, err := lockbox.AuthorizeSettings(pr, "", false)
+	set, err := p.d.Cases.Settings(r.Context(), s.principal(), "")
 	if err != nil {
 		p.failAs(w, r, s, err, "")
 		return
 	}
-	set, err := p.d.Settings.Settings(r.Context(), tenant)
-	if err != nil {
-		p.failAs(w, r, s, err, "")
-		return
-	}
-	p.showSettings(w, r, s, http.StatusOK, tenant, set, set.Version, "", "")
+	p.showSettings(w, r, s, http.StatusOK, s.TenantID, set, set.Version, "", "")
 }
 
-// showSettings renders the settings page with an edit form of version;
-// document and problem, when set, are a refused edit shown again with what
-// was wrong.
+// showSettings renders the settings page (set as the session may see it)
+// with an edit form of version; document and problem, when set, are a
+// refused edit shown again with what was wrong.
 func (p *Portal) showSettings(w http.ResponseWriter, r *http.Request, s *session, status int, tenant string, set lockbox.Settings,
 	version int64, document, problem string) {
-	d := settingsData{Tenant: tenant, S: set.Public(), Version: version, Error: problem,
-		CanEdit: canEditSettings(s.principal())}
+	d := settingsData{Tenant: tenant, S: set, Version: version, Error: problem, CanEdit: usecase.CanChangeSettings(s.principal())}
 	d.Document = document
 	if document == "" {
 		d.Document = indentJSON(d.S)
@@ -97,20 +91,15 @@ func (p *Portal) saveSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pr := s.principal()
-	tenant, err := lockbox.AuthorizeSettings(pr, "", true)
-	if err != nil {
-		p.failAs(w, r, s, err, back)
-		return
-	}
 	version, err := strconv.ParseInt(v.Get("version"), 10, 64)
 	if err != nil || version < 0 || len(v.Get("version")) > 19 {
 		p.failAs(w, r, s, lockbox.Invalidf("the form's version is not valid; reload the page"), back)
 		return
 	}
 	doc := v.Get("document")
-	stored, err := p.putSettings(r, pr, tenant, doc, version)
+	stored, err := p.putSettings(r, pr, doc, version)
 	if err != nil {
-		current, rerr := p.d.Settings.Settings(r.Context(), tenant)
+		current, rerr := p.d.Cases.Settings(r.Context(), pr, "")
 		if rerr != nil {
 			p.failAs(w, r, s, rerr, back)
 			return
@@ -121,7 +110,7 @@ func (p *Portal) saveSettings(w http.ResponseWriter, r *http.Request) {
 		}
 		// The form still edits the version that was read: a stale one
 		// stays stale until the page is loaded again.
-		p.showSettings(w, r, s, status, tenant, current, version, doc, message(err, p.d.Log))
+		p.showSettings(w, r, s, status, s.TenantID, current, version, doc, message(err, p.d.Log))
 		return
 	}
 	s.Flash = "Settings saved: version " + strconv.FormatInt(stored.Version, 10) + "."
@@ -132,23 +121,17 @@ func (p *Portal) saveSettings(w http.ResponseWriter, r *http.Request) {
 }
 
 // putSettings decodes doc strictly (as lockbox-settings decodes a PUT's
-// body) and stores it over tenant's settings of version ifVersion, as pr:
-// validated, webhook URLs checked, secrets kept, the change audited. It
-// does what api.Settings does after decoding.
-func (p *Portal) putSettings(r *http.Request, pr lockbox.Principal, tenant, doc string, ifVersion int64) (lockbox.Settings, error) {
+// body) and stores it over pr's tenant's settings of version ifVersion
+// through the use case lockbox-settings' PUT calls: authorized, validated,
+// webhook URLs checked, secrets kept, the change audited.
+func (p *Portal) putSettings(r *http.Request, pr lockbox.Principal, doc string, ifVersion int64) (lockbox.Settings, error) {
 	if len(doc) > httpapi.MaxBody {
-		return lockbox.Settings{}, lockbox.Errorf(lockbox.KindTooLarge, "PayloadTooLarge", "the document is larger than %d bytes", httpapi.MaxBody)
+		return lockbox.Settings{}, httpapi.ErrTooLarge("the document", httpapi.MaxBody)
 	}
 	var next lockbox.Settings
 	req := handler.Request{Method: http.MethodPut, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(doc)}
 	if err := httpapi.Decode(req, &next); err != nil {
 		return lockbox.Settings{}, err
 	}
-	return p.d.SettingsWriter.PutSettings(r.Context(), pr, tenant, next, ifVersion)
-}
-
-// canEditSettings reports whether pr may change their tenant's settings.
-func canEditSettings(pr lockbox.Principal) bool {
-	_, err := lockbox.AuthorizeSettings(pr, "", true)
-	return err == nil
+	return p.d.Cases.PutSettings(r.Context(), pr, "", next, []int64{ifVersion})
 }

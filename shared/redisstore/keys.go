@@ -38,6 +38,7 @@ var keyNames = map[string]string{
 	"deliveries":  "dlv:req:",       // sorted set per request (+ id): its deliveries by creation
 	"sendq":       "sendq",          // sorted set: deliveries to send by when (a claimed one: when its lease ends)
 	"dead":        "dead",           // sorted set: dead-lettered deliveries by when they failed for good
+	"mark":        "mark:",          // string + TTL: something done once and its outcome (+ name), e.g. a ticket's close
 }
 
 // keys builds the key names of one tenant.

@@ -25,7 +25,7 @@ func API() *app.Lazy[*api.Service] {
 			return nil, nil, err
 		}
 		svc := p.Service()
-		svc.Activity = Log(p.Store, p.Config)
+		svc.Cases.ActivityLog = Log(p.Store, p.Config)
 		return svc, p.Redis, nil
 	})
 }

@@ -26,6 +26,7 @@ import (
 	"lockbox.dev/shared/netguard"
 	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/redisstore"
+	"lockbox.dev/shared/usecase"
 )
 
 // The secrets of the test environment.
@@ -41,6 +42,9 @@ type Env struct {
 	Mini  *miniredis.Miniredis
 	Redis *redis.Client
 	Store *redisstore.Store
+	// Cases are the use cases every transport calls; Svc the API
+	// functions' service on them.
+	Cases *usecase.Service
 	Svc   *api.Service
 	Now   time.Time
 }
@@ -56,13 +60,18 @@ func New(t testing.TB) *Env {
 	t.Cleanup(func() { _ = rdb.Close() })
 	e := &Env{T: t, Mini: m, Redis: rdb, Now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	e.Store = redisstore.New(rdb, lockbox.DefaultLimits)
+	e.Cases = &usecase.Service{
+		Store:         e.Store,
+		SettingsStore: e.Store,
+		DeliveryLog:   e.Store,
+		Marks:         e.Store,
+		URLs:          netguard.Guard{},
+		Now:           func() time.Time { return e.Now },
+		Log:           discardLogger(),
+	}
 	e.Svc = &api.Service{
-		Store:    e.Store,
-		Settings: e.Store,
-		Auth:     auth.NewVerifier([][]byte{WebhookSecret}, [][]byte{JWTSecret}, "", "", func() time.Time { return e.Now }),
-		URLs:     netguard.Guard{},
-		Now:      func() time.Time { return e.Now },
-		Log:      discardLogger(),
+		Cases: e.Cases,
+		Auth:  auth.NewVerifier([][]byte{WebhookSecret}, [][]byte{JWTSecret}, "", "", func() time.Time { return e.Now }),
 	}
 	return e
 }

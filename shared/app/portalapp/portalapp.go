@@ -39,9 +39,9 @@ func Portal() *app.Lazy[*portal.Portal] {
 		if err != nil {
 			return nil, nil, err
 		}
-		store, svc := parts.Store, parts.Service()
-		deps := portal.Deps{Store: store, Settings: store, Deliveries: store, Activity: ActivityLog(store, cfg),
-			Sessions: store.PortalKV(), Auth: parts.Verifier, SettingsWriter: svc, Notifier: svc.Notifier, Now: time.Now, Log: slog.Default()}
+		cases := parts.Cases()
+		cases.ActivityLog = ActivityLog(parts.Store, cfg)
+		deps := portal.Deps{Cases: cases, Sessions: parts.Store.PortalKV(), Auth: parts.Verifier, Now: time.Now, Log: slog.Default()}
 		p, err := portal.New(pcfg, deps)
 		if err != nil {
 			return nil, nil, err

@@ -74,11 +74,11 @@ func New(t testing.TB, o Options) *Env {
 	e.URL = e.Server.URL + BasePath
 
 	cfg := portal.Config{PublicURL: e.URL, TokenLogin: true}
-	deps := portal.Deps{Store: e.Store, Settings: e.Store, Deliveries: e.Store, Sessions: e.Store.PortalKV(), Auth: e.Svc.Auth,
-		SettingsWriter: e.Svc, Notifier: e.Nudged, Now: func() time.Time { return e.Now }, Log: e.Svc.Log}
+	e.Cases.Notifier = e.Nudged
+	deps := portal.Deps{Cases: e.Cases, Sessions: e.Store.PortalKV(), Auth: e.Svc.Auth, Now: func() time.Time { return e.Now }, Log: e.Cases.Log}
 	if !o.NoActivity {
 		e.Activity = &Activity{}
-		deps.Activity = e.Activity
+		e.Cases.ActivityLog = e.Activity
 	}
 	if o.Config != nil {
 		o.Config(&cfg)

@@ -68,12 +68,14 @@ const DefaultMaxLifetime = 24 * time.Hour
 // Verifier checks credentials.
 type Verifier struct {
 	o      Options
-	hmac   jwt.VerificationKeySet
 	jwks   keyfunc.Keyfunc // nil without JWKSURL
 	algs   []string
 	parser *jwt.Parser
 	// verified remembers the HS256 tokens accepted (tokencache.go).
 	verified verifiedTokens
+	// match finds which configured key gives a MAC: everyKey, which tries
+	// them all whatever matches. Tests count the keys it is handed.
+	match func(keys [][]byte, want []byte, macOf func(key []byte) []byte) int
 }
 
 // New returns a verifier for o. ctx bounds the JWKS refresh goroutine.
@@ -90,10 +92,7 @@ func New(ctx context.Context, o Options) (*Verifier, error) {
 	if o.MaxLifetime <= 0 {
 		o.MaxLifetime = DefaultMaxLifetime
 	}
-	v := &Verifier{o: o}
-	for _, k := range o.JWTSecrets {
-		v.hmac.Keys = append(v.hmac.Keys, k)
-	}
+	v := &Verifier{o: o, match: everyKey}
 	if len(o.JWTSecrets) > 0 {
 		v.algs = append(v.algs, jwt.SigningMethodHS256.Alg())
 	}
@@ -193,15 +192,24 @@ func (v *Verifier) verifySignature(tsHeader, sigHeader string, payload []byte) (
 	if err != nil || hex.EncodeToString(got) != hexSig {
 		return nil, unauthorized("%s must be sha256=<64 lower-case hex digits>", HeaderSignature)
 	}
-	// Every key is tried, so the time taken does not depend on which matched.
-	matched := false
-	for _, secret := range v.o.WebhookSecrets {
-		matched = hmac.Equal(got, mac(secret, tsHeader, payload)) || matched
-	}
-	if !matched {
+	if v.match(v.o.WebhookSecrets, got, func(secret []byte) []byte { return mac(secret, tsHeader, payload) }) < 0 {
 		return nil, unauthorized("signature does not match")
 	}
 	return got, nil
+}
+
+// everyKey returns the index of the first of keys whose MAC (macOf) is want,
+// or -1. It computes and compares (hmac.Equal, constant-time) the MAC of
+// every key whatever matches, so that the time taken does not tell which
+// key, if any, matched.
+func everyKey(keys [][]byte, want []byte, macOf func(key []byte) []byte) int {
+	found := -1
+	for i, key := range keys {
+		if hmac.Equal(want, macOf(key)) && found < 0 {
+			found = i
+		}
+	}
+	return found
 }
 
 // Claims are the token claims Lockbox reads.
@@ -267,12 +275,32 @@ func (v *Verifier) checkLifetime(claims jwt.MapClaims) error {
 // used as an HMAC secret.
 func (v *Verifier) key(t *jwt.Token) (any, error) {
 	if t.Method.Alg() == jwt.SigningMethodHS256.Alg() {
-		return v.hmac, nil
+		return v.hmacKey(t)
 	}
 	if v.jwks == nil {
 		return nil, errors.New("no identity provider keys configured")
 	}
 	return v.jwks.Keyfunc(t)
+}
+
+// hmacKey returns the secret that signed an HS256 token, found by trying
+// every secret whatever matches (a jwt.VerificationKeySet would stop at the
+// first that does); the parser then checks the signature with it.
+func (v *Verifier) hmacKey(t *jwt.Token) (any, error) {
+	dot := strings.LastIndexByte(t.Raw, '.')
+	if dot < 0 {
+		return nil, errors.New("token is not signed")
+	}
+	signed := t.Raw[:dot]
+	i := v.match(v.o.JWTSecrets, t.Signature, func(secret []byte) []byte {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(signed))
+		return m.Sum(nil)
+	})
+	if i < 0 {
+		return nil, errors.New("signature does not match")
+	}
+	return v.o.JWTSecrets[i], nil
 }
 
 // NewClaims returns the claims of a token for sub in tenant tid with roles,

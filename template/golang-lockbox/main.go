@@ -36,7 +36,7 @@ func main() {
 	writeTimeout := duration("write_timeout", 10*time.Second)
 	srv := &http.Server{
 		Addr:              env("listen_addr", ":8082"),
-		Handler:           serve(int64(number("max_body_bytes", 1<<20))),
+		Handler:           serve(maxBody(), function.Handle),
 		ReadTimeout:       readTimeout,
 		ReadHeaderTimeout: readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -64,8 +64,19 @@ func main() {
 	}
 }
 
-// serve adapts net/http to the golang-http handler contract.
-func serve(maxBody int64) http.HandlerFunc {
+// defaultMaxBody is the body cap without max_body_bytes (1 MiB).
+const defaultMaxBody = 1 << 20
+
+// maxBody is the largest request body served: max_body_bytes, or
+// defaultMaxBody.
+func maxBody() int64 { return int64(number("max_body_bytes", defaultMaxBody)) }
+
+// serve adapts net/http to the golang-http handler contract: each request
+// becomes a handler.Request for handle (function.Handle). A body over
+// maxBody is refused with 413 before handle runs; HeaderPath is set from the
+// URL, whatever the caller sent in it; an error from handle is a 500 whose
+// body says only "internal error" (the error is logged).
+func serve(maxBody int64, handle func(handler.Request) (handler.Response, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 		if err != nil {
@@ -81,7 +92,7 @@ func serve(maxBody int64) http.HandlerFunc {
 		req := handler.Request{Body: body, Header: r.Header, QueryString: r.URL.RawQuery, Method: r.Method, Host: r.Host}
 		req.WithContext(r.Context())
 
-		resp, err := function.Handle(req)
+		resp, err := handle(req)
 		if err != nil {
 			slog.Error("handler failed", "err", err)
 			http.Error(w, "internal error", http.StatusInternalServerError)

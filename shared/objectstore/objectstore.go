@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -140,6 +142,84 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 		}
 	}
 	return keys, nil
+}
+
+// Version is one version of an object, or a delete marker, as a listing of
+// a bucket's versions shows it.
+type Version struct {
+	Key string
+	// VersionID is "null" for an object written while the bucket had no
+	// versioning.
+	VersionID string
+	// Latest is true for the version a plain Get reads (or, for a delete
+	// marker, the one that makes a plain Get fail).
+	Latest       bool
+	DeleteMarker bool
+	ETag         string
+	LastModified time.Time
+}
+
+// ListVersions returns every version and delete marker under prefix, in key
+// order and, for each key, the latest first, then newest first. On a bucket
+// that never had versioning each object has one version, "null".
+func (s *Store) ListVersions(ctx context.Context, prefix string) ([]Version, error) {
+	var out []Version
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)}
+	for {
+		page, err := s.client.ListObjectVersions(ctx, in)
+		if err != nil {
+			return nil, s.explain(fmt.Errorf("list versions of s3://%s/%s: %w", s.bucket, prefix, err))
+		}
+		for _, v := range page.Versions {
+			out = append(out, Version{Key: aws.ToString(v.Key), VersionID: aws.ToString(v.VersionId), Latest: aws.ToBool(v.IsLatest),
+				ETag: aws.ToString(v.ETag), LastModified: aws.ToTime(v.LastModified)})
+		}
+		for _, m := range page.DeleteMarkers {
+			out = append(out, Version{Key: aws.ToString(m.Key), VersionID: aws.ToString(m.VersionId), Latest: aws.ToBool(m.IsLatest),
+				DeleteMarker: true, LastModified: aws.ToTime(m.LastModified)})
+		}
+		if !aws.ToBool(page.IsTruncated) {
+			break
+		}
+		if page.NextKeyMarker == nil && page.NextVersionIdMarker == nil {
+			return nil, fmt.Errorf("list versions of s3://%s/%s: a truncated page without a marker to go on from", s.bucket, prefix)
+		}
+		in.KeyMarker, in.VersionIdMarker = page.NextKeyMarker, page.NextVersionIdMarker
+	}
+	slices.SortStableFunc(out, func(a, b Version) int {
+		if c := strings.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		if a.Latest != b.Latest {
+			if a.Latest {
+				return -1
+			}
+			return 1
+		}
+		return b.LastModified.Compare(a.LastModified)
+	})
+	return out, nil
+}
+
+// GetVersion reads one version of key.
+func (s *Store) GetVersion(ctx context.Context, key, versionID string) ([]byte, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key), VersionId: aws.String(versionID)})
+	if err != nil {
+		return nil, s.explain(fmt.Errorf("get s3://%s/%s version %s: %w", s.bucket, key, versionID, err))
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
+}
+
+// Versioning returns the bucket's versioning status: "Enabled", "Suspended",
+// or "" for a bucket that never had versioning. A bucket with object lock
+// always has it enabled.
+func (s *Store) Versioning(ctx context.Context) (string, error) {
+	out, err := s.client.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(s.bucket)})
+	if err != nil {
+		return "", s.explain(fmt.Errorf("read the versioning of bucket %s: %w", s.bucket, err))
+	}
+	return string(out.Status), nil
 }
 
 // Delete removes key (its latest version, or the given version).

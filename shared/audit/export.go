@@ -95,6 +95,10 @@ type TenantResult struct {
 	Objects  []string `json:"objects"`
 	// Busy is true when another run held the tenant's lock.
 	Busy bool `json:"busy,omitempty"`
+	// Head is the newest checkpoint this run wrote and acknowledged (nil
+	// when it exported nothing): what webhook lockbox.audit.checkpoint
+	// hands the tenant.
+	Head *SignedHead `json:"-"`
 }
 
 // GapError means the log does not continue the archive: events were lost
@@ -219,6 +223,10 @@ func (e *Exporter) ExportTenant(ctx context.Context, tenant string) (TenantResul
 			return res, err
 		}
 		recorded = b.after.Seq
+		// The checkpoint, last of the batch, parses: seal signed it.
+		if head, err := HeadOf(b.objects[len(b.objects)-1].body); err == nil {
+			res.Head = &head
+		}
 		res.Exported += b.events
 		for _, o := range b.objects[:len(b.objects)-1] { // the last is the checkpoint
 			res.Objects = append(res.Objects, o.key)

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"lockbox.dev/shared/objectstore"
 )
@@ -110,18 +112,21 @@ func mustDelete(t *testing.T, bucket *objectstore.Store, key string) {
 	}
 }
 
-// Object Lock on both prefixes is the defence against the rollback the
-// verifier cannot see (the newest batch deleted with its checkpoint): the
-// locked versions cannot be deleted. A plain delete still adds a delete
-// marker that hides them from a listing, so the verifier, which reads the
-// latest versions, sees a shorter archive that verifies; the versions are
-// still there, and listing the bucket's versions shows the markers.
+// Object Lock on both prefixes keeps the tail: the locked versions cannot
+// be deleted, and a plain delete only adds a delete marker that hides them
+// from a listing. The archive then agrees with its newest visible
+// checkpoint, only shorter; the verifier reads the versions and names the
+// delete markers. Removing the markers restores the archive.
 func TestMinIOObjectLockKeepsTheTail(t *testing.T) {
 	m := startMinIO(t)
 	bucket := m.store(t, "locked", true)
 	a := standardArchive(t)
 	putAll(t, bucket, a.objects, time.Now().Add(24*time.Hour))
 	c := bucket.Client()
+	rep, err := Verify(t.Context(), bucket, "contoso", testPub)
+	if err != nil || !rep.DeletionsChecked || len(rep.Warnings) != 0 {
+		t.Fatalf("intact: got %+v, %v; want deletions checked, no warning", rep, err)
+	}
 
 	versions := map[string]string{}
 	for _, k := range []string{obj3a, obj3b, cp10} {
@@ -139,12 +144,15 @@ func TestMinIOObjectLockKeepsTheTail(t *testing.T) {
 		mustDelete(t, bucket, k) // a delete marker
 	}
 
-	rep, err := Verify(t.Context(), bucket, "contoso", testPub)
-	if err != nil {
-		t.Fatalf("got %v, want the hidden tail to go unseen by the verifier (the documented limit)", err)
+	rep = wantBreak(t, bucket, 7, obj3a, "deleted: a delete marker of ")
+	if rep.CheckpointSeq != 6 {
+		t.Errorf("got the report to checkpoint %d, want 6", rep.CheckpointSeq)
 	}
-	if rep.Events != 6 {
-		t.Errorf("got %d events, want 6", rep.Events)
+	b := breakOf(t, bucket)
+	for _, k := range []string{obj3a, obj3b, cp10} {
+		if !strings.Contains(b.Object+" "+b.Reason, k) || !strings.Contains(b.Reason, versions[obj3a]) {
+			t.Errorf("got %s: %s; want it to name %s and the version its data is in", b.Object, b.Reason, k)
+		}
 	}
 	for k, v := range versions {
 		out, err := c.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String("locked"), Key: aws.String(k), VersionId: aws.String(v)})
@@ -157,14 +165,6 @@ func TestMinIOObjectLockKeepsTheTail(t *testing.T) {
 			t.Errorf("%s: got %q (%v), want the original bytes", k, body, err)
 		}
 	}
-	listed, err := c.ListObjectVersions(t.Context(), &s3.ListObjectVersionsInput{Bucket: aws.String("locked"), Prefix: aws.String(CheckpointPrefix("contoso"))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(listed.DeleteMarkers) != 1 || aws.ToString(listed.DeleteMarkers[0].Key) != cp10 {
-		t.Errorf("got delete markers %v, want one on %s", listed.DeleteMarkers, cp10)
-	}
-
 	// Restored (the markers removed), the archive verifies to seq 10 again.
 	for _, k := range []string{obj3a, obj3b, cp10} {
 		lv, err := c.ListObjectVersions(t.Context(), &s3.ListObjectVersionsInput{Bucket: aws.String("locked"), Prefix: aws.String(k)})
@@ -180,5 +180,60 @@ func TestMinIOObjectLockKeepsTheTail(t *testing.T) {
 	rep, err = Verify(t.Context(), bucket, "contoso", testPub)
 	if err != nil || rep.Events != 10 {
 		t.Errorf("after removing the markers: got %d events, %v; want 10, nil", rep.Events, err)
+	}
+}
+
+// Without object lock every version of the tail can be deleted for good,
+// leaving neither data nor delete marker: the verifier cannot see it from
+// the bucket, but a head the tenant was handed shows it. On a bucket that
+// never had versioning the verifier says it cannot check deletions.
+func TestMinIOExpectedHead(t *testing.T) {
+	m := startMinIO(t)
+	a := standardArchive(t)
+	head, err := HeadOf(a.objects[cp10])
+	if err != nil {
+		t.Fatal(err)
+	}
+	expecting := Verifier{Keys: []ed25519.PublicKey{testPub}, Expect: head.Expected()}
+
+	versioned := m.store(t, "versioned", false)
+	c := versioned.Client()
+	if _, err := c.PutBucketVersioning(t.Context(), &s3.PutBucketVersioningInput{Bucket: aws.String("versioned"),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	plain := m.store(t, "plain", false)
+	for _, bucket := range []*objectstore.Store{versioned, plain} {
+		putAll(t, bucket, a.objects, time.Time{})
+		if rep, err := expecting.Verify(t.Context(), bucket, "contoso"); err != nil || rep.ExpectedSeq != 10 {
+			t.Fatalf("%s intact: got %+v, %v", bucket.Bucket(), rep, err)
+		}
+		for _, k := range []string{obj3a, obj3b, cp10} {
+			mustDelete(t, bucket, k)
+			vs, err := bucket.ListVersions(t.Context(), k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vs {
+				if err := bucket.Delete(t.Context(), k, v.VersionID); err != nil {
+					t.Fatalf("delete %s version %s: %v", k, v.VersionID, err)
+				}
+			}
+		}
+		rep, err := Verify(t.Context(), bucket, "contoso", testPub)
+		if err != nil || rep.Events != 6 {
+			t.Fatalf("%s: the tail gone with every version: got %+v, %v; want 6 events that verify", bucket.Bucket(), rep, err)
+		}
+		if bucket == plain && (rep.DeletionsChecked || len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "no versioning")) {
+			t.Errorf("a bucket without versioning: got %+v, want a warning that deletions cannot be checked", rep)
+		}
+		if bucket == versioned && (!rep.DeletionsChecked || len(rep.Warnings) != 0) {
+			t.Errorf("a versioned bucket: got %+v, want deletions checked", rep)
+		}
+		_, err = expecting.Verify(t.Context(), bucket, "contoso")
+		var b *BreakError
+		if !errors.As(err, &b) || b.Seq != 7 || b.Object != cp10 || !strings.Contains(b.Reason, "archive ends at seq 6 but the head you hold is at seq 10") {
+			t.Errorf("%s: expecting the head at seq 10: got %v", bucket.Bucket(), err)
+		}
 	}
 }

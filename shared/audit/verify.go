@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -37,6 +38,14 @@ type Report struct {
 	CheckpointSeq  uint64 `json:"checkpointSeq,omitempty"`
 	CheckpointTime string `json:"checkpointTime,omitempty"`
 	KeyID          string `json:"keyId,omitempty"`
+	// DeletionsChecked is true when the versions of every object and
+	// checkpoint were read (a versioned bucket): a deleted or overwritten
+	// one is then reported. Warnings say what could not be checked.
+	DeletionsChecked bool     `json:"deletionsChecked"`
+	Warnings         []string `json:"warnings,omitempty"`
+	// ExpectedSeq is the seq of the head the archive was held to (see
+	// Verifier.Expect), 0 when none.
+	ExpectedSeq uint64 `json:"expectedSeq,omitempty"`
 }
 
 // BreakError says where an archive stops being trustworthy.
@@ -48,6 +57,40 @@ type BreakError struct {
 
 func (e *BreakError) Error() string {
 	return fmt.Sprintf("seq %d in %s: %s", e.Seq, e.Object, e.Reason)
+}
+
+// Verify is Verifier{Keys: keys}.Verify: it checks tenant's archive against
+// the checkpoints signed with any of keys.
+func Verify(ctx context.Context, r ObjectReader, tenant string, keys ...ed25519.PublicKey) (Report, error) {
+	return Verifier{Keys: keys}.Verify(ctx, r, tenant)
+}
+
+// Verifier checks a tenant's archive (see Verifier.Verify).
+type Verifier struct {
+	// Keys are the public keys the checkpoints may be signed with (several
+	// during a key rotation); at least one.
+	Keys []ed25519.PublicKey
+	// Expect, when its Seq is not 0, is a head the tenant was handed (a
+	// signed checkpoint, see Head): the archive must reach it, with its
+	// hash at its seq.
+	Expect ExpectedHead
+}
+
+// ExpectedHead is a seq and the hash of the event at that seq.
+type ExpectedHead struct {
+	Seq  uint64
+	Hash string
+}
+
+// ParseExpectedHead parses "<seq>:<hash>" (the hash as 64 lower-case hex
+// characters).
+func ParseExpectedHead(s string) (ExpectedHead, error) {
+	seqText, hash, ok := strings.Cut(strings.TrimSpace(s), ":")
+	seq, err := strconv.ParseUint(seqText, 10, 64)
+	if !ok || err != nil || seq == 0 || !hashPattern.MatchString(hash) {
+		return ExpectedHead{}, fmt.Errorf("expected head %q: want <seq>:<hash>, a seq from 1 and 64 lower-case hex characters", s)
+	}
+	return ExpectedHead{Seq: seq, Hash: hash}, nil
 }
 
 // Verify reads every object and every checkpoint of tenant. It checks the
@@ -72,25 +115,47 @@ func (e *BreakError) Error() string {
 //
 // An empty archive without checkpoints verifies: nothing was exported.
 //
-// What it cannot see: whole newest batches deleted together with their
-// checkpoints leave an archive and checkpoints that agree, only shorter (a
-// rollback to an earlier checkpoint). S3 Object Lock on both prefixes keeps
-// the deleted versions (a delete only adds a delete marker, which a listing
-// of versions shows), and the next export continues from the exporter's
-// head, leaving a gap this verifier reports.
-func Verify(ctx context.Context, r ObjectReader, tenant string, keys ...ed25519.PublicKey) (Report, error) {
+// Whole newest batches deleted together with their checkpoints leave an
+// archive and checkpoints that agree, only shorter (a rollback to an
+// earlier checkpoint). Two checks see it:
+//   - on a versioned bucket (every bucket with object lock is one) a delete
+//     only adds a delete marker: when r is a VersionReader, the versions of
+//     every object and checkpoint are read, and a delete marker, or a latest
+//     version with other bytes than an earlier one, names the first seq the
+//     key holds (for a checkpoint, the first after the checkpoint before it)
+//     and the key. On a bucket without versioning the report carries a
+//     warning instead, and the rest is checked as listed;
+//   - with vf.Expect, an archive that ends before the expected head, or
+//     whose event at its seq has another hash, names the first seq missing
+//     (or that seq): a tenant holding a head it was handed sees the tail
+//     deleted even when its versions are gone too.
+func (vf Verifier) Verify(ctx context.Context, r ObjectReader, tenant string) (Report, error) {
 	v := &verification{ctx: ctx, r: r, tenant: tenant, keys: map[string]ed25519.PublicKey{}, archive: map[string]bool{},
-		rep: Report{TenantID: tenant, Operations: map[string]int{}}}
+		rep: Report{TenantID: tenant, Operations: map[string]int{}, ExpectedSeq: vf.Expect.Seq}, expect: vf.Expect}
 	v.trusted = v.rep
 	v.trusted.Operations = map[string]int{}
-	if len(keys) == 0 {
+	if len(vf.Keys) == 0 {
 		return v.rep, errors.New("verify: no public key to check the checkpoints with")
 	}
-	for i, k := range keys {
+	for i, k := range vf.Keys {
 		if len(k) != ed25519.PublicKeySize {
 			return v.rep, fmt.Errorf("verify: public key %d is not an Ed25519 public key", i+1)
 		}
 		v.keys[KeyID(k)] = k
+	}
+	if vf.Expect.Seq != 0 && !hashPattern.MatchString(vf.Expect.Hash) {
+		return v.rep, errors.New("verify: the expected head's hash is not 64 lower-case hex characters")
+	}
+	vc, err := checkVersions(ctx, r, tenant)
+	if err != nil {
+		return v.rep, err
+	}
+	v.hidden = vc.versionBreak()
+	for _, rep := range []*Report{&v.rep, &v.trusted} {
+		rep.DeletionsChecked = vc.checked
+		if vc.warning != "" {
+			rep.Warnings = []string{vc.warning}
+		}
 	}
 
 	names, err := r.List(ctx, TenantPrefix(tenant))
@@ -134,6 +199,9 @@ func Verify(ctx context.Context, r ObjectReader, tenant string, keys ...ed25519.
 	want, prev := uint64(1), ZeroHash
 	for _, k := range objects {
 		name := byKey[k]
+		if v.hidden != nil && want >= v.hidden.Seq {
+			return v.rep, v.hidden
+		}
 		if k.First != want {
 			return v.rep, &BreakError{Seq: want, Object: name, Reason: fmt.Sprintf("object starts at seq %d, expected %d (objects missing, duplicated or renamed)", k.First, want)}
 		}
@@ -169,6 +237,9 @@ func Verify(ctx context.Context, r ObjectReader, tenant string, keys ...ed25519.
 				return v.rep, &BreakError{Seq: want, Object: name, Reason: "prevHash does not match the previous event's hash"}
 			case rec.Hash != rec.ComputeHash():
 				return v.rep, &BreakError{Seq: want, Object: name, Reason: "hash does not match the event (edited)"}
+			case rec.Seq == v.expect.Seq && rec.Hash != v.expect.Hash:
+				return v.rep, &BreakError{Seq: want, Object: name, Reason: fmt.Sprintf(
+					"seq %d has hash %s, the head you hold says %s (not this archive, or rewritten)", want, rec.Hash, v.expect.Hash)}
 			}
 			if v.rep.FirstTime == "" {
 				v.rep.FirstTime = rec.Time
@@ -193,8 +264,15 @@ func Verify(ctx context.Context, r ObjectReader, tenant string, keys ...ed25519.
 			}
 		}
 	}
+	if v.hidden != nil {
+		return v.rep, v.hidden
+	}
 	if v.next < len(v.checkpoints) {
 		return v.truncated(want - 1)
+	}
+	if last := want - 1; last < v.expect.Seq {
+		return v.rep, &BreakError{Seq: want, Object: CheckpointKey(tenant, v.expect.Seq), Reason: fmt.Sprintf(
+			"archive ends at seq %d but the head you hold is at seq %d (hash %s): events deleted from the end", last, v.expect.Seq, v.expect.Hash)}
 	}
 	v.rep.LastHash = prev
 	return v.rep, nil
@@ -215,6 +293,8 @@ type verification struct {
 	archive     map[string]bool              // the archive's object keys
 	checkpoints []checkpointRef              // in seq order
 	next        int                          // the first checkpoint the chain has not reached
+	expect      ExpectedHead
+	hidden      *BreakError // the first key a listing of versions shows tampered with
 
 	rep Report // what has been read so far
 	// trusted is rep as of the last checkpoint that verified, and

@@ -167,7 +167,8 @@ func TestVerifyIntactArchive(t *testing.T) {
 	}
 	want := Report{TenantID: "contoso", Objects: 4, Events: 10, FirstTime: "2026-11-27T23:00:00.000Z", LastTime: cp10Time,
 		Operations: map[string]int{lockbox.OpCreate: 5, lockbox.OpApprove: 5}, LastHash: a.hash,
-		Checkpoints: 3, CheckpointSeq: 10, CheckpointTime: cp10Time, KeyID: KeyID(testPub)}
+		Checkpoints: 3, CheckpointSeq: 10, CheckpointTime: cp10Time, KeyID: KeyID(testPub),
+		Warnings: []string{"deletions not checked: the store does not list object versions"}}
 	if fmt.Sprint(rep) != fmt.Sprint(want) {
 		t.Errorf("got  %+v\nwant %+v", rep, want)
 	}
@@ -238,11 +239,13 @@ func TestVerifyNewestCheckpointDeleted(t *testing.T) {
 	wantBreak(t, bkt, 7, obj3a, "not covered by a signed checkpoint: the newest, of "+cp6Time+", ends at seq 6 and the archive's objects reach seq 8")
 }
 
-// The limit: deleting a whole newest batch and its checkpoint leaves an
-// archive that agrees with its (older) newest checkpoint. Storage alone
-// cannot tell this rollback from an archive exported up to there; S3
-// Object Lock on both prefixes is the defence, and the exporter's head in
-// Redis still says how far the archive reached.
+// The limit of what the objects alone show: deleting a whole newest batch
+// and its checkpoint leaves an archive that agrees with its (older) newest
+// checkpoint. A listing of versions shows the delete markers
+// (TestVerifyFindsDeleteMarkers), and a head the tenant holds shows the
+// tail gone even with its versions (TestVerifyExpectedHead); a store with
+// neither, and no head, cannot tell this rollback from an archive exported
+// up to there.
 func TestVerifyCannotSeeARollbackOfWholeBatches(t *testing.T) {
 	bkt := standardArchive(t).bucket()
 	for _, k := range []string{obj3a, obj3b, cp10} {

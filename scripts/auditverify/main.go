@@ -4,7 +4,7 @@
 // which show the end of the archive deleted or rewritten (see package
 // lockbox.dev/shared/audit). It needs only read access.
 //
-//	auditverify -tenant contoso -pubkey KEY [-pubkey OLDKEY] [-endpoint URL] [-bucket lockbox-audit] [-path-style]
+//	auditverify -tenant contoso -pubkey KEY [-pubkey OLDKEY] [-expect SEQ:HASH | -expect @HEAD] [-endpoint URL] [-bucket lockbox-audit] [-path-style]
 //
 // KEY is the checkpoint-signing public key (`lockboxctl audit-pubkey` prints
 // it): 64 hex characters, the base64 of its 32 bytes, a PEM PUBLIC KEY, or
@@ -12,6 +12,17 @@
 // their checkpoints are in the archive. Without -pubkey, the key is derived
 // from the signing key lockbox-audit-signing-key in -secrets when that file
 // exists (a local `make run`), and it says so.
+//
+// On a versioned bucket (every bucket with object lock is one) it reads the
+// versions of every object and checkpoint and reports a delete marker, or an
+// object overwritten with other bytes, as tampering, naming the key; on a
+// bucket without versioning it warns that deletions cannot be checked and
+// checks the rest. -expect holds the archive to a head the tenant was
+// handed (lockbox-activity?head=true, the portal's activity page, webhook
+// lockbox.audit.checkpoint): SEQ:HASH, or @FILE holding the head's signed
+// checkpoint line (or its JSON), checked with the -pubkey keys first. The
+// archive must reach that seq with that hash, so the tail deleted with every
+// trace of it is still found.
 //
 // The endpoint defaults to $s3_endpoint, else the embedded S3 of a running
 // `make run` (.data/localrun.env). Credentials come from AWS_ACCESS_KEY_ID and
@@ -24,6 +35,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,27 +53,44 @@ import (
 )
 
 func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run verifies as the command line args asks and returns the exit status:
+// 0 verified, 1 broken, 2 unable to tell.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	local := readEnvFile(filepath.Join(".data", "localrun.env"))
-	tenant := flag.String("tenant", "", "tenant id (required)")
-	endpoint := flag.String("endpoint", first(os.Getenv("s3_endpoint"), local["s3_endpoint"]), "S3 endpoint URL")
-	bucket := flag.String("bucket", first(os.Getenv("s3_bucket"), local["s3_bucket"], "lockbox-audit"), "bucket")
-	region := flag.String("region", first(os.Getenv("s3_region"), "us-east-1"), "region")
-	pathStyle := flag.Bool("path-style", true, "path-style addressing (MinIO)")
-	secrets := flag.String("secrets", ".secrets", "folder of the s3-access-key and s3-secret-key files (and, locally, "+config.SecretAuditSigning+")")
+	flags := flag.NewFlagSet("auditverify", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	tenant := flags.String("tenant", "", "tenant id (required)")
+	endpoint := flags.String("endpoint", first(getenv("s3_endpoint"), local["s3_endpoint"]), "S3 endpoint URL")
+	bucket := flags.String("bucket", first(getenv("s3_bucket"), local["s3_bucket"], "lockbox-audit"), "bucket")
+	region := flags.String("region", first(getenv("s3_region"), "us-east-1"), "region")
+	pathStyle := flags.Bool("path-style", true, "path-style addressing (MinIO)")
+	secrets := flags.String("secrets", ".secrets", "folder of the s3-access-key and s3-secret-key files (and, locally, "+config.SecretAuditSigning+")")
 	var pubkeys publicKeys
-	flag.Var(&pubkeys, "pubkey", "public key the checkpoints are signed with: 64 hex characters, base64, a PEM PUBLIC KEY or @FILE; "+
+	flags.Var(&pubkeys, "pubkey", "public key the checkpoints are signed with: 64 hex characters, base64, a PEM PUBLIC KEY or @FILE; "+
 		"repeat for the keys of earlier rotations (default: derived from -secrets/"+config.SecretAuditSigning+" when it exists)")
-	flag.Parse()
+	expect := flags.String("expect", "", "a head the archive must reach: SEQ:HASH, or @FILE holding the head (its signed checkpoint line, "+
+		"or the head's JSON), checked with the -pubkey keys")
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
 	if *tenant == "" || *endpoint == "" {
-		fmt.Fprintln(os.Stderr, "usage: auditverify -tenant TENANT -pubkey KEY [-endpoint URL] [-bucket B] (no endpoint: set s3_endpoint or start make run)")
-		os.Exit(2)
+		fmt.Fprintln(stderr, "usage: auditverify -tenant TENANT -pubkey KEY [-expect SEQ:HASH|@FILE] [-endpoint URL] [-bucket B] (no endpoint: set s3_endpoint or start make run)")
+		return 2
 	}
-	keys, err := verifyingKeys(pubkeys, *secrets, os.Stderr)
+	keys, err := verifyingKeys(pubkeys, *secrets, stderr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "auditverify:", err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, "auditverify:", err)
+		return 2
 	}
-	ak, sk := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	expected, err := expectedHead(*expect, *tenant, keys)
+	if err != nil {
+		fmt.Fprintln(stderr, "auditverify:", err)
+		return 2
+	}
+	ak, sk := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
 	if ak == "" {
 		a, _ := config.ReadSecret(*secrets, config.SecretS3AccessKey)
 		s, _ := config.ReadSecret(*secrets, config.SecretS3SecretKey)
@@ -71,35 +100,76 @@ func main() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	rep, err := audit.Verify(ctx, store, *tenant, keys...)
+	rep, err := audit.Verifier{Keys: keys, Expect: expected}.Verify(ctx, store, *tenant)
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(stdout, "tenant %s: warning: %s\n", *tenant, w)
+	}
 	var broken *audit.BreakError
 	switch {
 	case errors.As(err, &broken):
-		fmt.Printf("tenant %s: BROKEN at seq %d in %s: %s\n", *tenant, broken.Seq, broken.Object, broken.Reason)
-		fmt.Printf("  the %d events before it verify\n", rep.Events)
+		fmt.Fprintf(stdout, "tenant %s: BROKEN at seq %d in %s: %s\n", *tenant, broken.Seq, broken.Object, broken.Reason)
+		fmt.Fprintf(stdout, "  the %d events before it verify\n", rep.Events)
 		if rep.Checkpoints > 0 {
-			fmt.Printf("  up to the signed checkpoint of %s (seq %d)\n", rep.CheckpointTime, rep.CheckpointSeq)
+			fmt.Fprintf(stdout, "  up to the signed checkpoint of %s (seq %d)\n", rep.CheckpointTime, rep.CheckpointSeq)
 		}
-		os.Exit(1)
+		return 1
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "auditverify:", err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, "auditverify:", err)
+		return 2
 	}
-	fmt.Printf("tenant %s: OK, %d events in %d objects of s3://%s/%s\n", *tenant, rep.Events, rep.Objects, *bucket, audit.TenantPrefix(*tenant))
+	fmt.Fprintf(stdout, "tenant %s: OK, %d events in %d objects of s3://%s/%s\n", *tenant, rep.Events, rep.Objects, *bucket, audit.TenantPrefix(*tenant))
 	if rep.Events > 0 {
-		fmt.Printf("  from %s to %s\n", rep.FirstTime, rep.LastTime)
+		fmt.Fprintf(stdout, "  from %s to %s\n", rep.FirstTime, rep.LastTime)
 		ops := make([]string, 0, len(rep.Operations))
 		for op := range rep.Operations {
 			ops = append(ops, op)
 		}
 		sort.Strings(ops)
 		for _, op := range ops {
-			fmt.Printf("  %-24s %d\n", op, rep.Operations[op])
+			fmt.Fprintf(stdout, "  %-24s %d\n", op, rep.Operations[op])
 		}
-		fmt.Printf("  last hash %s\n", rep.LastHash)
-		fmt.Printf("  signed checkpoint of %s at seq %d, key %s (%d checkpoints checked)\n",
+		fmt.Fprintf(stdout, "  last hash %s\n", rep.LastHash)
+		fmt.Fprintf(stdout, "  signed checkpoint of %s at seq %d, key %s (%d checkpoints checked)\n",
 			rep.CheckpointTime, rep.CheckpointSeq, rep.KeyID, rep.Checkpoints)
 	}
+	if rep.DeletionsChecked {
+		fmt.Fprintln(stdout, "  versions checked: no object or checkpoint deleted or overwritten")
+	}
+	if rep.ExpectedSeq != 0 {
+		fmt.Fprintf(stdout, "  reaches the expected head at seq %d\n", rep.ExpectedSeq)
+	}
+	return 0
+}
+
+// expectedHead parses -expect: SEQ:HASH, or @FILE holding a head's signed
+// checkpoint line (as handed out, or the JSON of the whole head), which
+// must verify with one of keys and be tenant's.
+func expectedHead(flagValue, tenant string, keys []ed25519.PublicKey) (audit.ExpectedHead, error) {
+	path, isFile := strings.CutPrefix(flagValue, "@")
+	switch {
+	case flagValue == "":
+		return audit.ExpectedHead{}, nil
+	case !isFile:
+		return audit.ParseExpectedHead(flagValue)
+	}
+	// #nosec G304 -- a file the operator names on the command line.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return audit.ExpectedHead{}, fmt.Errorf("-expect: %w", err)
+	}
+	line := strings.TrimSpace(string(b))
+	var handed audit.SignedHead
+	if json.Unmarshal([]byte(line), &handed) == nil && handed.Checkpoint != "" {
+		line = handed.Checkpoint // the whole head as a transport hands it out
+	}
+	head, err := audit.VerifyHead(line, keys...)
+	if err != nil {
+		return audit.ExpectedHead{}, fmt.Errorf("-expect %s: %w", path, err)
+	}
+	if head.TenantID != tenant {
+		return audit.ExpectedHead{}, fmt.Errorf("-expect %s: a head of tenant %s, not of %s", path, head.TenantID, tenant)
+	}
+	return head.Expected(), nil
 }
 
 // publicKeys is the repeatable -pubkey flag.

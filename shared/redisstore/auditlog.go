@@ -154,7 +154,27 @@ func (s *Store) ReadEvents(ctx context.Context, tenant, after, upto string, n in
 	if upto != "" {
 		end = upto
 	}
-	reply, err := s.rdb.Do(ctx, "XRANGE", EventsKey(tenant), start, end, "COUNT", n).Slice()
+	return s.readEvents(ctx, tenant, "XRANGE", start, end, n)
+}
+
+// ReadEventsBefore returns up to n of tenant's waiting events before log
+// position before ("" for the newest) and after position after ("" for the
+// oldest), newest first.
+func (s *Store) ReadEventsBefore(ctx context.Context, tenant, before, after string, n int) ([]lockbox.LoggedEvent, error) {
+	end, start := "+", "-"
+	if before != "" {
+		end = "(" + before
+	}
+	if after != "" {
+		start = "(" + after
+	}
+	return s.readEvents(ctx, tenant, "XREVRANGE", end, start, n)
+}
+
+// readEvents runs XRANGE or XREVRANGE over tenant's stream and decodes the
+// entries.
+func (s *Store) readEvents(ctx context.Context, tenant, command, from, to string, n int) ([]lockbox.LoggedEvent, error) {
+	reply, err := s.rdb.Do(ctx, command, EventsKey(tenant), from, to, "COUNT", n).Slice()
 	if err != nil {
 		return nil, classify("read events", err)
 	}

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,4 +89,47 @@ func TestSeqContinuesAnEarlierStream(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, msgs, 4)
 	assert.Equal(t, uint64(44), decodeEvent(t, ten, msgs[3]).Seq, "40 exported, 3 waiting: the next is 44")
+}
+
+// Waiting events read newest first, between two positions, both left out.
+func TestReadEventsBefore(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+		tn := tenant(t)
+		now := time.Now()
+		for range 5 {
+			file(t, s, tn, "eng-7", now)
+		}
+		all, err := s.ReadEvents(t.Context(), tn, "", "", 10)
+		if err != nil || len(all) != 5 {
+			t.Fatalf("got %d events, %v; want 5", len(all), err)
+		}
+		seqs := func(evs []lockbox.LoggedEvent) (out []uint64) {
+			for _, e := range evs {
+				out = append(out, e.Event.Seq)
+			}
+			return out
+		}
+		for _, c := range []struct {
+			name          string
+			before, after string
+			n             int
+			want          []uint64
+		}{
+			{"newest", "", "", 2, []uint64{5, 4}},
+			{"all", "", "", 10, []uint64{5, 4, 3, 2, 1}},
+			{"before the 4th", all[3].ID, "", 10, []uint64{3, 2, 1}},
+			{"between the 2nd and 5th", all[4].ID, all[1].ID, 10, []uint64{4, 3}},
+			{"down to the 4th", "", all[3].ID, 10, []uint64{5}},
+			{"nothing between neighbours", all[2].ID, all[1].ID, 10, nil},
+		} {
+			got, err := s.ReadEventsBefore(t.Context(), tn, c.before, c.after, c.n)
+			if err != nil || !slices.Equal(seqs(got), c.want) {
+				t.Errorf("%s: got %v, %v; want %v", c.name, seqs(got), err, c.want)
+			}
+		}
+		if got, _ := s.ReadEventsBefore(t.Context(), tn, "", "", 1); len(got) != 1 || got[0] != all[4] {
+			t.Errorf("got %+v, want the newest as ReadEvents reads it", got)
+		}
+	})
 }

@@ -260,6 +260,10 @@ func (exported) ReadEvents(context.Context, string, string, string, int) ([]lock
 	return nil, nil
 }
 
+func (exported) ReadEventsBefore(context.Context, string, string, string, int) ([]lockbox.LoggedEvent, error) {
+	return nil, nil
+}
+
 // The ceiling makes the reads a page makes, in the same order.
 func TestRecordedReadsReplay(t *testing.T) {
 	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)

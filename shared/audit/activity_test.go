@@ -2,13 +2,18 @@ package audit
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/redisstore"
 )
 
 // The activity log pages newest first across what is archived and what
@@ -108,7 +113,7 @@ func TestActivityRefusals(t *testing.T) {
 		"unknown op":     func(q *lockbox.ActivityQuery) { q.Operations = []string{"DropTable"} },
 		"bad request id": func(q *lockbox.ActivityQuery) { q.RequestID = "a:b" },
 		"cursor of others": func(q *lockbox.ActivityQuery) {
-			q.Cursor = encodeActivityCursor(lockbox.ActivityQuery{TenantID: "fabrikam"}, 5)
+			q.Cursor = encodeActivityCursor(lockbox.ActivityQuery{TenantID: "fabrikam"}, position{before: 5})
 		},
 		"garbage cursor": func(q *lockbox.ActivityQuery) { q.Cursor = "!!" },
 	} {
@@ -132,4 +137,246 @@ func (c *countingReader) List(ctx context.Context, prefix string) ([]string, err
 func (c *countingReader) Get(ctx context.Context, key string) ([]byte, error) {
 	c.gets++
 	return c.ObjectReader.Get(ctx, key)
+}
+
+// smallBudget makes the window and the scan after it a few events, so that
+// a small log exercises every bound.
+var smallBudget = &activityBudget{windowEvents: 5, windowBytes: 1 << 20, scanEvents: 4, scanBytes: 1 << 20, pageBytes: 1 << 20, chunk: 2}
+
+// allPages reads every page of q and returns the events and how many pages
+// it took.
+func allPages(t *testing.T, a *Activity, q lockbox.ActivityQuery) ([]lockbox.Event, int) {
+	t.Helper()
+	var all []lockbox.Event
+	for pages := 1; ; pages++ {
+		p, err := a.Activity(t.Context(), q)
+		require.NoError(t, err)
+		all = append(all, p.Events...)
+		if p.Next == "" {
+			return all, pages
+		}
+		require.Less(t, pages, 1000, "pages that do not move on")
+		q.Cursor = p.Next
+	}
+}
+
+func seqsOf(events []lockbox.Event) []uint64 {
+	out := make([]uint64, len(events))
+	for i, e := range events {
+		out[i] = e.Seq
+	}
+	return out
+}
+
+func countdown(from, to uint64) []uint64 {
+	var out []uint64
+	for s := from; s >= to; s-- {
+		out = append(out, s)
+	}
+	return out
+}
+
+// A backlog larger than a page reads: the archive, the window chained from
+// the export's head, and the events after it, read newest first in bounded
+// steps, page through as one sequence, every seq once. The window shows the
+// hashes the export then writes; the events after it show none until they
+// are exported.
+func TestActivityPagesAcrossTheWindow(t *testing.T) {
+	f := setup(t)
+	f.now = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	f.activity(t, "contoso", 4) // seqs 1..6
+	_, err := f.exp.ExportTenant(t.Context(), "contoso")
+	require.NoError(t, err)
+	f.activity(t, "contoso", 10) // seqs 7..21, waiting
+	a := &Activity{Events: f.store, Archive: f.bkt, budget: smallBudget}
+	q := lockbox.ActivityQuery{TenantID: "contoso", From: f.now.Add(-time.Hour), To: f.now.Add(time.Hour), Limit: 3}
+
+	all, pages := allPages(t, a, q)
+	require.Equal(t, countdown(21, 1), seqsOf(all), "newest first, every event once")
+	assert.GreaterOrEqual(t, pages, 7)
+	shown := map[uint64]lockbox.Event{}
+	for _, e := range all {
+		shown[e.Seq] = e
+		inWindow := e.Seq >= 7 && e.Seq <= 11
+		if e.Seq > 11 {
+			assert.Empty(t, e.Hash+e.PrevHash, "seq %d after the window: no hash", e.Seq)
+		} else {
+			assert.Len(t, e.Hash, 64, "seq %d (window: %v)", e.Seq, inWindow)
+		}
+	}
+
+	// A filter that matches few: pages stop at the scan's bound, some
+	// empty, and go on from there.
+	fq := q
+	fq.RequestID = shown[8].RequestID
+	var want []lockbox.Event
+	for _, e := range all {
+		if e.RequestID == fq.RequestID {
+			want = append(want, e)
+		}
+	}
+	found, pages := allPages(t, a, fq)
+	assert.Equal(t, 3, pages, "two pages stopped by the scan's bound, 21..18 and 17..14")
+	assert.Equal(t, want, found, "every event of the request once")
+
+	// Exported, the events keep their seqs, and the window its hashes.
+	for {
+		res, err := f.exp.ExportTenant(t.Context(), "contoso")
+		require.NoError(t, err)
+		if res.Exported == 0 {
+			break
+		}
+	}
+	archived, _ := allPages(t, a, q)
+	require.Equal(t, countdown(21, 1), seqsOf(archived))
+	for _, e := range archived {
+		if shown[e.Seq].Hash != "" {
+			assert.Equal(t, shown[e.Seq].Hash, e.Hash, "seq %d", e.Seq)
+			assert.Equal(t, shown[e.Seq].PrevHash, e.PrevHash, "seq %d", e.Seq)
+		}
+		assert.Equal(t, shown[e.Seq].Time, e.Time)
+		assert.Equal(t, shown[e.Seq].RequestID, e.RequestID)
+	}
+}
+
+// A cursor of the events after the window still pages on once they are
+// exported: the rest come from the archive, none twice, none missing.
+func TestActivityCursorOutlivesTheExport(t *testing.T) {
+	f := setup(t)
+	f.activity(t, "contoso", 10) // seqs 1..15, waiting
+	a := &Activity{Events: f.store, Archive: f.bkt, budget: smallBudget}
+	q := lockbox.ActivityQuery{TenantID: "contoso", From: f.now.Add(-time.Hour), To: f.now.Add(time.Hour), Limit: 3}
+	p, err := a.Activity(t.Context(), q)
+	require.NoError(t, err)
+	require.Equal(t, []uint64{15, 14, 13}, seqsOf(p.Events))
+	_, err = f.exp.ExportTenant(t.Context(), "contoso")
+	require.NoError(t, err)
+	q.Cursor = p.Next
+	rest, _ := allPages(t, a, q)
+	assert.Equal(t, countdown(12, 1), seqsOf(rest))
+}
+
+// exportingEvents runs an export once, right after the page first reads
+// the window: the head moves and the log is trimmed under the page.
+type exportingEvents struct {
+	EventSource
+	export func()
+}
+
+func (e *exportingEvents) ReadEvents(ctx context.Context, tenant, after, upto string, n int) ([]lockbox.LoggedEvent, error) {
+	evs, err := e.EventSource.ReadEvents(ctx, tenant, after, upto, n)
+	if e.export != nil {
+		e.export()
+		e.export = nil
+	}
+	return evs, err
+}
+
+// The export acknowledging a batch while a page is read: the page is read
+// again, rather than miss what moved from the log to the archive.
+func TestActivityPageReadAgainWhenTheExportMovesOn(t *testing.T) {
+	f := setup(t)
+	f.activity(t, "contoso", 10) // seqs 1..15, waiting
+	events := &exportingEvents{EventSource: f.store, export: func() {
+		_, err := f.exp.ExportTenant(t.Context(), "contoso")
+		require.NoError(t, err)
+	}}
+	a := &Activity{Events: events, Archive: f.bkt, budget: smallBudget}
+	q := lockbox.ActivityQuery{TenantID: "contoso", From: f.now.Add(-time.Hour), To: f.now.Add(time.Hour), Limit: 3}
+	p, err := a.Activity(t.Context(), q)
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{15, 14, 13}, seqsOf(p.Events))
+	assert.Equal(t, int64(0), f.streamLen(t, "contoso"), "exported meanwhile")
+}
+
+// appendRaw appends events to tenant's stream as given: seq 0 writes the
+// earlier layout without a seq.
+func appendRaw(t *testing.T, rdb *redis.Client, tenant string, at time.Time, seqs ...uint64) {
+	for i, seq := range seqs {
+		e := lockbox.Event{Seq: seq, OperationName: lockbox.OpCreate, RequestID: fmt.Sprintf("req-%d", i), Time: at.Add(time.Duration(i) * time.Second),
+			Actor: lockbox.Actor{Kind: lockbox.ActorEngineer, ID: "eng-7"}, ToStatus: lockbox.StatusPending}
+		field, value := redisstore.EventField, redisstore.EncodeEvent(e)
+		if seq == 0 {
+			field, value = "v1", strings.TrimPrefix(value, "1:0")
+		}
+		require.NoError(t, rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: redisstore.EventsKey(tenant), Values: []any{field, value}}).Err())
+	}
+}
+
+// A lost event (a gap in the seqs): the window, and the export, stop
+// there; what follows shows with its seq and without a hash.
+func TestActivityAfterAGap(t *testing.T) {
+	f := setup(t)
+	appendRaw(t, f.rdb, "contoso", f.now, 1, 2, 3, 5, 6)
+	a := &Activity{Events: f.store, Archive: f.bkt, budget: smallBudget}
+	all, _ := allPages(t, a, lockbox.ActivityQuery{TenantID: "contoso", From: f.now.Add(-time.Hour), To: f.now.Add(time.Hour), Limit: 2})
+	require.Equal(t, []uint64{6, 5, 3, 2, 1}, seqsOf(all))
+	for _, e := range all {
+		assert.Equal(t, e.Seq <= 3, e.Hash != "", "seq %d", e.Seq)
+	}
+}
+
+// Events of the earlier layout, without a seq, are numbered from the head
+// in the window and from the event above them after it; with none above
+// them the page cannot number them and says so.
+func TestActivityEventsWithoutSeqs(t *testing.T) {
+	f := setup(t)
+	appendRaw(t, f.rdb, "contoso", f.now, 0, 0, 0, 0, 0, 0, 0, 8, 9)
+	a := &Activity{Events: f.store, Archive: f.bkt, budget: smallBudget}
+	q := lockbox.ActivityQuery{TenantID: "contoso", From: f.now.Add(-time.Hour), To: f.now.Add(time.Hour), Limit: 20}
+	shown, pages := allPages(t, a, q)
+	require.Equal(t, countdown(9, 1), seqsOf(shown))
+	assert.Equal(t, 2, pages, "the scan's bound is 4 events")
+	for _, e := range shown {
+		assert.Equal(t, e.Seq <= 5, e.Hash != "", "seq %d", e.Seq)
+	}
+	_, err := f.exp.ExportTenant(t.Context(), "contoso")
+	require.NoError(t, err)
+	exported, _ := allPages(t, a, q)
+	require.Equal(t, seqsOf(shown), seqsOf(exported))
+	for i, e := range exported {
+		assert.Equal(t, shown[i].RequestID, e.RequestID)
+		if shown[i].Hash != "" {
+			assert.Equal(t, shown[i].Hash, e.Hash)
+		}
+	}
+
+	g := setup(t)
+	appendRaw(t, g.rdb, "contoso", g.now, 0, 0, 0, 0, 0, 0, 0)
+	_, err = (&Activity{Events: g.store, Archive: g.bkt, budget: smallBudget}).Activity(t.Context(), q)
+	assert.Equal(t, lockbox.KindUnavailable, lockbox.KindOf(err))
+}
+
+// A page holds at most its bytes, and at least one event.
+func TestActivityPageBytes(t *testing.T) {
+	f := setup(t)
+	fillBacklog(t, f.rdb, "contoso", 10, 1000, f.now)
+	b := *smallBudget
+	b.windowEvents, b.pageBytes = 100, 2600
+	a := &Activity{Events: f.store, Archive: f.bkt, budget: &b}
+	q := lockbox.ActivityQuery{TenantID: "contoso", From: f.now.Add(-time.Hour), To: f.now.Add(time.Hour), Limit: 10}
+	p, err := a.Activity(t.Context(), q)
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{10, 9}, seqsOf(p.Events))
+	all, _ := allPages(t, a, q)
+	assert.Equal(t, countdown(10, 1), seqsOf(all))
+	b.pageBytes = 10
+	p, err = a.Activity(t.Context(), q)
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{10}, seqsOf(p.Events), "at least one")
+}
+
+func TestActivityCursors(t *testing.T) {
+	q := lockbox.ActivityQuery{TenantID: "contoso", Limit: 5}
+	for _, pos := range []position{{before: 7}, {before: 7, id: "1764237600000-3", at: 9}} {
+		q.Cursor = encodeActivityCursor(q, pos)
+		got, err := decodeActivityCursor(q)
+		assert.NoError(t, err)
+		assert.Equal(t, pos, got)
+	}
+	for _, rest := range []string{"7@", "7@1-2", "7@1-2@", "7@1-2@6", "7@x-1@7", "7@1-2-3@7", "0@1-2@7", "@1-2@7", "7@" + strings.Repeat("1", 21) + "-1@7"} {
+		q.Cursor = base64.RawURLEncoding.EncodeToString([]byte(activityBinding(q) + rest))
+		_, err := decodeActivityCursor(q)
+		assert.Equal(t, lockbox.KindInvalid, lockbox.KindOf(err), rest)
+	}
 }

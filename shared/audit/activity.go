@@ -325,12 +325,15 @@ func (w *window) keep(e lockbox.Event, size, limit, maxBytes int) {
 func (a *Activity) scanAfterWindow(ctx context.Context, q lockbox.ActivityQuery, pos position, w window, b activityBudget, p *pageBuilder) error {
 	from, above := pos.id, pos.at
 	examined, read, largest := 0, 0, 0
-	for {
-		limit := b.scanEvents
-		if limit == 0 {
-			limit = scanCap(q.Limit)
-		}
-		n := chunkSize(b.chunk, limit-examined, b.scanBytes-read, largest)
+	limit := b.scanEvents
+	if limit == 0 {
+		limit = scanCap(q.Limit)
+	}
+	// The first read asks for what a page of newest events needs; each
+	// next one for twice as many, up to a chunk.
+	chunk := min(b.chunk, q.Limit+1)
+	for ; ; chunk = min(b.chunk, 2*chunk) {
+		n := chunkSize(chunk, limit-examined, b.scanBytes-read, largest)
 		if n == 0 {
 			p.resume = &position{before: min(pos.before, above), id: from, at: above}
 			return nil

@@ -105,3 +105,26 @@ func BenchmarkExportMinIO(b *testing.B) {
 		b.ReportMetric(float64(size)/1e6, "MB/op")
 	})
 }
+
+// BenchmarkActivityBacklog reads the newest page of a tenant whose 3,000
+// waiting events carry 16 KiB reasons (one requester's worst): B/op is what
+// one page allocates.
+func BenchmarkActivityBacklog(b *testing.B) {
+	rdb := benchRedis(b)
+	tenant := uniqueTenant("backlog")
+	b.Cleanup(func() { rdb.Del(context.Background(), redisstore.EventsKey(tenant)) })
+	start := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	fillBacklog(b, rdb, tenant, 3000, 16<<10, start)
+	a := &Activity{Events: redisstore.New(rdb, lockbox.DefaultLimits), Archive: newMemStore()}
+	for _, limit := range []int{1, MaxActivityLimit} {
+		b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) {
+			q := lockbox.ActivityQuery{TenantID: tenant, From: start.Add(-time.Hour), To: start.Add(24 * time.Hour), Limit: limit}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := a.Activity(context.Background(), q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

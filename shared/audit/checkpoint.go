@@ -41,8 +41,10 @@ const maxCheckpointSize = 1 << 20
 // from a clock, so a retried export writes the same bytes under the same key.
 //
 // The verifier trusts the chain up to the newest checkpoint it can verify:
-// deleting or rewriting the end of the archive no longer goes unnoticed
-// unless the newest checkpoints are deleted along with it (see Verify).
+// deleting or rewriting the end of the archive no longer goes unnoticed.
+// Deleting the newest checkpoints along with it is seen through the
+// bucket's object versions, or against a head the tenant holds (see
+// Verifier.Verify and Head).
 type Checkpoint struct {
 	// TenantID is the tenant whose archive this is.
 	TenantID string `json:"tenantId"`

@@ -203,7 +203,8 @@ func Permanent(err error) bool {
 }
 
 // transportError is a delivery that got no answer. The *url.Error around the
-// cause is dropped: it quotes the whole URL.
+// cause is dropped: it quotes the whole URL; so is the dial error of a
+// refused address, which names the address.
 func transportError(host string, timeout time.Duration, err error) *Error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -213,8 +214,10 @@ func transportError(host string, timeout time.Duration, err error) *Error {
 	var ne net.Error
 	switch {
 	case errors.Is(err, netguard.ErrForbiddenAddress):
+		// The dial error names the address the host resolved to, which
+		// the tenant must not learn: only the host is said.
 		e.Permanent = true
-		e.Err = fmt.Errorf("refused by the address guard: %w", err)
+		e.Err = fmt.Errorf("refused by the address guard: the host resolves to an %w", netguard.ErrForbiddenAddress)
 	case errors.Is(err, context.Canceled):
 		e.Err = fmt.Errorf("canceled: %w", err)
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):

@@ -310,7 +310,8 @@ func TestSendCallerDeadline(t *testing.T) {
 
 // TestSendDefaultGuardRefusesLoopback: without AllowPrivate the address
 // dialled is checked after DNS; a loopback receiver is refused, for good,
-// and never called.
+// and never called. The error (which the tenant sees as the delivery's
+// lastError) names the URL's host, never the address a name resolved to.
 func TestSendDefaultGuardRefusesLoopback(t *testing.T) {
 	secret := newSecret(t, 32)
 	rcv := newReceiver(t, secret, true)
@@ -326,6 +327,13 @@ func TestSendDefaultGuardRefusesLoopback(t *testing.T) {
 		assert.True(t, webhook.Permanent(err), "%s: got temporary, want permanent (%v)", u, err)
 		assert.ErrorIs(t, err, netguard.ErrForbiddenAddress, "%s: got %v, want ErrForbiddenAddress", u, err)
 		assertQuiet(t, err, secret, []byte(`{}`))
+	}
+	err = s.Send(context.Background(), webhook.Delivery{URL: "https://localhost:" + port + hookPath, Secret: secret, ID: "g", Body: []byte(`{}`)})
+	require.Error(t, err)
+	assert.Equal(t, "webhook delivery to localhost:"+port+": refused by the address guard: the host resolves to an address not allowed "+
+		"for outgoing calls", err.Error())
+	for _, addr := range []string{"127.0.0.1", "::1", "[::1]"} {
+		assert.NotContains(t, err.Error(), addr, "got the address localhost resolved to")
 	}
 	assert.Empty(t, rcv.deliveries(), "got the loopback receiver called, want never")
 

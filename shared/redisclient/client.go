@@ -25,7 +25,7 @@ const (
 // New builds the client c describes: a *redis.Client for standalone and
 // sentinel mode (the latter follows the master through failovers), a
 // *redis.ClusterClient for cluster mode. It connects lazily: an unreachable
-// Redis shows in the first command (CheckNoEviction at start).
+// Redis shows in the first command (the Guard's first check).
 func New(c Config) (redis.UniversalClient, error) {
 	o, err := c.options()
 	if err != nil {

@@ -59,6 +59,7 @@ func assertRefused(t *testing.T, err error, node, policy string) {
 
 func TestRealRedis(t *testing.T) {
 	url := lockboxtest.RequireService(t, "LOCKBOX_TEST_REDIS_URL", "scripts/with-redis.sh starts a redis-server")
+	lockboxtest.TakeTurns(t, url) // with app's TestRechecksWhileServing, which changes the policy for a moment
 	rdb := newClient(t, env{EnvURL: url}, "", "")
 	require.NoError(t, CheckNoEviction(t.Context(), rdb))
 	roundTrip(t, rdb, "redisclient:test:"+rand.Text())

@@ -37,13 +37,13 @@ type Lazy[T any] struct {
 	once  sync.Once
 	build func() (T, redis.UniversalClient, error)
 	v     T
-	g     *guard
+	g     *redisclient.Guard
 	err   error
 }
 
 // NewLazy returns a Lazy that builds its value with build, which also
 // returns the Redis client the value uses: until that Redis is known never
-// to evict keys, the value is not handed out (see guard).
+// to evict keys, the value is not handed out (see redisclient.Guard).
 func NewLazy[T any](build func() (T, redis.UniversalClient, error)) *Lazy[T] {
 	return &Lazy[T]{build: build}
 }
@@ -59,7 +59,7 @@ func (l *Lazy[T]) Get() (T, error) {
 		var rdb redis.UniversalClient
 		l.v, rdb, l.err = l.build()
 		if rdb != nil {
-			l.g = &guard{rdb: rdb}
+			l.g = redisclient.NewGuard(rdb, recheckEvery, retryEvery)
 		}
 		if l.err != nil {
 			slog.Error("function is misconfigured", "err", l.err)
@@ -69,7 +69,7 @@ func (l *Lazy[T]) Get() (T, error) {
 	if l.err != nil {
 		return l.v, l.err
 	}
-	if err := l.g.check(); err != nil {
+	if err := refusal(l.g.Check()); err != nil {
 		var zero T
 		return zero, err
 	}
@@ -155,53 +155,24 @@ func Verifier(cfg config.Config) (*auth.Verifier, error) {
 	})
 }
 
-// guard keeps a function from serving while Redis may evict keys: until
-// redisclient.CheckNoEviction has passed once, every call checks again (at
-// most once per retryEvery) and is answered 503 meanwhile.
-type guard struct {
-	rdb redis.UniversalClient
+// How often a function checks its Redis's maxmemory-policy again while the
+// check passes and while it does not (see redisclient.Guard); tests shorten
+// them.
+var recheckEvery, retryEvery = redisclient.RecheckEvery, redisclient.RetryEvery
 
-	mu     sync.Mutex
-	passed bool
-	last   time.Time
-	err    error
-}
-
-// retryEvery is how often a failing check is repeated.
-var retryEvery = defaultRetryEvery
-
-const defaultRetryEvery = 5 * time.Second
-
-func (g *guard) check() error {
-	if g == nil {
-		return nil
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.passed {
-		return nil
-	}
-	if !g.last.IsZero() && time.Since(g.last) < retryEvery {
-		return g.err
-	}
-	g.last = time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := redisclient.CheckNoEviction(ctx, g.rdb)
+// refusal is the answer to a call the guard refused for err (nil: it did
+// not): 503, saying why.
+func refusal(err error) error {
 	switch {
 	case err == nil:
-		g.passed, g.err = true, nil
 		return nil
 	case errors.Is(err, redisclient.ErrEvictionPolicy), errors.Is(err, redisclient.ErrPolicyUnknown):
 		// Checked first: on a cluster, one node may evict while another is
 		// down, and the misconfiguration is what an operator must fix.
-		slog.Error("refusing to serve: Redis may evict keys", "err", err)
-		g.err = &lockbox.Error{Kind: lockbox.KindUnavailable, Code: "ServiceUnavailable",
+		return &lockbox.Error{Kind: lockbox.KindUnavailable, Code: "ServiceUnavailable",
 			Message: "Redis may evict keys; Lockbox refuses to serve until its maxmemory-policy is noeviction", Err: err}
 	default:
 		// Unreachable, failing over, or a TLS error: its text says which.
-		slog.Warn("cannot check Redis's maxmemory-policy yet", "err", err)
-		g.err = lockbox.Unavailable("check maxmemory-policy", err)
+		return lockbox.Unavailable("check maxmemory-policy", err)
 	}
-	return g.err
 }

@@ -102,3 +102,49 @@ func TestActivityRefusals(t *testing.T) {
 		assert.Equal(t, c.want, resp.StatusCode, "%s: %s", c.name, resp.Body)
 	}
 }
+
+// The tenant is handed the archive's newest signed checkpoint, which it can
+// verify offline with the audit public key and later hold the archive to.
+func TestActivityHead(t *testing.T) {
+	e, bucket, call := setup(t)
+	reader := e.Token("rita", "contoso", lockbox.RoleReader)
+	resp := call(e.Get(reader, "head=true"))
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
+	assert.JSONEq(t, `{"head":null}`, string(resp.Body), "nothing archived yet")
+
+	e.File("contoso", "eng-7")
+	e.File("contoso", "eng-8")
+	e.File("fabrikam", "eng-7")
+	resp, err := e.Audit(bucket, 100).Serve(handler.Request{Method: http.MethodPost})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
+	e.File("contoso", "eng-9") // waiting: not part of the signed head
+
+	resp = call(e.Get(reader, "head=true"))
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
+	head := apitest.Decode[api.HeadResponse](t, resp).Head
+	require.NotNil(t, head)
+	assert.Equal(t, uint64(2), head.Seq)
+	assert.Equal(t, "contoso", head.TenantID)
+	verified, err := audit.VerifyHead(head.Checkpoint, apitest.AuditPublicKey)
+	require.NoError(t, err, "the signed line verifies offline")
+	assert.Equal(t, head.Hash, verified.Hash)
+	page := apitest.Decode[api.ActivityResponse](t, call(e.Get(reader, "")))
+	require.Len(t, page.Value, 3)
+	assert.Equal(t, page.Value[1].Hash, head.Hash, "the head is the hash of the last archived event")
+
+	resp = call(e.Get(e.Token("olga", "provider", lockbox.RoleOperator), "head=true&tenantId=fabrikam"))
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
+	assert.Equal(t, "fabrikam", apitest.Decode[api.HeadResponse](t, resp).Head.TenantID)
+	for _, c := range []struct {
+		name, query string
+		want        int
+	}{
+		{"another tenant named", "head=true&tenantId=fabrikam", 403},
+		{"head=yes", "head=yes", 400},
+		{"head with a filter", "head=true&limit=5", 400},
+	} {
+		resp := call(e.Get(reader, c.query))
+		assert.Equal(t, c.want, resp.StatusCode, "%s: %s", c.name, resp.Body)
+	}
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +15,13 @@ import (
 
 // activityParams are the query parameters lockbox-activity accepts.
 var activityParams = map[string]bool{"operationName": true, "from": true, "to": true, "requestId": true, "limit": true,
-	"cursor": true, "tenantId": true}
+	"cursor": true, "tenantId": true, "head": true}
+
+// HeadResponse is the body of lockbox-activity?head=true: the tenant's
+// newest signed checkpoint, null before its first export.
+type HeadResponse struct {
+	Head *lockbox.AuditHead `json:"head"`
+}
 
 // ActivityResponse is the body lockbox-activity answers with.
 type ActivityResponse struct {
@@ -31,7 +38,8 @@ const DefaultActivityDays = 7
 // (a comma list), from and to (RFC 3339; the last 7 days by default, at most
 // 92), requestId, limit (1..200, default 50) and cursor. 200 with
 // {"value", "nextCursor"}: the archived events and those not yet exported,
-// in the archive's form.
+// in the archive's form. With head=true (and at most tenantId) it answers
+// the tenant's newest signed checkpoint instead: {"head": {...} | null}.
 func Activity(s *Service, req handler.Request) (handler.Response, error) {
 	if err := httpapi.CheckRequest(req, http.MethodGet); err != nil {
 		return handler.Response{}, err
@@ -43,6 +51,9 @@ func Activity(s *Service, req handler.Request) (handler.Response, error) {
 	v, err := httpapi.ParseQuery(req.QueryString, activityParams)
 	if err != nil {
 		return handler.Response{}, err
+	}
+	if h := v.Get("head"); h != "" {
+		return auditHead(s, req, p, v)
 	}
 	q, err := ActivityQuery(v.Get, s.Cases.Now())
 	if err != nil {
@@ -94,4 +105,27 @@ func ActivityQuery(get func(string) string, now time.Time) (lockbox.ActivityQuer
 		q.Limit = n
 	}
 	return q, nil
+}
+
+// auditHead answers lockbox-activity?head=true.
+func auditHead(s *Service, req handler.Request, p lockbox.Principal, v url.Values) (handler.Response, error) {
+	if v.Get("head") != "true" {
+		return handler.Response{}, lockbox.Invalidf("head must be true")
+	}
+	for k := range v {
+		if k != "head" && k != "tenantId" {
+			return handler.Response{}, lockbox.Invalidf("head=true takes only tenantId, not %s", k)
+		}
+	}
+	ctx, cancel := httpapi.Context(req, httpapi.Timeout)
+	defer cancel()
+	h, found, err := s.Cases.AuditHead(ctx, p, v.Get("tenantId"))
+	if err != nil {
+		return handler.Response{}, err
+	}
+	var resp HeadResponse
+	if found {
+		resp.Head = &h
+	}
+	return httpapi.JSON(http.StatusOK, resp), nil
 }

@@ -104,3 +104,10 @@ func Head(ctx context.Context, log HeadLog, archive ObjectReader, tenant string)
 func (a *Activity) Head(ctx context.Context, tenant string) (SignedHead, bool, error) {
 	return Head(ctx, a.Events, a.Archive, tenant)
 }
+
+// AuditHead implements lockbox.ActivityLog: tenant's newest signed
+// checkpoint (see Head), in the domain's terms.
+func (a *Activity) AuditHead(ctx context.Context, tenant string) (lockbox.AuditHead, bool, error) {
+	h, found, err := a.Head(ctx, tenant)
+	return lockbox.AuditHead(h), found, err
+}

@@ -46,6 +46,13 @@ type activityData struct {
 	CSV         string // the download of the same filters
 	MaxCSV      int
 	MaxSpan     int
+	// Head is the archive's newest signed checkpoint (nil before the first
+	// export, or when it cannot be read: HeadNote says so); HeadLink
+	// downloads its signed line.
+	Head     *lockbox.AuditHead
+	HeadAt   time.Time
+	HeadNote string
+	HeadLink string
 }
 
 // opChoice is an operation of the filter form.
@@ -191,6 +198,16 @@ func (p *Portal) activity(w http.ResponseWriter, r *http.Request) {
 		p.failAs(w, r, s, err, p.link(pathActivity))
 		return
 	}
+	switch h, found, err := p.d.Cases.AuditHead(r.Context(), s.principal(), ""); {
+	case err != nil:
+		p.d.Log.Warn("cannot read the audit archive's head", "tenantId", tenant, "err", err)
+		d.HeadNote = "The archive's signed head cannot be read right now."
+	case !found:
+		d.HeadNote = "Nothing has been archived yet: the first export writes the first signed head."
+	default:
+		d.Head, d.HeadLink = &h, p.link(pathHead)
+		d.HeadAt, _ = time.Parse(time.RFC3339Nano, h.Time)
+	}
 	for _, e := range page.Events {
 		row := eventRow{E: e}
 		if e.RequestID != "" {
@@ -260,4 +277,32 @@ func cell(v string) string {
 		return "'" + v
 	}
 	return v
+}
+
+// activityHead downloads the archive's newest signed checkpoint (GET
+// activity/head): one line of JSON that `auditverify -expect @<file>`
+// holds the archive to, so that a tenant who keeps it can later prove the
+// archive still reaches it.
+func (p *Portal) activityHead(w http.ResponseWriter, r *http.Request) {
+	s, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	if _, err := query(r, params{}); err != nil {
+		p.failAs(w, r, s, err, p.link(pathActivity))
+		return
+	}
+	h, found, err := p.d.Cases.AuditHead(r.Context(), s.principal(), "")
+	if err == nil && !found {
+		err = lockbox.Errorf(lockbox.KindNotFound, "NotFound", "nothing has been archived yet")
+	}
+	if err != nil {
+		p.failAs(w, r, s, err, p.link(pathActivity))
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json; charset=utf-8")
+	hd.Set("Content-Disposition", `attachment; filename="lockbox-head-`+h.TenantID+"-"+strconv.FormatUint(h.Seq, 10)+`.json"`)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(h.Checkpoint + "\n"))
 }

@@ -128,3 +128,31 @@ func TestActivityUnavailable(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, p.Status)
 	assert.Equal(t, http.StatusBadRequest, b.Get("/activity?from=bad").Status, "filters are still checked")
 }
+
+// The activity page shows the archive's newest signed checkpoint and
+// downloads its signed line, for the tenant to keep.
+func TestActivityPageShowsTheSignedHead(t *testing.T) {
+	e := setup(t)
+	b, _ := e.As("rita", "contoso", lockbox.RoleReader)
+	p := b.Get("/activity")
+	require.Equal(t, http.StatusOK, p.Status, p.Body)
+	assert.Contains(t, p.Body, "Nothing has been archived yet")
+	assert.Equal(t, http.StatusNotFound, b.Get("/activity/head").Status)
+
+	line := `{"hash":"` + strings.Repeat("ab", 32) + `","seq":42,"signature":"c2ln","tenantId":"contoso"}`
+	e.Activity.Head = &lockbox.AuditHead{TenantID: "contoso", Seq: 42, Hash: strings.Repeat("ab", 32), Time: "2026-11-27T08:59:00.123Z",
+		KeyID: "k1", Signature: "c2ln", Checkpoint: line}
+	p = b.Get("/activity")
+	require.Equal(t, http.StatusOK, p.Status, p.Body)
+	assert.Contains(t, p.Body, "event <strong>42</strong>")
+	assert.Contains(t, p.Body, strings.Repeat("ab", 32))
+	assert.Contains(t, p.Body, "2026-11-27 08:59 UTC")
+	d := b.Get("/activity/head")
+	require.Equal(t, http.StatusOK, d.Status, d.Body)
+	assert.Equal(t, line+"\n", d.Body)
+	assert.Contains(t, d.Header.Get("Content-Disposition"), "lockbox-head-contoso-42.json")
+
+	// Another tenant's reader gets their own tenant's head, none here.
+	other, _ := e.As("fred", "fabrikam", lockbox.RoleReader)
+	assert.Equal(t, http.StatusNotFound, other.Get("/activity/head").Status)
+}

@@ -18,6 +18,7 @@ const (
 	pathRequests = "/requests"
 	pathActivity = "/activity"
 	pathCSV      = "/activity.csv"
+	pathHead     = "/activity/head"
 	pathSettings = "/settings"
 	pathCSS      = "/static/portal.css"
 )
@@ -38,6 +39,7 @@ func (p *Portal) routes() http.Handler {
 	mux.HandleFunc("POST "+pathRequests+"/{id}", p.act)
 	mux.HandleFunc("GET "+pathActivity, p.activity)
 	mux.HandleFunc("GET "+pathCSV, p.activityCSV)
+	mux.HandleFunc("GET "+pathHead, p.activityHead)
 	mux.HandleFunc("GET "+pathSettings, p.settingsPage)
 	mux.HandleFunc("POST "+pathSettings, p.saveSettings)
 	mux.HandleFunc("GET "+pathCSS, p.css)

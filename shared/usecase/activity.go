@@ -25,5 +25,21 @@ func (s *Service) Activity(ctx context.Context, p lockbox.Principal, tenantID st
 	return s.ActivityLog.Activity(ctx, q)
 }
 
+// AuditHead returns the newest signed checkpoint of the tenant p names (""
+// for their own): the same readers as Activity. found is false before the
+// tenant's first export. Errors: KindInvalid, KindForbidden,
+// KindUnavailable.
+func (s *Service) AuditHead(ctx context.Context, p lockbox.Principal, tenantID string) (lockbox.AuditHead, bool, error) {
+	tenant, err := lockbox.AuthorizeTenantView(p, tenantID)
+	if err != nil {
+		return lockbox.AuditHead{}, false, err
+	}
+	if s.ActivityLog == nil {
+		return lockbox.AuditHead{}, false, &lockbox.Error{Kind: lockbox.KindUnavailable, Code: "ServiceUnavailable",
+			Message: "the activity log is not available", Err: errNotLinked}
+	}
+	return s.ActivityLog.AuditHead(ctx, tenant)
+}
+
 // ActivityAvailable reports whether the activity log is linked.
 func (s *Service) ActivityAvailable() bool { return s.ActivityLog != nil }

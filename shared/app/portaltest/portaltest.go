@@ -160,6 +160,21 @@ type Activity struct {
 	Queries []lockbox.ActivityQuery
 	// Err, when set, is returned by every query.
 	Err error
+	// Head, when set, is the tenant's newest signed checkpoint.
+	Head *lockbox.AuditHead
+}
+
+// AuditHead implements lockbox.ActivityLog.
+func (a *Activity) AuditHead(_ context.Context, tenant string) (lockbox.AuditHead, bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.Err != nil {
+		return lockbox.AuditHead{}, false, a.Err
+	}
+	if a.Head == nil || a.Head.TenantID != tenant {
+		return lockbox.AuditHead{}, false, nil
+	}
+	return *a.Head, true, nil
 }
 
 // Add appends events (in seq order).

@@ -25,6 +25,9 @@ type Service struct {
 	Auth  httpapi.Authenticator
 	// Intake holds the ticketing sources (lockbox-intake only).
 	Intake *intake.Config
+	// Credentials configures the SSH certificates (lockbox-credential
+	// only).
+	Credentials usecase.CredentialConfig
 }
 
 // Flow handles one call; a function serves it with httpapi.Serve.

@@ -174,6 +174,7 @@ type ErrorDetail struct {
 	Code          string         `json:"code"`
 	Message       string         `json:"message"`
 	CurrentStatus lockbox.Status `json:"currentStatus,omitempty"`
+	RequestID     string         `json:"requestId,omitempty"`
 }
 
 // JSON returns a response with v encoded as its body. Strings are not
@@ -203,7 +204,7 @@ func Error(err error, log *slog.Logger) handler.Response {
 	if status >= 500 {
 		log.Error("call failed", "kind", string(le.Kind), "err", le.Err)
 	}
-	resp := JSON(status, ErrorBody{Error: ErrorDetail{Code: le.Code, Message: le.Message, CurrentStatus: le.CurrentStatus}})
+	resp := JSON(status, ErrorBody{Error: ErrorDetail{Code: le.Code, Message: le.Message, CurrentStatus: le.CurrentStatus, RequestID: le.RequestID}})
 	var a allow
 	if errors.As(le.Err, &a) {
 		resp.Header.Set("Allow", string(a))

@@ -34,6 +34,9 @@ type Error struct {
 	Code          string
 	Message       string
 	CurrentStatus Status
+	// RequestID, when set, names the request the error is about (a refused
+	// check's pending or ended request).
+	RequestID string
 	// RetryAfter, for KindTooMany, is when trying again may succeed.
 	RetryAfter time.Duration
 	Err        error

@@ -21,7 +21,8 @@ const (
 )
 
 // Operations lists every operation name.
-var Operations = []string{OpCreate, OpApprove, OpDeny, OpExpire, OpComplete, OpRevoke, OpCancel, OpAutoApprove, OpAutoDeny, OpUpdateSettings}
+var Operations = []string{OpCreate, OpApprove, OpDeny, OpExpire, OpComplete, OpRevoke, OpCancel, OpAutoApprove, OpAutoDeny, OpUpdateSettings,
+	OpUseGrant, OpRefuseAccess, OpIssueCredential}
 
 // ActorKind says who caused an event.
 type ActorKind string

@@ -66,6 +66,9 @@ type Request struct {
 	Approvals         []Approval `json:"approvals"`
 	// Closure records who revoked the grant or canceled the request.
 	Closure *Decision `json:"closure"`
+	// Usage is how the grant was used (lockbox-check, lockbox-credential),
+	// counted in the same atomic steps; nil until its first use.
+	Usage *Usage `json:"usage"`
 	// FiledVia says how whoever filed the request authenticated (read-only):
 	// FiledViaWebhook (the webhook secret of lockbox-create), "intake:<source>"
 	// (a ticketing system's own webhook) or FiledViaToken (a person's or

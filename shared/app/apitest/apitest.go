@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -161,26 +160,6 @@ func (e *Env) SignedGet(query string) handler.Request {
 	h.Set(auth.HeaderTimestamp, strconv.FormatInt(ts, 10))
 	h.Set(auth.HeaderSignature, auth.Sign(WebhookSecret, ts, []byte(query)))
 	return handler.Request{Method: http.MethodGet, Header: h, QueryString: query}
-}
-
-// Snapshot returns every key and value in Redis, to compare before and after
-// a call that must change nothing.
-func (e *Env) Snapshot() string { return e.Mini.Dump() }
-
-// SnapshotWithoutReplayMarkers is Snapshot without the keys that remember
-// signed deliveries: for calls that must file nothing but do see a delivery.
-func (e *Env) SnapshotWithoutReplayMarkers() string {
-	var out []string
-	skip := false
-	for _, line := range strings.Split(e.Mini.Dump(), "\n") {
-		if strings.HasPrefix(line, "- ") {
-			skip = strings.Contains(line, ":sig:")
-		}
-		if !skip {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // File creates a request in tenant for requester through the store and

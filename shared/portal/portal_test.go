@@ -656,17 +656,7 @@ func mint(t *testing.T, secret []byte, sub, tenant string, roles ...lockbox.Role
 // state is everything in Redis but the portal's sessions (which a page
 // view may write): what a refused call must leave as it was.
 func state(e *portaltest.Env) string {
-	var out []string
-	skip := false
-	for _, line := range strings.Split(e.Snapshot(), "\n") {
-		if strings.HasPrefix(line, "- ") {
-			skip = strings.HasPrefix(line, "- lb:portal:")
-		}
-		if !skip {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out, "\n")
+	return e.SnapshotExcept(func(key string) bool { return strings.HasPrefix(key, "lb:portal:") })
 }
 
 // A portal that could not serve is not built.

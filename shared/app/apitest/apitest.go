@@ -28,10 +28,12 @@ import (
 	"lockbox.dev/shared/usecase"
 )
 
-// The secrets of the test environment.
+// The secrets of the test environment: random letters, so that a log line
+// holding any eight characters of one has leaked it (none is a run of the
+// words a log line says, such as the names of the secret files).
 var (
-	WebhookSecret = []byte("test-webhook-secret-0123456789")
-	JWTSecret     = []byte("test-jwt-secret-0123456789abcdef")
+	WebhookSecret = []byte("Wq7Tz2Lr9Xm4Kc8Vb1Np6Hs3Jd5Fg0Ya")
+	JWTSecret     = []byte("jR5uE8oN2wQ7yT4iP1aS6dF9gH3kL0zX")
 )
 
 // Env is one test's Lockbox: miniredis, the store and the service handed to

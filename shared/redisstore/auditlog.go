@@ -19,35 +19,14 @@ import (
 // export's state — its head, its plan and its lock — are keys of the tenant
 // too, owned here like every other key.
 
-// exportPlanScript records a plan if the caller still holds the lock.
-// KEYS[1]: the lock. ARGV: prefix, token, from, to, count.
-var exportPlanScript = script(`
-if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 'fenced' end
-redis.call('HSET', key('auditPlan'), 'from', ARGV[3], 'to', ARGV[4], 'count', ARGV[5])
-return 'ok'
-`)
+// exportPlanScript records an export plan under the lock (lua/export_plan.lua).
+var exportPlanScript = script("export_plan.lua")
 
-// exportAckScript acknowledges a written batch if the caller still holds the
-// lock and the head is where the batch started: it advances the head, drops
-// the plan and trims the exported events from the stream.
-// KEYS[1]: the lock. ARGV: prefix, token, expected head seq, new seq, new
-// hash, new last id, trim threshold (MINID).
-var exportAckScript = script(`
-if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 'fenced' end
-local seq = redis.call('HGET', key('auditHead'), 'seq') or '0'
-if seq ~= ARGV[3] then return 'moved' end
-redis.call('HSET', key('auditHead'), 'seq', ARGV[4], 'hash', ARGV[5], 'lastId', ARGV[6])
-redis.call('DEL', key('auditPlan'))
-redis.call('XTRIM', key('events'), 'MINID', ARGV[7])
-return 'ok'
-`)
+// exportAckScript acknowledges an exported batch under the lock (lua/export_ack.lua).
+var exportAckScript = script("export_ack.lua")
 
-// exportUnlockScript releases the lock if it is still the caller's.
-// KEYS[1]: the lock. ARGV: prefix, token.
-var exportUnlockScript = script(`
-if redis.call('GET', KEYS[1]) == ARGV[2] then return redis.call('DEL', KEYS[1]) end
-return 0
-`)
+// exportUnlockScript releases the export lock (lua/export_unlock.lua).
+var exportUnlockScript = script("export_unlock.lua")
 
 // LockExport takes tenant's export lock for ttl. ok is false when another run
 // holds it.

@@ -32,130 +32,17 @@ const DeliveryRetention = 30 * 24 * time.Hour
 // (Unix ms), actorKind, actorId and reason as netstrings.
 const outboxField = "n"
 
-// fireTimersScript turns up to ARGV[3] timers due by ARGV[2] into
-// notifications: a reminder or escalation of a request still pending, the
-// end notice of a grant still live; a timer whose request moved on is
-// dropped, and so is a reminder overtaken by a later one already due (a run
-// that was down for a day sends the nearer reminder once, not both).
-// KEYS[1]: the timers. ARGV: prefix, nowMs, limit.
-// Returns the number of notifications recorded.
-var fireTimersScript = script(`
-local function overtaken(member, id, now)
-  local offset = tonumber(string.match(member, ':(%d+)$'))
-  for other in string.gmatch(redis.call('HGET', key('req', id), 'remind') or '', '[^,]+') do
-    if tonumber(other) < offset then
-      local due = redis.call('ZSCORE', KEYS[1], 'remind:' .. id .. ':' .. other)
-      if due and tonumber(due) <= tonumber(now) then return true end
-    end
-  end
-  return false
-end
-local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[2], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
-local fired = 0
-for _, member in ipairs(due) do
-  local kind, id = string.match(member, '^(%a+):([^:]+)')
-  redis.call('ZREM', KEYS[1], member)
-  if id then
-    local st = redis.call('HGET', key('req', id), 'status')
-    if st then
-      st = current(st, id)
-      local t
-      if kind == 'remind' and st == S.Pending and not overtaken(member, id, ARGV[2]) then t = NOTE_REMINDER
-      elseif kind == 'escalate' and st == S.Pending then t = NOTE_ESCALATED
-      elseif kind == 'ending' and st == S.Approved then t = NOTE_ENDING end
-      if t then
-        note(t, id, ARGV[2], ACTOR_SYSTEM, SYSTEM_ACTOR, '')
-        fired = fired + 1
-      end
-    end
-  end
-end
-return fired
-`)
+// fireTimersScript turns due timers into notifications (lua/fire_timers.lua).
+var fireTimersScript = script("fire_timers.lua")
 
-// expandScript creates the deliveries of one notification and drops it from
-// the outbox, at once; a delivery that exists already (an earlier run that
-// died before dropping the entry) is kept as it is.
-// KEYS[1]: the outbox. ARGV: prefix, entry id, nowMs, requestId, the
-// request as it stood (JSON: every attempt of a delivery says the same),
-// then per delivery: id, channel, target, type, timeMs, actorKind, actorId,
-// reason.
-// Returns the number of deliveries created.
-var expandScript = script(`
-local created = 0
-for i = 6, #ARGV, 8 do
-  local dk = key('delivery', ARGV[i])
-  if redis.call('EXISTS', dk) == 0 then
-    redis.call('HSET', dk, 'note', ARGV[2], 'request', ARGV[4], 'snap', ARGV[5], 'channel', ARGV[i + 1], 'target', ARGV[i + 2], 'type', ARGV[i + 3],
-      'time', ARGV[i + 4], 'actorKind', ARGV[i + 5], 'actorId', ARGV[i + 6], 'reason', ARGV[i + 7], 'state', 'pending',
-      'attempts', 0, 'created', ARGV[3], 'updated', ARGV[3], 'next', ARGV[3])
-    redis.call('ZADD', key('sendq'), ARGV[3], ARGV[i])
-    redis.call('ZADD', key('deliveries', ARGV[4]), ARGV[3], ARGV[i])
-    redis.call('PERSIST', key('deliveries', ARGV[4]))
-    created = created + 1
-  end
-end
-redis.call('XDEL', KEYS[1], ARGV[2])
-return created
-`)
+// expandScript creates the deliveries of one notification (lua/expand.lua).
+var expandScript = script("expand.lua")
 
-// claimScript claims up to ARGV[4] deliveries due by ARGV[2]: each becomes
-// "sending" and due again when the lease (ARGV[3] ms) ends, so that a run
-// that dies mid-send leaves it for another, which sends it again (the same
-// ids: at least once across crashes); while the lease runs nobody else
-// claims it (at most once in normal operation).
-// KEYS[1]: the send queue. ARGV: prefix, nowMs, lease ms, limit.
-// Returns {id, {fields}}... of the claimed deliveries.
-var claimScript = script(`
-local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[2], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[4]))
-local out = {}
-for _, id in ipairs(due) do
-  local dk = key('delivery', id)
-  if redis.call('EXISTS', dk) == 0 then
-    redis.call('ZREM', KEYS[1], id)
-  else
-    local until_ = ms(tonumber(ARGV[2]) + tonumber(ARGV[3]))
-    redis.call('HSET', dk, 'state', 'sending', 'updated', ARGV[2], 'next', until_)
-    redis.call('ZADD', KEYS[1], until_, id)
-    out[#out + 1] = id
-    out[#out + 1] = redis.call('HGETALL', dk)
-  end
-end
-return out
-`)
+// claimScript claims due deliveries under a lease (lua/claim.lua).
+var claimScript = script("claim.lua")
 
-// resultScript records one attempt: sent (ARGV[3] "sent"), or failed with
-// ARGV[4] as the error and ARGV[5] the next attempt's time ("" when it is
-// dead-lettered). Only a delivery still "sending" is changed, so a late
-// result of a run whose lease ran out does not undo a newer one. A finished
-// delivery (sent, or failed for good) drops the request it carried and is
-// kept for ARGV[7] ms (DeliveryRetention), as is its request's index of
-// deliveries and its place among the dead letters.
-// KEYS[1]: the delivery. ARGV: prefix, nowMs, outcome, error, next, id,
-// retention ms.
-var resultScript = script(`
-if redis.call('HGET', KEYS[1], 'state') ~= 'sending' then return 0 end
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-local function finished(state, err)
-  local keep = tonumber(ARGV[7])
-  redis.call('HSET', KEYS[1], 'state', state, 'updated', ARGV[2], 'next', '', 'error', err)
-  redis.call('HDEL', KEYS[1], 'snap')
-  redis.call('PEXPIRE', KEYS[1], keep)
-  redis.call('PEXPIRE', key('deliveries', redis.call('HGET', KEYS[1], 'request')), keep)
-  redis.call('ZREM', key('sendq'), ARGV[6])
-end
-if ARGV[3] == 'sent' then
-  finished('sent', '')
-elseif ARGV[5] == '' then
-  finished('failed', ARGV[4])
-  redis.call('ZADD', key('dead'), ARGV[2], ARGV[6])
-  redis.call('ZREMRANGEBYSCORE', key('dead'), '-inf', '(' .. ms(tonumber(ARGV[2]) - tonumber(ARGV[7])))
-else
-  redis.call('HSET', KEYS[1], 'state', 'retrying', 'updated', ARGV[2], 'next', ARGV[5], 'error', ARGV[4])
-  redis.call('ZADD', key('sendq'), ARGV[5], ARGV[6])
-end
-return 1
-`)
+// resultScript records one delivery attempt (lua/result.lua).
+var resultScript = script("result.lua")
 
 // FireTimers turns tenant's timers due by now into notifications, at most
 // limit, and reports how many it recorded.

@@ -1,0 +1,89 @@
+-- This script files a request under the tenant's settings: record, pending
+-- TTL key, indexes, deadline and the CreateLockboxRequest event, all at
+-- once, and the automatic decision the settings took (apply), if any.
+--
+-- The caller decided from the settings of the version it passes; when the
+-- tenant's settings are of another version now, nothing is written and the
+-- script answers {"settings", version, doc}, for the caller to decide again.
+-- With an idempotency key it then looks for a request filed under that key:
+-- the same body gets {"replay", id} (a retried delivery, even byte-identical
+-- and carrying a signature seen before, gets the original), another body the
+-- idemReused refusal. A record of this very id already there means the
+-- script ran before for this call (a client resending it after a dropped
+-- connection, as go-redis's cluster pipelines do): {"exists"}, and the call
+-- answers with that request. Then a signed delivery seen before is refused
+-- (replayed), and the usage caps are enforced: live pending requests of the
+-- tenant and of the requester, live grants of the requester ({"err", "cap",
+-- which, earliest end ms}).
+--
+-- KEYS[1]: the record. ARGV: prefix, id, doc, createdMs, expMs, pendingTTLms,
+-- requester, requesterKey, canonical requester id, filedBy, duration hours,
+-- grantMs, supportRequest, idempotency key hash ("" without), idempotency
+-- value "<bodyhash>:<id>", idempotency TTL ms, signature hash ("" when not
+-- signed), signature TTL ms, max pending per tenant, max pending per
+-- requester, max grants per requester, settings version, required
+-- approvals, max grant ms (0: the global cap), automatic action ("" or a key
+-- of T), its actor id, its reason, max access ms, reminder offsets before the
+-- window's end (ms, comma-separated), escalation after filing (ms, "0":
+-- none).
+-- Returns {"created"} | {"replay", id} | {"exists"} | {"settings", version,
+-- doc} | a refusal.
+local id, doc, createdMs, expMs = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local requester, requesterKey, canonical, filedBy = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local support, idemHash, idemVal = ARGV[13], ARGV[14], ARGV[15]
+local version = redis.call('HGET', key('settings'), 'version') or '0'
+if version ~= ARGV[22] then return {'settings', version, redis.call('HGET', key('settings'), 'doc') or ''} end
+local sigKey = false
+if ARGV[17] ~= '' then sigKey = key('sig', ARGV[17]) end
+local function seen()
+  if sigKey then redis.call('SET', sigKey, '1', 'PX', ARGV[18]) end
+end
+if idemHash ~= '' then
+  local prev = redis.call('GET', key('idem', idemHash))
+  if prev then
+    local cut = string.find(prev, ':', 1, true)
+    if string.sub(prev, 1, cut) ~= string.sub(idemVal, 1, cut) then return fail('idemReused') end
+    seen()
+    return {'replay', string.sub(prev, cut + 1)}
+  end
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+if sigKey and redis.call('EXISTS', sigKey) == 1 then return fail('replayed') end
+local caps = {{key('livePending'), ARGV[19], 'pending'}, {key('liveReqPend', requesterKey), ARGV[20], 'requesterPending'},
+  {key('liveGrants', requesterKey), ARGV[21], 'grants'}}
+for _, cap in ipairs(caps) do
+  local refused = overCap(cap[1], cap[2], cap[3], createdMs)
+  if refused then return refused end
+end
+local seq = redis.call('INCR', key('seq'))
+redis.call('HSET', KEYS[1], 'doc', doc, 'status', S.Pending, 'seq', seq, 'requester', requester, 'requesterKey', requesterKey,
+  'filedBy', filedBy, 'duration', ARGV[11], 'grantMs', ARGV[12], 'support', support, 'expMs', expMs,
+  'required', ARGV[23], 'maxGrantMs', ARGV[24], 'remind', ARGV[29])
+local timers = {}
+for offset in string.gmatch(ARGV[29], '[^,]+') do
+  timers[#timers + 1] = ms(tonumber(expMs) - tonumber(offset))
+  timers[#timers + 1] = 'remind:' .. id .. ':' .. offset
+end
+if ARGV[30] ~= '0' then
+  timers[#timers + 1] = ms(tonumber(createdMs) + tonumber(ARGV[30]))
+  timers[#timers + 1] = 'escalate:' .. id
+end
+if #timers > 0 then redis.call('ZADD', key('timers'), unpack(timers)) end
+redis.call('SET', key('pending', id), '1', 'PX', ARGV[6])
+redis.call('ZADD', key('all'), seq, id)
+redis.call('ZADD', key('status', S.Pending), seq, id)
+redis.call('ZADD', key('byRequester', canonical), seq, id)
+redis.call('ZADD', key('bySupport', support), seq, id)
+redis.call('ZADD', key('livePending'), expMs, id)
+redis.call('ZADD', key('liveReqPend', requesterKey), expMs, id)
+event(OP_CREATE, id, createdMs, ACTOR_ENGINEER, requester, '', S.Pending, '', support)
+if ARGV[25] ~= '' then
+  local refused = apply(id, ARGV[25], {actorKind = ACTOR_SYSTEM, actorId = ARGV[26], principal = '', reason = ARGV[27],
+    now = createdMs, duration = '', maxAccess = ARGV[28], maxGrants = ARGV[21], only = ''})
+  if refused then return refused end
+else
+  note(NOTE_CREATED, id, createdMs, ACTOR_ENGINEER, requester, '')
+end
+if idemHash ~= '' then redis.call('SET', key('idem', idemHash), idemVal, 'PX', ARGV[16]) end
+seen()
+return {'created'}

@@ -1,0 +1,38 @@
+-- This script turns up to ARGV[3] timers due by ARGV[2] into
+-- notifications: a reminder or escalation of a request still pending, the
+-- end notice of a grant still live; a timer whose request moved on is
+-- dropped, and so is a reminder overtaken by a later one already due (a run
+-- that was down for a day sends the nearer reminder once, not both).
+-- KEYS[1]: the timers. ARGV: prefix, nowMs, limit.
+-- Returns the number of notifications recorded.
+local function overtaken(member, id, now)
+  local offset = tonumber(string.match(member, ':(%d+)$'))
+  for other in string.gmatch(redis.call('HGET', key('req', id), 'remind') or '', '[^,]+') do
+    if tonumber(other) < offset then
+      local due = redis.call('ZSCORE', KEYS[1], 'remind:' .. id .. ':' .. other)
+      if due and tonumber(due) <= tonumber(now) then return true end
+    end
+  end
+  return false
+end
+local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[2], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
+local fired = 0
+for _, member in ipairs(due) do
+  local kind, id = string.match(member, '^(%a+):([^:]+)')
+  redis.call('ZREM', KEYS[1], member)
+  if id then
+    local st = redis.call('HGET', key('req', id), 'status')
+    if st then
+      st = current(st, id)
+      local t
+      if kind == 'remind' and st == S.Pending and not overtaken(member, id, ARGV[2]) then t = NOTE_REMINDER
+      elseif kind == 'escalate' and st == S.Pending then t = NOTE_ESCALATED
+      elseif kind == 'ending' and st == S.Approved then t = NOTE_ENDING end
+      if t then
+        note(t, id, ARGV[2], ACTOR_SYSTEM, SYSTEM_ACTOR, '')
+        fired = fired + 1
+      end
+    end
+  end
+end
+return fired

@@ -1,0 +1,186 @@
+-- The prelude's functions: every script runs after them. The lines before
+-- them are rendered from the domain (prelude.go): P, the tenant's key prefix;
+-- transition(a), the row of lockbox.Transitions for action a; the names of
+-- notes, operations and actors; readRecord(rk), which reads applyFields.
+--
+-- effective(status, pendingLive, grantLive) is lockbox.EffectiveStatus;
+-- current(status, id) reads the one TTL key that decides it.
+--
+-- event(op, id, timeMs, actorKind, actorId, from, to, reason, support)
+-- appends an audit event to the tenant's stream in EventField's layout and
+-- returns its seq: the tenant's event counter, incremented in the same step.
+-- The first event of a stream written before seqs were assigned at append
+-- continues after the exported head and the events still waiting.
+--
+-- apply(id, action, o) carries out an action on a request: the one
+-- implementation of every action a caller or a tenant's settings take, used
+-- by the create script (automatic decisions) and the act script.
+-- lockbox.Apply is its specification in Go, which no production code runs:
+-- the lifecycle scenarios hold this function to it.
+local function key(name, suffix) return P .. name .. (suffix or '') end
+local function effective(st, pendingLive, grantLive)
+  if st == S.Pending and pendingLive == 0 then return S.Expired end
+  if st == S.Approved and grantLive == 0 then return S.Completed end
+  return st
+end
+-- current is the effective status of request id recorded as st: only the
+-- TTL key of its own status can change it, so only that key is read.
+local function current(st, id)
+  if st == S.Pending then return effective(st, redis.call('EXISTS', key('pending', id)), 1) end
+  if st == S.Approved then return effective(st, 1, redis.call('EXISTS', key('grant', id))) end
+  return st
+end
+local function event(op, id, t, actorKind, actorId, from, to, reason, support)
+  local seq = redis.call('INCR', key('auditSeq'))
+  if seq == 1 then
+    local base = tonumber(redis.call('HGET', key('auditHead'), 'seq') or '0') + redis.call('XLEN', key('events'))
+    if base > 0 then
+      seq = base + 1
+      redis.call('SET', key('auditSeq'), seq)
+    end
+  end
+  local s = string.format('%.0f', seq)
+  from, to, reason, support = from or '', to or '', reason or '', support or ''
+  -- One concatenation builds the netstrings (half the time of one per
+  -- field; string.format's %s would cut a short field at a NUL byte).
+  redis.call('XADD', key('events'), '*', EVENT_FIELD, #s .. ':' .. s .. #op .. ':' .. op .. #id .. ':' .. id .. #t .. ':' .. t ..
+    #actorKind .. ':' .. actorKind .. #actorId .. ':' .. actorId .. #from .. ':' .. from .. #to .. ':' .. to ..
+    #reason .. ':' .. reason .. #support .. ':' .. support)
+  return seq
+end
+local function fail(...) return {'err', ...} end
+-- requesterKey returns a record's requester key; records filed before keys
+-- were kept get the ASCII-lower-cased id (Lua has no Unicode folding).
+local function requesterKey(stored, requester)
+  if stored then return stored end
+  return USER_KEY_PREFIX .. string.lower(requester or '')
+end
+local function ms(n) return string.format('%.0f', n) end
+-- note records a notification in the tenant's outbox, in the same step as
+-- the change it tells of: type, requestId, time, actorKind, actorId, reason
+-- as netstrings (outboxField).
+local function note(t, id, now, actorKind, actorId, reason)
+  reason = reason or ''
+  redis.call('XADD', key('outbox'), '*', OUTBOX_FIELD, #t .. ':' .. t .. #id .. ':' .. id .. #now .. ':' .. now ..
+    #actorKind .. ':' .. actorKind .. #actorId .. ':' .. actorId .. #reason .. ':' .. reason)
+end
+-- timer members name a request's reminders ("remind:<id>:<offset ms>"),
+-- escalation ("escalate:<id>") and grant's end notice ("ending:<id>").
+local function dropTimers(id, remind)
+  local members = {'escalate:' .. id}
+  for offset in string.gmatch(remind or '', '[^,]+') do members[#members + 1] = 'remind:' .. id .. ':' .. offset end
+  redis.call('ZREM', key('timers'), unpack(members))
+end
+-- overCap refuses when the sorted set live (ids by when they end) holds max
+-- or more entries that end after now, naming which cap and when its first
+-- entry ends. Entries that ended are left to the sweep's settle, which
+-- removes them; they are not counted.
+local function overCap(live, max, which, now)
+  max = tonumber(max)
+  -- ZCARD is O(1) and counts ended entries too: under max, so is ZCOUNT.
+  if redis.call('ZCARD', live) < max then return nil end
+  local after = '(' .. now
+  if redis.call('ZCOUNT', live, after, '+inf') < max then return nil end
+  return fail('cap', which, redis.call('ZRANGE', live, after, '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')[2])
+end
+-- apply carries out action a (an action of transition()) on request id, as
+-- lockbox.Apply does, and returns nil and the record as it now stands (the
+-- fields of readRecord as read, and the fields written as name/value
+-- pairs), or a refusal before anything was written. o holds
+-- actorKind, actorId, principal, reason, now (ms), duration ('' or hours),
+-- maxAccess (ms), maxGrants, only ('' or a requester key).
+local function apply(id, a, o)
+  local tr, rk, now = transition(a), key('req', id), o.now
+  local f = readRecord(rk)
+  if not f[1] then return fail('notfound') end
+  local rkey = requesterKey(f[2], f[8])
+  if o.only ~= '' and rkey ~= o.only then return fail('notfound') end
+  local pendingKey, grantKey = key('pending', id), key('grant', id)
+  local st = current(f[1], id)
+  if st ~= tr.from then return fail('state', a, st) end
+  if tr.own and o.principal ~= '' and (o.principal == rkey or o.principal == f[3]) then return fail('own', a) end
+  local to, fields, grant = tr.to, {}, nil
+  local asked, grantMs = tonumber(f[4]), tonumber(f[5])
+  if tr.quorum then
+    local keys = f[11] or ''
+    if keys ~= '' and string.find('\n' .. keys .. '\n', '\n' .. o.principal .. '\n', 1, true) then return fail('twice') end
+    local hours = asked
+    if o.duration ~= '' then
+      if tonumber(o.duration) > asked then return fail('duration', f[4]) end
+      hours = tonumber(o.duration)
+    end
+    local item = '{"by":' .. cjson.encode(o.actorId) .. ',"reason":' .. cjson.encode(o.reason) .. ',"ms":' .. now ..
+      ',"duration":' .. ms(hours) .. '}'
+    -- The first approval (of one, or the first of a quorum) is the list
+    -- alone: no need to decode it.
+    local list, approvals = f[12], nil
+    if not list or list == '' or list == '[]' then
+      list, approvals = '[' .. item .. ']', {{duration = hours}}
+    else
+      list = string.sub(list, 1, -2) .. ',' .. item .. ']'
+      approvals = cjson.decode(list)
+    end
+    if keys == '' then keys = o.principal else keys = keys .. '\n' .. o.principal end
+    fields[1], fields[2], fields[3], fields[4] = 'approvals', list, 'approverKeys', keys
+    if #approvals < tonumber(f[9] or '1') then
+      redis.call('HSET', rk, unpack(fields))
+      event(tr.op, id, now, o.actorKind, o.actorId, tr.from, tr.from, o.reason, f[6])
+      note(NOTE_APPROVAL, id, now, o.actorKind, o.actorId, o.reason)
+      return nil, {f, fields}
+    end
+    grant = grantMs
+    for _, ap in ipairs(approvals) do
+      if ap.duration ~= asked then grant = math.min(grant, ap.duration * 3600000) end
+    end
+  elseif to == S.Approved then
+    grant = grantMs
+  end
+  local grants
+  if grant then
+    local cap = tonumber(f[10] or '0')
+    if cap > 0 then grant = math.min(grant, cap) end
+    grant = math.min(grant, tonumber(o.maxAccess))
+    grants = key('liveGrants', rkey)
+    local refused = overCap(grants, o.maxGrants, 'grants', now)
+    if refused then return refused end
+  end
+  fields[#fields + 1] = 'status'
+  fields[#fields + 1] = to
+  if tr.from == S.Pending then
+    redis.call('DEL', pendingKey)
+    redis.call('ZREM', key('livePending'), id)
+    redis.call('ZREM', key('liveReqPend', rkey), id)
+    dropTimers(id, f[13])
+  elseif tr.from == S.Approved then
+    redis.call('DEL', grantKey)
+    redis.call('ZREM', key('due'), 'g:' .. id)
+    redis.call('ZREM', key('liveGrants', rkey), id)
+    redis.call('ZREM', key('timers'), 'ending:' .. id)
+    fields[#fields + 1] = 'accessExpMs'
+    fields[#fields + 1] = now
+  end
+  if grant then
+    local untilMs = ms(tonumber(now) + grant)
+    redis.call('SET', grantKey, '1', 'PX', ms(grant))
+    redis.call('ZADD', key('due'), untilMs, 'g:' .. id)
+    redis.call('ZADD', grants, untilMs, id)
+    if grant > ENDING_NOTICE_MS then
+      redis.call('ZADD', key('timers'), ms(tonumber(untilMs) - ENDING_NOTICE_MS), 'ending:' .. id)
+    end
+    fields[#fields + 1] = 'accessExpMs'
+    fields[#fields + 1] = untilMs
+  end
+  local by = 'dec'
+  if tr.closes then by = 'end' end
+  if tr.decides or tr.closes then
+    local n = #fields
+    fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4], fields[n + 5], fields[n + 6] =
+      by .. 'By', o.actorId, by .. 'Reason', o.reason, by .. 'Ms', now
+  end
+  redis.call('HSET', rk, unpack(fields))
+  redis.call('ZREM', key('status', tr.from), id)
+  redis.call('ZADD', key('status', to), f[7], id)
+  event(tr.op, id, now, o.actorKind, o.actorId, tr.from, to, o.reason, f[6])
+  note(tr.note, id, now, o.actorKind, o.actorId, o.reason)
+  return nil, {f, fields}
+end

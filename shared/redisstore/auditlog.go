@@ -19,14 +19,50 @@ import (
 // export's state — its head, its plan and its lock — are keys of the tenant
 // too, owned here like every other key.
 
-// exportPlanScript records an export plan under the lock (lua/export_plan.lua).
-var exportPlanScript = script("export_plan.lua")
+var (
+	// exportPlanScript records an export plan under the lock
+	// (lua/export_plan.lua).
+	exportPlanScript = loadScript[planArgs]("export_plan.lua")
+	// exportAckScript acknowledges an exported batch under the lock
+	// (lua/export_ack.lua).
+	exportAckScript = loadScript[ackArgs]("export_ack.lua")
+	// exportUnlockScript releases the export lock (lua/export_unlock.lua).
+	exportUnlockScript = loadScript[unlockArgs]("export_unlock.lua")
+)
 
-// exportAckScript acknowledges an exported batch under the lock (lua/export_ack.lua).
-var exportAckScript = script("export_ack.lua")
+// planArgs are the export-plan script's arguments.
+type planArgs struct {
+	Prefix string `lua:"prefix"`
+	Token  string `lua:"token"` // the lock's token
+	From   string `lua:"from"`  // the plan's first stream id
+	To     string `lua:"to"`    // its last
+	Count  int    `lua:"count"` // its number of events
+}
 
-// exportUnlockScript releases the export lock (lua/export_unlock.lua).
-var exportUnlockScript = script("export_unlock.lua")
+func (a planArgs) args() []any { return []any{a.Prefix, a.Token, a.From, a.To, a.Count} }
+
+// ackArgs are the export-ack script's arguments.
+type ackArgs struct {
+	Prefix  string `lua:"prefix"`
+	Token   string `lua:"token"`   // the lock's token
+	HeadSeq uint64 `lua:"headSeq"` // the seq the head must still be at
+	Seq     uint64 `lua:"seq"`     // the new head's seq
+	Hash    string `lua:"hash"`    // its hash
+	LastID  string `lua:"lastId"`  // its last stream id
+	MinID   string `lua:"minId"`   // the first stream id kept (XTRIM MINID)
+}
+
+func (a ackArgs) args() []any {
+	return []any{a.Prefix, a.Token, a.HeadSeq, a.Seq, a.Hash, a.LastID, a.MinID}
+}
+
+// unlockArgs are the export-unlock script's arguments.
+type unlockArgs struct {
+	Prefix string `lua:"prefix"`
+	Token  string `lua:"token"`
+}
+
+func (a unlockArgs) args() []any { return []any{a.Prefix, a.Token} }
 
 // LockExport takes tenant's export lock for ttl. ok is false when another run
 // holds it.
@@ -44,7 +80,7 @@ func (s *Store) LockExport(ctx context.Context, tenant string, ttl time.Duration
 // UnlockExport releases tenant's export lock if token still holds it.
 func (s *Store) UnlockExport(ctx context.Context, tenant, token string) error {
 	k := keysFor(tenant)
-	if err := exportUnlockScript.Run(ctx, s.rdb, []string{k.of("auditLock", "")}, string(k), token).Err(); err != nil {
+	if err := exportUnlockScript.Run(ctx, s.rdb, []string{k.of("auditLock", "")}, unlockArgs{Prefix: string(k), Token: token}).Err(); err != nil {
 		return classify("release export lock", err)
 	}
 	return nil
@@ -92,7 +128,8 @@ func (s *Store) ExportPlan(ctx context.Context, tenant string) (p lockbox.Export
 // Errors: lockbox.ErrExportFenced (wrapped), KindUnavailable.
 func (s *Store) RecordExportPlan(ctx context.Context, tenant, token string, p lockbox.ExportPlan) error {
 	k := keysFor(tenant)
-	out, err := exportPlanScript.Run(ctx, s.rdb, []string{k.of("auditLock", "")}, string(k), token, p.From, p.To, p.Count).Text()
+	out, err := exportPlanScript.Run(ctx, s.rdb, []string{k.of("auditLock", "")},
+		planArgs{Prefix: string(k), Token: token, From: p.From, To: p.To, Count: p.Count}).Text()
 	if err != nil {
 		return classify("record export plan", err)
 	}
@@ -109,8 +146,8 @@ func (s *Store) RecordExportPlan(ctx context.Context, tenant, token string, p lo
 // KindUnavailable.
 func (s *Store) AckExport(ctx context.Context, tenant, token string, prevSeq uint64, to lockbox.ExportHead) error {
 	k := keysFor(tenant)
-	out, err := exportAckScript.Run(ctx, s.rdb, []string{k.of("auditLock", "")}, string(k), token, prevSeq,
-		to.Seq, to.Hash, to.LastID, nextID(to.LastID)).Text()
+	out, err := exportAckScript.Run(ctx, s.rdb, []string{k.of("auditLock", "")}, ackArgs{Prefix: string(k), Token: token,
+		HeadSeq: prevSeq, Seq: to.Seq, Hash: to.Hash, LastID: to.LastID, MinID: nextID(to.LastID)}).Text()
 	if err != nil {
 		return classify("acknowledge export", err)
 	}

@@ -31,7 +31,8 @@ func (s *Store) List(ctx context.Context, q lockbox.Query) (lockbox.Page, error)
 	}
 	k := keysFor(q.Scope.TenantID)
 	indexes := s.indexes(k, q)
-	res, err := listScript.Run(ctx, s.rdb, indexes, string(k), string(q.Status), from, q.Limit, scanCap(q.Limit), s.MaxPageBytes).Slice()
+	res, err := listScript.Run(ctx, s.rdb, indexes, listArgs{Prefix: string(k), Status: string(q.Status), Cursor: from, Limit: q.Limit,
+		Cap: scanCap(q.Limit), MaxBytes: s.MaxPageBytes}).Slice()
 	if err != nil {
 		return lockbox.Page{}, classify("list requests", err)
 	}

@@ -32,23 +32,90 @@ const DeliveryRetention = 30 * 24 * time.Hour
 // (Unix ms), actorKind, actorId and reason as netstrings.
 const outboxField = "n"
 
-// fireTimersScript turns due timers into notifications (lua/fire_timers.lua).
-var fireTimersScript = script("fire_timers.lua")
+var (
+	// fireTimersScript turns due timers into notifications
+	// (lua/fire_timers.lua).
+	fireTimersScript = loadScript[timerArgs]("fire_timers.lua")
+	// expandScript creates the deliveries of one notification
+	// (lua/expand.lua).
+	expandScript = loadScript[expandArgs]("expand.lua")
+	// claimScript claims due deliveries under a lease (lua/claim.lua).
+	claimScript = loadScript[claimArgs]("claim.lua")
+	// resultScript records one delivery attempt (lua/result.lua).
+	resultScript = loadScript[resultArgs]("result.lua")
+)
 
-// expandScript creates the deliveries of one notification (lua/expand.lua).
-var expandScript = script("expand.lua")
+// timerArgs are the fire-timers script's arguments.
+type timerArgs struct {
+	Prefix string `lua:"prefix"`
+	NowMs  int64  `lua:"nowMs"`
+	Limit  int    `lua:"limit"`
+}
 
-// claimScript claims due deliveries under a lease (lua/claim.lua).
-var claimScript = script("claim.lua")
+func (a timerArgs) args() []any { return []any{a.Prefix, a.NowMs, a.Limit} }
 
-// resultScript records one delivery attempt (lua/result.lua).
-var resultScript = script("result.lua")
+// expandArgs are the expand script's arguments.
+type expandArgs struct {
+	Prefix     string         `lua:"prefix"`
+	EntryID    string         `lua:"entryId"` // the notification's outbox entry
+	NowMs      int64          `lua:"nowMs"`
+	RequestID  string         `lua:"requestId"`
+	Snap       string         `lua:"snap"` // the request as it stood (JSON: every attempt of a delivery says the same)
+	Deliveries []deliveryArgs // one group of arguments each
+}
+
+// deliveryArgs are the arguments of one delivery that the expand script
+// creates.
+type deliveryArgs struct {
+	ID        string `lua:"id"`
+	Channel   string `lua:"channel"`
+	Target    string `lua:"target"`
+	Type      string `lua:"type"`
+	TimeMs    int64  `lua:"timeMs"`
+	ActorKind string `lua:"actorKind"`
+	ActorID   string `lua:"actorId"`
+	Reason    string `lua:"reason"`
+}
+
+func (a expandArgs) args() []any {
+	out := make([]any, 0, 5+8*len(a.Deliveries))
+	out = append(out, a.Prefix, a.EntryID, a.NowMs, a.RequestID, a.Snap)
+	for _, d := range a.Deliveries {
+		out = append(out, d.ID, d.Channel, d.Target, d.Type, d.TimeMs, d.ActorKind, d.ActorID, d.Reason)
+	}
+	return out
+}
+
+// claimArgs are the claim script's arguments.
+type claimArgs struct {
+	Prefix  string `lua:"prefix"`
+	NowMs   int64  `lua:"nowMs"`
+	LeaseMs int64  `lua:"leaseMs"`
+	Limit   int    `lua:"limit"`
+}
+
+func (a claimArgs) args() []any { return []any{a.Prefix, a.NowMs, a.LeaseMs, a.Limit} }
+
+// resultArgs are the result script's arguments.
+type resultArgs struct {
+	Prefix      string `lua:"prefix"`
+	NowMs       int64  `lua:"nowMs"`
+	Outcome     string `lua:"outcome"`     // "sent" or "failed"
+	Error       string `lua:"error"`       // why it failed
+	Next        string `lua:"next"`        // when to try again (ms; "" when failed for good)
+	ID          string `lua:"id"`          // the delivery
+	RetentionMs int64  `lua:"retentionMs"` // how long a finished delivery is kept
+}
+
+func (a resultArgs) args() []any {
+	return []any{a.Prefix, a.NowMs, a.Outcome, a.Error, a.Next, a.ID, a.RetentionMs}
+}
 
 // FireTimers turns tenant's timers due by now into notifications, at most
 // limit, and reports how many it recorded.
 func (s *Store) FireTimers(ctx context.Context, tenant string, now time.Time, limit int) (int, error) {
 	k := keysFor(tenant)
-	n, err := fireTimersScript.Run(ctx, s.rdb, []string{k.of("timers", "")}, string(k), ms(now), limit).Int()
+	n, err := fireTimersScript.Run(ctx, s.rdb, []string{k.of("timers", "")}, timerArgs{Prefix: string(k), NowMs: ms(now), Limit: limit}).Int()
 	if err != nil {
 		return 0, classify("fire timers", err)
 	}
@@ -89,11 +156,13 @@ func (s *Store) Expand(ctx context.Context, n lockbox.Notification, deliveries [
 			return lockbox.Internal("expand notification", err)
 		}
 	}
-	args := []any{string(k), n.ID, ms(now), n.Request.RequestID, snap}
-	for _, d := range deliveries {
-		args = append(args, d.ID, d.Channel, d.Target, string(n.Type), ms(n.Time), string(n.Actor.Kind), n.Actor.ID, n.Reason)
+	a := expandArgs{Prefix: string(k), EntryID: n.ID, NowMs: ms(now), RequestID: n.Request.RequestID, Snap: snap,
+		Deliveries: make([]deliveryArgs, len(deliveries))}
+	for i, d := range deliveries {
+		a.Deliveries[i] = deliveryArgs{ID: d.ID, Channel: d.Channel, Target: d.Target, Type: string(n.Type), TimeMs: ms(n.Time),
+			ActorKind: string(n.Actor.Kind), ActorID: n.Actor.ID, Reason: n.Reason}
 	}
-	if err := expandScript.Run(ctx, s.rdb, []string{k.of("outbox", "")}, args...).Err(); err != nil {
+	if err := expandScript.Run(ctx, s.rdb, []string{k.of("outbox", "")}, a).Err(); err != nil {
 		return classify("expand notification", err)
 	}
 	return nil
@@ -102,7 +171,8 @@ func (s *Store) Expand(ctx context.Context, n lockbox.Notification, deliveries [
 // Claim claims up to n of tenant's deliveries due by now, each for lease.
 func (s *Store) Claim(ctx context.Context, tenant string, now time.Time, lease time.Duration, n int) ([]lockbox.Delivery, error) {
 	k := keysFor(tenant)
-	res, err := claimScript.Run(ctx, s.rdb, []string{k.of("sendq", "")}, string(k), ms(now), lease.Milliseconds(), n).Slice()
+	res, err := claimScript.Run(ctx, s.rdb, []string{k.of("sendq", "")},
+		claimArgs{Prefix: string(k), NowMs: ms(now), LeaseMs: lease.Milliseconds(), Limit: n}).Slice()
 	if err != nil {
 		return nil, classify("claim deliveries", err)
 	}
@@ -138,8 +208,8 @@ func (s *Store) result(ctx context.Context, tenant, id string, now time.Time, ou
 	if len(reason) > 300 {
 		reason = reason[:300]
 	}
-	err := resultScript.Run(ctx, s.rdb, []string{k.of("delivery", id)}, string(k), ms(now), outcome, reason, nextMs, id,
-		DeliveryRetention.Milliseconds()).Err()
+	err := resultScript.Run(ctx, s.rdb, []string{k.of("delivery", id)}, resultArgs{Prefix: string(k), NowMs: ms(now),
+		Outcome: outcome, Error: reason, Next: nextMs, ID: id, RetentionMs: DeliveryRetention.Milliseconds()}).Err()
 	if err != nil {
 		return classify("record delivery", err)
 	}

@@ -117,23 +117,26 @@ func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.Auto
 		idemHash, idemVal = idem.KeyHash, idem.BodyHash+":"+r.RequestID
 	}
 	requesterKey := lockbox.UserKey(r.Requester.ID)
-	args := []any{string(k), r.RequestID, doc, ms(r.CreatedDateTime), ms(r.ExpirationDateTime),
-		r.ExpirationDateTime.Sub(r.CreatedDateTime).Milliseconds(), r.Requester.ID, requesterKey,
-		lockbox.CanonicalID(r.Requester.ID), r.FiledBy, r.Duration, r.Grant.Milliseconds(), r.SupportRequest,
-		idemHash, idemVal, s.IdempotencyTTL.Milliseconds(), opts.SignatureHash, ReplayWindow.Milliseconds(),
-		s.Caps.MaxPendingPerTenant, s.Caps.MaxPendingPerRequester, s.Caps.MaxActiveGrantsPerRequester,
-		version, r.RequiredApprovals, r.MaxGrant.Milliseconds(), string(auto.Action), auto.ActorID, auto.Reason,
-		s.limits.MaxAccessTTL.Milliseconds(), joinMs(r.Reminders), r.EscalateAfter.Milliseconds()}
+	args := createArgs{Prefix: string(k), ID: r.RequestID, Doc: doc, CreatedMs: ms(r.CreatedDateTime),
+		ExpMs: ms(r.ExpirationDateTime), PendingTTLMs: r.ExpirationDateTime.Sub(r.CreatedDateTime).Milliseconds(),
+		Requester: r.Requester.ID, RequesterKey: requesterKey, Canonical: lockbox.CanonicalID(r.Requester.ID),
+		FiledBy: r.FiledBy, Duration: r.Duration, GrantMs: r.Grant.Milliseconds(), Support: r.SupportRequest,
+		IdemHash: idemHash, IdemVal: idemVal, IdemTTLMs: s.IdempotencyTTL.Milliseconds(), SigHash: opts.SignatureHash,
+		SigTTLMs: ReplayWindow.Milliseconds(), MaxPending: s.Caps.MaxPendingPerTenant,
+		MaxRequesterPending: s.Caps.MaxPendingPerRequester, MaxGrants: s.Caps.MaxActiveGrantsPerRequester,
+		Version: version, Required: r.RequiredApprovals, MaxGrantMs: r.MaxGrant.Milliseconds(),
+		AutoAction: string(auto.Action), AutoActor: auto.ActorID, AutoReason: auto.Reason,
+		MaxAccessMs: s.limits.MaxAccessTTL.Milliseconds(), Remind: joinMs(r.Reminders), EscalateMs: r.EscalateAfter.Milliseconds()}
 	keys := []string{k.req(r.RequestID)}
 
 	var out *redis.Cmd
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		out = createScript.EvalSha(ctx, p, keys, args...)
+		out = createScript.EvalSha(ctx, p, keys, args)
 		p.SAdd(ctx, TenantsKey, r.TenantID)
 		return nil
 	})
 	if err != nil && redis.HasErrorPrefix(out.Err(), "NOSCRIPT") {
-		out = createScript.Run(ctx, s.rdb, keys, args...)
+		out = createScript.Run(ctx, s.rdb, keys, args)
 		if err = out.Err(); err == nil {
 			err = s.rdb.SAdd(ctx, TenantsKey, r.TenantID).Err()
 		}
@@ -208,9 +211,10 @@ func (s *Store) Act(ctx context.Context, tenant, id string, act lockbox.Act) (lo
 	if act.Duration != nil {
 		dur = strconv.Itoa(*act.Duration)
 	}
-	res, err := actScript.Run(ctx, s.rdb, []string{k.req(id)}, string(k), id, string(act.Action), string(act.Actor.Kind),
-		act.Actor.ID, act.Principal, act.Reason, ms(act.At), dur, s.limits.MaxAccessTTL.Milliseconds(),
-		s.Caps.MaxActiveGrantsPerRequester, act.OnlyRequester).Slice()
+	res, err := actScript.Run(ctx, s.rdb, []string{k.req(id)}, actArgs{Prefix: string(k), ID: id, Action: string(act.Action),
+		ActorKind: string(act.Actor.Kind), ActorID: act.Actor.ID, Principal: act.Principal, Reason: act.Reason, NowMs: ms(act.At),
+		Duration: dur, MaxAccessMs: s.limits.MaxAccessTTL.Milliseconds(), MaxGrants: s.Caps.MaxActiveGrantsPerRequester,
+		Only: act.OnlyRequester}).Slice()
 	if err != nil {
 		return lockbox.Request{}, classify(string(act.Action)+" request", err)
 	}

@@ -65,7 +65,7 @@ func (s *Store) sweepIndex(ctx context.Context, k keys, index string, idOf func(
 		_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, member := range due {
 				id := idOf(member)
-				cmds[i] = settleScript.EvalSha(ctx, p, []string{k.req(id)}, string(k), id, ms(now))
+				cmds[i] = settleScript.EvalSha(ctx, p, []string{k.req(id)}, settleArgs{Prefix: string(k), ID: id, NowMs: ms(now)})
 			}
 			return nil
 		})
@@ -118,7 +118,7 @@ func (s *Store) sweepIndex(ctx context.Context, k keys, index string, idOf func(
 func (s *Store) Prune(ctx context.Context, tenant string) (bool, error) {
 	k := keysFor(tenant)
 	seqKey := k.of("auditSeq", "")
-	seq, err := pruneMarkScript.Run(ctx, s.rdb, []string{seqKey}, string(k)).Text()
+	seq, err := pruneMarkScript.Run(ctx, s.rdb, []string{seqKey}, pruneArgs{Prefix: string(k)}).Text()
 	if errors.Is(err, redis.Nil) {
 		return false, nil // busy
 	}

@@ -16,27 +16,18 @@
 -- tenant and of the requester, live grants of the requester ({"err", "cap",
 -- which, earliest end ms}).
 --
--- KEYS[1]: the record. ARGV: prefix, id, doc, createdMs, expMs, pendingTTLms,
--- requester, requesterKey, canonical requester id, filedBy, duration hours,
--- grantMs, supportRequest, idempotency key hash ("" without), idempotency
--- value "<bodyhash>:<id>", idempotency TTL ms, signature hash ("" when not
--- signed), signature TTL ms, max pending per tenant, max pending per
--- requester, max grants per requester, settings version, required
--- approvals, max grant ms (0: the global cap), automatic action ("" or a key
--- of T), its actor id, its reason, max access ms, reminder offsets before the
--- window's end (ms, comma-separated), escalation after filing (ms, "0":
--- none).
+-- KEYS[1]: the record. A: createArgs (scripts.go).
 -- Returns {"created"} | {"replay", id} | {"exists"} | {"settings", version,
 -- doc} | a refusal.
-local id, doc, createdMs, expMs = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local requester, requesterKey, canonical, filedBy = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-local support, idemHash, idemVal = ARGV[13], ARGV[14], ARGV[15]
+local id, doc, createdMs, expMs = A.id, A.doc, A.createdMs, A.expMs
+local requester, requesterKey, canonical, filedBy = A.requester, A.requesterKey, A.canonical, A.filedBy
+local support, idemHash, idemVal = A.support, A.idemHash, A.idemVal
 local version = redis.call('HGET', key('settings'), 'version') or '0'
-if version ~= ARGV[22] then return {'settings', version, redis.call('HGET', key('settings'), 'doc') or ''} end
+if version ~= A.version then return {'settings', version, redis.call('HGET', key('settings'), 'doc') or ''} end
 local sigKey = false
-if ARGV[17] ~= '' then sigKey = key('sig', ARGV[17]) end
+if A.sigHash ~= '' then sigKey = key('sig', A.sigHash) end
 local function seen()
-  if sigKey then redis.call('SET', sigKey, '1', 'PX', ARGV[18]) end
+  if sigKey then redis.call('SET', sigKey, '1', 'PX', A.sigTTLms) end
 end
 if idemHash ~= '' then
   local prev = redis.call('GET', key('idem', idemHash))
@@ -49,27 +40,27 @@ if idemHash ~= '' then
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
 if sigKey and redis.call('EXISTS', sigKey) == 1 then return fail('replayed') end
-local caps = {{key('livePending'), ARGV[19], 'pending'}, {key('liveReqPend', requesterKey), ARGV[20], 'requesterPending'},
-  {key('liveGrants', requesterKey), ARGV[21], 'grants'}}
+local caps = {{key('livePending'), A.maxPending, 'pending'}, {key('liveReqPend', requesterKey), A.maxRequesterPending, 'requesterPending'},
+  {key('liveGrants', requesterKey), A.maxGrants, 'grants'}}
 for _, cap in ipairs(caps) do
   local refused = overCap(cap[1], cap[2], cap[3], createdMs)
   if refused then return refused end
 end
 local seq = redis.call('INCR', key('seq'))
 redis.call('HSET', KEYS[1], 'doc', doc, 'status', S.Pending, 'seq', seq, 'requester', requester, 'requesterKey', requesterKey,
-  'filedBy', filedBy, 'duration', ARGV[11], 'grantMs', ARGV[12], 'support', support, 'expMs', expMs,
-  'required', ARGV[23], 'maxGrantMs', ARGV[24], 'remind', ARGV[29])
+  'filedBy', filedBy, 'duration', A.duration, 'grantMs', A.grantMs, 'support', support, 'expMs', expMs,
+  'required', A.required, 'maxGrantMs', A.maxGrantMs, 'remind', A.remind)
 local timers = {}
-for offset in string.gmatch(ARGV[29], '[^,]+') do
+for offset in string.gmatch(A.remind, '[^,]+') do
   timers[#timers + 1] = ms(tonumber(expMs) - tonumber(offset))
   timers[#timers + 1] = 'remind:' .. id .. ':' .. offset
 end
-if ARGV[30] ~= '0' then
-  timers[#timers + 1] = ms(tonumber(createdMs) + tonumber(ARGV[30]))
+if A.escalateMs ~= '0' then
+  timers[#timers + 1] = ms(tonumber(createdMs) + tonumber(A.escalateMs))
   timers[#timers + 1] = 'escalate:' .. id
 end
 if #timers > 0 then redis.call('ZADD', key('timers'), unpack(timers)) end
-redis.call('SET', key('pending', id), '1', 'PX', ARGV[6])
+redis.call('SET', key('pending', id), '1', 'PX', A.pendingTTLms)
 redis.call('ZADD', key('all'), seq, id)
 redis.call('ZADD', key('status', S.Pending), seq, id)
 redis.call('ZADD', key('byRequester', canonical), seq, id)
@@ -77,13 +68,13 @@ redis.call('ZADD', key('bySupport', support), seq, id)
 redis.call('ZADD', key('livePending'), expMs, id)
 redis.call('ZADD', key('liveReqPend', requesterKey), expMs, id)
 event(OP_CREATE, id, createdMs, ACTOR_ENGINEER, requester, '', S.Pending, '', support)
-if ARGV[25] ~= '' then
-  local refused = apply(id, ARGV[25], {actorKind = ACTOR_SYSTEM, actorId = ARGV[26], principal = '', reason = ARGV[27],
-    now = createdMs, duration = '', maxAccess = ARGV[28], maxGrants = ARGV[21], only = ''})
+if A.autoAction ~= '' then
+  local refused = apply(id, A.autoAction, {actorKind = ACTOR_SYSTEM, actorId = A.autoActor, principal = '', reason = A.autoReason,
+    now = createdMs, duration = '', maxAccess = A.maxAccessMs, maxGrants = A.maxGrants, only = ''})
   if refused then return refused end
 else
   note(NOTE_CREATED, id, createdMs, ACTOR_ENGINEER, requester, '')
 end
-if idemHash ~= '' then redis.call('SET', key('idem', idemHash), idemVal, 'PX', ARGV[16]) end
+if idemHash ~= '' then redis.call('SET', key('idem', idemHash), idemVal, 'PX', A.idemTTLms) end
 seen()
 return {'created'}

@@ -1,23 +1,22 @@
 -- This script creates the deliveries of one notification and drops it from
 -- the outbox, at once; a delivery that exists already (an earlier run that
 -- died before dropping the entry) is kept as it is.
--- KEYS[1]: the outbox. ARGV: prefix, entry id, nowMs, requestId, the
--- request as it stood (JSON: every attempt of a delivery says the same),
--- then per delivery: id, channel, target, type, timeMs, actorKind, actorId,
--- reason.
+-- KEYS[1]: the outbox. A: expandArgs (notify.go), then R, the arguments of
+-- each delivery (deliveryArgs).
 -- Returns the number of deliveries created.
 local created = 0
-for i = 6, #ARGV, 8 do
-  local dk = key('delivery', ARGV[i])
+for i = #A + 1, #ARGV, #R do
+  local dk = key('delivery', ARGV[i + R.id])
   if redis.call('EXISTS', dk) == 0 then
-    redis.call('HSET', dk, 'note', ARGV[2], 'request', ARGV[4], 'snap', ARGV[5], 'channel', ARGV[i + 1], 'target', ARGV[i + 2], 'type', ARGV[i + 3],
-      'time', ARGV[i + 4], 'actorKind', ARGV[i + 5], 'actorId', ARGV[i + 6], 'reason', ARGV[i + 7], 'state', 'pending',
-      'attempts', 0, 'created', ARGV[3], 'updated', ARGV[3], 'next', ARGV[3])
-    redis.call('ZADD', key('sendq'), ARGV[3], ARGV[i])
-    redis.call('ZADD', key('deliveries', ARGV[4]), ARGV[3], ARGV[i])
-    redis.call('PERSIST', key('deliveries', ARGV[4]))
+    redis.call('HSET', dk, 'note', A.entryId, 'request', A.requestId, 'snap', A.snap, 'channel', ARGV[i + R.channel],
+      'target', ARGV[i + R.target], 'type', ARGV[i + R.type], 'time', ARGV[i + R.timeMs], 'actorKind', ARGV[i + R.actorKind],
+      'actorId', ARGV[i + R.actorId], 'reason', ARGV[i + R.reason], 'state', 'pending',
+      'attempts', 0, 'created', A.nowMs, 'updated', A.nowMs, 'next', A.nowMs)
+    redis.call('ZADD', key('sendq'), A.nowMs, ARGV[i + R.id])
+    redis.call('ZADD', key('deliveries', A.requestId), A.nowMs, ARGV[i + R.id])
+    redis.call('PERSIST', key('deliveries', A.requestId))
     created = created + 1
   end
 end
-redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('XDEL', KEYS[1], A.entryId)
 return created

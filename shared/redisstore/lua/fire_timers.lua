@@ -1,9 +1,9 @@
--- This script turns up to ARGV[3] timers due by ARGV[2] into
+-- This script turns up to A.limit timers due by A.nowMs into
 -- notifications: a reminder or escalation of a request still pending, the
 -- end notice of a grant still live; a timer whose request moved on is
 -- dropped, and so is a reminder overtaken by a later one already due (a run
 -- that was down for a day sends the nearer reminder once, not both).
--- KEYS[1]: the timers. ARGV: prefix, nowMs, limit.
+-- KEYS[1]: the timers. A: timerArgs (notify.go).
 -- Returns the number of notifications recorded.
 local function overtaken(member, id, now)
   local offset = tonumber(string.match(member, ':(%d+)$'))
@@ -15,7 +15,7 @@ local function overtaken(member, id, now)
   end
   return false
 end
-local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[2], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
+local due = redis.call('ZRANGE', KEYS[1], '-inf', A.nowMs, 'BYSCORE', 'LIMIT', 0, tonumber(A.limit))
 local fired = 0
 for _, member in ipairs(due) do
   local kind, id = string.match(member, '^(%a+):([^:]+)')
@@ -25,11 +25,11 @@ for _, member in ipairs(due) do
     if st then
       st = current(st, id)
       local t
-      if kind == 'remind' and st == S.Pending and not overtaken(member, id, ARGV[2]) then t = NOTE_REMINDER
+      if kind == 'remind' and st == S.Pending and not overtaken(member, id, A.nowMs) then t = NOTE_REMINDER
       elseif kind == 'escalate' and st == S.Pending then t = NOTE_ESCALATED
       elseif kind == 'ending' and st == S.Approved then t = NOTE_ENDING end
       if t then
-        note(t, id, ARGV[2], ACTOR_SYSTEM, SYSTEM_ACTOR, '')
+        note(t, id, A.nowMs, ACTOR_SYSTEM, SYSTEM_ACTOR, '')
         fired = fired + 1
       end
     end

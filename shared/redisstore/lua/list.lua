@@ -11,13 +11,12 @@
 -- The records, pending and grant keys of each id are read by name: they
 -- share the tenant's hash tag with the indexes, so this stays in one slot.
 --
--- KEYS: the indexes. ARGV: prefix, wanted status ("" any), cursor ("+inf" or
--- "(<seq>"), limit, cap, maxBytes.
+-- KEYS: the indexes. A: listArgs (scripts.go).
 -- Returns {next cursor seq or "", {id, pendingLive, grantLive, {record}}...}.
-local want, limit, cap, maxBytes = ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local want, limit, cap, maxBytes = A.status, tonumber(A.limit), tonumber(A.cap), tonumber(A.maxBytes)
 local items, frontier = {}, nil
 for s = 1, #KEYS do
-  local max, found, scanned, exhausted = ARGV[3], 0, 0, false
+  local max, found, scanned, exhausted = A.cursor, 0, 0, false
   while found <= limit and scanned < cap do
     local n = math.min(limit + 1, cap - scanned)
     local chunk = redis.call('ZRANGE', KEYS[s], max, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, n, 'WITHSCORES')

@@ -1,7 +1,10 @@
 -- The prelude's functions: every script runs after them. The lines before
--- them are rendered from the domain (prelude.go): P, the tenant's key prefix;
--- transition(a), the row of lockbox.Transitions for action a; the names of
--- notes, operations and actors; readRecord(rk), which reads applyFields.
+-- them are rendered from the domain (prelude.go): transition(a), the row of
+-- lockbox.Transitions for action a, and the names of notes, operations and
+-- actors. Every script takes the tenant's key prefix as its argument prefix.
+--
+-- key(name, suffix) is the tenant's key of that name (keys.go); readRecord(rk)
+-- reads the fields of applyFields of the record rk, F.<field> their places.
 --
 -- effective(status, pendingLive, grantLive) is lockbox.EffectiveStatus;
 -- current(status, id) reads the one TTL key that decides it.
@@ -17,7 +20,9 @@
 -- by the create script (automatic decisions) and the act script.
 -- lockbox.Apply is its specification in Go, which no production code runs:
 -- the lifecycle scenarios hold this function to it.
+local P = A.prefix
 local function key(name, suffix) return P .. name .. (suffix or '') end
+local function readRecord(rk) return redis.call('HMGET', rk, unpack(F)) end
 local function effective(st, pendingLive, grantLive)
   if st == S.Pending and pendingLive == 0 then return S.Expired end
   if st == S.Approved and grantLive == 0 then return S.Completed end
@@ -84,36 +89,36 @@ local function overCap(live, max, which, now)
   return fail('cap', which, redis.call('ZRANGE', live, after, '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')[2])
 end
 -- apply carries out action a (an action of transition()) on request id, as
--- lockbox.Apply does, and returns nil and the record as it now stands (the
--- fields of readRecord as read, and the fields written as name/value
+-- lockbox.Apply specifies, and returns nil and the record as it now stands
+-- (the fields of readRecord as read, and the fields written as name/value
 -- pairs), or a refusal before anything was written. o holds
 -- actorKind, actorId, principal, reason, now (ms), duration ('' or hours),
 -- maxAccess (ms), maxGrants, only ('' or a requester key).
 local function apply(id, a, o)
   local tr, rk, now = transition(a), key('req', id), o.now
   local f = readRecord(rk)
-  if not f[1] then return fail('notfound') end
-  local rkey = requesterKey(f[2], f[8])
+  if not f[F.status] then return fail('notfound') end
+  local rkey = requesterKey(f[F.requesterKey], f[F.requester])
   if o.only ~= '' and rkey ~= o.only then return fail('notfound') end
   local pendingKey, grantKey = key('pending', id), key('grant', id)
-  local st = current(f[1], id)
+  local st = current(f[F.status], id)
   if st ~= tr.from then return fail('state', a, st) end
-  if tr.own and o.principal ~= '' and (o.principal == rkey or o.principal == f[3]) then return fail('own', a) end
+  if tr.own and o.principal ~= '' and (o.principal == rkey or o.principal == f[F.filedBy]) then return fail('own', a) end
   local to, fields, grant = tr.to, {}, nil
-  local asked, grantMs = tonumber(f[4]), tonumber(f[5])
+  local asked, grantMs = tonumber(f[F.duration]), tonumber(f[F.grantMs])
   if tr.quorum then
-    local keys = f[11] or ''
+    local keys = f[F.approverKeys] or ''
     if keys ~= '' and string.find('\n' .. keys .. '\n', '\n' .. o.principal .. '\n', 1, true) then return fail('twice') end
     local hours = asked
     if o.duration ~= '' then
-      if tonumber(o.duration) > asked then return fail('duration', f[4]) end
+      if tonumber(o.duration) > asked then return fail('duration', f[F.duration]) end
       hours = tonumber(o.duration)
     end
     local item = '{"by":' .. cjson.encode(o.actorId) .. ',"reason":' .. cjson.encode(o.reason) .. ',"ms":' .. now ..
       ',"duration":' .. ms(hours) .. '}'
     -- The first approval (of one, or the first of a quorum) is the list
     -- alone: no need to decode it.
-    local list, approvals = f[12], nil
+    local list, approvals = f[F.approvals]
     if not list or list == '' or list == '[]' then
       list, approvals = '[' .. item .. ']', {{duration = hours}}
     else
@@ -122,9 +127,9 @@ local function apply(id, a, o)
     end
     if keys == '' then keys = o.principal else keys = keys .. '\n' .. o.principal end
     fields[1], fields[2], fields[3], fields[4] = 'approvals', list, 'approverKeys', keys
-    if #approvals < tonumber(f[9] or '1') then
+    if #approvals < tonumber(f[F.required] or '1') then
       redis.call('HSET', rk, unpack(fields))
-      event(tr.op, id, now, o.actorKind, o.actorId, tr.from, tr.from, o.reason, f[6])
+      event(tr.op, id, now, o.actorKind, o.actorId, tr.from, tr.from, o.reason, f[F.support])
       note(NOTE_APPROVAL, id, now, o.actorKind, o.actorId, o.reason)
       return nil, {f, fields}
     end
@@ -137,7 +142,7 @@ local function apply(id, a, o)
   end
   local grants
   if grant then
-    local cap = tonumber(f[10] or '0')
+    local cap = tonumber(f[F.maxGrantMs] or '0')
     if cap > 0 then grant = math.min(grant, cap) end
     grant = math.min(grant, tonumber(o.maxAccess))
     grants = key('liveGrants', rkey)
@@ -150,7 +155,7 @@ local function apply(id, a, o)
     redis.call('DEL', pendingKey)
     redis.call('ZREM', key('livePending'), id)
     redis.call('ZREM', key('liveReqPend', rkey), id)
-    dropTimers(id, f[13])
+    dropTimers(id, f[F.remind])
   elseif tr.from == S.Approved then
     redis.call('DEL', grantKey)
     redis.call('ZREM', key('due'), 'g:' .. id)
@@ -179,8 +184,8 @@ local function apply(id, a, o)
   end
   redis.call('HSET', rk, unpack(fields))
   redis.call('ZREM', key('status', tr.from), id)
-  redis.call('ZADD', key('status', to), f[7], id)
-  event(tr.op, id, now, o.actorKind, o.actorId, tr.from, to, o.reason, f[6])
+  redis.call('ZADD', key('status', to), f[F.seq], id)
+  event(tr.op, id, now, o.actorKind, o.actorId, tr.from, to, o.reason, f[F.support])
   note(tr.note, id, now, o.actorKind, o.actorId, o.reason)
   return nil, {f, fields}
 end

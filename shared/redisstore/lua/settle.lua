@@ -1,20 +1,21 @@
--- This script records what time did to one request (lockbox.Settle): a
--- recorded Pending request whose pending key is gone becomes Expired, a
--- recorded Approved one whose grant key is gone Completed. It decides from
--- the TTL keys alone, so it can never record an expiry for a request that an
--- approval won in the same instant.
+-- This script records what time did to one request, as lockbox.Settle
+-- specifies: a recorded Pending request whose pending key is gone becomes
+-- Expired, a recorded Approved one whose grant key is gone Completed. It
+-- decides from the TTL keys alone, so it can never record an expiry for a
+-- request that an approval won in the same instant.
 --
--- KEYS[1]: the record. ARGV: prefix, id, nowMs.
+-- KEYS[1]: the record, whose settleFields (scripts.go) it reads as F. A:
+-- settleArgs (scripts.go).
 -- Returns {"expire"} | {"complete"} | {"notdue"} | {"none"}.
-local id = ARGV[2]
-local f = redis.call('HMGET', KEYS[1], 'status', 'seq', 'support', 'requesterKey', 'requester', 'remind')
-f[4] = requesterKey(f[4], f[5])
+local id = A.id
+local f = redis.call('HMGET', KEYS[1], unpack(F))
+f[F.requesterKey] = requesterKey(f[F.requesterKey], f[F.requester])
 local action, live, member = 'expire', key('pending', id), 'p:' .. id
 local tr = transition(action)
-if f[1] ~= tr.from then
+if f[F.status] ~= tr.from then
   action, live, member = 'complete', key('grant', id), 'g:' .. id
   tr = transition(action)
-  if f[1] ~= tr.from then
+  if f[F.status] ~= tr.from then
     redis.call('ZREM', key('due'), 'p:' .. id, 'g:' .. id)
     redis.call('ZREM', key('livePending'), id)
     return {'none'}
@@ -23,16 +24,16 @@ end
 if redis.call('EXISTS', live) == 1 then return {'notdue'} end
 redis.call('HSET', KEYS[1], 'status', tr.to)
 redis.call('ZREM', key('status', tr.from), id)
-redis.call('ZADD', key('status', tr.to), f[2], id)
+redis.call('ZADD', key('status', tr.to), f[F.seq], id)
 redis.call('ZREM', key('due'), member)
 if action == 'expire' then
   redis.call('ZREM', key('livePending'), id)
-  redis.call('ZREM', key('liveReqPend', f[4]), id)
-  dropTimers(id, f[6])
+  redis.call('ZREM', key('liveReqPend', f[F.requesterKey]), id)
+  dropTimers(id, f[F.remind])
 else
-  redis.call('ZREM', key('liveGrants', f[4]), id)
+  redis.call('ZREM', key('liveGrants', f[F.requesterKey]), id)
   redis.call('ZREM', key('timers'), 'ending:' .. id)
 end
-event(tr.op, id, ARGV[3], ACTOR_SYSTEM, SYSTEM_ACTOR, tr.from, tr.to, '', f[3])
-note(tr.note, id, ARGV[3], ACTOR_SYSTEM, SYSTEM_ACTOR, '')
+event(tr.op, id, A.nowMs, ACTOR_SYSTEM, SYSTEM_ACTOR, tr.from, tr.to, '', f[F.support])
+note(tr.note, id, A.nowMs, ACTOR_SYSTEM, SYSTEM_ACTOR, '')
 return {action}

@@ -50,7 +50,7 @@ func renderPrelude() string {
 	w("local OP_CREATE, OP_SETTINGS, ACTOR_ENGINEER, ACTOR_SYSTEM, SYSTEM_ACTOR = %s, %s, %s, %s, %s",
 		lit(lockbox.OpCreate), lit(lockbox.OpUpdateSettings), lit(string(lockbox.ActorEngineer)), lit(string(lockbox.ActorSystem)),
 		lit(lockbox.SystemActor))
-	w("local EVENT_FIELD, OUTBOX_FIELD, USER_KEY_PREFIX = %s, %s, %s", lit(EventField), lit(outboxField), lit(lockbox.UserKeyPrefix))
+	w("local EVENT_FIELD, OUTBOX_FIELD = %s, %s", lit(EventField), lit(outboxField))
 	b.WriteString(resolveFields(uncommented(luaSource("prelude.lua")), applyFields))
 	return b.String()
 }
@@ -60,6 +60,6 @@ func renderPrelude() string {
 // decides from, they are every field decode needs: the answer to an action
 // is these fields as read with the fields written over them, without
 // reading the record again.
-var applyFields = []string{"status", "requesterKey", "filedBy", "duration", "grantMs", "support", "seq", "requester",
+var applyFields = []string{"status", "requesterKey", "filedBy", "duration", "grantMs", "support", "seq",
 	"required", "maxGrantMs", "approverKeys", "approvals", "remind",
 	"doc", "decBy", "decReason", "decMs", "endBy", "endReason", "endMs", "accessExpMs"}

@@ -114,7 +114,7 @@ type settleArgs struct {
 func (a settleArgs) args() []any { return []any{a.Prefix, a.ID, a.NowMs} }
 
 // settleFields are the record fields the settle script reads.
-var settleFields = []string{"status", "seq", "support", "requesterKey", "requester", "remind"}
+var settleFields = []string{"status", "seq", "support", "requesterKey", "remind"}
 
 // listArgs are the list script's arguments.
 type listArgs struct {

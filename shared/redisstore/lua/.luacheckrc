@@ -15,5 +15,5 @@ files["prelude.lua"] = {
 }
 files["*.lua"] = {
   read_globals = {"key", "effective", "current", "event", "fail", "ms", "note", "dropTimers", "overCap", "apply",
-    "readRecord", "requesterKey"},
+    "readRecord"},
 }

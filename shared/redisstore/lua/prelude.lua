@@ -54,12 +54,6 @@ local function event(op, id, t, actorKind, actorId, from, to, reason, support)
   return seq
 end
 local function fail(...) return {'err', ...} end
--- requesterKey returns a record's requester key; records filed before keys
--- were kept get the ASCII-lower-cased id (Lua has no Unicode folding).
-local function requesterKey(stored, requester)
-  if stored then return stored end
-  return USER_KEY_PREFIX .. string.lower(requester or '')
-end
 local function ms(n) return string.format('%.0f', n) end
 -- note records a notification in the tenant's outbox, in the same step as
 -- the change it tells of: type, requestId, time, actorKind, actorId, reason
@@ -98,7 +92,7 @@ local function apply(id, a, o)
   local tr, rk, now = transition(a), key('req', id), o.now
   local f = readRecord(rk)
   if not f[F.status] then return fail('notfound') end
-  local rkey = requesterKey(f[F.requesterKey], f[F.requester])
+  local rkey = f[F.requesterKey]
   if o.only ~= '' and rkey ~= o.only then return fail('notfound') end
   local pendingKey, grantKey = key('pending', id), key('grant', id)
   local st = current(f[F.status], id)

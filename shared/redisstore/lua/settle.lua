@@ -9,7 +9,6 @@
 -- Returns {"expire"} | {"complete"} | {"notdue"} | {"none"}.
 local id = A.id
 local f = redis.call('HMGET', KEYS[1], unpack(F))
-f[F.requesterKey] = requesterKey(f[F.requesterKey], f[F.requester])
 local action, live, member = 'expire', key('pending', id), 'p:' .. id
 local tr = transition(action)
 if f[F.status] ~= tr.from then

@@ -20,7 +20,7 @@ var keyNames = map[string]string{
 	"byRequester": "idx:requester:", // sorted set per requester (+ canonical requester id)
 	"bySupport":   "idx:support:",   // sorted set per support case (+ supportRequest): its requests, for a ticket's close
 	"seq":         "seq",            // counter: the tenant's request sequence
-	"due":         "due",            // sorted set "g:<id>" by grant end (ms), for the sweep; "p:<id>" by window end in records filed before livePending served the sweep
+	"due":         "due",            // sorted set: "g:<id>" by grant end (ms), for the sweep
 	"events":      "events",         // stream: audit events not yet exported
 	"auditSeq":    "audit:seq",      // counter: the seq of the tenant's last audit event
 	"auditHead":   "audit:head",     // hash: how far the archive reaches (seq, hash, lastId)

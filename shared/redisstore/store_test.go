@@ -443,24 +443,28 @@ func TestActAnswersTheRecordAsStored(t *testing.T) {
 	})
 }
 
-// The sweep finds a pending request's window end in livePending, and still
-// in due as "p:<id>" for a request filed before livePending served it (one
-// filed before livePending existed is in due alone). Both expire once.
-func TestSweepSettlesWindowsFiledBefore(t *testing.T) {
+// The sweep finds a pending request's window end in livePending and a
+// grant's end in due ("g:<id>"), and settling each removes it: once both have
+// ended, the expiry and the completion are recorded once and both indexes
+// are empty.
+func TestSweepEmptiesItsIndexes(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
-		lim := lockbox.Limits{PendingTTL: 50 * time.Millisecond, AccessTTL: time.Hour, MaxAccessTTL: time.Hour}
+		lim := lockbox.Limits{PendingTTL: 50 * time.Millisecond, AccessTTL: 50 * time.Millisecond, MaxAccessTTL: 50 * time.Millisecond}
 		now := time.Now().Truncate(time.Millisecond)
 		s := redisstore.New(b.rdb, lim)
 		ten := tenant(t)
-		current, before, oldest := file(t, s, ten, "eng-1", now), file(t, s, ten, "eng-2", now), file(t, s, ten, "eng-3", now)
+		expiring, granted := file(t, s, ten, "eng-1", now), file(t, s, ten, "eng-2", now)
+		_, err := s.Act(ctx, ten, granted.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, now))
+		require.NoError(t, err)
 		prefix := "lb:{" + ten + "}:"
 		due, live := prefix+"due", prefix+"live:pending"
-		n, err := b.rdb.ZCard(ctx, due).Result()
-		require.NoError(t, err)
-		assert.Zero(t, n, "a new request's window end is kept in livePending alone")
-		end := float64(now.Add(lim.PendingTTL).UnixMilli())
-		require.NoError(t, b.rdb.ZAdd(ctx, due, redis.Z{Score: end, Member: "p:" + before.RequestID}, redis.Z{Score: end, Member: "p:" + oldest.RequestID}).Err())
-		require.NoError(t, b.rdb.ZRem(ctx, live, oldest.RequestID).Err())
+		members := func(key string) []string {
+			m, err := b.rdb.ZRange(ctx, key, 0, -1).Result()
+			require.NoError(t, err)
+			return m
+		}
+		assert.Equal(t, []string{"g:" + granted.RequestID}, members(due), "due holds grants alone")
+		assert.Equal(t, []string{expiring.RequestID}, members(live))
 		if b.mini != nil {
 			b.mini.FastForward(time.Second)
 		} else {
@@ -469,17 +473,9 @@ func TestSweepSettlesWindowsFiledBefore(t *testing.T) {
 
 		res, err := s.Sweep(ctx, ten, now.Add(time.Second))
 		require.NoError(t, err)
-		assert.Equal(t, lockbox.SweepResult{Expired: 3}, res)
-		for _, r := range []lockbox.Request{current, before, oldest} {
-			got, err := s.Get(ctx, ten, r.RequestID)
-			require.NoError(t, err)
-			assert.Equal(t, lockbox.StatusExpired, got.Status)
-		}
-		for _, key := range []string{due, live} {
-			n, err := b.rdb.ZCard(ctx, key).Result()
-			require.NoError(t, err)
-			assert.Zero(t, n, key)
-		}
+		assert.Equal(t, lockbox.SweepResult{Expired: 1, Completed: 1}, res)
+		assert.Empty(t, members(due))
+		assert.Empty(t, members(live))
 		res, err = s.Sweep(ctx, ten, now.Add(time.Second))
 		require.NoError(t, err)
 		assert.Equal(t, lockbox.SweepResult{}, res, "a second sweep finds nothing")

@@ -37,8 +37,7 @@ func (s *Store) Tenants(ctx context.Context) ([]string, error) {
 func (s *Store) Sweep(ctx context.Context, tenant string, now time.Time) (lockbox.SweepResult, error) {
 	var res lockbox.SweepResult
 	k := keysFor(tenant)
-	// due's members are "g:<id>", and "p:<id>" for requests filed before
-	// livePending served the sweep.
+	// due's members are "g:<id>".
 	if err := s.sweepIndex(ctx, k, k.of("livePending", ""), func(m string) string { return m }, now, &res); err != nil {
 		return res, err
 	}

@@ -9,13 +9,13 @@
 -- Returns {"expire"} | {"complete"} | {"notdue"} | {"none"}.
 local id = A.id
 local f = redis.call('HMGET', KEYS[1], unpack(F))
-local action, live, member = 'expire', key('pending', id), 'p:' .. id
+local action, live = 'expire', key('pending', id)
 local tr = transition(action)
 if f[F.status] ~= tr.from then
-  action, live, member = 'complete', key('grant', id), 'g:' .. id
+  action, live = 'complete', key('grant', id)
   tr = transition(action)
   if f[F.status] ~= tr.from then
-    redis.call('ZREM', key('due'), 'p:' .. id, 'g:' .. id)
+    redis.call('ZREM', key('due'), 'g:' .. id)
     redis.call('ZREM', key('livePending'), id)
     return {'none'}
   end
@@ -24,12 +24,12 @@ if redis.call('EXISTS', live) == 1 then return {'notdue'} end
 redis.call('HSET', KEYS[1], 'status', tr.to)
 redis.call('ZREM', key('status', tr.from), id)
 redis.call('ZADD', key('status', tr.to), f[F.seq], id)
-redis.call('ZREM', key('due'), member)
 if action == 'expire' then
   redis.call('ZREM', key('livePending'), id)
   redis.call('ZREM', key('liveReqPend', f[F.requesterKey]), id)
   dropTimers(id, f[F.remind])
 else
+  redis.call('ZREM', key('due'), 'g:' .. id)
   redis.call('ZREM', key('liveGrants', f[F.requesterKey]), id)
   redis.call('ZREM', key('timers'), 'ending:' .. id)
 end

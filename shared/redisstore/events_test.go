@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -71,24 +70,6 @@ func TestScriptsWriteTheEventLayout(t *testing.T) {
 			Actor: lockbox.Actor{Kind: lockbox.ActorApprover, ID: "alice"}, FromStatus: lockbox.StatusPending, ToStatus: lockbox.StatusDenied,
 			Reason: reason, SupportRequest: r.SupportRequest}, decodeEvent(t, ten, msgs[1]))
 	})
-}
-
-// A stream written before seqs were assigned at append: the first new event
-// continues after the exported head and the entries still waiting.
-func TestSeqContinuesAnEarlierStream(t *testing.T) {
-	b := miniBackend(t)
-	s := redisstore.New(b.rdb, lockbox.DefaultLimits)
-	ten := tenant(t)
-	v1 := "20:CreateLockboxRequest3:r-113:17957700001238:engineer5:eng-70:7:Pending0:0:"
-	for range 3 {
-		require.NoError(t, b.rdb.XAdd(ctx, &redis.XAddArgs{Stream: redisstore.EventsKey(ten), Values: []any{"v1", v1}}).Err())
-	}
-	require.NoError(t, b.rdb.HSet(ctx, "lb:{"+ten+"}:audit:head", "seq", 40, "hash", strings.Repeat("a", 64), "lastId", "1-1").Err())
-	file(t, s, ten, "eng-1", time.Now())
-	msgs, err := b.rdb.XRange(ctx, redisstore.EventsKey(ten), "-", "+").Result()
-	require.NoError(t, err)
-	require.Len(t, msgs, 4)
-	assert.Equal(t, uint64(44), decodeEvent(t, ten, msgs[3]).Seq, "40 exported, 3 waiting: the next is 44")
 }
 
 // Waiting events read newest first, between two positions, both left out.

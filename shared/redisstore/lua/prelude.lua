@@ -12,8 +12,6 @@
 -- event(op, id, timeMs, actorKind, actorId, from, to, reason, support)
 -- appends an audit event to the tenant's stream in EventField's layout and
 -- returns its seq: the tenant's event counter, incremented in the same step.
--- The first event of a stream written before seqs were assigned at append
--- continues after the exported head and the events still waiting.
 --
 -- apply(id, action, o) carries out an action on a request: the one
 -- implementation of every action a caller or a tenant's settings take, used
@@ -37,13 +35,6 @@ local function current(st, id)
 end
 local function event(op, id, t, actorKind, actorId, from, to, reason, support)
   local seq = redis.call('INCR', key('auditSeq'))
-  if seq == 1 then
-    local base = tonumber(redis.call('HGET', key('auditHead'), 'seq') or '0') + redis.call('XLEN', key('events'))
-    if base > 0 then
-      seq = base + 1
-      redis.call('SET', key('auditSeq'), seq)
-    end
-  end
   local s = string.format('%.0f', seq)
   from, to, reason, support = from or '', to or '', reason or '', support or ''
   -- One concatenation builds the netstrings (half the time of one per

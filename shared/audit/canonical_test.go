@@ -62,33 +62,6 @@ func TestSealMatchesReference(t *testing.T) {
 	require.Equal(t, uint64(42), r.Seq)
 }
 
-// Events a stream holds in the field-per-value layout written before
-// redisstore.EventField (without a seq) export as the same records, and the
-// current layout's events continue their seqs.
-func TestExportReadsTheEarlierEventLayout(t *testing.T) {
-	f := setup(t)
-	key := redisstore.EventsKey("contoso")
-	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC).UnixMilli()
-	require.NoError(t, f.rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: key, Values: []any{
-		"op", lockbox.OpCreate, "requestId", "r1", "time", at, "actorKind", "engineer", "actorId", "eng-7",
-		"from", "", "to", "Pending", "reason", "", "supportRequest", "INC-1"}}).Err())
-	require.NoError(t, f.rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: key, Values: []any{redisstore.EventField, redisstore.EncodeEvent(lockbox.Event{
-		Seq: 2, OperationName: lockbox.OpDeny, RequestID: "r1", Time: time.UnixMilli(at + 1), Actor: lockbox.Actor{Kind: lockbox.ActorApprover, ID: "alice"},
-		FromStatus: lockbox.StatusPending, ToStatus: lockbox.StatusDenied, Reason: "no: 2 of them", SupportRequest: "INC-1"})}}).Err())
-
-	res, err := f.exp.ExportTenant(t.Context(), "contoso")
-	require.NoError(t, err)
-	require.Equal(t, 2, res.Exported)
-	body, err := f.bkt.Get(t.Context(), res.Objects[0])
-	require.NoError(t, err)
-	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
-	require.Len(t, lines, 2)
-	assert.Contains(t, lines[0], `"seq":1,"time":"2026-11-27T09:00:00.000Z","tenantId":"contoso","requestId":"r1","operationName":"CreateLockboxRequest","actor":{"kind":"engineer","id":"eng-7"},"fromStatus":"","toStatus":"Pending","reason":"","supportRequest":"INC-1"`)
-	assert.Contains(t, lines[1], `"seq":2,"time":"2026-11-27T09:00:00.001Z","tenantId":"contoso","requestId":"r1","operationName":"DenyLockboxRequest","actor":{"kind":"approver","id":"alice"},"fromStatus":"Pending","toStatus":"Denied","reason":"no: 2 of them"`)
-	_, err = Verify(t.Context(), f.bkt, "contoso", testPub)
-	require.NoError(t, err)
-}
-
 // A malformed entry stops the export before anything is written.
 func TestExportRefusesAMalformedEvent(t *testing.T) {
 	f := setup(t)

@@ -30,21 +30,12 @@ func TestEventEncoding(t *testing.T) {
 		_, err := redisstore.DecodeEntry("contoso", []any{redisstore.EventField, bad})
 		assert.Error(t, err, "%q", bad)
 	}
-}
-
-// Entries of the layouts before seqs were assigned at append are still read,
-// with seq 0 (the exporter numbers them).
-func TestEarlierEventLayouts(t *testing.T) {
-	v1 := "18:DenyLockboxRequest3:r-113:17957700001238:approver5:alice7:Pending6:Denied2:no0:"
-	got, err := redisstore.DecodeEntry("contoso", []any{"v1", v1})
-	require.NoError(t, err)
-	assert.Equal(t, lockbox.Event{OperationName: lockbox.OpDeny, RequestID: "r-1", Time: time.UnixMilli(1795770000123).UTC(), TenantID: "contoso",
-		Actor: lockbox.Actor{Kind: lockbox.ActorApprover, ID: "alice"}, FromStatus: lockbox.StatusPending, ToStatus: lockbox.StatusDenied, Reason: "no"}, got)
-	fields := []any{"op", lockbox.OpCreate, "requestId", "r-2", "time", "1795770000000", "actorKind", "engineer", "actorId", "eng-7", "to", "Pending"}
-	got, err = redisstore.DecodeEntry("contoso", fields)
-	require.NoError(t, err)
-	assert.Equal(t, lockbox.OpCreate, got.OperationName)
-	assert.Equal(t, uint64(0), got.Seq)
+	// An entry in any other layout is malformed too.
+	for _, fields := range [][]any{{"v1", s}, {redisstore.EventField, s, "reason", "x"}, {redisstore.EventField, []byte(s)},
+		{"op", lockbox.OpCreate, "requestId", "r-2", "time", "1795770000000", "actorKind", "engineer", "actorId", "eng-7"}} {
+		_, err := redisstore.DecodeEntry("contoso", fields)
+		assert.Error(t, err, "%q", fields)
+	}
 }
 
 // What the scripts write is what the exporter reads, whatever the reason

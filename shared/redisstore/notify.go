@@ -275,16 +275,25 @@ func decodeDelivery(tenant, id string, rec map[string]string) lockbox.Delivery {
 // netstrings splits s, n values written as length:bytes.
 func netstrings(s string, n int) ([]string, error) {
 	out := make([]string, n)
-	for i := range n {
+	if err := splitNetstrings(out, s); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// splitNetstrings splits s, len(out) values written as length:bytes, into
+// out.
+func splitNetstrings(out []string, s string) error {
+	for i := range out {
 		size, rest, ok := strings.Cut(s, ":")
 		l, err := strconv.Atoi(size)
 		if !ok || err != nil || l < 0 || l > len(rest) {
-			return nil, fmt.Errorf("value %d of %d is malformed", i+1, n)
+			return fmt.Errorf("value %d of %d is malformed", i+1, len(out))
 		}
 		out[i], s = rest[:l], rest[l:]
 	}
 	if s != "" {
-		return nil, errors.New("more values than the layout has")
+		return errors.New("more values than the layout has")
 	}
-	return out, nil
+	return nil
 }

@@ -326,34 +326,49 @@ func TestUnavailable(t *testing.T) {
 	assert.Equal(t, lockbox.KindUnavailable, lockbox.KindOf(err), "list: %v", err)
 }
 
-// Each transition is one round trip to Redis (scripts already loaded).
+// Each transition is one round trip to Redis (scripts already loaded), and
+// succeeds: a failed call would count one too.
 func TestRoundTrips(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
 		ten := tenant(t)
 		// Warm the script cache, as a running function has.
 		r := file(t, s, ten, "eng-1", time.Now())
-		_, _ = s.Act(ctx, ten, r.RequestID, lockboxtest.Decision(lockbox.ActionDeny, "alice", "warm", nil, time.Now()))
-		_, _ = s.List(ctx, lockbox.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 10})
+		_, err := s.Act(ctx, ten, r.RequestID, lockboxtest.Decision(lockbox.ActionDeny, "alice", "warm", nil, time.Now()))
+		require.NoError(t, err)
+		_, err = s.List(ctx, lockbox.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 10})
+		require.NoError(t, err)
 
-		count := func(f func()) int64 {
+		count := func(f func() error) int64 {
 			before := b.trip.n.Load()
-			f()
+			require.NoError(t, f())
 			return b.trip.n.Load() - before
 		}
-		var a, d lockbox.Request
-		assert.EqualValues(t, 1, count(func() { a = file(t, s, ten, "eng-1", time.Now()) }), "create")
-		d = file(t, s, ten, "eng-1", time.Now())
-		assert.EqualValues(t, 1, count(func() {
-			_, _ = s.Act(ctx, ten, a.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, time.Now()))
+		var a lockbox.Request
+		assert.EqualValues(t, 1, count(func() error { a = file(t, s, ten, "eng-1", time.Now()); return nil }), "create")
+		d := file(t, s, ten, "eng-1", time.Now())
+		assert.EqualValues(t, 1, count(func() error {
+			got, err := s.Act(ctx, ten, a.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, time.Now()))
+			if err == nil && got.Status != lockbox.StatusApproved {
+				err = fmt.Errorf("approve left %s", got.Status)
+			}
+			return err
 		}), "approve")
-		assert.EqualValues(t, 1, count(func() {
-			_, _ = s.Act(ctx, ten, d.RequestID, lockboxtest.Decision(lockbox.ActionDeny, "alice", "no", nil, time.Now()))
+		assert.EqualValues(t, 1, count(func() error {
+			got, err := s.Act(ctx, ten, d.RequestID, lockboxtest.Decision(lockbox.ActionDeny, "alice", "no", nil, time.Now()))
+			if err == nil && got.Status != lockbox.StatusDenied {
+				err = fmt.Errorf("deny left %s", got.Status)
+			}
+			return err
 		}), "deny")
-		assert.EqualValues(t, 1, count(func() {
-			_, _ = s.List(ctx, lockbox.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 50})
+		assert.EqualValues(t, 1, count(func() error {
+			p, err := s.List(ctx, lockbox.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 50})
+			if err == nil && len(p.Requests) != 3 {
+				err = fmt.Errorf("list found %d requests, not 3", len(p.Requests))
+			}
+			return err
 		}), "list")
-		assert.EqualValues(t, 1, count(func() { _, _ = s.Get(ctx, ten, a.RequestID) }), "get")
+		assert.EqualValues(t, 1, count(func() error { _, err := s.Get(ctx, ten, a.RequestID); return err }), "get")
 	})
 }
 

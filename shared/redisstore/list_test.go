@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -167,10 +168,15 @@ func TestListCursorBinding(t *testing.T) {
 	}
 }
 
+// pageBytes is the bound on a list page's record bytes that the
+// architecture promises (DefaultMaxPageBytes).
+const pageBytes = 1 << 20
+
 // A page is bounded by bytes as well as by count: fifty records of the
 // largest body, all '<' (which JSON with HTML escaping would store six times
 // larger), are stored as they are, and a page of them returns early with a
-// cursor, allocating a bounded amount whatever the records hold.
+// cursor, holding at most 1 MiB of records and one more, whatever the
+// records hold.
 func TestListPageIsBoundedByBytes(t *testing.T) {
 	b := miniBackend(t)
 	s := redisstore.New(b.rdb, lockbox.DefaultLimits)
@@ -198,20 +204,51 @@ func TestListPageIsBoundedByBytes(t *testing.T) {
 	require.NoError(t, err)
 	runtime.ReadMemStats(&after)
 	require.NotEmpty(t, p.Next, "the page ends early, with a cursor")
-	assert.Less(t, len(p.Requests), 50)
-	assert.GreaterOrEqual(t, len(p.Requests), 10)
+	require.NotEmpty(t, p.Requests, "a page holds at least one record")
+	require.NoError(t, checkPageBytes(b, ten, p, pageBytes))
 	allocated := after.TotalAlloc - before.TotalAlloc
 	t.Logf("a page of %d records allocated %.1f MB", len(p.Requests), float64(allocated)/1e6)
 	assert.Less(t, allocated, uint64(24<<20), "a page allocates far less than a function's 64 MiB")
+
+	// The check fails a page of a store whose bound is larger.
+	wide := redisstore.New(b.rdb, lockbox.DefaultLimits)
+	wide.MaxPageBytes = 5 << 19 // 2.5 MiB
+	wp, err := wide.List(ctx, lockbox.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 50})
+	require.NoError(t, err)
+	assert.Error(t, checkPageBytes(b, ten, wp, pageBytes), "a page of %d records passes the check", len(wp.Requests))
 
 	// The cursor walks the rest, and every record is seen once.
 	seen := len(p.Requests)
 	for p.Next != "" {
 		p, err = s.List(ctx, lockbox.Query{Scope: lockbox.Scope{TenantID: ten}, Limit: 50, Cursor: p.Next})
 		require.NoError(t, err)
+		require.NoError(t, checkPageBytes(b, ten, p, pageBytes))
 		seen += len(p.Requests)
 	}
 	assert.Equal(t, 50, seen)
+}
+
+// checkPageBytes fails unless the records of page p of tenant hold at most
+// limit bytes plus one record (the largest of the page): a page ends once
+// its records reach the bound. A record's bytes are counted as the list
+// script counts them: the lengths of its values.
+func checkPageBytes(b backend, tenant string, p lockbox.Page, limit int) error {
+	total, largest := 0, 0
+	for _, r := range p.Requests {
+		rec, err := b.rdb.HGetAll(ctx, "lb:{"+tenant+"}:req:"+r.RequestID).Result()
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, v := range rec {
+			n += len(v)
+		}
+		total, largest = total+n, max(largest, n)
+	}
+	if total > limit+largest {
+		return fmt.Errorf("a page of %d records holds %d bytes of records, more than %d and one record of %d", len(p.Requests), total, limit, largest)
+	}
+	return nil
 }
 
 func firstID(t *testing.T, s *redisstore.Store, tenant string) string {

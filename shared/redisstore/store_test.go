@@ -202,32 +202,53 @@ func TestDecisionRace(t *testing.T) {
 	})
 }
 
-// An approval racing the expiry sweep at the end of the window: exactly one
-// of them takes effect, never both.
+// Approvals racing the expiry sweep at the end of the window: for each
+// request exactly one of them takes effect, never both. Each approval is
+// sent at its request's window end plus an offset: most within 4 ms of it,
+// racing the sweep; those of the first requests filed 300 ms after it (the
+// expiry wins) and those of the last filed 600 ms before it (the approval
+// wins), so that every run sees both outcomes. The margins are wide for a
+// loaded machine under the race detector, where a call has been seen to
+// take 200 ms.
 func TestApproveSweepRace(t *testing.T) {
 	t.Run("redis-server", func(t *testing.T) {
 		b := requireRealBackend(t) // needs the real clock to race against the TTL
-		lim := lockbox.Limits{PendingTTL: 50 * time.Millisecond, AccessTTL: time.Hour, MaxAccessTTL: time.Hour}
+		lim := lockbox.Limits{PendingTTL: time.Second, AccessTTL: time.Hour, MaxAccessTTL: time.Hour}
 		s := redisstore.New(b.rdb, lim)
 		s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30} // one engineer, 40 grants
 		ten := tenant(t)
-		const n = 40
+		const n, anchors = 40, 4
+		warmUp(t, s, n)
 		reqs := make([]lockbox.Request, n)
 		for i := range reqs {
 			reqs[i] = file(t, s, ten, "eng-1", time.Now())
 		}
+		offset := func(i int) time.Duration {
+			switch {
+			case i < anchors:
+				return 300 * time.Millisecond
+			case i >= n-anchors:
+				return -600 * time.Millisecond
+			}
+			return time.Duration(i%9-4) * time.Millisecond
+		}
 		approved := make([]bool, n)
-		deadline := reqs[0].ExpirationDateTime
-		time.Sleep(time.Until(deadline) - 3*time.Millisecond)
 		var wg sync.WaitGroup
 		for i := range reqs {
 			wg.Go(func() {
+				time.Sleep(time.Until(reqs[i].ExpirationDateTime.Add(offset(i))))
 				_, err := s.Act(ctx, ten, reqs[i].RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, time.Now()))
-				approved[i] = err == nil
+				switch {
+				case err == nil:
+					approved[i] = true
+				case lockbox.KindOf(err) != lockbox.KindConflict:
+					t.Errorf("approve %d: %v", i, err)
+				}
 			})
 		}
+		end := reqs[n-1].ExpirationDateTime.Add(100 * time.Millisecond)
 		wg.Go(func() {
-			for time.Now().Before(deadline.Add(100 * time.Millisecond)) {
+			for time.Now().Before(end) {
 				if _, err := s.Sweep(ctx, ten, time.Now()); err != nil {
 					t.Error(err)
 					return
@@ -246,18 +267,13 @@ func TestApproveSweepRace(t *testing.T) {
 			decided[e.RequestID] = append(decided[e.RequestID], e.OperationName)
 		}
 		wonApprove := 0
-		for _, ok := range approved {
-			if ok {
-				wonApprove++
-			}
-		}
-		t.Logf("%d of %d approvals beat the expiry", wonApprove, n)
 		for i, r := range reqs {
 			got, err := s.Get(ctx, ten, r.RequestID)
 			require.NoError(t, err)
 			ops := decided[r.RequestID]
 			require.Len(t, ops, 2, "request %d: create plus exactly one outcome, got %v", i, ops)
 			if approved[i] {
+				wonApprove++
 				assert.Equal(t, lockbox.OpApprove, ops[1])
 				assert.Equal(t, lockbox.StatusApproved, got.Status)
 			} else {
@@ -265,7 +281,33 @@ func TestApproveSweepRace(t *testing.T) {
 				assert.Equal(t, lockbox.StatusExpired, got.Status)
 			}
 		}
+		t.Logf("%d of %d approvals beat the expiry", wonApprove, n)
+		assert.Positive(t, wonApprove, "no approval won")
+		assert.Less(t, wonApprove, n, "no expiry won")
+		for i := range anchors {
+			assert.False(t, approved[i], "an approval 300 ms after the window's end won (request %d)", i)
+			assert.True(t, approved[n-1-i], "an approval 600 ms before the window's end lost (request %d)", n-1-i)
+		}
 	})
+}
+
+// warmUp readies what n concurrent approvals use, as a running function
+// has: n connections in the pool and the act script in Redis's cache.
+func warmUp(t *testing.T, s *redisstore.Store, n int) {
+	t.Helper()
+	ten := tenant(t)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if _, err := s.Get(ctx, ten, "none"); lockbox.KindOf(err) != lockbox.KindNotFound {
+				t.Errorf("warm up: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	r := file(t, s, ten, "eng-1", time.Now())
+	_, err := s.Act(ctx, ten, r.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, time.Now()))
+	require.NoError(t, err)
 }
 
 // Concurrent retries of one create with one Idempotency-Key file exactly one

@@ -4,11 +4,15 @@
 //
 // Every key of a tenant carries the hash tag {tenant} ("lb:{t}:…", named in
 // keys.go), so every script touches one slot and runs unchanged on Redis
-// Cluster. Every transition is one Lua script (scripts.go): one round trip
-// that checks the state and the TTL keys, writes the record, moves the
-// indexes and appends the audit event with its seq, or does nothing at all.
-// The scripts share a prelude rendered from the domain's names and
-// transition table (prelude.go).
+// Cluster. Every transition is one Lua script (lua/, declared in
+// scripts.go): one round trip that checks the state and the TTL keys, writes
+// the record, moves the indexes and appends the audit event with its seq, or
+// does nothing at all. The scripts share a prelude rendered from the
+// domain's names and transition table (prelude.go), and read their arguments
+// and record fields by name, resolved when the package loads (lua.go). They
+// are the implementation of the lifecycle: lockbox.Apply and lockbox.Settle
+// are its specification in Go, which no production code runs, and the
+// lifecycle scenarios (TestScenarios) hold the scripts to it.
 package redisstore
 
 import (

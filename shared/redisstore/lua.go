@@ -58,21 +58,37 @@ type luaScript[T argList] struct {
 	src string // as rendered
 }
 
-// Run runs the script with EVALSHA, and loads it with EVAL if Redis does
-// not have it.
+// Run runs the script with the arguments a: see scriptCall.Run.
 func (l luaScript[T]) Run(ctx context.Context, c redis.Scripter, keys []string, a T) *redis.Cmd {
-	return l.s.Run(ctx, c, keys, a.args()...)
+	return l.With(a).Run(ctx, c, keys)
 }
 
-// EvalSha runs the script with EVALSHA only (in a pipeline, whose caller
-// handles NOSCRIPT).
-func (l luaScript[T]) EvalSha(ctx context.Context, c redis.Scripter, keys []string, a T) *redis.Cmd {
-	return l.s.EvalSha(ctx, c, keys, a.args()...)
-}
+// With returns the call of the script with the arguments a, for a caller
+// that sends it more than once (a pipeline, then a reload): a call holds
+// ARGV, built once, and no copy of a.
+func (l luaScript[T]) With(a T) scriptCall { return scriptCall{s: l.s, argv: a.args()} }
 
 // Load loads the script into Redis's script cache.
 func (l luaScript[T]) Load(ctx context.Context, c redis.Scripter) *redis.StringCmd {
 	return l.s.Load(ctx, c)
+}
+
+// A scriptCall is a script with its ARGV.
+type scriptCall struct {
+	s    *redis.Script
+	argv []any
+}
+
+// Run runs the script with EVALSHA, and loads it with EVAL if Redis does
+// not have it.
+func (c scriptCall) Run(ctx context.Context, rc redis.Scripter, keys []string) *redis.Cmd {
+	return c.s.Run(ctx, rc, keys, c.argv...)
+}
+
+// EvalSha runs the script with EVALSHA only (in a pipeline, whose caller
+// handles NOSCRIPT).
+func (c scriptCall) EvalSha(ctx context.Context, rc redis.Scripter, keys []string) *redis.Cmd {
+	return c.s.EvalSha(ctx, rc, keys, c.argv...)
 }
 
 // loadScript renders lua/<file>, which takes the arguments of T and reads

@@ -107,16 +107,16 @@ func (s *Store) PutSettings(ctx context.Context, tenant string, next lockbox.Set
 	}
 	k := keysFor(tenant)
 	keys := []string{k.of("settings", "")}
-	args := settingsArgs{Prefix: string(k), Expected: ifVersion, Doc: doc, Version: next.Version, NowMs: ms(now),
-		ActorKind: string(actor.Kind), ActorID: actor.ID, Reason: reason}
+	call := putSettingsScript.With(settingsArgs{Prefix: string(k), Expected: ifVersion, Doc: doc, Version: next.Version,
+		NowMs: ms(now), ActorKind: string(actor.Kind), ActorID: actor.ID, Reason: reason})
 	var out *redis.Cmd
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		out = putSettingsScript.EvalSha(ctx, p, keys, args)
+		out = call.EvalSha(ctx, p, keys)
 		p.SAdd(ctx, TenantsKey, tenant) // its event must be exported
 		return nil
 	})
 	if err != nil && redis.HasErrorPrefix(out.Err(), "NOSCRIPT") {
-		out = putSettingsScript.Run(ctx, s.rdb, keys, args)
+		out = call.Run(ctx, s.rdb, keys)
 		if err = out.Err(); err == nil {
 			err = s.rdb.SAdd(ctx, TenantsKey, tenant).Err()
 		}

@@ -121,7 +121,7 @@ func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.Auto
 		idemHash, idemVal = idem.KeyHash, idem.BodyHash+":"+r.RequestID
 	}
 	requesterKey := lockbox.UserKey(r.Requester.ID)
-	args := createArgs{Prefix: string(k), ID: r.RequestID, Doc: doc, CreatedMs: ms(r.CreatedDateTime),
+	call := createScript.With(createArgs{Prefix: string(k), ID: r.RequestID, Doc: doc, CreatedMs: ms(r.CreatedDateTime),
 		ExpMs: ms(r.ExpirationDateTime), PendingTTLMs: r.ExpirationDateTime.Sub(r.CreatedDateTime).Milliseconds(),
 		Requester: r.Requester.ID, RequesterKey: requesterKey, Canonical: lockbox.CanonicalID(r.Requester.ID),
 		FiledBy: r.FiledBy, Duration: r.Duration, GrantMs: r.Grant.Milliseconds(), Support: r.SupportRequest,
@@ -130,17 +130,17 @@ func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.Auto
 		MaxRequesterPending: s.Caps.MaxPendingPerRequester, MaxGrants: s.Caps.MaxActiveGrantsPerRequester,
 		Version: version, Required: r.RequiredApprovals, MaxGrantMs: r.MaxGrant.Milliseconds(),
 		AutoAction: string(auto.Action), AutoActor: auto.ActorID, AutoReason: auto.Reason,
-		MaxAccessMs: s.limits.MaxAccessTTL.Milliseconds(), Remind: joinMs(r.Reminders), EscalateMs: r.EscalateAfter.Milliseconds()}
+		MaxAccessMs: s.limits.MaxAccessTTL.Milliseconds(), Remind: joinMs(r.Reminders), EscalateMs: r.EscalateAfter.Milliseconds()})
 	keys := []string{k.req(r.RequestID)}
 
 	var out *redis.Cmd
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		out = createScript.EvalSha(ctx, p, keys, args)
+		out = call.EvalSha(ctx, p, keys)
 		p.SAdd(ctx, TenantsKey, r.TenantID)
 		return nil
 	})
 	if err != nil && redis.HasErrorPrefix(out.Err(), "NOSCRIPT") {
-		out = createScript.Run(ctx, s.rdb, keys, args)
+		out = call.Run(ctx, s.rdb, keys)
 		if err = out.Err(); err == nil {
 			err = s.rdb.SAdd(ctx, TenantsKey, r.TenantID).Err()
 		}

@@ -64,7 +64,7 @@ func (s *Store) sweepIndex(ctx context.Context, k keys, index string, idOf func(
 		_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, member := range due {
 				id := idOf(member)
-				cmds[i] = settleScript.EvalSha(ctx, p, []string{k.req(id)}, settleArgs{Prefix: string(k), ID: id, NowMs: ms(now)})
+				cmds[i] = settleScript.With(settleArgs{Prefix: string(k), ID: id, NowMs: ms(now)}).EvalSha(ctx, p, []string{k.req(id)})
 			}
 			return nil
 		})

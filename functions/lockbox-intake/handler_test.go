@@ -1,9 +1,11 @@
 package function
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 	"github.com/stretchr/testify/assert"
@@ -251,4 +253,55 @@ func (w *world) retarget(t *testing.T, from, to, fixture string) handler.Request
 	req := w.delivery(t, from, fixture)
 	req.Header.Set(httpapi.HeaderPath, "/"+to)
 	return req
+}
+
+// A captured delivery of a vendor that signs the body only (Jira, GitHub,
+// ServiceNow's HMAC) sent again with a new delivery id, once the 15-minute
+// replay memory has ended, files nothing: the same signed body is the same
+// delivery for as long as a request may stay pending. It used to file a
+// second request.
+func TestSameBodyUnderANewDeliveryIDFilesNothing(t *testing.T) {
+	for _, c := range []struct{ source, header string }{
+		{"jira", intake.HeaderJiraDelivery}, {"github", intake.HeaderGitHubDelivery},
+	} {
+		t.Run(c.source, func(t *testing.T) {
+			w := setup(t)
+			first := w.delivery(t, c.source, fixtures.Source(c.source)+"-created")
+			resp := w.call(first)
+			require.Equal(t, http.StatusCreated, resp.StatusCode, string(resp.Body))
+			r := apitest.Decode[lockbox.Request](t, resp)
+
+			for _, later := range []time.Duration{16 * time.Minute, 90 * time.Hour} {
+				w.e.Advance(later - w.e.Now.Sub(r.CreatedDateTime))
+				again := w.delivery(t, c.source, fixtures.Source(c.source)+"-created")
+				again.Header.Set(c.header, "00000000-0000-4000-8000-"+fmt.Sprintf("%012d", int(later.Minutes())))
+				before := w.e.SnapshotWithoutReplayMarkers()
+				resp = w.call(again)
+				require.Equal(t, http.StatusOK, resp.StatusCode, "%s later: %s", later, resp.Body)
+				assert.Equal(t, r.RequestID, apitest.Decode[lockbox.Request](t, resp).RequestID, "%s later: the first request", later)
+				assert.Equal(t, before, w.e.SnapshotWithoutReplayMarkers(), "%s later: nothing filed", later)
+			}
+		})
+	}
+}
+
+// The same close, sent again with a new delivery id after the replay
+// memory ended, answers its first outcome and changes nothing.
+func TestSameCloseUnderANewDeliveryID(t *testing.T) {
+	w := setup(t)
+	resp := w.call(w.delivery(t, "jira", "jira-created"))
+	require.Equal(t, http.StatusCreated, resp.StatusCode, string(resp.Body))
+	r := apitest.Decode[lockbox.Request](t, resp)
+	resp = w.call(w.delivery(t, "jira", "jira-resolved"))
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
+	w.e.Advance(time.Hour)
+	again := w.delivery(t, "jira", "jira-resolved")
+	again.Header.Set(intake.HeaderJiraDelivery, "00000000-0000-4000-8000-000000000060")
+	before := w.e.Snapshot()
+	resp = w.call(again)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
+	res := apitest.Decode[api.IntakeResult](t, resp)
+	assert.Equal(t, []string{r.RequestID}, res.Canceled)
+	assert.True(t, res.Replayed)
+	assert.Equal(t, before, w.e.Snapshot())
 }

@@ -31,20 +31,20 @@ type Store interface {
 	// case supportRequest, with their effective status (at most 100).
 	// Errors: KindUnavailable.
 	ByTicket(ctx context.Context, tenant, supportRequest string) ([]Request, error)
-	// Check answers whether the engineer with key requesterKey holds, in
+	// Check answers whether the engineer requester (a token's sub) holds, in
 	// tenant, a live grant naming in.ResourceID whose level covers
 	// in.AccessLevel, as of now, and counts an allowed check toward that
 	// grant's usage (the first use of each resource recorded as
 	// UseLockboxGrant), or records a refusal (RefuseLockboxAccess, at most
 	// one per engineer, resource and minute), all in one atomic step.
 	// Errors: KindUnavailable.
-	Check(ctx context.Context, tenant, requesterKey string, in CheckInput, now time.Time) (CheckResult, error)
+	Check(ctx context.Context, tenant, requester string, in CheckInput, now time.Time) (CheckResult, error)
 	// IssueCredential records credential c for request id of tenant, filed
-	// for the engineer with key requesterKey, while its grant is live
+	// for the engineer requester (a token's sub), while its grant is live
 	// (IssueLockboxCredential), and returns the request.
 	// Errors: KindNotFound (also another engineer's request),
 	// KindForbidden (ErrGrantNotLive), KindUnavailable.
-	IssueCredential(ctx context.Context, tenant, id, requesterKey string, c Credential, now time.Time) (Request, error)
+	IssueCredential(ctx context.Context, tenant, id, requester string, c Credential, now time.Time) (Request, error)
 	// Limits are the lifetimes the store applies.
 	Limits() Limits
 }

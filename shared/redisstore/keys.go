@@ -39,6 +39,7 @@ var keyNames = map[string]string{
 	"sendq":       "sendq",          // sorted set: deliveries to send by when (a claimed one: when its lease ends)
 	"dead":        "dead",           // sorted set: dead-lettered deliveries by when they failed for good
 	"mark":        "mark:",          // string + TTL: something done once and its outcome (+ name), e.g. a ticket's close
+	"refused":     "refused:",       // string + TTL: a refused check recorded this minute (+ requester key:sha1(resource):minute)
 }
 
 // keys builds the key names of one tenant.

@@ -51,6 +51,10 @@ func renderPrelude() string {
 		lit(lockbox.OpCreate), lit(lockbox.OpUpdateSettings), lit(string(lockbox.ActorEngineer)), lit(string(lockbox.ActorSystem)),
 		lit(lockbox.SystemActor))
 	w("local EVENT_FIELD, OUTBOX_FIELD = %s, %s", lit(EventField), lit(outboxField))
+	w("local OP_USE_GRANT, OP_REFUSE_ACCESS, OP_ISSUE_CREDENTIAL = %s, %s, %s", lit(lockbox.OpUseGrant), lit(lockbox.OpRefuseAccess),
+		lit(lockbox.OpIssueCredential))
+	w("local CODE_NO_GRANT, CODE_PENDING, CODE_ENDED, READ_LEVEL = %s, %s, %s, %s", lit(lockbox.CodeNoGrant),
+		lit(lockbox.CodePendingApproval), lit(lockbox.CodeGrantEnded), lit(strings.ToLower(lockbox.DefaultCheckLevel)))
 	b.WriteString(resolveFields(uncommented(luaSource("prelude.lua")), applyFields))
 	return b.String()
 }

@@ -24,6 +24,12 @@ var (
 	listScript = loadScript[listArgs]("list.lua")
 	// pruneMarkScript starts pruning an idle tenant (lua/prune_mark.lua).
 	pruneMarkScript = loadScript[pruneArgs]("prune_mark.lua")
+	// checkScript answers a forward-authentication check
+	// (lua/check.lua).
+	checkScript = loadScript[checkArgs]("check.lua", checkFields...)
+	// credentialScript records a credential issued for a grant
+	// (lua/credential.lua).
+	credentialScript = loadScript[credentialArgs]("credential.lua", credentialFields...)
 )
 
 // createArgs are the create script's arguments.
@@ -58,13 +64,16 @@ type createArgs struct {
 	MaxAccessMs         int64  `lua:"maxAccessMs"`         // the longest grant
 	Remind              string `lua:"remind"`              // reminders before the window's end (ms, comma-separated)
 	EscalateMs          int64  `lua:"escalateMs"`          // escalation after filing (ms, 0: none)
+	BodyHash            string `lua:"bodyHash"`            // a ticketing delivery's signed body's key ("" for none)
+	Resources           string `lua:"resources"`           // the resource ids, one a line (what a check looks for)
+	Level               string `lua:"level"`               // the access level asked for ("" for none)
 }
 
 func (a createArgs) args() []any {
 	return []any{a.Prefix, a.ID, a.Doc, a.CreatedMs, a.ExpMs, a.PendingTTLMs, a.Requester, a.RequesterKey, a.Canonical,
 		a.FiledBy, a.Duration, a.GrantMs, a.Support, a.IdemHash, a.IdemVal, a.IdemTTLMs, a.SigHash, a.SigTTLMs,
 		a.MaxPending, a.MaxRequesterPending, a.MaxGrants, a.Version, a.Required, a.MaxGrantMs, a.AutoAction,
-		a.AutoActor, a.AutoReason, a.MaxAccessMs, a.Remind, a.EscalateMs}
+		a.AutoActor, a.AutoReason, a.MaxAccessMs, a.Remind, a.EscalateMs, a.BodyHash, a.Resources, a.Level}
 }
 
 // actArgs are the act script's arguments.
@@ -136,3 +145,40 @@ type pruneArgs struct {
 }
 
 func (a pruneArgs) args() []any { return []any{a.Prefix} }
+
+// checkArgs are the check script's arguments.
+type checkArgs struct {
+	Prefix       string `lua:"prefix"`
+	RequesterKey string `lua:"requesterKey"` // the engineer's key
+	Canonical    string `lua:"canonical"`    // the engineer's canonical id (their requests' index)
+	Requester    string `lua:"requester"`    // the engineer's id as the audit log records it
+	Resource     string `lua:"resource"`     // the resource asked for
+	Level        string `lua:"level"`        // the access level asked for
+	Method       string `lua:"method"`       // the original request's method, recorded
+	URI          string `lua:"uri"`          // and its URI
+	NowMs        int64  `lua:"nowMs"`
+}
+
+func (a checkArgs) args() []any {
+	return []any{a.Prefix, a.RequesterKey, a.Canonical, a.Requester, a.Resource, a.Level, a.Method, a.URI, a.NowMs}
+}
+
+// checkFields are the record fields the check script reads.
+var checkFields = []string{"status", "resources", "level", "accessExpMs", "support"}
+
+// credentialArgs are the credential script's arguments.
+type credentialArgs struct {
+	Prefix       string `lua:"prefix"`
+	ID           string `lua:"id"`
+	RequesterKey string `lua:"requesterKey"` // the engineer's key: only their own request
+	Requester    string `lua:"requester"`    // the engineer's id as the audit log records it
+	What         string `lua:"what"`         // the event's reason: the certificate's serial and key
+	NowMs        int64  `lua:"nowMs"`
+}
+
+func (a credentialArgs) args() []any {
+	return []any{a.Prefix, a.ID, a.RequesterKey, a.Requester, a.What, a.NowMs}
+}
+
+// credentialFields are the record fields the credential script reads.
+var credentialFields = []string{"status", "requesterKey", "support"}

@@ -116,9 +116,12 @@ func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.Auto
 	if err != nil {
 		return r, false, nil, lockbox.Internal("encode request", err)
 	}
-	var idemHash, idemVal string
+	var idemHash, idemVal, bodyHash string
 	if idem := opts.Idempotency; idem != nil {
 		idemHash, idemVal = idem.KeyHash, idem.BodyHash+":"+r.RequestID
+	}
+	if same := opts.SameBody; same != nil {
+		bodyHash = same.KeyHash
 	}
 	requesterKey := lockbox.UserKey(r.Requester.ID)
 	call := createScript.With(createArgs{Prefix: string(k), ID: r.RequestID, Doc: doc, CreatedMs: ms(r.CreatedDateTime),
@@ -130,7 +133,8 @@ func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.Auto
 		MaxRequesterPending: s.Caps.MaxPendingPerRequester, MaxGrants: s.Caps.MaxActiveGrantsPerRequester,
 		Version: version, Required: r.RequiredApprovals, MaxGrantMs: r.MaxGrant.Milliseconds(),
 		AutoAction: string(auto.Action), AutoActor: auto.ActorID, AutoReason: auto.Reason,
-		MaxAccessMs: s.limits.MaxAccessTTL.Milliseconds(), Remind: joinMs(r.Reminders), EscalateMs: r.EscalateAfter.Milliseconds()})
+		MaxAccessMs: s.limits.MaxAccessTTL.Milliseconds(), Remind: joinMs(r.Reminders), EscalateMs: r.EscalateAfter.Milliseconds(),
+		BodyHash: bodyHash, Resources: strings.Join(r.ResourceIDs, "\n"), Level: r.AccessLevel})
 	keys := []string{k.req(r.RequestID)}
 
 	var out *redis.Cmd
@@ -283,6 +287,7 @@ func decode(rec map[string]string, pendingLive, grantLive bool) (lockbox.Request
 	}
 	r.Status = lockbox.EffectiveStatus(lockbox.Status(rec["status"]), pendingLive, grantLive)
 	r.AccessActive = r.Status == lockbox.StatusApproved
+	r.Usage = usage(rec, r.ResourceIDs)
 	return r, nil
 }
 

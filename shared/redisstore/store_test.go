@@ -411,6 +411,23 @@ func TestRoundTrips(t *testing.T) {
 			return err
 		}), "list")
 		assert.EqualValues(t, 1, count(func() error { _, err := s.Get(ctx, ten, a.RequestID); return err }), "get")
+		in := lockbox.CheckInput{TenantID: ten, ResourceID: "vm-1", AccessLevel: "Read", Method: "GET", URI: "/"}
+		_, err = s.Check(ctx, ten, "eng-1", in, time.Now()) // warm the script cache
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, count(func() error {
+			got, err := s.Check(ctx, ten, "eng-1", in, time.Now())
+			if err == nil && !got.Allowed {
+				err = fmt.Errorf("check refused: %s", got.Code)
+			}
+			return err
+		}), "an allowed check")
+		assert.EqualValues(t, 1, count(func() error {
+			got, err := s.Check(ctx, ten, "eng-2", in, time.Now())
+			if err == nil && got.Allowed {
+				err = fmt.Errorf("check allowed another engineer")
+			}
+			return err
+		}), "a refused check")
 	})
 }
 

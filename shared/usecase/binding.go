@@ -28,7 +28,7 @@ func (s *Service) Check(ctx context.Context, p lockbox.Principal, in lockbox.Che
 	if err := in.Validate(); err != nil {
 		return lockbox.CheckResult{}, err
 	}
-	res, err := s.Store.Check(ctx, in.TenantID, p.Key(), in, s.now())
+	res, err := s.Store.Check(ctx, in.TenantID, p.Subject, in, s.now())
 	if err != nil {
 		return lockbox.CheckResult{}, err
 	}
@@ -92,7 +92,7 @@ func (s *Service) IssueCredential(ctx context.Context, p lockbox.Principal, cfg 
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	serial := binary.BigEndian.Uint64(b[:]) >> 1
 	now := s.now().UTC().Truncate(time.Second)
-	r, err := s.Store.IssueCredential(ctx, in.TenantID, in.RequestID, p.Key(),
+	r, err := s.Store.IssueCredential(ctx, in.TenantID, in.RequestID, p.Subject,
 		lockbox.Credential{Serial: serial, Fingerprint: ssh.FingerprintSHA256(key)}, now)
 	if err != nil {
 		return Credential{}, err

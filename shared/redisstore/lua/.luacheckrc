@@ -8,6 +8,7 @@ read_globals = {
   "A", "F", "R", "S",
   "transition", "NOTE_CREATED", "NOTE_APPROVAL", "NOTE_REMINDER", "NOTE_ESCALATED", "NOTE_ENDING", "ENDING_NOTICE_MS",
   "OP_CREATE", "OP_SETTINGS", "ACTOR_ENGINEER", "ACTOR_SYSTEM", "SYSTEM_ACTOR", "EVENT_FIELD", "OUTBOX_FIELD",
+  "OP_USE_GRANT", "OP_REFUSE_ACCESS", "OP_ISSUE_CREDENTIAL", "CODE_NO_GRANT", "CODE_PENDING", "CODE_ENDED", "READ_LEVEL",
 }
 files["prelude.lua"] = {
   -- The scripts use them; luacheck sees one file at a time.

@@ -8,7 +8,9 @@
 -- With an idempotency key it then looks for a request filed under that key:
 -- the same body gets {"replay", id} (a retried delivery, even byte-identical
 -- and carrying a signature seen before, gets the original), another body the
--- idemReused refusal. A record of this very id already there means the
+-- idemReused refusal. A ticketing system's delivery is also looked for by
+-- the hash of its signed body (bodyHash): the same body under any delivery
+-- id gets {"replay", id} too. A record of this very id already there means the
 -- script ran before for this call (a client resending it after a dropped
 -- connection, as go-redis's cluster pipelines do): {"exists"}, and the call
 -- answers with that request. Then a signed delivery seen before is refused
@@ -38,6 +40,13 @@ if idemHash ~= '' then
     return {'replay', string.sub(prev, cut + 1)}
   end
 end
+if A.bodyHash ~= '' then
+  local prev = redis.call('GET', key('idem', A.bodyHash))
+  if prev then
+    seen()
+    return {'replay', string.sub(prev, string.find(prev, ':', 1, true) + 1)}
+  end
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
 if sigKey and redis.call('EXISTS', sigKey) == 1 then return fail('replayed') end
 local caps = {{key('livePending'), A.maxPending, 'pending'}, {key('liveReqPend', requesterKey), A.maxRequesterPending, 'requesterPending'},
@@ -49,7 +58,7 @@ end
 local seq = redis.call('INCR', key('seq'))
 redis.call('HSET', KEYS[1], 'doc', doc, 'status', S.Pending, 'seq', seq, 'requester', requester, 'requesterKey', requesterKey,
   'filedBy', filedBy, 'duration', A.duration, 'grantMs', A.grantMs, 'support', support, 'expMs', expMs,
-  'required', A.required, 'maxGrantMs', A.maxGrantMs, 'remind', A.remind)
+  'required', A.required, 'maxGrantMs', A.maxGrantMs, 'remind', A.remind, 'resources', A.resources, 'level', A.level)
 local timers = {}
 for offset in string.gmatch(A.remind, '[^,]+') do
   timers[#timers + 1] = ms(tonumber(expMs) - tonumber(offset))
@@ -76,5 +85,6 @@ else
   note(NOTE_CREATED, id, createdMs, ACTOR_ENGINEER, requester, '')
 end
 if idemHash ~= '' then redis.call('SET', key('idem', idemHash), idemVal, 'PX', A.idemTTLms) end
+if A.bodyHash ~= '' then redis.call('SET', key('idem', A.bodyHash), A.bodyHash .. ':' .. id, 'PX', A.idemTTLms) end
 seen()
 return {'created'}

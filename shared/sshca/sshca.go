@@ -25,7 +25,7 @@ type CA struct {
 
 // Parse reads the CA's keys from the secret lockbox-ssh-ca-key: one or more
 // OpenSSH private keys ("-----BEGIN OPENSSH PRIVATE KEY-----", as
-// `ssh-keygen -t ed25519 -N ''` writes them), the one that signs first.
+// `ssh-keygen -t ed25519 -N ”` writes them), the one that signs first.
 // Only unencrypted Ed25519 keys are accepted. Every problem is reported.
 func Parse(secret []byte) (*CA, error) {
 	var ca CA

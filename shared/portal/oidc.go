@@ -204,7 +204,7 @@ func (p *Portal) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	p.signIn(w, r, pr, "oidc", time.Time{})
+	p.signIn(w, r, pr, viaOIDC, "", time.Time{})
 }
 
 // exchange redeems code (with the PKCE verifier) and returns the person the

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -32,7 +33,12 @@ type session struct {
 	Subject  string         `json:"sub"`
 	TenantID string         `json:"tid"`
 	Roles    []lockbox.Role `json:"roles"`
-	Via      string         `json:"via"` // "token" or "oidc"
+	Via      string         `json:"via"` // viaToken or viaOIDC
+	// Cred is what the session re-checks its person with, sealed
+	// (sealCred) under a key only the browser's cookie gives: the token of
+	// a token sign-in, the refresh token of an OIDC one (none when the
+	// identity provider gave none).
+	Cred string `json:"cred,omitempty"`
 	// FormToken is the secret every POST form of the session carries.
 	FormToken string    `json:"csrf"`
 	Created   time.Time `json:"created"`
@@ -43,6 +49,39 @@ type session struct {
 	// Flash is a message for the next page, shown once.
 	Flash      string `json:"flash,omitempty"`
 	FlashError bool   `json:"flashError,omitempty"`
+}
+
+// How a session was started.
+const (
+	viaToken = "token" // the token sign-in form
+	viaOIDC  = "oidc"  // the customer's identity provider
+)
+
+// credPurpose binds a sealed credential to the kind of session.
+func (s *session) credPurpose() string { return "lockbox session credential: " + s.Via }
+
+// sealCred keeps cred in the session, sealed under a key derived from the
+// session id ("" keeps none).
+func (s *session) sealCred(cred string) error {
+	if cred == "" {
+		s.Cred = ""
+		return nil
+	}
+	sealed, err := seal(sessionSealKey(s.id), s.credPurpose(), []byte(cred))
+	if err != nil {
+		return lockbox.Internal("seal session credential", err)
+	}
+	s.Cred = sealed
+	return nil
+}
+
+// openCred returns the session's credential ("" for none).
+func (s *session) openCred() (string, error) {
+	if s.Cred == "" {
+		return "", nil
+	}
+	b, err := unseal([][]byte{sessionSealKey(s.id)}, s.credPurpose(), s.Cred)
+	return string(b), err
 }
 
 // principal is the session's person as the domain sees a bearer token's.
@@ -112,13 +151,51 @@ func (p *Portal) loadSession(r *http.Request) (*session, error) {
 	}
 	s.id = c.Value
 	now := p.d.Now()
-	if !now.Before(s.Seen.Add(p.cfg.IdleTimeout)) || !now.Before(s.Ends) {
+	ended := !now.Before(s.Seen.Add(p.cfg.IdleTimeout)) || !now.Before(s.Ends)
+	if !ended {
+		switch err := p.recheck(r, s); {
+		case errors.Is(err, errExpired):
+			ended = true
+		case err != nil:
+			return nil, err
+		}
+	}
+	if ended {
 		if err := p.d.Sessions.Delete(r.Context(), sessionKey(c.Value)); err != nil {
 			return nil, err
 		}
 		return nil, errExpired
 	}
 	return s, nil
+}
+
+// recheck confirms, at every use of s, that its person may still use the
+// portal as s says. A token session's token must still verify exactly as
+// the API verifies it (its exp, its key still in the secret) and name the
+// same person. errExpired when the session must end.
+func (p *Portal) recheck(r *http.Request, s *session) error {
+	switch s.Via {
+	case viaToken:
+		tok, err := s.openCred()
+		if err != nil || tok == "" {
+			p.d.Log.Warn("portal session ended: it keeps no token to verify", "tenantId", s.TenantID, "sub", s.Subject)
+			return errExpired
+		}
+		pr, err := p.d.Auth.Authenticate(http.Header{"Authorization": {"Bearer " + tok}}, nil, lockbox.KindUser)
+		if err != nil {
+			p.d.Log.Info("portal session ended: its token is refused", "tenantId", s.TenantID, "sub", s.Subject, "err", err)
+			return errExpired
+		}
+		if pr.Subject != s.Subject || pr.TenantID != s.TenantID || !slices.Equal(pr.Roles, s.Roles) {
+			p.d.Log.Warn("portal session ended: its token names another person", "tenantId", s.TenantID, "sub", s.Subject)
+			return errExpired
+		}
+		return nil
+	case viaOIDC:
+		return nil
+	}
+	p.d.Log.Warn("portal session ended: it was started in an unknown way", "via", truncate(s.Via, 20))
+	return errExpired
 }
 
 // saveSession stores s, seen now, for the rest of its lifetime: the idle
@@ -148,9 +225,10 @@ func (p *Portal) touch(r *http.Request, s *session) error {
 
 // startSession signs pr in: a new session with a fresh id and form token
 // (any session the browser had is deleted first, so an id never survives a
-// sign-in), and its cookie. It ends after the absolute timeout, or at
-// until when that is sooner (zero: no bound).
-func (p *Portal) startSession(w http.ResponseWriter, r *http.Request, pr lockbox.Principal, via string, until time.Time) error {
+// sign-in), keeping cred sealed (see session.Cred), and its cookie. It ends
+// after the absolute timeout, or at until when that is sooner (zero: no
+// bound).
+func (p *Portal) startSession(w http.ResponseWriter, r *http.Request, pr lockbox.Principal, via, cred string, until time.Time) error {
 	if c, err := r.Cookie(SessionCookie); err == nil && validToken(c.Value) {
 		if err := p.d.Sessions.Delete(r.Context(), sessionKey(c.Value)); err != nil {
 			return err
@@ -161,6 +239,9 @@ func (p *Portal) startSession(w http.ResponseWriter, r *http.Request, pr lockbox
 		FormToken: randomToken(), Created: now, Ends: now.Add(p.cfg.AbsoluteTimeout)}
 	if !until.IsZero() && until.Before(s.Ends) {
 		s.Ends = until
+	}
+	if err := s.sealCred(cred); err != nil {
+		return err
 	}
 	if err := p.saveSession(r, s); err != nil {
 		return err

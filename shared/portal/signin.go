@@ -94,8 +94,9 @@ func (p *Portal) tokenLogin(w http.ResponseWriter, r *http.Request) {
 		p.showLogin(w, r, http.StatusForbidden, "", "This token cannot sign you in: "+message(err, p.d.Log)+".")
 		return
 	}
-	// A session never outlives the token that started it.
-	p.signIn(w, r, pr, "token", tokenExpiry(tok))
+	// A session never outlives the token that started it: it ends at the
+	// token's exp, and keeps the token to verify it again at every use.
+	p.signIn(w, r, pr, viaToken, tok, tokenExpiry(tok))
 }
 
 // tokenExpiry reads the exp claim of a JWT that has been verified (zero
@@ -122,10 +123,10 @@ func tokenExpiry(tok string) time.Time {
 	return time.Unix(int64(exp), 0)
 }
 
-// signIn starts pr's session (ending at until, if sooner than the
-// absolute timeout) and opens the landing page.
-func (p *Portal) signIn(w http.ResponseWriter, r *http.Request, pr lockbox.Principal, via string, until time.Time) {
-	if err := p.startSession(w, r, pr, via, until); err != nil {
+// signIn starts pr's session (keeping cred, ending at until if sooner than
+// the absolute timeout) and opens the landing page.
+func (p *Portal) signIn(w http.ResponseWriter, r *http.Request, pr lockbox.Principal, via, cred string, until time.Time) {
+	if err := p.startSession(w, r, pr, via, cred, until); err != nil {
 		p.fail(w, r, err)
 		return
 	}

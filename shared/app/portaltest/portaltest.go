@@ -9,6 +9,7 @@ package portaltest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -345,6 +346,48 @@ func (b *Browser) SignIn(token string) string {
 func (e *Env) As(sub, tenant string, roles ...lockbox.Role) (*Browser, string) {
 	b := e.Browser()
 	return b, b.SignIn(e.Token(sub, tenant, roles...))
+}
+
+// RedisContent returns everything in Redis, whole: each key with its type, its
+// time to live and every value (fields, members, entries) in full, to
+// compare before and after calls that must write nothing. (miniredis's
+// Dump shortens long values and shows no TTL.)
+func (e *Env) RedisContent() map[string]string {
+	e.T.Helper()
+	m := e.Mini
+	out := map[string]string{}
+	for _, k := range m.Keys() {
+		var v any
+		var err error
+		switch typ := m.Type(k); typ {
+		case "string":
+			v, err = m.Get(k)
+		case "list":
+			v, err = m.List(k)
+		case "set":
+			v, err = m.Members(k)
+		case "zset":
+			v, err = m.SortedSet(k)
+		case "stream":
+			v, err = m.Stream(k)
+		case "hash":
+			var fields []string
+			if fields, err = m.HKeys(k); err == nil {
+				h := map[string]string{}
+				for _, f := range fields {
+					h[f] = fmt.Sprintf("%q ttl=%s", m.HGet(k, f), m.HTTL(k, f))
+				}
+				v = h
+			}
+		default:
+			e.T.Fatalf("key %s: a Redis type Redis() does not read: %s", k, typ)
+		}
+		if err != nil {
+			e.T.Fatalf("read key %s: %v", k, err)
+		}
+		out[k] = fmt.Sprintf("%s ttl=%s %#v", m.Type(k), m.TTL(k), v)
+	}
+	return out
 }
 
 func parseUint(s string) (uint64, error) { return strconv.ParseUint(s, 10, 64) }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -195,7 +196,7 @@ func (p *Portal) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, lockbox.Invalidf("this sign-in has no valid code; sign in again"))
 		return
 	}
-	pr, err := p.exchange(r.Context(), code, st)
+	pr, refreshToken, err := p.exchange(r.Context(), code, st)
 	if err != nil {
 		p.fail(w, r, err)
 		return
@@ -204,15 +205,22 @@ func (p *Portal) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	p.signIn(w, r, pr, viaOIDC, "", time.Time{})
+	// The session reads pr's tenant and roles again with the refresh token
+	// every rolesMaxAge; without one, it ends then.
+	var until time.Time
+	if refreshToken == "" {
+		until = p.d.Now().Add(rolesMaxAge)
+	}
+	p.signIn(w, r, pr, viaOIDC, refreshToken, until)
 }
 
 // exchange redeems code (with the PKCE verifier) and returns the person the
-// verified ID token names. Errors: KindUnauthorized, KindUnavailable.
-func (p *Portal) exchange(ctx context.Context, code string, st oidcState) (lockbox.Principal, error) {
+// verified ID token names, and the refresh token if the identity provider
+// gave one. Errors: KindUnauthorized, KindUnavailable.
+func (p *Portal) exchange(ctx context.Context, code string, st oidcState) (lockbox.Principal, string, error) {
 	oc, verifier, err := p.oidc.setup(ctx, p.d.Now)
 	if err != nil {
-		return lockbox.Principal{}, err
+		return lockbox.Principal{}, "", err
 	}
 	ctx = oidc.ClientContext(ctx, p.oidc.cfg.HTTPClient)
 	tok, err := oc.Exchange(ctx, code, oauth2.VerifierOption(st.Verifier))
@@ -220,27 +228,100 @@ func (p *Portal) exchange(ctx context.Context, code string, st oidcState) (lockb
 		p.d.Log.Warn("OIDC code exchange failed", "err", err)
 		var re *oauth2.RetrieveError
 		if !errors.As(err, &re) {
-			return lockbox.Principal{}, &lockbox.Error{Kind: lockbox.KindUnavailable, Code: "ServiceUnavailable",
-				Message: "the identity provider cannot be reached", Err: fmt.Errorf("oidc token: %w", err)}
+			return lockbox.Principal{}, "", unreachable(err)
 		}
-		return lockbox.Principal{}, lockbox.Unauthorizedf("your identity provider did not accept this sign-in; sign in again")
+		return lockbox.Principal{}, "", lockbox.Unauthorizedf("your identity provider did not accept this sign-in; sign in again")
 	}
+	idt, pr, err := p.idToken(ctx, verifier, tok)
+	if err != nil {
+		return lockbox.Principal{}, "", err
+	}
+	if !sameToken(idt.Nonce, st.Nonce) {
+		p.d.Log.Warn("OIDC ID token refused: its nonce is not this sign-in's")
+		return lockbox.Principal{}, "", lockbox.Unauthorizedf("the ID token from your identity provider is not for this sign-in")
+	}
+	return pr, tok.RefreshToken, nil
+}
+
+// idToken verifies the ID token of a token response (signature, issuer,
+// audience, expiry) and returns it with the person it names, whose tenant
+// and roles are read from its claims as the API reads a token's. Errors:
+// KindUnauthorized.
+func (p *Portal) idToken(ctx context.Context, verifier *oidc.IDTokenVerifier, tok *oauth2.Token) (*oidc.IDToken, lockbox.Principal, error) {
 	rawID, _ := tok.Extra("id_token").(string)
 	if rawID == "" {
-		return lockbox.Principal{}, lockbox.Unauthorizedf("your identity provider sent no ID token")
+		return nil, lockbox.Principal{}, lockbox.Unauthorizedf("your identity provider sent no ID token")
 	}
 	idt, err := verifier.Verify(ctx, rawID)
 	if err != nil {
 		p.d.Log.Warn("OIDC ID token refused", "err", err)
-		return lockbox.Principal{}, lockbox.Unauthorizedf("the ID token from your identity provider is not valid")
-	}
-	if !sameToken(idt.Nonce, st.Nonce) {
-		p.d.Log.Warn("OIDC ID token refused: its nonce is not this sign-in's")
-		return lockbox.Principal{}, lockbox.Unauthorizedf("the ID token from your identity provider is not for this sign-in")
+		return nil, lockbox.Principal{}, lockbox.Unauthorizedf("the ID token from your identity provider is not valid")
 	}
 	var claims map[string]any
 	if err := idt.Claims(&claims); err != nil {
-		return lockbox.Principal{}, lockbox.Unauthorizedf("the ID token from your identity provider is not valid")
+		return nil, lockbox.Principal{}, lockbox.Unauthorizedf("the ID token from your identity provider is not valid")
 	}
-	return lockbox.UserFromClaims(idt.Subject, claims, p.oidc.cfg.TenantClaim, p.oidc.cfg.RolesClaim)
+	pr, err := lockbox.UserFromClaims(idt.Subject, claims, p.oidc.cfg.TenantClaim, p.oidc.cfg.RolesClaim)
+	return idt, pr, err
+}
+
+// unreachable is the error of an identity provider that did not answer.
+func unreachable(err error) error {
+	return &lockbox.Error{Kind: lockbox.KindUnavailable, Code: "ServiceUnavailable",
+		Message: "the identity provider cannot be reached", Err: fmt.Errorf("oidc token: %w", err)}
+}
+
+// refresh reads the person of OIDC session s again from the identity
+// provider, with the session's refresh token: the new ID token must verify
+// and name the same subject, and its tenant and roles, which replace the
+// session's, must still be those of a portal user. s is saved with them
+// (and with the new refresh token, if the provider rotated it). Whatever
+// fails ends the session (errExpired): no refresh token, the provider
+// refusing or not answering, an ID token missing or invalid, another
+// subject, no portal role left.
+func (p *Portal) refresh(r *http.Request, s *session) error {
+	end := func(why string, args ...any) error {
+		p.d.Log.Info("portal session ended: "+why, append([]any{"tenantId", s.TenantID, "sub", s.Subject}, args...)...)
+		return errExpired
+	}
+	if p.oidc == nil {
+		return end("OIDC sign-in is no longer configured")
+	}
+	refreshToken, err := s.openCred()
+	switch {
+	case err != nil:
+		return end("its refresh token cannot be read", "err", err)
+	case refreshToken == "":
+		return end("no refresh token to read its roles again")
+	}
+	ctx := r.Context()
+	oc, verifier, err := p.oidc.setup(ctx, p.d.Now)
+	if err != nil {
+		return end("the identity provider cannot be reached", "err", err)
+	}
+	ctx = oidc.ClientContext(ctx, p.oidc.cfg.HTTPClient)
+	tok, err := oc.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	if err != nil {
+		return end("the identity provider refused its refresh token or cannot be reached", "err", err)
+	}
+	_, pr, err := p.idToken(ctx, verifier, tok)
+	switch {
+	case err != nil:
+		return end("the refreshed ID token is refused", "err", err)
+	case pr.Subject != s.Subject:
+		return end("the refreshed ID token names another subject")
+	}
+	if err := portalUser(pr); err != nil {
+		return end("no longer one of the tenant's approvers, readers or admins", "newTenantId", pr.TenantID, "roles", pr.Roles)
+	}
+	if !slices.Equal(pr.Roles, s.Roles) || pr.TenantID != s.TenantID {
+		p.d.Log.Info("portal session: roles read again", "tenantId", pr.TenantID, "sub", s.Subject, "roles", pr.Roles, "before", s.Roles)
+	}
+	s.TenantID, s.Roles, s.Checked = pr.TenantID, pr.Roles, p.d.Now()
+	if tok.RefreshToken != "" && tok.RefreshToken != refreshToken {
+		if err := s.sealCred(tok.RefreshToken); err != nil {
+			return err
+		}
+	}
+	return p.saveSession(r, s)
 }

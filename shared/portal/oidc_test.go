@@ -1,10 +1,15 @@
 package portal_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,7 +53,7 @@ type idp struct {
 	m *mockoidc.MockOIDC
 }
 
-func newIDP(t *testing.T) *idp {
+func newIDP(t *testing.T, configure ...func(*portal.OIDCConfig)) *idp {
 	t.Helper()
 	m, err := mockoidc.NewServer(nil)
 	require.NoError(t, err)
@@ -59,6 +64,9 @@ func newIDP(t *testing.T) *idp {
 	t.Cleanup(func() { _ = m.Shutdown() })
 	e := portaltest.New(t, portaltest.Options{Config: func(c *portal.Config) {
 		c.OIDC = portal.OIDCConfig{Issuer: m.Issuer(), ClientID: m.ClientID, ClientSecret: m.ClientSecret}
+		for _, f := range configure {
+			f(&c.OIDC)
+		}
 	}})
 	prev := mockoidc.NowFunc
 	mockoidc.NowFunc = func() time.Time { return e.Now } // the IdP shares the portal's clock
@@ -78,7 +86,7 @@ func (d *idp) start(t *testing.T, b *portaltest.Browser) *url.URL {
 
 // authorize lets user through the IdP's authorization endpoint at u and
 // returns the portal path (with query) the IdP sends the browser back to.
-func (d *idp) authorize(t *testing.T, u *url.URL, user idpUser) string {
+func (d *idp) authorize(t *testing.T, u *url.URL, user mockoidc.User) string {
 	t.Helper()
 	d.m.UserQueue.Push(user)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -267,4 +275,155 @@ func TestOIDCProviderDown(t *testing.T) {
 	p := e.Browser().Get("/oidc/login")
 	assert.Equal(t, http.StatusServiceUnavailable, p.Status)
 	assert.Contains(t, p.Body, "Lockbox is unavailable")
+}
+
+// person is someone at the identity provider whose claims the test
+// changes: the provider reads them for every ID token it issues, a
+// refreshed one included.
+type person struct {
+	mu     sync.Mutex
+	sub    string
+	claims map[string]any
+}
+
+func (u *person) ID() string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.sub
+}
+
+func (u *person) Userinfo([]string) ([]byte, error) { return []byte(`{"sub":"` + u.ID() + `"}`), nil }
+
+func (u *person) Claims(scopes []string, base *mockoidc.IDTokenClaims) (jwt.Claims, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return idpUser{sub: u.sub, claims: maps.Clone(u.claims)}.Claims(scopes, base)
+}
+
+// set changes one of u's claims at the identity provider.
+func (u *person) set(claim string, v any) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.claims[claim] = v
+}
+
+// signInAs signs b in as u through the identity provider.
+func (d *idp) signInAs(t *testing.T, b *portaltest.Browser, u mockoidc.User) {
+	t.Helper()
+	p := b.Get(d.authorize(t, d.start(t, b), u))
+	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+}
+
+// An OIDC session reads its person's tenant and roles again from the
+// identity provider (its refresh token) once they are 15 minutes old: a
+// role removed there is gone from the session, one added is there; a
+// person who is no longer one of the tenant's approvers, readers or admins
+// is signed out.
+func TestOIDCSessionRereadsRoles(t *testing.T) {
+	d := newIDP(t)
+	r := file(d.Env, "contoso", "eng-7", nil)
+	carol := &person{sub: "carol", claims: map[string]any{"tid": "contoso", "roles": []string{"lockbox.approver", "lockbox.reader"}}}
+	b := d.Browser()
+	d.signInAs(t, b, carol)
+	assert.Contains(t, b.Get("/").Body, "(contoso, lockbox.approver, lockbox.reader)")
+
+	carol.set("roles", []string{"lockbox.reader"}) // removed at the IdP
+	d.Advance(14 * time.Minute)
+	page := b.Get("/requests/" + r.RequestID)
+	require.Equal(t, http.StatusOK, page.Status)
+	assert.Contains(t, page.Body, `value="approve"`, "14 minutes: the roles read at sign-in")
+	csrf := portaltest.FormToken(page.Body)
+
+	d.Advance(2 * time.Minute)
+	page = b.Get("/requests/" + r.RequestID)
+	require.Equal(t, http.StatusOK, page.Status, page.Body)
+	assert.Contains(t, page.Body, "(contoso, lockbox.reader)", "16 minutes: read again")
+	assert.NotContains(t, page.Body, `value="approve"`)
+	p := decide(b, r.RequestID, csrf, "approve", "still here", "")
+	assert.Equal(t, http.StatusForbidden, p.Status, "a reader cannot approve: %.300s", p.Body)
+	assert.Equal(t, lockbox.StatusPending, get(d.Env, "contoso", r.RequestID).Status)
+
+	carol.set("roles", []string{"lockbox.reader", "lockbox.admin"}) // added at the IdP
+	d.Advance(15 * time.Minute)
+	assert.Contains(t, b.Get("/").Body, "(contoso, lockbox.reader, lockbox.admin)")
+	assert.Equal(t, http.StatusOK, b.Get("/settings").Status)
+
+	carol.set("roles", []string{"lockbox.requester"}) // no longer a portal user
+	d.Advance(15 * time.Minute)
+	p = b.Get("/")
+	assert.Equal(t, http.StatusSeeOther, p.Status)
+	assert.Equal(t, "/login?m=expired", p.Location())
+	assert.Empty(t, sessions(d.Env), "the session is deleted")
+}
+
+// A refresh that fails ends the session: the identity provider refuses
+// the refresh token (here: expired, after the provider's 60 minutes), or
+// its new ID token names someone else.
+func TestOIDCSessionEndsWhenRefreshFails(t *testing.T) {
+	d := newIDP(t)
+	dave := &person{sub: "dave", claims: map[string]any{"tid": "contoso", "roles": []string{"lockbox.approver"}}}
+	b := d.Browser()
+	d.signInAs(t, b, dave)
+	for range 3 { // refreshed at 16, 32 and 48 minutes
+		d.Advance(16 * time.Minute)
+		require.Equal(t, http.StatusOK, b.Get("/").Status, "at %s", d.Now)
+	}
+	d.Advance(16 * time.Minute)
+	p := b.Get("/")
+	assert.Equal(t, http.StatusSeeOther, p.Status, "the refresh token expired at 60 minutes")
+	assert.Equal(t, "/login?m=expired", p.Location())
+	assert.Empty(t, sessions(d.Env))
+
+	erin := &person{sub: "erin", claims: map[string]any{"tid": "contoso", "roles": []string{"lockbox.approver"}}}
+	b = d.Browser()
+	d.signInAs(t, b, erin)
+	erin.mu.Lock()
+	erin.sub = "mallory"
+	erin.mu.Unlock()
+	d.Advance(16 * time.Minute)
+	p = b.Get("/")
+	assert.Equal(t, http.StatusSeeOther, p.Status, "the refreshed ID token is someone else's")
+	assert.Empty(t, sessions(d.Env))
+}
+
+// noRefreshToken is a transport to the identity provider that drops the
+// refresh token from its token responses: a provider that gives none.
+type noRefreshToken struct{}
+
+func (noRefreshToken) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil || !strings.HasSuffix(r.URL.Path, "/token") {
+		return resp, err
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, err
+	}
+	delete(body, "refresh_token")
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+// Without a refresh token, an OIDC session ends 15 minutes after sign-in,
+// however busy.
+func TestOIDCSessionWithoutRefreshToken(t *testing.T) {
+	d := newIDP(t, func(c *portal.OIDCConfig) {
+		c.HTTPClient = &http.Client{Transport: noRefreshToken{}, Timeout: 10 * time.Second}
+	})
+	b := d.Browser()
+	d.signInAs(t, b, alice)
+	for range 2 {
+		d.Advance(7 * time.Minute)
+		require.Equal(t, http.StatusOK, b.Get("/").Status, "at %s", d.Now)
+	}
+	d.Advance(time.Minute)
+	p := b.Get("/")
+	assert.Equal(t, http.StatusSeeOther, p.Status, "15 minutes after sign-in")
+	assert.Equal(t, "/login?m=expired", p.Location())
 }

@@ -39,6 +39,9 @@ type session struct {
 	// a token sign-in, the refresh token of an OIDC one (none when the
 	// identity provider gave none).
 	Cred string `json:"cred,omitempty"`
+	// Checked is when the session's person was last read: at sign-in, then
+	// at each refresh of an OIDC session.
+	Checked time.Time `json:"checked"`
 	// FormToken is the secret every POST form of the session carries.
 	FormToken string    `json:"csrf"`
 	Created   time.Time `json:"created"`
@@ -56,6 +59,11 @@ const (
 	viaToken = "token" // the token sign-in form
 	viaOIDC  = "oidc"  // the customer's identity provider
 )
+
+// rolesMaxAge is how old an OIDC session's tenant and roles may get before
+// they are read again from the identity provider (with the refresh token),
+// or, without a refresh token, before the session ends.
+const rolesMaxAge = 15 * time.Minute
 
 // credPurpose binds a sealed credential to the kind of session.
 func (s *session) credPurpose() string { return "lockbox session credential: " + s.Via }
@@ -172,7 +180,9 @@ func (p *Portal) loadSession(r *http.Request) (*session, error) {
 // recheck confirms, at every use of s, that its person may still use the
 // portal as s says. A token session's token must still verify exactly as
 // the API verifies it (its exp, its key still in the secret) and name the
-// same person. errExpired when the session must end.
+// same person. An OIDC session's tenant and roles are read again from the
+// identity provider once they are rolesMaxAge old (refresh), and s is
+// saved with them. errExpired when the session must end.
 func (p *Portal) recheck(r *http.Request, s *session) error {
 	switch s.Via {
 	case viaToken:
@@ -192,7 +202,10 @@ func (p *Portal) recheck(r *http.Request, s *session) error {
 		}
 		return nil
 	case viaOIDC:
-		return nil
+		if p.d.Now().Sub(s.Checked) < rolesMaxAge {
+			return nil
+		}
+		return p.refresh(r, s)
 	}
 	p.d.Log.Warn("portal session ended: it was started in an unknown way", "via", truncate(s.Via, 20))
 	return errExpired
@@ -236,7 +249,7 @@ func (p *Portal) startSession(w http.ResponseWriter, r *http.Request, pr lockbox
 	}
 	now := p.d.Now()
 	s := &session{id: randomToken(), Subject: pr.Subject, TenantID: pr.TenantID, Roles: pr.Roles, Via: via,
-		FormToken: randomToken(), Created: now, Ends: now.Add(p.cfg.AbsoluteTimeout)}
+		FormToken: randomToken(), Created: now, Checked: now, Ends: now.Add(p.cfg.AbsoluteTimeout)}
 	if !until.IsZero() && until.Before(s.Ends) {
 		s.Ends = until
 	}

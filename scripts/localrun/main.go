@@ -356,7 +356,8 @@ func envList(env map[string]string, secretDir, addr string) []string {
 }
 
 // ensureSecret creates secrets/name when it does not exist: with 32 random
-// bytes, as hex, or, for the provider-wide webhook's signing secret, in the
+// bytes, as hex (the form of the keys, lockbox-portal-key's included), or,
+// for the provider-wide webhook's signing secret, in the
 // Standard Webhooks form (whsec_<base64>), and for lockbox-intake's sources
 // the example configuration; with generate false it creates it empty.
 func ensureSecret(dir, name string, generate bool) error {

@@ -31,6 +31,7 @@ const (
 	SecretS3SecretKey   = "s3-secret-key"             // #nosec G101 -- a file name
 	SecretIntake        = "lockbox-intake-config"     // #nosec G101 -- a file name
 	SecretOIDCClient    = "oidc-client-secret"        // #nosec G101 -- a file name: the portal's OIDC client secret
+	SecretPortalKey     = "lockbox-portal-key"        // #nosec G101 -- a file name: the key sealing the portal's OIDC sign-in state
 )
 
 // DefaultSecretMountPath is where OpenFaaS mounts secrets.

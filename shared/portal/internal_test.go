@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,6 @@ func TestTokens(t *testing.T) {
 		assert.False(t, validToken(bad), bad)
 	}
 	assert.NotEqual(t, sessionKey("a"), sessionKey("b"))
-	assert.True(t, strings.HasPrefix(stateKey("a"), "oidc:"))
 	assert.False(t, sameToken("", ""), "an empty token never matches")
 	assert.True(t, sameToken("x", "x"))
 	assert.False(t, sameToken("x", "y"))
@@ -104,4 +104,51 @@ func TestTokenExpiry(t *testing.T) {
 	for _, bad := range []string{"", "a.b", "a.!!!.c", "a.bm90IGpzb24.c", "a.eyJleHAiOiJzb29uIn0.c", "a.eyJleHAiOi0xfQ.c"} {
 		assert.True(t, tokenExpiry(bad).IsZero(), bad)
 	}
+}
+
+// A sealed value opens with the key that sealed it among others (a
+// rotation: the new key first), for the same purpose only; altered, cut,
+// or under keys that do not include its own, it does not.
+func TestSeal(t *testing.T) {
+	oldKey, newKey := bytes.Repeat([]byte{1}, KeySize), bytes.Repeat([]byte{2}, KeySize)
+	v, err := seal(oldKey, "state", []byte("hello"))
+	require.NoError(t, err)
+	assert.NotContains(t, v, "hello")
+	again, err := seal(oldKey, "state", []byte("hello"))
+	require.NoError(t, err)
+	assert.NotEqual(t, v, again, "a random nonce each time")
+
+	got, err := unseal([][]byte{newKey, oldKey}, "state", v)
+	require.NoError(t, err)
+	assert.Equal(t, "hello", string(got))
+	for name, bad := range map[string]struct {
+		keys    [][]byte
+		purpose string
+		value   string
+	}{
+		"key removed":     {[][]byte{newKey}, "state", v},
+		"another purpose": {[][]byte{oldKey}, "session", v},
+		"altered":         {[][]byte{oldKey}, "state", v[:10] + string(v[10]^1) + v[11:]},
+		"cut":             {[][]byte{oldKey}, "state", v[:len(v)-1]},
+		"empty":           {[][]byte{oldKey}, "state", ""},
+		"not base64url":   {[][]byte{oldKey}, "state", v[:10] + "+" + v[11:]},
+	} {
+		_, err := unseal(bad.keys, bad.purpose, bad.value)
+		assert.ErrorIs(t, err, errUnsealed, name)
+	}
+	_, err = seal([]byte("short"), "state", nil)
+	assert.Error(t, err)
+
+	// A session's credential is sealed under a key derived from its id.
+	s := &session{id: randomToken(), Via: viaToken}
+	require.NoError(t, s.sealCred("tok"))
+	cred, err := s.openCred()
+	require.NoError(t, err)
+	assert.Equal(t, "tok", cred)
+	other := &session{id: randomToken(), Via: viaToken, Cred: s.Cred}
+	_, err = other.openCred()
+	assert.ErrorIs(t, err, errUnsealed, "another session's id does not open it")
+	s.Via = viaOIDC
+	_, err = s.openCred()
+	assert.ErrorIs(t, err, errUnsealed, "a token is not a refresh token")
 }

@@ -34,13 +34,22 @@ type OIDCConfig struct {
 	HTTPClient *http.Client
 }
 
-// oidcCookie binds a sign-in to the browser that started it: it holds the
-// state the identity provider hands back, limited to the OIDC paths.
+// oidcCookie carries a sign-in in flight (oidcState), sealed, limited to
+// the OIDC paths: the portal keeps nothing of it server-side, so that
+// anonymous calls write nothing to Redis.
 const oidcCookie = "lockbox_oidc"
 
-// oidcState is what the portal keeps, server-side, of a sign-in in flight:
-// its nonce and PKCE verifier, under its state, taken once.
+// maxStateCookie bounds the sealed state cookie the callback reads.
+const maxStateCookie = 1024
+
+// oidcState is a sign-in in flight: its state (which the identity provider
+// hands back, and which binds the sign-in to the browser carrying the
+// cookie), nonce and PKCE verifier, and when it began. It travels in the
+// oidcCookie sealed with the portal's key (AES-256-GCM: neither readable
+// nor changeable without it). The portal has no other place to return to
+// than its landing page, so it keeps none.
 type oidcState struct {
+	State    string    `json:"state"`
 	Nonce    string    `json:"nonce"`
 	Verifier string    `json:"verifier"`
 	Created  time.Time `json:"created"`
@@ -98,13 +107,10 @@ func (c *oidcClient) setup(ctx context.Context, now func() time.Time) (*oauth2.C
 	return oc, c.provider.Verifier(&oidc.Config{ClientID: c.cfg.ClientID, Now: now}), nil
 }
 
-// stateKey is where the portal keeps a sign-in's state.
-func stateKey(state string) string { return "oidc:" + sessionKey(state)[len("session:"):] }
-
 // oidcStart sends the browser to the identity provider (GET oidc/login):
-// a fresh state, nonce and PKCE verifier are kept server-side for
-// loginTTL, and the state is bound to the browser by a cookie. It is a
-// link, not a form, because form-action 'self' would stop a form's
+// a fresh state, nonce and PKCE verifier travel with the browser in the
+// sealed oidcCookie for loginTTL, and nothing is written server-side. It is
+// a link, not a form, because form-action 'self' would stop a form's
 // redirect to the provider.
 func (p *Portal) oidcStart(w http.ResponseWriter, r *http.Request) {
 	if p.oidc == nil {
@@ -120,28 +126,47 @@ func (p *Portal) oidcStart(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	state := randomToken()
-	st := oidcState{Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(), Created: p.d.Now()}
+	st := oidcState{State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(), Created: p.d.Now()}
 	b, err := json.Marshal(st)
 	if err != nil {
 		p.fail(w, r, lockbox.Internal("encode sign-in state", err))
 		return
 	}
-	if err := p.d.Sessions.Put(r.Context(), stateKey(state), b, loginTTL); err != nil {
-		p.fail(w, r, err)
+	sealed, err := seal(p.cfg.Keys[0], oidcCookie, b)
+	if err != nil {
+		p.fail(w, r, lockbox.Internal("seal sign-in state", err))
 		return
 	}
-	http.SetCookie(w, p.cookie(oidcCookie, state, p.link("/oidc/"), int(loginTTL.Seconds())))
-	w.Header().Set("Location", oc.AuthCodeURL(state, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)))
+	http.SetCookie(w, p.cookie(oidcCookie, sealed, p.link("/oidc/"), int(loginTTL.Seconds())))
+	w.Header().Set("Location", oc.AuthCodeURL(st.State, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)))
 	w.WriteHeader(http.StatusSeeOther)
 }
 
+// openState returns the sign-in state of a sealed oidcCookie value, opened
+// with any of the portal's keys; errUnsealed for a value not sealed by the
+// portal, altered, or sealed under a key it no longer holds.
+func (p *Portal) openState(v string) (oidcState, error) {
+	var st oidcState
+	if len(v) > maxStateCookie {
+		return st, errUnsealed
+	}
+	b, err := unseal(p.cfg.Keys, oidcCookie, v)
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil || !validToken(st.State) || !validToken(st.Nonce) || st.Verifier == "" {
+		return oidcState{}, errUnsealed
+	}
+	return st, nil
+}
+
 // oidcCallback finishes a sign-in (GET oidc/callback?code=&state=): the
-// state must be this browser's and still kept (it is taken, so a code or a
-// state replayed finds nothing), the code is exchanged with the PKCE
-// verifier, and the ID token must verify and carry the sign-in's nonce.
-// The person's tenant and roles come from its claims, read as the API reads
-// a token's.
+// browser's sealed state cookie must open, hold the state handed back
+// (compared in constant time) and be at most loginTTL old; it is cleared
+// whatever the outcome. The code is exchanged with the PKCE verifier (the
+// provider redeems a code once), and the ID token must verify and carry
+// the sign-in's nonce. The person's tenant and roles come from its claims,
+// read as the API reads a token's.
 func (p *Portal) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	if p.oidc == nil {
 		p.fail(w, r, notFound())
@@ -170,20 +195,25 @@ func (p *Portal) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := r.Cookie(oidcCookie)
-	if err != nil || !sameToken(state, c.Value) {
-		p.d.Log.Warn("OIDC callback refused: its state is not this browser's")
+	if err != nil {
+		p.d.Log.Warn("OIDC callback refused: the browser has no sign-in state")
 		p.fail(w, r, lockbox.Forbiddenf("this sign-in was not started in this browser; sign in again"))
 		return
 	}
 	p.clearCookie(w, oidcCookie, p.link("/oidc/"))
-	raw, ok, err := p.d.Sessions.Take(r.Context(), stateKey(state))
+	st, err := p.openState(c.Value)
 	if err != nil {
-		p.fail(w, r, err)
+		p.d.Log.Warn("OIDC callback refused: its sign-in state cookie does not open (altered, or sealed under a key no longer configured)")
+		p.fail(w, r, lockbox.Forbiddenf("this sign-in was not started in this browser; sign in again"))
 		return
 	}
-	var st oidcState
-	if !ok || json.Unmarshal(raw, &st) != nil || p.d.Now().Sub(st.Created) > loginTTL {
-		p.fail(w, r, lockbox.Invalidf("this sign-in has expired or was already used; sign in again"))
+	if !sameToken(state, st.State) {
+		p.d.Log.Warn("OIDC callback refused: its state is not this browser's")
+		p.fail(w, r, lockbox.Forbiddenf("this sign-in was not started in this browser; sign in again"))
+		return
+	}
+	if age := p.d.Now().Sub(st.Created); age < 0 || age > loginTTL {
+		p.fail(w, r, lockbox.Invalidf("this sign-in has expired; sign in again"))
 		return
 	}
 	if e := q.Get("error"); e != "" {

@@ -121,7 +121,9 @@ func TestOIDCSignIn(t *testing.T) {
 	assert.Equal(t, "S256", q.Get("code_challenge_method"))
 	assert.Len(t, q.Get("code_challenge"), 43)
 	assert.Len(t, q.Get("nonce"), 43)
-	assert.Equal(t, q.Get("state"), b.CookieAt("/oidc/callback", "lockbox_oidc"), "the state is bound to this browser")
+	sealed := b.CookieAt("/oidc/callback", "lockbox_oidc")
+	assert.NotEmpty(t, sealed, "the state is bound to this browser, in a sealed cookie")
+	assert.NotContains(t, sealed, q.Get("state"))
 	assert.Contains(t, q.Get("scope"), "openid")
 	assert.NotContains(t, u.RawQuery, "client_secret")
 
@@ -139,11 +141,14 @@ func TestOIDCSignIn(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, decide(b, r.RequestID, csrf, "approve", "via SSO", "").Status)
 	assert.Equal(t, lockbox.StatusApproved, get(d.Env, "contoso", r.RequestID).Status)
 
-	// The callback replayed, cookie and all: the state was taken.
-	b.SetCookie("lockbox_oidc", q.Get("state"))
-	p = b.Get(back)
-	assert.Equal(t, http.StatusBadRequest, p.Status)
-	assert.Contains(t, p.Body, "expired or was already used")
+	// The callback replayed, cookie and all, in another browser: the
+	// identity provider redeems a code once.
+	replay := d.Browser()
+	replay.SetCookieAt("/oidc/", "lockbox_oidc", sealed)
+	p = replay.Get(back)
+	assert.Equal(t, http.StatusUnauthorized, p.Status)
+	assert.Contains(t, p.Body, "did not accept this sign-in")
+	assert.Empty(t, replay.Cookie(portal.SessionCookie))
 }
 
 // What the callback refuses.
@@ -426,4 +431,119 @@ func TestOIDCSessionWithoutRefreshToken(t *testing.T) {
 	p := b.Get("/")
 	assert.Equal(t, http.StatusSeeOther, p.Status, "15 minutes after sign-in")
 	assert.Equal(t, "/login?m=expired", p.Location())
+}
+
+// Anonymous calls write nothing to Redis: starting OIDC sign-ins (each
+// keeps its state in a sealed cookie), the sign-in page and forms, and
+// callbacks that fail. Redis is compared whole, values and TTLs.
+func TestAnonymousCallsWriteNothing(t *testing.T) {
+	d := newIDP(t)
+	file(d.Env, "contoso", "eng-7", nil)
+	b, _ := d.As("alice", "contoso", lockbox.RoleApprover) // a live session, whose TTL must not move
+	require.NotEmpty(t, sessions(d.Env))
+	before := d.RedisContent()
+
+	for range 50 {
+		p := d.Browser().Get("/oidc/login")
+		require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+	}
+	anon := d.Browser()
+	u := d.start(t, anon)
+	forged := anon.Get("/oidc/callback?" + url.Values{"code": {"x"}, "state": {strings.Repeat("A", 43)}}.Encode())
+	assert.Equal(t, http.StatusForbidden, forged.Status)
+	u = d.start(t, anon) // the refused callback cleared the state cookie
+	refused := anon.Get("/oidc/callback?" + url.Values{"error": {"access_denied"}, "state": {u.Query().Get("state")}}.Encode())
+	assert.Equal(t, http.StatusUnauthorized, refused.Status)
+	login := anon.Get("/login")
+	bad := anon.Post("/login", url.Values{"csrf": {portaltest.FormToken(login.Body)}, "token": {"not-a-token"}})
+	assert.Equal(t, http.StatusUnauthorized, bad.Status)
+
+	assert.Equal(t, before, d.RedisContent(), "anonymous calls changed Redis")
+	assert.Equal(t, http.StatusOK, b.Get("/").Status)
+}
+
+// The sign-in state cookie: sealed (neither the state nor the nonce nor
+// the verifier readable in it), HttpOnly, SameSite=Lax, limited to the
+// portal's OIDC paths, for the sign-in's 10 minutes; Secure over https.
+func TestOIDCStateCookie(t *testing.T) {
+	d := newIDP(t)
+	resp := serve(t, d.Portal, http.MethodGet, "/oidc/login", "", nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "%s", resp.Body)
+	cookies := (&http.Response{Header: resp.Header}).Cookies()
+	require.Len(t, cookies, 1)
+	c := cookies[0]
+	assert.Equal(t, "lockbox_oidc", c.Name)
+	assert.True(t, c.HttpOnly)
+	assert.False(t, c.Secure, "the test portal is plain http")
+	assert.Equal(t, http.SameSiteLaxMode, c.SameSite)
+	assert.Equal(t, portaltest.BasePath+"/oidc/", c.Path)
+	assert.Equal(t, 600, c.MaxAge)
+	u, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	for _, v := range []string{u.Query().Get("state"), u.Query().Get("nonce"), u.Query().Get("code_challenge")} {
+		require.NotEmpty(t, v)
+		assert.NotContains(t, c.Value, v)
+	}
+	assert.Less(t, len(c.Value), 512, "a small cookie")
+
+	s := portaltest.New(t, portaltest.Options{Config: func(c *portal.Config) {
+		c.PublicURL = "https://lockbox.example/function/lockbox-portal"
+		c.OIDC = portal.OIDCConfig{Issuer: d.m.Issuer(), ClientID: d.m.ClientID, ClientSecret: d.m.ClientSecret}
+	}})
+	resp = serve(t, s.Portal, http.MethodGet, "/oidc/login", "", nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "%s", resp.Body)
+	assert.Contains(t, resp.Header.Get("Set-Cookie"), "; Secure")
+}
+
+// A state cookie that is not the portal's, altered, or sealed under a key
+// the portal no longer holds fails the callback, with no session; so does
+// one of an expired sign-in.
+func TestOIDCStateCookieRefused(t *testing.T) {
+	d := newIDP(t)
+	cases := map[string]func(v string) string{
+		"tampered": func(v string) string {
+			b := []byte(v)
+			b[len(b)/2] ^= 'A' ^ 'B'
+			if b[len(b)/2] == v[len(v)/2] {
+				b[len(b)/2] = 'C'
+			}
+			return string(b)
+		},
+		"cut":           func(v string) string { return v[:len(v)-4] },
+		"the raw state": func(string) string { return strings.Repeat("A", 43) },
+		"another key": func(string) string {
+			other := portaltest.New(t, portaltest.Options{Config: func(c *portal.Config) {
+				c.OIDC = portal.OIDCConfig{Issuer: d.m.Issuer(), ClientID: d.m.ClientID, ClientSecret: d.m.ClientSecret}
+				c.Keys = [][]byte{bytes.Repeat([]byte{7}, portal.KeySize)}
+			}})
+			b := other.Browser()
+			b.Get("/oidc/login")
+			return b.CookieAt("/oidc/callback", "lockbox_oidc")
+		},
+	}
+	for name, change := range cases {
+		t.Run(name, func(t *testing.T) {
+			b := d.Browser()
+			u := d.start(t, b)
+			back := d.authorize(t, u, alice)
+			v := b.CookieAt("/oidc/callback", "lockbox_oidc")
+			require.NotEmpty(t, v)
+			b.SetCookieAt("/oidc/", "lockbox_oidc", change(v))
+			p := b.Get(back)
+			assert.Equal(t, http.StatusForbidden, p.Status, "%.300s", p.Body)
+			assert.Contains(t, p.Body, "not started in this browser")
+			assert.Empty(t, b.Cookie(portal.SessionCookie))
+			assert.Empty(t, b.CookieAt("/oidc/callback", "lockbox_oidc"), "the cookie is cleared")
+		})
+	}
+	t.Run("expired", func(t *testing.T) {
+		b := d.Browser()
+		u := d.start(t, b)
+		back := d.authorize(t, u, alice)
+		d.Advance(10*time.Minute + time.Second)
+		p := b.Get(back)
+		assert.Equal(t, http.StatusBadRequest, p.Status)
+		assert.Contains(t, p.Body, "expired")
+		assert.Empty(t, b.Cookie(portal.SessionCookie))
+	})
 }

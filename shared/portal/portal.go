@@ -39,15 +39,14 @@ import (
 	"lockbox.dev/shared/usecase"
 )
 
-// KV keeps the portal's short-lived values: sessions and sign-in states,
-// each with a lifetime (redisstore.PortalKV implements it).
+// KV keeps the portal's sessions, each with a lifetime
+// (redisstore.PortalKV implements it). Only a sign-in writes to it: a
+// sign-in in flight travels in a sealed cookie.
 type KV interface {
 	// Put stores value under key for ttl, replacing any value.
 	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	// Get returns the value under key; ok is false when there is none.
 	Get(ctx context.Context, key string) (value []byte, ok bool, err error)
-	// Take returns the value under key and deletes it in one step.
-	Take(ctx context.Context, key string) (value []byte, ok bool, err error)
 	// Delete removes the value under key.
 	Delete(ctx context.Context, key string) error
 }
@@ -57,7 +56,7 @@ type Deps struct {
 	// Cases are the use cases, the same as the API functions': every read
 	// and change goes through them, so the portal decides nothing itself.
 	Cases *usecase.Service
-	// Sessions keeps sessions and OIDC sign-in states.
+	// Sessions keeps the sessions.
 	Sessions KV
 	// Auth verifies the token sign-in's tokens, exactly as the API
 	// functions verify bearer tokens.
@@ -78,6 +77,11 @@ type Config struct {
 	// OIDC configures the sign-in with the customer's identity provider;
 	// off when its Issuer is empty.
 	OIDC OIDCConfig
+	// Keys (secret lockbox-portal-key) seal the state of an OIDC sign-in
+	// in flight, which the browser carries in a cookie: AES-256 keys of
+	// KeySize bytes, the first seals, every one opens (a rotation).
+	// Required with OIDC.
+	Keys [][]byte
 	// IdleTimeout ends a session unused that long (default 30 minutes);
 	// AbsoluteTimeout ends every session that long after its sign-in
 	// (default 12 hours).
@@ -132,6 +136,14 @@ func New(cfg Config, d Deps) (*Portal, error) {
 	if cfg.OIDC.Issuer != "" {
 		if p.oidc, err = newOIDCClient(cfg.OIDC, p.base, u); err != nil {
 			return nil, err
+		}
+		if len(cfg.Keys) == 0 {
+			return nil, errors.New("the secret lockbox-portal-key is needed with oidc_issuer: it seals the sign-in state the browser carries")
+		}
+		for i, k := range cfg.Keys {
+			if len(k) != KeySize {
+				return nil, fmt.Errorf("lockbox-portal-key: key %d is %d bytes, not %d", i+1, len(k), KeySize)
+			}
 		}
 	}
 	if !cfg.TokenLogin && p.oidc == nil {

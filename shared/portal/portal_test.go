@@ -674,6 +674,9 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{portal.Config{PublicURL: "https://gw.example/p"}, "no way to sign in"},
 		{portal.Config{PublicURL: "https://gw.example/p", OIDC: portal.OIDCConfig{Issuer: "https://idp.example"}}, "oidc_client_id"},
 		{portal.Config{PublicURL: "https://gw.example/p", OIDC: portal.OIDCConfig{Issuer: "idp.example", ClientID: "x"}}, "oidc_issuer"},
+		{portal.Config{PublicURL: "https://gw.example/p", OIDC: portal.OIDCConfig{Issuer: "https://idp.example", ClientID: "x"}}, "lockbox-portal-key is needed"},
+		{portal.Config{PublicURL: "https://gw.example/p", OIDC: portal.OIDCConfig{Issuer: "https://idp.example", ClientID: "x"},
+			Keys: [][]byte{portaltest.PortalKey, []byte("short")}}, "key 2 is 5 bytes, not 32"},
 	} {
 		_, err := portal.New(tc.cfg, deps)
 		assert.ErrorContains(t, err, tc.says, "%+v", tc.cfg)

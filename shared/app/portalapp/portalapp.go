@@ -6,6 +6,8 @@
 package portalapp
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,9 +65,10 @@ func ActivityLog(store *redisstore.Store, cfg config.Config) lockbox.ActivityLog
 
 // Config reads the portal's configuration: portal_url (required),
 // portal_token_login (default true), oidc_issuer and oidc_client_id with
-// the secret oidc-client-secret (optional: a public client), and the
-// token claims the API reads (jwt_tenant_claim, jwt_roles_claim), already
-// in cfg. It reports every problem at once.
+// the secrets oidc-client-secret (optional: a public client) and
+// lockbox-portal-key (required with oidc_issuer; see Keys), and the token
+// claims the API reads (jwt_tenant_claim, jwt_roles_claim), already in
+// cfg. It reports every problem at once.
 func Config(getenv func(string) string, cfg config.Config) (portal.Config, error) {
 	var errs []error
 	pc := portal.Config{PublicURL: getenv("portal_url"), TokenLogin: true,
@@ -98,9 +101,48 @@ func Config(getenv func(string) string, cfg config.Config) (portal.Config, error
 		if pc.OIDC.ClientID == "" {
 			errs = append(errs, errors.New("oidc_client_id is not set (needed with oidc_issuer)"))
 		}
+		keys, err := Keys(dir)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w (needed with oidc_issuer)", err))
+		}
+		pc.Keys = keys
 	}
 	if !pc.TokenLogin && pc.OIDC.Issuer == "" {
 		errs = append(errs, errors.New("no way to sign in to the portal: set oidc_issuer, or leave portal_token_login true"))
 	}
 	return pc, errors.Join(errs...)
+}
+
+// Keys reads the secret lockbox-portal-key under dir: one key a line, each
+// 32 random bytes as hex (64 digits) or base64 (standard or URL-safe,
+// padded or not); the first seals, every one opens, so that a rotation
+// puts the new key first and removes the old one once the sign-ins it
+// sealed have ended (10 minutes). Generate one with `openssl rand -hex 32`.
+func Keys(dir string) ([][]byte, error) {
+	lines, err := config.ReadSecretLines(dir, config.SecretPortalKey)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([][]byte, 0, len(lines))
+	for i, line := range lines {
+		k, ok := decodeKey(string(line))
+		if !ok {
+			return nil, fmt.Errorf("secret %s: key %d is not %d bytes as hex or base64", config.SecretPortalKey, i+1, portal.KeySize)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// decodeKey reads a portal key written as hex or base64.
+func decodeKey(s string) ([]byte, bool) {
+	if k, err := hex.DecodeString(s); err == nil {
+		return k, len(k) == portal.KeySize
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(s); err == nil {
+			return k, len(k) == portal.KeySize
+		}
+	}
+	return nil, false
 }

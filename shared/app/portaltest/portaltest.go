@@ -34,6 +34,10 @@ import (
 // BasePath is where the test server serves the portal, as the gateway does.
 const BasePath = "/function/lockbox-portal"
 
+// PortalKey is the test portal's key (secret lockbox-portal-key), which
+// seals the OIDC sign-in state.
+var PortalKey = []byte("lockbox-test-portal-key-32-bytes")
+
 // Env is one test's portal.
 type Env struct {
 	*apitest.Env
@@ -74,7 +78,7 @@ func New(t testing.TB, o Options) *Env {
 	t.Cleanup(e.Server.Close)
 	e.URL = e.Server.URL + BasePath
 
-	cfg := portal.Config{PublicURL: e.URL, TokenLogin: true}
+	cfg := portal.Config{PublicURL: e.URL, TokenLogin: true, Keys: [][]byte{PortalKey}}
 	e.Cases.Notifier = e.Nudged
 	deps := portal.Deps{Cases: e.Cases, Sessions: e.Store.PortalKV(), Auth: e.Svc.Auth, Now: func() time.Time { return e.Now }, Log: e.Cases.Log}
 	if !o.NoActivity {
@@ -306,10 +310,14 @@ func (b *Browser) CookieAt(path, name string) string {
 }
 
 // SetCookie sets a cookie for the portal's pages.
-func (b *Browser) SetCookie(name, value string) {
-	u, _ := url.Parse(b.env.Server.URL + BasePath + "/")
+func (b *Browser) SetCookie(name, value string) { b.SetCookieAt("", name, value) }
+
+// SetCookieAt sets a cookie for the portal's paths under path (under the
+// base path; "" for every page), replacing the one the portal set there.
+func (b *Browser) SetCookieAt(path, name, value string) {
+	u, _ := url.Parse(b.env.Server.URL + BasePath + path)
 	// #nosec G124 -- a test browser's cookie jar, as a forged cookie.
-	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: BasePath}})
+	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: BasePath + path}})
 }
 
 var formToken = regexp.MustCompile(`name="csrf" value="([^"]*)"`)

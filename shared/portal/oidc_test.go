@@ -448,10 +448,10 @@ func TestAnonymousCallsWriteNothing(t *testing.T) {
 		require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
 	}
 	anon := d.Browser()
-	u := d.start(t, anon)
+	d.start(t, anon)
 	forged := anon.Get("/oidc/callback?" + url.Values{"code": {"x"}, "state": {strings.Repeat("A", 43)}}.Encode())
 	assert.Equal(t, http.StatusForbidden, forged.Status)
-	u = d.start(t, anon) // the refused callback cleared the state cookie
+	u := d.start(t, anon) // the forged callback cleared the state cookie
 	refused := anon.Get("/oidc/callback?" + url.Values{"error": {"access_denied"}, "state": {u.Query().Get("state")}}.Encode())
 	assert.Equal(t, http.StatusUnauthorized, refused.Status)
 	login := anon.Get("/login")

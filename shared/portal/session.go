@@ -220,7 +220,7 @@ func (p *Portal) saveSession(r *http.Request, s *session) error {
 	if ttl <= 0 {
 		return errExpired
 	}
-	b, err := json.Marshal(s)
+	b, err := json.Marshal(s) // #nosec G117 -- Cred is sealed under a key Redis does not hold (sealCred)
 	if err != nil {
 		return lockbox.Internal("encode session", err)
 	}

@@ -23,7 +23,7 @@ run: $(BIN)/lockboxctl ## run the whole stack locally (see README)
 	$(BIN)/localrun -f $(STACK) -faas-cli $(FAAS_CLI)
 
 $(BIN)/lockboxctl: FORCE
-	$(BUILD) -o $@ ./scripts/lockboxctl
+	$(BUILD) -o $@ ./scripts/cmd/lockboxctl
 
 .PHONY: FORCE
 FORCE:
@@ -38,7 +38,7 @@ test-unit: $(FAAS_CLI) ## unit tests of every module, with the end-to-end test o
 	cd template/golang-lockbox && GOWORK=off $(GO) test -count=1 ./...
 
 check-images: $(FAAS_CLI) ## reproduce every function's image build without Docker
-	$(GO) run ./scripts/imagecheck -faas-cli $(FAAS_CLI) -f $(STACK)
+	$(GO) run ./scripts/cmd/imagecheck -faas-cli $(FAAS_CLI) -f $(STACK)
 
 test-integration: $(FAAS_CLI) ## every test against throwaway redis-server, Redis Cluster and the pinned MinIO, with the race detector
 	LOCKBOX_MINIO_BIN=$$(scripts/install-minio.sh) LOCKBOX_FAAS_CLI=$(FAAS_CLI) \
@@ -113,7 +113,7 @@ bench-go: ## Go micro-benchmarks for profiling: call flows, list page, transitio
 
 verify-audit: ## verify a tenant's audit archive: make verify-audit TENANT=contoso (make run's S3, or s3_endpoint)
 	@[ -n "$(TENANT)" ] || { echo "usage: make verify-audit TENANT=<tenantId>"; exit 2; }
-	$(GO) run ./scripts/auditverify -tenant $(TENANT)
+	$(GO) run ./scripts/cmd/auditverify -tenant $(TENANT)
 
 faas-cli: $(FAAS_CLI) ## build the pinned faas-cli into bin/
 

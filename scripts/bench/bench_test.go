@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"lockbox.dev/scripts/stack"
+	"lockbox.dev/scripts/internal/stack"
 	"lockbox.dev/shared/api"
 	"lockbox.dev/shared/audit"
 	"lockbox.dev/shared/lockbox"

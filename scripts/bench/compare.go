@@ -14,8 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"lockbox.dev/scripts/fnbuild"
-	"lockbox.dev/scripts/stack"
+	"lockbox.dev/scripts/internal/fnbuild"
+	"lockbox.dev/scripts/internal/stack"
 )
 
 // The comparison (-compare dir, make bench-compare BASE=<commit>) measures

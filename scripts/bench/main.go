@@ -57,8 +57,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"lockbox.dev/scripts/fnbuild"
-	"lockbox.dev/scripts/stack"
+	"lockbox.dev/scripts/internal/fnbuild"
+	"lockbox.dev/scripts/internal/stack"
 	intakefixtures "lockbox.dev/shared/intake/fixtures"
 	"lockbox.dev/shared/objectstore"
 )

@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
-	"lockbox.dev/scripts/loopback"
-	"lockbox.dev/scripts/stack"
+	"lockbox.dev/scripts/internal/loopback"
+	"lockbox.dev/scripts/internal/stack"
 	"lockbox.dev/shared/auditjob"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/intake"

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/redis/go-redis/v9"
 
-	"lockbox.dev/scripts/loopback"
+	"lockbox.dev/scripts/internal/loopback"
 	"lockbox.dev/shared/objectstore"
 )
 

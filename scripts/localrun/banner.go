@@ -6,7 +6,7 @@ import (
 	"os"
 	"strings"
 
-	"lockbox.dev/scripts/stack"
+	"lockbox.dev/scripts/internal/stack"
 )
 
 // sampleBody is the request the banner's example files.

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	"lockbox.dev/scripts/stack"
+	"lockbox.dev/scripts/internal/stack"
 )
 
 // The README's Configuration table is the list of settings. These tests

@@ -9,7 +9,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"lockbox.dev/scripts/stack"
+	"lockbox.dev/scripts/internal/stack"
 )
 
 // scheduleCron does the cron-connector's job: every function annotated

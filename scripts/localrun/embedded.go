@@ -19,7 +19,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3bolt"
 	bolt "go.etcd.io/bbolt"
 
-	"lockbox.dev/scripts/loopback"
+	"lockbox.dev/scripts/internal/loopback"
 	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/redisclient/redisclienttest"
 )

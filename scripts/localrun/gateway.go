@@ -20,7 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"lockbox.dev/scripts/stack"
+	"lockbox.dev/scripts/internal/stack"
 )
 
 // Namespace is the one namespace the local runtime serves.

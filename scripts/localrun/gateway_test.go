@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"lockbox.dev/scripts/stack"
+	"lockbox.dev/scripts/internal/stack"
 )
 
 // echo is a function that reports what it received and answers with the

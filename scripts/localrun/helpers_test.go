@@ -19,9 +19,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"lockbox.dev/scripts/fnbuild"
-	"lockbox.dev/scripts/loopback"
-	"lockbox.dev/scripts/stack"
+	"lockbox.dev/scripts/internal/fnbuild"
+	"lockbox.dev/scripts/internal/loopback"
+	"lockbox.dev/scripts/internal/stack"
 )
 
 // pkgDir is a folder shared by every test of one run of this package: the
@@ -89,12 +89,12 @@ func faasCLI(t testing.TB, repo string) string {
 	})
 }
 
-// lockboxctl builds scripts/lockboxctl as the Makefile does, once per
+// lockboxctl builds scripts/cmd/lockboxctl as the Makefile does, once per
 // package run.
 func lockboxctl(t testing.TB, repo string) string {
 	return lockboxctlBuild.get(t, func() (string, error) {
 		bin := filepath.Join(pkgDir, "tools", "lockboxctl")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./scripts/lockboxctl")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./scripts/cmd/lockboxctl")
 		cmd.Dir = repo
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {

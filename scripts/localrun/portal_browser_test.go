@@ -24,7 +24,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"lockbox.dev/scripts/loopback"
+	"lockbox.dev/scripts/internal/loopback"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/lockbox"
 )

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"lockbox.dev/scripts/mailcatcher"
+	"lockbox.dev/scripts/internal/mailcatcher"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/mail"
 )

@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"lockbox.dev/scripts/stack"
+	"lockbox.dev/scripts/internal/stack"
 )
 
 // Builder builds function binaries the way their images are built: it lays

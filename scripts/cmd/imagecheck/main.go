@@ -9,7 +9,7 @@
 // that what the final stage copies from the build stage exists, and that the
 // Go builder image is at least as new as every go.mod in the context asks.
 //
-//	go run ./scripts/imagecheck -faas-cli bin/faas-cli -f stack.yml
+//	go run ./scripts/cmd/imagecheck -faas-cli bin/faas-cli -f stack.yml
 package main
 
 import (

@@ -13,7 +13,7 @@ import (
 func scaffold(t *testing.T, edit func(ctx string)) string {
 	t.Helper()
 	ctx := t.TempDir()
-	if err := os.CopyFS(ctx, os.DirFS("../../template/golang-lockbox")); err != nil {
+	if err := os.CopyFS(ctx, os.DirFS("../../../template/golang-lockbox")); err != nil {
 		t.Fatal(err)
 	}
 	if edit != nil {
@@ -49,7 +49,7 @@ func TestCheck(t *testing.T) {
 		{"shared module not copied", func(ctx string) {
 			f := filepath.Join(ctx, "function", "go.mod")
 			b, _ := os.ReadFile(f)
-			write(t, f, string(b)+"\nreplace example.com/shared => ../../shared\n")
+			write(t, f, string(b)+"\nreplace example.com/shared => ../../../shared\n")
 		}, "build.sh fixup"},
 		{"instruction the check cannot reproduce", func(ctx string) {
 			f := filepath.Join(ctx, "Dockerfile")

@@ -19,7 +19,7 @@ help: ## list the targets
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath
 
 run: $(BIN)/lockboxctl ## run the whole stack locally (see README)
-	$(BUILD) -o $(BIN)/localrun ./scripts/localrun
+	$(BUILD) -o $(BIN)/localrun ./scripts/cmd/localrun
 	$(BIN)/localrun -f $(STACK) -faas-cli $(FAAS_CLI)
 
 $(BIN)/lockboxctl: FORCE
@@ -46,7 +46,7 @@ test-integration: $(FAAS_CLI) ## every test against throwaway redis-server, Redi
 
 screenshots: ## drive the portal and the mailbox in chromium against make run's stack; save every page into docs/portal/ and docs/mail/
 	LOCKBOX_PORTAL_SCREENSHOTS=$(CURDIR)/docs/portal LOCKBOX_MAIL_SCREENSHOTS=$(CURDIR)/docs/mail \
-		$(GO) test -count=1 -run 'TestPortalInBrowser|TestMailInBrowser' ./scripts/localrun/
+		$(GO) test -count=1 -run 'TestPortalInBrowser|TestMailInBrowser' ./scripts/e2e/
 
 FUZZTIME ?= 20s
 FUZZ_TARGETS := FuzzDecodeCreate:./shared/httpapi FuzzStrictMatchesTokenWalk:./shared/httpapi FuzzDecodeDecision:./shared/httpapi FuzzDecodeSettings:./shared/httpapi \

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"crypto/rand"
@@ -59,13 +59,13 @@ func TestMakeRunExternalRedis(t *testing.T) {
 			s := startStack(t, cfg)
 			assert.Equal(t, rs.URL, s.Redis.URL)
 			assert.Contains(t, s.Redis.Desc, "(from redis_url)", "make run must not start a Redis of its own")
-			pw, err := os.ReadFile(filepath.Join(s.opts.secretsDir, "redis-password"))
+			pw, err := os.ReadFile(filepath.Join(s.opts.SecretsDir, "redis-password"))
 			require.NoError(t, err)
 			if tc.password == "" {
 				assert.Empty(t, pw, "make run writes an empty redis-password for a Redis given by redis_url")
 			}
 			secret := func(name string) []byte {
-				b, err := os.ReadFile(filepath.Join(s.opts.secretsDir, name))
+				b, err := os.ReadFile(filepath.Join(s.opts.SecretsDir, name))
 				require.NoError(t, err)
 				return b
 			}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"lockbox.dev/scripts/internal/localrun"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/lockbox"
 )
@@ -54,9 +55,9 @@ func TestMakeRunMailsTheApprover(t *testing.T) {
 	t.Cleanup(receiver.Close)
 	s := startStack(t, stackConfig{env: map[string]string{"notify_webhook_url": receiver.URL + "/lockbox"}})
 	gw := s.Gateway
-	secretPath = filepath.Join(s.opts.secretsDir, "notify-webhook-secret")
+	secretPath = filepath.Join(s.opts.SecretsDir, "notify-webhook-secret")
 	secret := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(s.opts.secretsDir, name))
+		b, err := os.ReadFile(filepath.Join(s.opts.SecretsDir, name))
 		require.NoError(t, err)
 		return b
 	}
@@ -82,15 +83,15 @@ func TestMakeRunMailsTheApprover(t *testing.T) {
 	assert.Contains(t, s.out.String(), gw+"/mailbox/", "the banner shows the mailbox")
 
 	// The banner's settings: alice approves.
-	status, body := call(http.MethodPut, gw+"/function/lockbox-settings", sampleSettings, map[string]string{
+	status, body := call(http.MethodPut, gw+"/function/lockbox-settings", localrun.SampleSettings, map[string]string{
 		"Authorization": bearer("ada", lockbox.RoleAdmin), "If-Match": `"0"`, "Content-Type": "application/json"})
 	require.Equal(t, http.StatusOK, status, body)
 
 	// The banner's request, signed as the ticketing system signs it.
 	ts := time.Now().Unix()
-	status, body = call(http.MethodPost, gw+"/function/lockbox-create", sampleBody, map[string]string{
+	status, body = call(http.MethodPost, gw+"/function/lockbox-create", localrun.SampleBody, map[string]string{
 		"Content-Type": "application/json", auth.HeaderTimestamp: strconv.FormatInt(ts, 10),
-		auth.HeaderSignature: auth.Sign(secret("lockbox-webhook-secret"), ts, []byte(sampleBody))})
+		auth.HeaderSignature: auth.Sign(secret("lockbox-webhook-secret"), ts, []byte(localrun.SampleBody))})
 	require.Equal(t, http.StatusCreated, status, body)
 	filed := time.Now()
 	var req lockbox.Request

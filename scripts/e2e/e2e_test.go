@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ func TestEndToEndWithFaasCLI(t *testing.T) {
 	}
 	cli := faasCLI(t, repoRoot(t))
 	s := startStack(t, stackConfig{env: map[string]string{"AUDIT_SCHEDULE": "@every 1s"}})
-	r, o, out, gw := s.running, s.opts, s.out, s.Gateway
+	r, o, out, gw := s.Running, s.opts, s.out, s.Gateway
 	var err error
 
 	ofc := t.TempDir()
@@ -43,7 +43,7 @@ func TestEndToEndWithFaasCLI(t *testing.T) {
 		return stdout.String()
 	}
 	secret := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(o.secretsDir, name))
+		b, err := os.ReadFile(filepath.Join(o.SecretsDir, name))
 		require.NoError(t, err)
 		return b
 	}
@@ -105,7 +105,7 @@ func TestEndToEndWithFaasCLI(t *testing.T) {
 		return err == nil && rep.Events == 2
 	}, 15*time.Second, 200*time.Millisecond, "audit records not exported: %v %+v", err, rep)
 	assert.Equal(t, map[string]int{lockbox.OpCreate: 1, lockbox.OpApprove: 1}, rep.Operations)
-	assert.GreaterOrEqual(t, r.Backends["lockbox-audit"].invocations.Load(), int64(1))
+	assert.GreaterOrEqual(t, r.Invocations("lockbox-audit"), int64(1))
 	// The scheduler logs an invocation once its answer is back, which can be a
 	// moment after the export's objects are visible.
 	assert.Eventually(t, func() bool {
@@ -114,7 +114,5 @@ func TestEndToEndWithFaasCLI(t *testing.T) {
 
 	// Ctrl-C: everything stops.
 	require.NoError(t, s.stop())
-	for _, p := range r.Processes {
-		assert.False(t, p.running.Load(), "%s still running", p.name)
-	}
+	assert.Empty(t, r.StillRunning(), "function processes still running after the stop")
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"crypto/ed25519"
@@ -39,7 +39,7 @@ func TestMakeRunOnRedisCluster(t *testing.T) {
 	url := "redis://" + nodes[0] + "/0?addr=" + strings.Join(nodes[1:], "&addr=")
 	s := startStack(t, stackConfig{env: map[string]string{"redis_url": url, "redis_mode": "cluster", "AUDIT_SCHEDULE": "@every 1s"}})
 	secret := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(s.opts.secretsDir, name))
+		b, err := os.ReadFile(filepath.Join(s.opts.SecretsDir, name))
 		require.NoError(t, err)
 		return b
 	}

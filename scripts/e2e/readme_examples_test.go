@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -9,7 +9,6 @@ import (
 	"net/textproto"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"lockbox.dev/scripts/internal/readme"
 	"lockbox.dev/shared/intake"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/mail"
@@ -36,30 +36,13 @@ const readmeExamplePortal = readmeGateway + "/function/lockbox-portal"
 // exampleBlocks returns the README's fenced blocks marked with
 // <!-- name: args --> on the line before the fence, by the marker's
 // arguments, the blocks' common indentation removed.
-func exampleBlocks(t *testing.T, name string) map[string]readmeBlock {
+func exampleBlocks(t *testing.T, name string) map[string]readme.Block {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
 	require.NoError(t, err)
-	blocks, err := parseReadmeBlocks(string(raw))
+	blocks, err := readme.Marked(string(raw), name)
 	require.NoError(t, err)
-	lines := strings.Split(string(raw), "\n")
-	mark := regexp.MustCompile(`^\s*<!--\s*` + regexp.QuoteMeta(name) + `:\s*(.*?)\s*-->\s*$`)
-	out := map[string]readmeBlock{}
-	for _, b := range blocks {
-		if b.Line < 2 {
-			continue
-		}
-		if m := mark.FindStringSubmatch(lines[b.Line-2]); m != nil {
-			indent := len(lines[b.Line-1]) - len(strings.TrimLeft(lines[b.Line-1], " "))
-			var text []string
-			for _, l := range strings.Split(b.Text, "\n") {
-				text = append(text, strings.TrimPrefix(l, strings.Repeat(" ", indent)))
-			}
-			b.Text = strings.Join(text, "\n")
-			out[m[1]] = b
-		}
-	}
-	return out
+	return blocks
 }
 
 // The standard delivery shown verifies with the Standard Webhooks library
@@ -70,7 +53,7 @@ func TestREADMEWebhookExamples(t *testing.T) {
 	blocks := exampleBlocks(t, "webhook-example")
 	require.Len(t, blocks, 3, "the README shows the standard, slack and teams formats, each marked <!-- webhook-example: format -->")
 
-	var std readmeBlock
+	var std readme.Block
 	var secret string
 	for args, b := range blocks {
 		if f := strings.Fields(args); len(f) == 2 && f[0] == lockbox.FormatStandard {
@@ -143,7 +126,7 @@ func TestREADMEIntakeMappings(t *testing.T) {
 	require.GreaterOrEqual(t, start, 0, "README.md has no Ticketing systems section")
 	end := strings.Index(text[start+1:], "\n## ")
 	section := text[start : start+1+end]
-	blocks, err := parseReadmeBlocks(section)
+	blocks, err := readme.Blocks(section)
 	require.NoError(t, err)
 	kinds := map[string]string{"Jira Cloud": "jira", "GitHub": "github", "Zendesk": "zendesk", "ServiceNow": "servicenow"}
 	lines := strings.Split(section, "\n")

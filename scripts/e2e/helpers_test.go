@@ -1,6 +1,7 @@
-package main
+package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/scripts/internal/fnbuild"
+	"lockbox.dev/scripts/internal/localrun"
 	"lockbox.dev/scripts/internal/loopback"
 	"lockbox.dev/scripts/internal/stack"
 )
@@ -182,11 +184,11 @@ type stackConfig struct {
 	secrets map[string]string
 }
 
-// stackRun is the whole stack of the repository's stack.yml, started by run
-// as make run starts it.
+// stackRun is the whole stack of the repository's stack.yml, started by
+// localrun.Run as make run starts it.
 type stackRun struct {
-	*running
-	opts   options
+	*localrun.Running
+	opts   localrun.Options
 	out    *syncBuffer // everything the runtime and the functions printed
 	cancel context.CancelFunc
 	done   chan error
@@ -221,19 +223,19 @@ func startStack(t *testing.T, cfg stackConfig) *stackRun {
 	}
 
 	s := &stackRun{out: &syncBuffer{}, done: make(chan error, 1)}
-	ready := make(chan *running, 1)
-	s.opts = options{
-		stackFile: testStack(t, repo, dir), dataDir: filepath.Join(dir, "data"), secretsDir: secrets,
-		buildDir: filepath.Join(pkgDir, "build"),
-		lookup: func(k string) (string, bool) {
+	ready := make(chan *localrun.Running, 1)
+	s.opts = localrun.Options{
+		StackFile: testStack(t, repo, dir), DataDir: filepath.Join(dir, "data"), SecretsDir: secrets,
+		BuildDir: filepath.Join(pkgDir, "build"),
+		Lookup: func(k string) (string, bool) {
 			v, ok := env[k]
 			return v, ok
 		},
-		out: s.out, log: slog.New(slog.NewTextHandler(s.out, nil)), ready: func(r *running) { ready <- r },
+		Out: s.out, Log: slog.New(slog.NewTextHandler(s.out, nil)), Ready: func(r *localrun.Running) { ready <- r },
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	go func() { s.done <- run(ctx, s.opts) }()
+	go func() { s.done <- localrun.Run(ctx, s.opts) }()
 	t.Cleanup(func() {
 		if err := s.stop(); err != nil {
 			t.Errorf("stopping the stack: %v", err)
@@ -243,7 +245,7 @@ func startStack(t *testing.T, cfg stackConfig) *stackRun {
 		}
 	})
 	select {
-	case s.running = <-ready:
+	case s.Running = <-ready:
 	case err := <-s.done:
 		s.once.Do(s.cancel) // it has stopped already
 		t.Fatalf("run returned before the stack was up: %v (its output follows)", err)
@@ -380,3 +382,18 @@ func tryRedisServer(t *testing.T, path string, port int, password string) (redis
 	t.Cleanup(kill)
 	return srv, nil
 }
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers (a process's
+// output and its log).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

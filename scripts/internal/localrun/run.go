@@ -1,5 +1,7 @@
-// Command localrun runs a stack file's functions on this machine behind an
-// OpenFaaS-compatible gateway: `make run`. It needs nothing but Go.
+// Package localrun is make run's runtime: it runs a stack file's functions
+// on this machine behind an OpenFaaS-compatible gateway, needing nothing
+// but Go. The command is scripts/cmd/localrun; the end-to-end tests
+// (scripts/e2e) start the stack through Run as make run does.
 //
 // It reads the stack file (environment_file, secrets, annotations, ${VAR}
 // substitution), builds each function with its template's own build steps,
@@ -7,7 +9,7 @@
 // gateway routes faas-cli and the cron-connector use at OPENFAAS_URL, runs
 // the cron schedules of functions annotated topic=cron-function, and
 // provides Redis and S3 unless redis_url / s3_endpoint are given.
-package main
+package localrun
 
 import (
 	"context"
@@ -15,7 +17,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -25,11 +26,9 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"lockbox.dev/scripts/internal/fnbuild"
@@ -42,69 +41,79 @@ import (
 	"lockbox.dev/shared/lockbox"
 )
 
-func main() {
-	var o options
-	flag.StringVar(&o.stackFile, "f", "stack.yml", "stack file")
-	flag.StringVar(&o.dataDir, "data", ".data", "folder for build outputs and service data (git-ignored)")
-	flag.StringVar(&o.secretsDir, "secrets", ".secrets", "folder of secret files, one per secret name (git-ignored)")
-	flag.StringVar(&o.faasCLI, "faas-cli", "", "where the banner's faas-cli is; built in the background once the stack is up if missing")
-	flag.Parse()
-	o.lookup = os.LookupEnv
-	o.out = os.Stdout
-	o.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o); err != nil {
-		o.log.Error("make run failed", "err", err)
-		os.Exit(1)
-	}
+// Options configure one run.
+type Options struct {
+	StackFile  string // the stack file (stack.yml)
+	DataDir    string // build outputs and service data (.data, git-ignored)
+	SecretsDir string // one file per secret name (.secrets, git-ignored)
+	// FaasCLI is where the banner's faas-cli is; when missing, it is built
+	// in the background once the stack is up ("" for neither).
+	FaasCLI string
+	// BuildDir is where function binaries are cached; DataDir/build when
+	// empty (the tests share one).
+	BuildDir string
+	Lookup   func(string) (string, bool) // the environment of make run
+	Out      io.Writer                   // the banner and the functions' output
+	Log      *slog.Logger
+	Ready    func(r *Running) // called once everything serves (tests)
 }
 
-// options configure one run.
-type options struct {
-	stackFile, dataDir, secretsDir string
-	faasCLI                        string
-	buildDir                       string                      // where function binaries are cached; dataDir/build when empty (tests share one)
-	lookup                         func(string) (string, bool) // the environment of make run
-	out                            io.Writer
-	log                            *slog.Logger
-	ready                          func(r *running) // called once everything serves (tests)
-}
-
-// running describes a started stack.
-type running struct {
+// Running describes a started stack.
+type Running struct {
 	Gateway   string
-	Password  string
-	Backends  map[string]*backend
-	Processes []*process
-	Redis, S3 service
-	Mail      service // URL empty when smtp_url is the user's
+	Password  string // the gateway's basic-auth password (user AdminUser)
+	Redis, S3 Service
+	Mail      Service // URL empty when smtp_url is the user's
 	Cron      map[string]string
 	Started   time.Duration
 	// PortalToken signs in to the portal as alice, an approver of the demo
 	// tenant contoso ("" when the stack has no portal).
 	PortalToken string
+
+	backends  map[string]*backend
+	processes []*process
 }
 
-// adminUser is the gateway's basic-auth user, as on OpenFaaS.
-const adminUser = "admin"
+// Invocations is how many calls the gateway has passed to the function
+// name.
+func (r *Running) Invocations(name string) int64 {
+	if b, ok := r.backends[name]; ok {
+		return b.invocations.Load()
+	}
+	return 0
+}
 
-func run(ctx context.Context, o options) error {
+// StillRunning names the function processes that are running.
+func (r *Running) StillRunning() []string {
+	var names []string
+	for _, p := range r.processes {
+		if p.running.Load() {
+			names = append(names, p.name)
+		}
+	}
+	return names
+}
+
+// AdminUser is the gateway's basic-auth user, as on OpenFaaS.
+const AdminUser = "admin"
+
+// Run runs the stack until ctx ends (make run: Ctrl-C), then stops every
+// process it started and returns.
+func Run(ctx context.Context, o Options) error {
 	start := time.Now()
-	st, err := stack.Load(o.stackFile, o.lookup)
+	st, err := stack.Load(o.StackFile, o.Lookup)
 	if err != nil {
 		return err
 	}
 	gw := "http://127.0.0.1:8080"
-	if v, ok := o.lookup("OPENFAAS_URL"); ok && v != "" {
+	if v, ok := o.Lookup("OPENFAAS_URL"); ok && v != "" {
 		gw = v
 	}
 	gwURL, err := url.Parse(gw)
 	if err != nil || gwURL.Host == "" {
 		return fmt.Errorf("OPENFAAS_URL=%q is not a URL", gw)
 	}
-	for _, d := range []*string{&o.dataDir, &o.secretsDir} {
+	for _, d := range []*string{&o.DataDir, &o.SecretsDir} {
 		if *d, err = filepath.Abs(*d); err != nil {
 			return err
 		}
@@ -114,10 +123,10 @@ func run(ctx context.Context, o options) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &running{Gateway: gw, Backends: map[string]*backend{}}
+	r := &Running{Gateway: gw, backends: map[string]*backend{}}
 
 	// Secrets: every secret a function names, and the gateway's password.
-	_, externalRedis := nonEmpty(o.lookup, "redis_url")
+	_, externalRedis := nonEmpty(o.Lookup, "redis_url")
 	names := []string{"basic-auth-password"}
 	for _, fn := range st.Functions {
 		names = append(names, fn.Secrets...)
@@ -127,11 +136,11 @@ func run(ctx context.Context, o options) error {
 		// the file; an empty one means none.
 		// The SMTP password is the user's, for the server smtp_url names.
 		generate := !(externalRedis && n == "redis-password") && n != "smtp-password"
-		if err := ensureSecret(o.secretsDir, n, generate); err != nil {
+		if err := ensureSecret(o.SecretsDir, n, generate); err != nil {
 			return err
 		}
 	}
-	pw, err := os.ReadFile(filepath.Join(o.secretsDir, "basic-auth-password"))
+	pw, err := os.ReadFile(filepath.Join(o.SecretsDir, "basic-auth-password"))
 	if err != nil {
 		return err
 	}
@@ -150,29 +159,29 @@ func run(ctx context.Context, o options) error {
 	}
 
 	// Backing services.
-	if v, ok := nonEmpty(o.lookup, "redis_url"); ok {
-		r.Redis = service{URL: v, Desc: v + " (from redis_url)"}
+	if v, ok := nonEmpty(o.Lookup, "redis_url"); ok {
+		r.Redis = Service{URL: v, Desc: v + " (from redis_url)"}
 	} else {
-		redisPW, err := os.ReadFile(filepath.Join(o.secretsDir, "redis-password"))
+		redisPW, err := os.ReadFile(filepath.Join(o.SecretsDir, "redis-password"))
 		if err != nil {
 			return err
 		}
-		if r.Redis, err = startRedis(ctx, o.dataDir, string(redisPW), track, o.log); err != nil {
+		if r.Redis, err = startRedis(ctx, o.DataDir, string(redisPW), track, o.Log); err != nil {
 			return err
 		}
 	}
-	if v, ok := nonEmpty(o.lookup, "s3_endpoint"); ok {
-		r.S3 = service{URL: v, Desc: v + " (from s3_endpoint)"}
+	if v, ok := nonEmpty(o.Lookup, "s3_endpoint"); ok {
+		r.S3 = Service{URL: v, Desc: v + " (from s3_endpoint)"}
 	} else {
-		if r.S3, err = startS3(ctx, o.dataDir, bucketOf(o.lookup), track, o.log); err != nil {
+		if r.S3, err = startS3(ctx, o.DataDir, bucketOf(o.Lookup), track, o.Log); err != nil {
 			return err
 		}
 	}
 
 	// Mail: a catcher on loopback unless smtp_url names a server.
 	var mailbox http.Handler
-	if _, ok := nonEmpty(o.lookup, "smtp_url"); !ok {
-		c, err := mailcatcher.Start(ctx, o.log)
+	if _, ok := nonEmpty(o.Lookup, "smtp_url"); !ok {
+		c, err := mailcatcher.Start(ctx, o.Log)
 		if err != nil {
 			return err
 		}
@@ -180,26 +189,26 @@ func run(ctx context.Context, o options) error {
 		// The catcher takes any credentials; a password in the secret
 		// needs a user name to go with it.
 		user := ""
-		if pw, _ := os.ReadFile(filepath.Join(o.secretsDir, "smtp-password")); len(pw) > 0 {
+		if pw, _ := os.ReadFile(filepath.Join(o.SecretsDir, "smtp-password")); len(pw) > 0 {
 			user = "lockbox@"
 		}
-		r.Mail = service{URL: "smtp://" + user + c.SMTPAddr(), Desc: "smtp://" + c.SMTPAddr() + " (embedded: catches every mail; set smtp_url to send for real)"}
+		r.Mail = Service{URL: "smtp://" + user + c.SMTPAddr(), Desc: "smtp://" + c.SMTPAddr() + " (embedded: catches every mail; set smtp_url to send for real)"}
 	} else {
-		r.Mail = service{Desc: "from smtp_url"}
+		r.Mail = Service{Desc: "from smtp_url"}
 	}
-	local := localEnv(gw, r, o.lookup)
+	local := localEnv(gw, r, o.Lookup)
 
 	// Build every function, two at a time.
-	buildDir := o.buildDir
+	buildDir := o.BuildDir
 	if buildDir == "" {
-		buildDir = filepath.Join(o.dataDir, "build")
+		buildDir = filepath.Join(o.DataDir, "build")
 	}
 	b := &fnbuild.Builder{Stack: st, Dir: buildDir}
 	fns := make([]stack.Function, 0, len(st.Functions))
 	for _, name := range st.Names() {
 		fns = append(fns, st.Functions[name])
 	}
-	bins, err := b.BuildAll(fns, o.log)
+	bins, err := b.BuildAll(fns, o.Log)
 	if err != nil {
 		return err
 	}
@@ -212,25 +221,25 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		addr := "127.0.0.1:" + strconv.Itoa(port)
-		secretDir, err := functionSecrets(o.secretsDir, o.dataDir, fn)
+		secretDir, err := functionSecrets(o.SecretsDir, o.DataDir, fn)
 		if err != nil {
 			return err
 		}
-		env := functionEnv(fn, o.lookup, local)
-		p := &process{name: name, path: bins[name], env: envList(env, secretDir, addr), dir: o.dataDir, out: o.out, log: o.log,
+		env := functionEnv(fn, o.Lookup, local)
+		p := &process{name: name, path: bins[name], env: envList(env, secretDir, addr), dir: o.DataDir, out: o.Out, log: o.Log,
 			minBackoff: 500 * time.Millisecond, maxBackoff: 30 * time.Second}
-		r.Backends[name] = newBackend(fn, addr, env, p.running.Load)
+		r.backends[name] = newBackend(fn, addr, env, p.running.Load)
 		track(p, func() { p.run(ctx) })
 	}
-	r.Processes = procs
+	r.processes = procs
 	for _, name := range st.Names() {
-		if err := waitListening(ctx, r.Backends[name].addr, 15*time.Second); err != nil {
+		if err := waitListening(ctx, r.backends[name].addr, 15*time.Second); err != nil {
 			return fmt.Errorf("%s did not start: %w", name, err)
 		}
 	}
 
 	// The gateway.
-	g := &gateway{backends: r.Backends, user: adminUser, password: r.Password, log: o.log, client: &http.Client{}, mailbox: mailbox}
+	g := &gateway{backends: r.backends, user: AdminUser, password: r.Password, log: o.Log, client: &http.Client{}, mailbox: mailbox}
 	l, err := net.Listen("tcp", gwURL.Host)
 	if err != nil {
 		return fmt.Errorf("gateway: %w (set OPENFAAS_URL to use another address)", err)
@@ -238,36 +247,36 @@ func run(ctx context.Context, o options) error {
 	srv := &http.Server{Handler: g.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)
 
-	if r.Cron, err = scheduleCron(ctx, fns, gw, o.log); err != nil {
+	if r.Cron, err = scheduleCron(ctx, fns, gw, o.Log); err != nil {
 		return err
 	}
 	r.Started = time.Since(start)
 	// Where the services are, for tools such as auditverify.
-	services := fmt.Sprintf("OPENFAAS_URL=%s\nredis_url=%s\ns3_endpoint=%s\ns3_bucket=%s\n", gw, r.Redis.URL, r.S3.URL, bucketOf(o.lookup))
-	if err := os.WriteFile(filepath.Join(o.dataDir, "localrun.env"), []byte(services), 0o600); err != nil {
+	services := fmt.Sprintf("OPENFAAS_URL=%s\nredis_url=%s\ns3_endpoint=%s\ns3_bucket=%s\n", gw, r.Redis.URL, r.S3.URL, bucketOf(o.Lookup))
+	if err := os.WriteFile(filepath.Join(o.DataDir, "localrun.env"), []byte(services), 0o600); err != nil {
 		return err
 	}
-	if _, ok := r.Backends["lockbox-portal"]; ok {
-		if r.PortalToken, err = demoToken(o.secretsDir); err != nil {
+	if _, ok := r.backends["lockbox-portal"]; ok {
+		if r.PortalToken, err = demoToken(o.SecretsDir); err != nil {
 			return err
 		}
 	}
-	printBanner(o.out, r, st, relPath(o.secretsDir), o.faasCLI)
-	if o.faasCLI != "" {
-		if _, err := os.Stat(o.faasCLI); err != nil {
-			track(nil, func() { buildFaasCLI(ctx, st.Path("scripts/tools"), o.faasCLI, o.out, o.log) })
+	printBanner(o.Out, r, st, relPath(o.SecretsDir), o.FaasCLI)
+	if o.FaasCLI != "" {
+		if _, err := os.Stat(o.FaasCLI); err != nil {
+			track(nil, func() { buildFaasCLI(ctx, st.Path("scripts/tools"), o.FaasCLI, o.Out, o.Log) })
 		}
 	}
-	if o.ready != nil {
-		o.ready(r)
+	if o.Ready != nil {
+		o.Ready(r)
 	}
 
 	<-ctx.Done()
-	fmt.Fprintln(o.out, "\nstopping: waiting for the functions to finish their calls")
+	fmt.Fprintln(o.Out, "\nstopping: waiting for the functions to finish their calls")
 	shutdown, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	if err := srv.Shutdown(shutdown); err != nil {
-		o.log.Warn("gateway shutdown", "err", err)
+		o.Log.Warn("gateway shutdown", "err", err)
 	}
 	cancel()
 	wg.Wait()
@@ -326,7 +335,7 @@ func functionEnv(fn stack.Function, lookup func(string) (string, bool), local ma
 // and mail server in use are (the user's own when given), that changes
 // nudge lockbox-notify through this gateway and mails link to the portal
 // behind it, and that tenants' webhook receivers may listen on loopback.
-func localEnv(gw string, r *running, lookup func(string) (string, bool)) map[string]string {
+func localEnv(gw string, r *Running, lookup func(string) (string, bool)) map[string]string {
 	local := map[string]string{
 		"redis_url":             r.Redis.URL,
 		"s3_endpoint":           r.S3.URL,

@@ -1,37 +1,27 @@
-package main
+package e2e
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"lockbox.dev/scripts/internal/readme"
 )
 
 // The README's commands are run by TestREADMECommands: every fenced sh
 // (or bash, shell) block of README.md, in order, in one bash session, so
 // that what a block sets is there for the next, as in a reader's terminal.
-//
-// A block that cannot run in a test (it needs Docker, a real OpenFaaS or
-// cloud credentials, or starts make run itself) is marked by an HTML
-// comment on the line right before its fence, with the reason:
-//
-//	<!-- readme-test: skip (needs Docker and a registry) -->
-//
-// A reason that names a test ("covered by TestMakeRunExternalRedis") must
-// name one that exists. Blocks in other languages, without a language, or
-// whose lines start with "$ " (a transcript, not commands) are not run.
+// A block that cannot run in a test is marked with the reason (package
+// scripts/internal/readme says how).
 //
 // Each block runs under `set -euo pipefail` (and inherit_errexit): the
 // first command that fails ends the session and fails the test, with the
@@ -54,152 +44,6 @@ const readmeBlockTimeout = 3 * time.Minute
 const readmePrelude = `# An HTTP error status fails the command, as any failing command does.
 curl() { command curl --fail-with-body --show-error "$@"; }
 `
-
-// readmeBlock is a fenced code block of a Markdown file.
-type readmeBlock struct {
-	Line int    // of the opening fence, from 1
-	Lang string // the first word of the info string, lower case; "" for none
-	Text string // the lines between the fences
-	// Skip is the reason given by a <!-- readme-test: skip (reason) -->
-	// comment on the line right before the fence; "" when not marked.
-	Skip string
-}
-
-// shellLangs are the info strings of blocks that are shell commands.
-var shellLangs = []string{"sh", "bash", "shell"}
-
-// runnable says whether the block is shell commands to run and, if not,
-// why.
-func (b readmeBlock) runnable() (bool, string) {
-	if !slices.Contains(shellLangs, b.Lang) {
-		if b.Lang == "" {
-			return false, "no language: not shell"
-		}
-		return false, b.Lang + ": not shell"
-	}
-	for _, l := range strings.Split(b.Text, "\n") {
-		if strings.HasPrefix(strings.TrimLeft(l, " \t"), "$ ") {
-			return false, `a transcript ("$ " prompts), not commands`
-		}
-	}
-	return true, ""
-}
-
-var (
-	fenceOpen = regexp.MustCompile("^( {0,3})(`{3,}|~{3,})(.*)$")
-	marker    = regexp.MustCompile(`^\s*<!--\s*readme-test:(.*?)-->\s*$`)
-	skipDir   = regexp.MustCompile(`^skip\s*\((.*)\)$`)
-	// inlineCode is a Markdown code span.
-	inlineCode = regexp.MustCompile("`+[^`]*`+")
-)
-
-// markerSyntax is how a block is marked, for error messages.
-const markerSyntax = "<!-- readme-test: skip (why it cannot run in a test) -->"
-
-// parseReadmeBlocks returns the fenced code blocks of a Markdown text with
-// their readme-test markers. It reports every misplaced or malformed
-// marker and an unclosed fence.
-func parseReadmeBlocks(text string) ([]readmeBlock, error) {
-	lines := strings.Split(text, "\n")
-	var blocks []readmeBlock
-	var errs []error
-	for i := 0; i < len(lines); i++ {
-		line := lines[i]
-		// A marker mentioned in prose, as inline code, is not one.
-		if strings.Contains(inlineCode.ReplaceAllString(line, ""), "readme-test:") {
-			if !marker.MatchString(line) {
-				errs = append(errs, fmt.Errorf("line %d: a readme-test comment must be a line of its own: %s", i+1, markerSyntax))
-			} else if i+1 >= len(lines) || !isFenceOpen(lines[i+1]) {
-				errs = append(errs, fmt.Errorf("line %d: a readme-test comment must be on the line right before a code fence", i+1))
-			}
-			continue
-		}
-		m := fenceOpen.FindStringSubmatch(line)
-		if m == nil || (m[2][0] == '`' && strings.Contains(m[3], "`")) {
-			continue
-		}
-		indent, fence, info := len(m[1]), m[2], strings.TrimSpace(m[3])
-		b := readmeBlock{Line: i + 1}
-		if f := strings.Fields(info); len(f) > 0 {
-			b.Lang = strings.ToLower(f[0])
-		}
-		if i > 0 {
-			if mm := marker.FindStringSubmatch(lines[i-1]); mm != nil {
-				directive := strings.TrimSpace(mm[1])
-				sm := skipDir.FindStringSubmatch(directive)
-				switch {
-				case directive == "skip":
-					errs = append(errs, fmt.Errorf("line %d: a skipped block needs its reason: %s", i, markerSyntax))
-				case sm == nil:
-					errs = append(errs, fmt.Errorf("line %d: unknown readme-test directive %q: the one directive is %s", i, directive, markerSyntax))
-				case strings.TrimSpace(sm[1]) == "":
-					errs = append(errs, fmt.Errorf("line %d: a skipped block needs its reason: %s", i, markerSyntax))
-				default:
-					b.Skip = strings.TrimSpace(sm[1])
-				}
-			}
-		}
-		var body []string
-		closed := false
-		for i++; i < len(lines); i++ {
-			l := lines[i]
-			if t := strings.TrimLeft(l, " "); len(l)-len(t) <= 3 && strings.HasPrefix(t, fence) &&
-				strings.TrimSpace(strings.TrimLeft(t, fence[:1])) == "" {
-				closed = true
-				break
-			}
-			// The content loses the fence's indentation.
-			for n := 0; n < indent && strings.HasPrefix(l, " "); n++ {
-				l = l[1:]
-			}
-			body = append(body, l)
-		}
-		if !closed {
-			errs = append(errs, fmt.Errorf("line %d: the code fence is never closed", b.Line))
-		}
-		b.Text = strings.Join(body, "\n")
-		blocks = append(blocks, b)
-	}
-	return blocks, errors.Join(errs...)
-}
-
-func isFenceOpen(line string) bool {
-	m := fenceOpen.FindStringSubmatch(line)
-	return m != nil && !(m[2][0] == '`' && strings.Contains(m[3], "`"))
-}
-
-// testNames are the test functions a skip reason names.
-var testNames = regexp.MustCompile(`\bTest[A-Z0-9_]\w*`)
-
-// definedTests returns the names of the test functions of every Go test
-// file of the repository.
-func definedTests(repo string) (map[string]bool, error) {
-	defined := map[string]bool{}
-	funcTest := regexp.MustCompile(`(?m)^func (Test\w*)\(`)
-	err := filepath.WalkDir(repo, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && path != repo && (strings.HasPrefix(d.Name(), ".") || d.Name() == "bin" || d.Name() == "node_modules") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for _, m := range funcTest.FindAllSubmatch(b, -1) {
-			defined[string(m[1])] = true
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("find the repository's tests: %w", err)
-	}
-	return defined, nil
-}
 
 // shellSession is one bash process that runs blocks one after another, so
 // that what a block sets (variables, functions, the working directory) is
@@ -347,7 +191,7 @@ func readmeWorkDir(t *testing.T, repo string, own map[string]string) string {
 // point the commands elsewhere than the test's stack (OpenFaaS and AWS
 // settings, the stack's own variables, an outer make's flags, bash start-up
 // files), with OPENFAAS_URL set to the test's gateway.
-func readmeEnv(gateway, openfaasConfig string, stackVars []configVar) []string {
+func readmeEnv(gateway, openfaasConfig string, stackVars []readme.Var) []string {
 	drop := map[string]bool{"BASH_ENV": true, "ENV": true, "CDPATH": true,
 		"MAKEFLAGS": true, "MAKELEVEL": true, "MFLAGS": true, "MAKEOVERRIDES": true}
 	for _, v := range stackVars {
@@ -373,21 +217,21 @@ func TestREADMECommands(t *testing.T) {
 	repo := repoRoot(t)
 	raw, err := os.ReadFile(filepath.Join(repo, "README.md"))
 	require.NoError(t, err)
-	blocks, err := parseReadmeBlocks(string(raw))
+	blocks, err := readme.Blocks(string(raw))
 	if err != nil {
 		t.Fatalf("README.md: %v", err)
 	}
-	defined, err := definedTests(repo)
+	defined, err := readme.DefinedTests(repo)
 	require.NoError(t, err)
 
 	var plan strings.Builder
 	toRun := 0
 	for _, b := range blocks {
-		ok, why := b.runnable()
+		ok, why := b.Runnable()
 		switch {
 		case b.Skip != "":
 			fmt.Fprintf(&plan, "  README.md:%-4d %-6s skipped: %s\n", b.Line, b.Lang, b.Skip)
-			for _, name := range testNames.FindAllString(b.Skip, -1) {
+			for _, name := range readme.TestsNamed(b.Skip) {
 				if !defined[name] {
 					t.Errorf("README.md:%d: the skip reason names %s, which no test file of the repository defines", b.Line, name)
 				}
@@ -409,7 +253,7 @@ func TestREADMECommands(t *testing.T) {
 	require.NoError(t, os.Symlink(faasCLI(t, repo), filepath.Join(bin, "faas-cli")))
 	require.NoError(t, os.Symlink(lockboxctl(t, repo), filepath.Join(bin, "lockboxctl")))
 	s := startStack(t, stackConfig{env: map[string]string{"AUDIT_SCHEDULE": "@every 1s"}})
-	work := readmeWorkDir(t, repo, map[string]string{"bin": bin, ".secrets": s.opts.secretsDir, ".data": s.opts.dataDir})
+	work := readmeWorkDir(t, repo, map[string]string{"bin": bin, ".secrets": s.opts.SecretsDir, ".data": s.opts.DataDir})
 	sh, err := startShell(work, readmeEnv(s.Gateway, t.TempDir(), readmeVars(t, repo)), t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(sh.close)
@@ -420,14 +264,14 @@ func TestREADMECommands(t *testing.T) {
 
 	failedAt := 0
 	for _, b := range blocks {
-		if ok, _ := b.runnable(); !ok && b.Skip == "" {
+		if ok, _ := b.Runnable(); !ok && b.Skip == "" {
 			continue
 		}
 		t.Run(fmt.Sprintf("README.md:%d", b.Line), func(t *testing.T) {
 			if b.Skip != "" {
 				t.Skipf("README.md:%d skipped: %s", b.Line, b.Skip)
 			}
-			if ok, why := b.runnable(); !ok {
+			if ok, why := b.Runnable(); !ok {
 				t.Skipf("README.md:%d marked but not run anyway: %s", b.Line, why)
 			}
 			if failedAt != 0 {

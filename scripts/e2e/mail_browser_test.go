@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/base64"
@@ -31,7 +31,7 @@ func TestMailInBrowser(t *testing.T) {
 	s := startStack(t, stackConfig{})
 	gw := s.Gateway
 	secret := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(s.opts.secretsDir, name))
+		b, err := os.ReadFile(filepath.Join(s.opts.SecretsDir, name))
 		require.NoError(t, err)
 		return b
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -51,7 +51,7 @@ func TestPortalInBrowser(t *testing.T) {
 	portalURL := gw + "/function/lockbox-portal"
 	s := startStack(t, stackConfig{env: map[string]string{"OPENFAAS_URL": gw, "portal_url": portalURL}})
 	secret := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(s.opts.secretsDir, name))
+		b, err := os.ReadFile(filepath.Join(s.opts.SecretsDir, name))
 		require.NoError(t, err)
 		return b
 	}

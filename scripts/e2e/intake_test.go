@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -28,7 +28,7 @@ func TestMakeRunIntakeFixtures(t *testing.T) {
 	s := startStack(t, stackConfig{})
 	send := func(args ...string) string {
 		t.Helper()
-		cmd := exec.Command(ctl, append([]string{"send-fixture", "-secrets", s.opts.secretsDir}, args...)...)
+		cmd := exec.Command(ctl, append([]string{"send-fixture", "-secrets", s.opts.SecretsDir}, args...)...)
 		cmd.Env = append(cmd.Environ(), "OPENFAAS_URL="+s.Gateway)
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "lockboxctl send-fixture %s\n%s", strings.Join(args, " "), out)
@@ -87,7 +87,7 @@ func TestMakeRunIntakeFixtures(t *testing.T) {
 	require.NoError(t, err)
 	res.Body.Close()
 	assert.Equal(t, http.StatusMethodNotAllowed, res.StatusCode)
-	cmd := exec.Command(ctl, "send-fixture", "-secrets", s.opts.secretsDir, "bitbucket")
+	cmd := exec.Command(ctl, "send-fixture", "-secrets", s.opts.SecretsDir, "bitbucket")
 	cmd.Env = append(cmd.Environ(), "OPENFAAS_URL="+s.Gateway)
 	out, err := cmd.CombinedOutput()
 	assert.Error(t, err, "an unknown source")
@@ -97,7 +97,7 @@ func TestMakeRunIntakeFixtures(t *testing.T) {
 // secretOf reads a secret of the stack's secrets folder.
 func secretOf(t *testing.T, s *stackRun, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(s.opts.secretsDir, name))
+	b, err := os.ReadFile(filepath.Join(s.opts.SecretsDir, name))
 	require.NoError(t, err)
 	return b
 }

@@ -1,4 +1,4 @@
-package main
+package localrun
 
 import (
 	"fmt"
@@ -9,16 +9,16 @@ import (
 	"lockbox.dev/scripts/internal/stack"
 )
 
-// sampleBody is the request the banner's example files.
-const sampleBody = `{"tenantId":"contoso","resourceType":"postgres","resourceIds":["db-1"],"accessLevel":"Read",` +
+// SampleBody is the request the banner's example files.
+const SampleBody = `{"tenantId":"contoso","resourceType":"postgres","resourceIds":["db-1"],"accessLevel":"Read",` +
 	`"justification":"slow queries since the upgrade","supportRequest":"INC-1001","requester":{"id":"eng-7","displayName":"Support Engineer"}}`
 
-// sampleSettings are the settings the banner's example saves: alice approves
+// SampleSettings are the settings the banner's example saves: alice approves
 // and is mailed every request.
-const sampleSettings = `{"enabled":true,"approvers":[{"id":"alice","email":"alice@contoso.example","displayName":"Alice"}],` +
+const SampleSettings = `{"enabled":true,"approvers":[{"id":"alice","email":"alice@contoso.example","displayName":"Alice"}],` +
 	`"reminders":["24h","2h"],"requiredApprovals":1,"rules":[],"webhooks":[]}`
 
-func printBanner(w io.Writer, r *running, st *stack.Stack, secretsDir, faasCLI string) {
+func printBanner(w io.Writer, r *Running, st *stack.Stack, secretsDir, faasCLI string) {
 	secretsFlag := ""
 	if secretsDir != ".secrets" {
 		secretsFlag = " -secrets " + secretsDir
@@ -26,15 +26,15 @@ func printBanner(w io.Writer, r *running, st *stack.Stack, secretsDir, faasCLI s
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	p("")
-	p("Lockbox is up (%.1fs): %d functions behind a local OpenFaaS-compatible gateway", r.Started.Seconds(), len(r.Backends))
+	p("Lockbox is up (%.1fs): %d functions behind a local OpenFaaS-compatible gateway", r.Started.Seconds(), len(r.backends))
 	p("")
-	p("  gateway    %s   (/system/* basic auth: %s / %s)", r.Gateway, adminUser, r.Password)
+	p("  gateway    %s   (/system/* basic auth: %s / %s)", r.Gateway, AdminUser, r.Password)
 	for i, name := range st.Names() {
 		label := ""
 		if i == 0 {
 			label = "functions"
 		}
-		p("  %-10s %s/function/%s   (process on %s)", label, r.Gateway, name, r.Backends[name].addr)
+		p("  %-10s %s/function/%s   (process on %s)", label, r.Gateway, name, r.backends[name].addr)
 	}
 	p("  redis      %s", r.Redis.Desc)
 	p("  s3         %s", r.S3.Desc)
@@ -66,17 +66,17 @@ func printBanner(w io.Writer, r *running, st *stack.Stack, secretsDir, faasCLI s
 	}
 	p("")
 	p("  export OPENFAAS_URL=%s", r.Gateway)
-	p("  echo -n %s | bin/faas-cli login --username %s --password-stdin", r.Password, adminUser)
+	p("  echo -n %s | bin/faas-cli login --username %s --password-stdin", r.Password, AdminUser)
 	p("  bin/faas-cli list")
 	p("")
 	p("  # the tenant's settings: read them (ETag \"0\" until first saved), then name alice its approver")
 	p(`  ADMIN=$(bin/lockboxctl token%s -sub ada -tenant contoso -role lockbox.admin)`, secretsFlag)
 	p(`  curl -s -i %s/function/lockbox-settings -H "Authorization: Bearer $ADMIN"`, r.Gateway)
 	p(`  curl -s -X PUT %s/function/lockbox-settings -H "Authorization: Bearer $ADMIN" -H 'If-Match: "0"' -H 'Content-Type: application/json' \`, r.Gateway)
-	p(`    -d '%s'`, sampleSettings)
+	p(`    -d '%s'`, SampleSettings)
 	p("")
 	p("  # file a request as the ticketing system does: a signed webhook")
-	p("  BODY='%s'", sampleBody)
+	p("  BODY='%s'", SampleBody)
 	p(`  echo -n "$BODY" | bin/faas-cli invoke lockbox-create --content-type application/json $(bin/lockboxctl sign%s "$BODY")`, secretsFlag)
 	p("")
 	if r.Mail.URL != "" {

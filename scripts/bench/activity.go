@@ -102,8 +102,7 @@ func (b *bench) activity() error {
 	if err != nil {
 		return fmt.Errorf("the audit signing key: %w", err)
 	}
-	s := redisstore.New(b.redis.rdb, lockbox.DefaultLimits)
-	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
+	s := b.redis.store(lockbox.DefaultLimits)
 	puts := &backgroundPuts{Store: b.s3, slots: make(chan struct{}, 16)}
 	exporter := audit.NewExporter(s, puts, keys[0])
 	// A batch per event; one call exports a whole archive.

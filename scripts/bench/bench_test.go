@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -343,4 +345,19 @@ func TestSummarize(t *testing.T) {
 	assert.InDelta(t, 0.6, s.ThisCPUms, 1e-9)
 	assert.InDelta(t, 2.5, median([]float64{4, 1, 2, 3}), 1e-9)
 	assert.Zero(t, median(nil))
+}
+
+// The set-up's store has no caps: a fill gives one engineer more pending
+// requests than a deployment allows (the list scaling puts a hundred on
+// each), and every set-up step goes through it.
+func TestSetUpStoreIsUncapped(t *testing.T) {
+	m := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	b := &bench{redis: &redisServer{rdb: rdb}}
+	n := 51 // max_pending_per_requester is 50 by default
+	ids, err := b.fill("bench-set-up", n, lockbox.DefaultLimits, func(int) string { return "eng-1" })
+	require.NoError(t, err)
+	assert.Len(t, slices.Compact(slices.Sorted(slices.Values(ids))), n, "n requests, each its own")
+	require.NoError(t, b.act("bench-set-up", ids[:2], lockbox.ActionApprove, "approver-0"))
 }

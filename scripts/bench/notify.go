@@ -20,7 +20,6 @@ import (
 	"lockbox.dev/shared/mail"
 	"lockbox.dev/shared/netguard"
 	"lockbox.dev/shared/notify"
-	"lockbox.dev/shared/redisstore"
 	"lockbox.dev/shared/webhook"
 )
 
@@ -136,7 +135,7 @@ func (b *bench) notifyRun(prefix string, tenants, per int, secret string) (Notif
 			return NotifyRun{}, fmt.Errorf("fill %s: %w", tenant, err)
 		}
 		// The fill's events are set-up, not audit history worth exporting.
-		if err := redisstore.New(b.redis.rdb, lockbox.DefaultLimits).ForgetEvents(ctx, tenant); err != nil {
+		if err := b.redis.store(lockbox.DefaultLimits).ForgetEvents(ctx, tenant); err != nil {
 			return NotifyRun{}, err
 		}
 	}

@@ -197,8 +197,7 @@ func (b *bench) firstCall(name, url string) (func() *http.Request, int) {
 // a time (set-up, not measured), with requester(i) as the requester, and
 // returns their ids.
 func (b *bench) fill(tenant string, n int, lim lockbox.Limits, requester func(i int) string) ([]string, error) {
-	s := redisstore.New(b.redis.rdb, lim)
-	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
+	s := b.redis.store(lim)
 	ids := make([]string, n)
 	err := setUpEach(n, func(i int) error {
 		in := createInput(Item{Tenant: tenant, Key: requester(i)})
@@ -283,7 +282,7 @@ type readTenants struct {
 
 // configure saves settings in tenant straight through the store (set-up).
 func (b *bench) configure(tenant string, f func(s *lockbox.Settings)) error {
-	s := redisstore.New(b.redis.rdb, lockbox.DefaultLimits)
+	s := b.redis.store(lockbox.DefaultLimits)
 	set := lockbox.DefaultSettings(true)
 	f(&set)
 	_, err := s.PutSettings(context.Background(), tenant, set, 0, lockbox.Actor{Kind: lockbox.ActorAdmin, ID: "bench-admin"}, "bench", time.Now())
@@ -302,8 +301,7 @@ func fiveRules(s *lockbox.Settings) {
 // act applies an action to ids of tenant straight through the store
 // (set-up), as by.
 func (b *bench) act(tenant string, ids []string, action lockbox.Action, by string) error {
-	s := redisstore.New(b.redis.rdb, lockbox.DefaultLimits)
-	s.Caps = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
+	s := b.redis.store(lockbox.DefaultLimits)
 	for _, id := range ids {
 		if _, err := s.Act(context.Background(), tenant, id, lockboxtest.Decision(action, by, "bench set-up", nil, time.Now())); err != nil {
 			return err
@@ -568,7 +566,7 @@ func (b *bench) listScaling() error {
 		}
 		b.log.Info("filled", "tenant", tenants[i], "requests", stored, "seconds", fmt.Sprintf("%.1f", time.Since(t).Seconds()))
 		// The fill's events are set-up, not audit history worth exporting.
-		if err := redisstore.New(b.redis.rdb, lockbox.DefaultLimits).ForgetEvents(ctx, tenants[i]); err != nil {
+		if err := b.redis.store(lockbox.DefaultLimits).ForgetEvents(ctx, tenants[i]); err != nil {
 			return err
 		}
 	}
@@ -702,7 +700,7 @@ func (b *bench) sweep() error {
 	due := time.Now().Add(lim.PendingTTL + 50*time.Millisecond)
 	b.log.Info("filled", "tenant", tenant, "requests", b.plan.SweepDue, "seconds", fmt.Sprintf("%.1f", time.Since(t).Seconds()))
 	// The fill's events are set-up, not audit history worth exporting.
-	if err := redisstore.New(b.redis.rdb, lim).ForgetEvents(context.Background(), tenant); err != nil {
+	if err := b.redis.store(lim).ForgetEvents(context.Background(), tenant); err != nil {
 		return err
 	}
 	time.Sleep(time.Until(due))

@@ -16,7 +16,6 @@ import (
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/portal"
-	"lockbox.dev/shared/redisstore"
 )
 
 // lockbox-portal's load run renders the landing page, the tenant's pending
@@ -51,7 +50,7 @@ func (b *bench) portalSetup() (portalSession, error) {
 	}
 	b.log.Info("filled", "tenant", tenant, "requests", portalStored, "seconds", fmt.Sprintf("%.1f", time.Since(t).Seconds()))
 	// The fill's events are set-up, not audit history worth exporting.
-	if err := redisstore.New(b.redis.rdb, lockbox.DefaultLimits).ForgetEvents(context.Background(), tenant); err != nil {
+	if err := b.redis.store(lockbox.DefaultLimits).ForgetEvents(context.Background(), tenant); err != nil {
 		return portalSession{}, fmt.Errorf("forget the portal fill's events: %w", err)
 	}
 	key, err := os.ReadFile(filepath.Join(b.secrets, "lockbox-jwt-secret"))

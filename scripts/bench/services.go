@@ -18,7 +18,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"lockbox.dev/scripts/internal/loopback"
+	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/objectstore"
+	"lockbox.dev/shared/redisstore"
 )
 
 // proc is a child process the benchmark started.
@@ -115,6 +117,20 @@ type redisServer struct {
 	password string // requirepass, as in production
 	version  string
 	rdb      *redis.Client
+}
+
+// uncapped are usage caps no set-up reaches: the benchmark fills a tenant
+// with far more live requests, and an engineer with far more grants, than
+// a deployment's caps allow.
+var uncapped = redisstore.Caps{MaxPendingPerTenant: 1 << 30, MaxPendingPerRequester: 1 << 30, MaxActiveGrantsPerRequester: 1 << 30}
+
+// store is the set-up's store on this server: every fill, decision,
+// settings change and clean-up the benchmark makes straight to Redis goes
+// through one, with lim's lifetimes and no caps.
+func (r *redisServer) store(lim lockbox.Limits) *redisstore.Store {
+	s := redisstore.New(r.rdb, lim)
+	s.Caps = uncapped
+	return s
 }
 
 // clientURL is url with the password, for the load generator.

@@ -4,8 +4,6 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/shared/audit"
-	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/config"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/lockbox/lockboxtest"
@@ -38,16 +35,6 @@ func TestMakeRunOnRedisCluster(t *testing.T) {
 	nodes := strings.Split(addrs, ",")
 	url := "redis://" + nodes[0] + "/0?addr=" + strings.Join(nodes[1:], "&addr=")
 	s := startStack(t, stackConfig{env: map[string]string{"redis_url": url, "redis_mode": "cluster", "AUDIT_SCHEDULE": "@every 1s"}})
-	secret := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(s.opts.SecretsDir, name))
-		require.NoError(t, err)
-		return b
-	}
-	token := func(sub, tenant string, role lockbox.Role) map[string]string {
-		tok, err := auth.Mint(secret("lockbox-jwt-secret"), auth.NewClaims(sub, tenant, []string{string(role)}, time.Now(), time.Hour))
-		require.NoError(t, err)
-		return map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/json"}
-	}
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: nodes})
 	t.Cleanup(func() { _ = rdb.Close() })
 
@@ -61,16 +48,16 @@ func TestMakeRunOnRedisCluster(t *testing.T) {
 
 		body := `{"tenantId":"` + tenant + `","resourceType":"postgres","resourceIds":["db-1"],"justification":"slow queries",` +
 			`"supportRequest":"INC-1001","requester":{"id":"eng-7"}}`
-		status, created := fileRequest(t, s.Gateway, secret("lockbox-webhook-secret"), body)
+		status, created := s.file(t, body)
 		require.Equal(t, http.StatusCreated, status, "%s: %s", tenant, created)
 		var req lockbox.Request
 		require.NoError(t, json.Unmarshal(created, &req))
 
-		status, approved := httpCall(t, http.MethodPost, s.Gateway+"/function/lockbox-approve",
-			`{"requestId":"`+req.RequestID+`","reason":"checked"}`, token("alice", tenant, lockbox.RoleApprover))
+		status, approved := s.call(t, http.MethodPost, "/function/lockbox-approve",
+			`{"requestId":"`+req.RequestID+`","reason":"checked"}`, s.as(t, tenant, "alice", lockbox.RoleApprover))
 		require.Equal(t, http.StatusOK, status, "%s: %s", tenant, approved)
 
-		status, listed := httpCall(t, http.MethodGet, s.Gateway+"/function/lockbox-list?status=Approved", "", token("rita", tenant, lockbox.RoleReader))
+		status, listed := s.call(t, http.MethodGet, "/function/lockbox-list?status=Approved", "", s.as(t, tenant, "rita", lockbox.RoleReader))
 		require.Equal(t, http.StatusOK, status, "%s: %s", tenant, listed)
 		var page struct{ Value []lockbox.Request }
 		require.NoError(t, json.Unmarshal(listed, &page))
@@ -79,10 +66,10 @@ func TestMakeRunOnRedisCluster(t *testing.T) {
 	}
 	assert.Greater(t, len(masters), 1, "the tenants live on more than one node")
 
-	key, err := audit.ParseSigningKey(secret(config.SecretAuditSigning))
+	key, err := audit.ParseSigningKey(s.secret(t, config.SecretAuditSigning))
 	require.NoError(t, err)
 	s3 := objectstore.New(objectstore.Config{Endpoint: s.S3.URL, Bucket: "lockbox-audit", PathStyle: true,
-		AccessKey: string(secret("s3-access-key")), SecretKey: string(secret("s3-secret-key"))})
+		AccessKey: string(s.secret(t, config.SecretS3AccessKey)), SecretKey: string(s.secret(t, config.SecretS3SecretKey))})
 	for _, tenant := range tenants {
 		require.Eventually(t, func() bool {
 			rep, err := audit.Verify(t.Context(), s3, tenant, key.Public().(ed25519.PublicKey))

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +27,7 @@ func TestEndToEndWithFaasCLI(t *testing.T) {
 	}
 	cli := faasCLI(t, repoRoot(t))
 	s := startStack(t, stackConfig{env: map[string]string{"AUDIT_SCHEDULE": "@every 1s"}})
-	r, o, out, gw := s.Running, s.opts, s.out, s.Gateway
+	r, out, gw := s.Running, s.out, s.Gateway
 	var err error
 
 	ofc := t.TempDir()
@@ -42,15 +41,9 @@ func TestEndToEndWithFaasCLI(t *testing.T) {
 		require.NoError(t, cmd.Run(), "faas-cli %s\n%s%s", strings.Join(args, " "), stdout.String(), stderr.String())
 		return stdout.String()
 	}
-	secret := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(o.SecretsDir, name))
-		require.NoError(t, err)
-		return b
-	}
-	token := func(sub, tid string, role lockbox.Role) string {
-		tok, err := auth.Mint(secret("lockbox-jwt-secret"), auth.NewClaims(sub, tid, []string{string(role)}, time.Now(), time.Hour))
-		require.NoError(t, err)
-		return "Authorization=Bearer " + tok
+	// faas-cli's form of the header of a call signed in as sub.
+	as := func(tenant, sub string, role lockbox.Role) string {
+		return "Authorization=Bearer " + s.token(t, tenant, sub, role)
 	}
 	decode := func(body string) lockbox.Request {
 		var req lockbox.Request
@@ -72,23 +65,23 @@ func TestEndToEndWithFaasCLI(t *testing.T) {
 	body := `{"tenantId":"contoso","resourceType":"postgres","resourceIds":["db-1"],"justification":"slow queries","supportRequest":"INC-1001","requester":{"id":"eng-7"}}`
 	ts := time.Now().Unix()
 	created := decode(faas(body, "invoke", "lockbox-create", "--content-type", "application/json",
-		"-H", fmt.Sprintf("%s=%d", auth.HeaderTimestamp, ts), "-H", auth.HeaderSignature+"="+auth.Sign(secret("lockbox-webhook-secret"), ts, []byte(body))))
+		"-H", fmt.Sprintf("%s=%d", auth.HeaderTimestamp, ts), "-H", auth.HeaderSignature+"="+auth.Sign(s.secret(t, config.SecretWebhook), ts, []byte(body))))
 	assert.Equal(t, lockbox.StatusPending, created.Status)
 
 	// The tenant's reader sees it.
 	var page struct{ Value []lockbox.Request }
-	require.NoError(t, json.Unmarshal([]byte(faas("", "invoke", "lockbox-list", "-m", "GET", "-H", token("rita", "contoso", lockbox.RoleReader))), &page))
+	require.NoError(t, json.Unmarshal([]byte(faas("", "invoke", "lockbox-list", "-m", "GET", "-H", as("contoso", "rita", lockbox.RoleReader))), &page))
 	require.Len(t, page.Value, 1)
 	assert.Equal(t, created.RequestID, page.Value[0].RequestID)
 
 	// The tenant's approver approves it.
 	approved := decode(faas(`{"requestId":"`+created.RequestID+`","reason":"checked"}`, "invoke", "lockbox-approve",
-		"--content-type", "application/json", "-H", token("alice", "contoso", lockbox.RoleApprover)))
+		"--content-type", "application/json", "-H", as("contoso", "alice", lockbox.RoleApprover)))
 	assert.Equal(t, lockbox.StatusApproved, approved.Status)
 
 	// The grant shows as active.
 	require.NoError(t, json.Unmarshal([]byte(faas("", "invoke", "lockbox-list", "-m", "GET", "--query", "requestId="+created.RequestID,
-		"-H", token("rita", "contoso", lockbox.RoleReader))), &page))
+		"-H", as("contoso", "rita", lockbox.RoleReader))), &page))
 	require.Len(t, page.Value, 1)
 	assert.True(t, page.Value[0].AccessActive)
 
@@ -96,8 +89,8 @@ func TestEndToEndWithFaasCLI(t *testing.T) {
 	// which exports the tenant's four events (create, approve) into the
 	// embedded S3, where the verifier finds an intact chain.
 	s3 := objectstore.New(objectstore.Config{Endpoint: r.S3.URL, Bucket: "lockbox-audit", PathStyle: true,
-		AccessKey: string(secret("s3-access-key")), SecretKey: string(secret("s3-secret-key"))})
-	auditKey, err := audit.ParseSigningKey(secret(config.SecretAuditSigning))
+		AccessKey: string(s.secret(t, config.SecretS3AccessKey)), SecretKey: string(s.secret(t, config.SecretS3SecretKey))})
+	auditKey, err := audit.ParseSigningKey(s.secret(t, config.SecretAuditSigning))
 	require.NoError(t, err)
 	var rep audit.Report
 	require.Eventually(t, func() bool {

@@ -1,22 +1,15 @@
 package e2e
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"lockbox.dev/shared/auth"
+	"lockbox.dev/shared/config"
 	"lockbox.dev/shared/lockbox"
 )
 
@@ -59,21 +52,14 @@ func TestMakeRunExternalRedis(t *testing.T) {
 			s := startStack(t, cfg)
 			assert.Equal(t, rs.URL, s.Redis.URL)
 			assert.Contains(t, s.Redis.Desc, "(from redis_url)", "make run must not start a Redis of its own")
-			pw, err := os.ReadFile(filepath.Join(s.opts.SecretsDir, "redis-password"))
-			require.NoError(t, err)
 			if tc.password == "" {
-				assert.Empty(t, pw, "make run writes an empty redis-password for a Redis given by redis_url")
-			}
-			secret := func(name string) []byte {
-				b, err := os.ReadFile(filepath.Join(s.opts.SecretsDir, name))
-				require.NoError(t, err)
-				return b
+				assert.Empty(t, s.secret(t, config.SecretRedisPassword), "make run writes an empty redis-password for a Redis given by redis_url")
 			}
 
 			// File a request as the ticketing system does: a signed webhook.
 			body := `{"tenantId":"contoso","resourceType":"postgres","resourceIds":["db-1"],"justification":"slow queries",` +
 				`"supportRequest":"INC-1001","requester":{"id":"eng-7"}}`
-			status, created := fileRequest(t, s.Gateway, secret("lockbox-webhook-secret"), body)
+			status, created := s.file(t, body)
 			require.Equal(t, http.StatusCreated, status, "lockbox-create: %s", created)
 			var req lockbox.Request
 			require.NoError(t, json.Unmarshal(created, &req), "%s", created)
@@ -81,11 +67,8 @@ func TestMakeRunExternalRedis(t *testing.T) {
 			assert.Positive(t, rdb.DBSize(t.Context()).Val(), "the request is stored in the Redis of redis_url")
 
 			// Read it back as the tenant's reader.
-			tok, err := auth.Mint(secret("lockbox-jwt-secret"),
-				auth.NewClaims("rita", "contoso", []string{string(lockbox.RoleReader)}, time.Now(), time.Hour))
-			require.NoError(t, err)
-			status, listed := httpCall(t, http.MethodGet, s.Gateway+"/function/lockbox-list?requestId="+req.RequestID, "",
-				map[string]string{"Authorization": "Bearer " + tok})
+			status, listed := s.call(t, http.MethodGet, "/function/lockbox-list?requestId="+req.RequestID, "",
+				s.as(t, "contoso", "rita", lockbox.RoleReader))
 			require.Equal(t, http.StatusOK, status, "lockbox-list: %s", listed)
 			var page struct{ Value []lockbox.Request }
 			require.NoError(t, json.Unmarshal(listed, &page), "%s", listed)
@@ -95,47 +78,10 @@ func TestMakeRunExternalRedis(t *testing.T) {
 
 			if cfg.env["max_pending_per_tenant"] == "1" {
 				// The tenant's one pending request is its cap.
-				status, refused := fileRequest(t, s.Gateway, secret("lockbox-webhook-secret"), strings.Replace(body, "INC-1001", "INC-1002", 1))
+				status, refused := s.file(t, strings.Replace(body, "INC-1001", "INC-1002", 1))
 				assert.Equal(t, http.StatusTooManyRequests, status,
 					"max_pending_per_tenant=1 from make run's environment must reach lockbox-create: %s", refused)
 			}
 		})
 	}
-}
-
-// fileRequest posts body to lockbox-create as a signed webhook and returns
-// the status and body of the answer.
-func fileRequest(t *testing.T, gateway string, webhookSecret []byte, body string) (int, []byte) {
-	t.Helper()
-	ts := time.Now().Unix()
-	return httpCall(t, http.MethodPost, gateway+"/function/lockbox-create", body, map[string]string{
-		"Content-Type":       "application/json",
-		auth.HeaderTimestamp: fmt.Sprint(ts),
-		auth.HeaderSignature: auth.Sign(webhookSecret, ts, []byte(body)),
-	})
-}
-
-// httpCall makes one HTTP call and returns the answer's status and body.
-func httpCall(t *testing.T, method, url, body string, header map[string]string) (int, []byte) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
-	require.NoError(t, err)
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	client := &http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Do(req)
-	require.NoError(t, err, "%s %s", method, url)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, b
-}
-
-func randomHex(t testing.TB, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	_, err := rand.Read(b)
-	require.NoError(t, err)
-	return hex.EncodeToString(b)
 }

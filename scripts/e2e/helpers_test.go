@@ -3,10 +3,15 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"math/rand/v2"
+	mathrand "math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +29,9 @@ import (
 	"lockbox.dev/scripts/internal/localrun"
 	"lockbox.dev/scripts/internal/loopback"
 	"lockbox.dev/scripts/internal/stack"
+	"lockbox.dev/shared/auth"
+	"lockbox.dev/shared/config"
+	"lockbox.dev/shared/lockbox"
 )
 
 // pkgDir is a folder shared by every test of one run of this package: the
@@ -269,6 +277,86 @@ func (s *stackRun) stop() error {
 	return s.err
 }
 
+// secret returns the stack's secret name, as make run wrote it.
+func (s *stackRun) secret(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.opts.SecretsDir, name))
+	require.NoError(t, err)
+	return b
+}
+
+// token is how every test signs in: a token of sub in tenant with roles,
+// valid for an hour, signed with the stack's lockbox-jwt-secret as
+// lockboxctl token signs it. The API takes it as a bearer token (as), the
+// portal through its sign-in form (browser.signIn).
+func (s *stackRun) token(t testing.TB, tenant, sub string, roles ...lockbox.Role) string {
+	t.Helper()
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	tok, err := auth.Mint(s.secret(t, config.SecretJWT), auth.NewClaims(sub, tenant, names, time.Now(), time.Hour))
+	require.NoError(t, err)
+	return tok
+}
+
+// as is the header of a JSON call signed in as sub (token).
+func (s *stackRun) as(t testing.TB, tenant, sub string, roles ...lockbox.Role) map[string]string {
+	t.Helper()
+	return map[string]string{"Authorization": "Bearer " + s.token(t, tenant, sub, roles...), "Content-Type": "application/json"}
+}
+
+// call makes one HTTP call to the gateway (path from its root, such as
+// /function/lockbox-list) and returns the answer's status and body.
+func (s *stackRun) call(t testing.TB, method, path, body string, header map[string]string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, s.Gateway+path, strings.NewReader(body))
+	require.NoError(t, err)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Do(req)
+	require.NoError(t, err, "%s %s", method, path)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, b
+}
+
+// file posts body to lockbox-create as the ticketing system does, a signed
+// webhook, and returns the answer's status and body.
+func (s *stackRun) file(t testing.TB, body string) (int, []byte) {
+	t.Helper()
+	ts := time.Now().Unix()
+	return s.call(t, http.MethodPost, "/function/lockbox-create", body, map[string]string{
+		"Content-Type":       "application/json",
+		auth.HeaderTimestamp: strconv.FormatInt(ts, 10),
+		auth.HeaderSignature: auth.Sign(s.secret(t, config.SecretWebhook), ts, []byte(body)),
+	})
+}
+
+// fileRequest files in (file) and returns the request created.
+func (s *stackRun) fileRequest(t testing.TB, in lockbox.CreateInput) lockbox.Request {
+	t.Helper()
+	body, err := json.Marshal(in)
+	require.NoError(t, err)
+	status, created := s.file(t, string(body))
+	require.Equal(t, http.StatusCreated, status, "lockbox-create: %s", created)
+	var r lockbox.Request
+	require.NoError(t, json.Unmarshal(created, &r), "%s", created)
+	return r
+}
+
+// randomHex is n random bytes in hex.
+func randomHex(t testing.TB, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return hex.EncodeToString(b)
+}
+
 // requireBinary returns the path of a program the test needs on PATH.
 // Without it the test is skipped, saying how to install it, except in CI
 // (CI set), where a missing program fails the test rather than letting it
@@ -313,7 +401,7 @@ func startRedisServer(t *testing.T, password string) redisServer {
 	path := requireBinary(t, "redis-server", "apt-get install -y redis-server")
 	var errs []error
 	for range 8 {
-		port := 26000 + rand.IntN(3000)
+		port := 26000 + mathrand.IntN(3000)
 		srv, err := tryRedisServer(t, path, port, password)
 		if err == nil {
 			return srv

@@ -2,11 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/lockbox"
 )
 
@@ -23,9 +19,8 @@ import (
 // approver is mailed), sending it again files nothing more, an edited
 // ticket is ignored, and `send-fixture <source> resolved` withdraws it.
 func TestMakeRunIntakeFixtures(t *testing.T) {
-	repo := repoRoot(t)
-	ctl := lockboxctl(t, repo)
 	s := startStack(t, stackConfig{})
+	ctl := lockboxctl(t, repoRoot(t))
 	send := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(ctl, append([]string{"send-fixture", "-secrets", s.opts.SecretsDir}, args...)...)
@@ -63,16 +58,8 @@ func TestMakeRunIntakeFixtures(t *testing.T) {
 	}
 
 	// The tenant's reader sees each, withdrawn by its source.
-	tok, err := auth.Mint(secretOf(t, s, "lockbox-jwt-secret"), auth.NewClaims("rita", "contoso", []string{string(lockbox.RoleReader)}, time.Now(), time.Hour))
-	require.NoError(t, err)
-	req, err := http.NewRequest(http.MethodGet, s.Gateway+"/function/lockbox-list", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	require.Equal(t, http.StatusOK, res.StatusCode, string(b))
+	status, b := s.call(t, http.MethodGet, "/function/lockbox-list", "", s.as(t, "contoso", "rita", lockbox.RoleReader))
+	require.Equal(t, http.StatusOK, status, string(b))
 	var page struct{ Value []lockbox.Request }
 	require.NoError(t, json.Unmarshal(b, &page))
 	require.Len(t, page.Value, 5)
@@ -83,23 +70,13 @@ func TestMakeRunIntakeFixtures(t *testing.T) {
 	}
 
 	// Refusals reach the caller.
-	res, err = http.Get(s.Gateway + "/function/lockbox-intake/jira")
-	require.NoError(t, err)
-	res.Body.Close()
-	assert.Equal(t, http.StatusMethodNotAllowed, res.StatusCode)
+	status, _ = s.call(t, http.MethodGet, "/function/lockbox-intake/jira", "", nil)
+	assert.Equal(t, http.StatusMethodNotAllowed, status)
 	cmd := exec.Command(ctl, "send-fixture", "-secrets", s.opts.SecretsDir, "bitbucket")
 	cmd.Env = append(cmd.Environ(), "OPENFAAS_URL="+s.Gateway)
 	out, err := cmd.CombinedOutput()
 	assert.Error(t, err, "an unknown source")
 	assert.Contains(t, string(out), "no intake source")
-}
-
-// secretOf reads a secret of the stack's secrets folder.
-func secretOf(t *testing.T, s *stackRun, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(s.opts.SecretsDir, name))
-	require.NoError(t, err)
-	return b
 }
 
 // A broken sources document is reported as lockbox-intake starts, every
@@ -112,10 +89,7 @@ func TestMakeRunReportsIntakeConfigAtStart(t *testing.T) {
 		out := s.out.String()
 		return strings.Contains(out, "sources.jira.kind") && strings.Contains(out, "sources.jira.secrets[0]")
 	}, 10*time.Second, 50*time.Millisecond, "the problems are not logged at start")
-	res, err := http.Post(s.Gateway+"/function/lockbox-intake/jira", "application/json", strings.NewReader(`{}`))
-	require.NoError(t, err)
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	assert.Equal(t, http.StatusInternalServerError, res.StatusCode)
+	status, b := s.call(t, http.MethodPost, "/function/lockbox-intake/jira", `{}`, map[string]string{"Content-Type": "application/json"})
+	assert.Equal(t, http.StatusInternalServerError, status)
 	assert.NotContains(t, string(b), "bugzilla")
 }

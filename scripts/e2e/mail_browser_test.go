@@ -4,8 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/lockbox"
 )
 
@@ -24,47 +21,26 @@ import (
 // saved as screenshots into LOCKBOX_MAIL_SCREENSHOTS (make screenshots:
 // docs/mail/), or a temporary folder.
 func TestMailInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the whole stack and a browser")
-	}
-	chromium := requireBinary(t, "chromium", "apt-get install -y chromium")
-	s := startStack(t, stackConfig{})
+	s, b := startWithBrowser(t, stackConfig{}, "/mailbox", "LOCKBOX_MAIL_SCREENSHOTS")
 	gw := s.Gateway
-	secret := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(s.opts.SecretsDir, name))
-		require.NoError(t, err)
-		return b
-	}
-	admin, err := auth.Mint(secret("lockbox-jwt-secret"), auth.NewClaims("ada", "contoso", []string{string(lockbox.RoleAdmin)}, time.Now(), time.Hour))
-	require.NoError(t, err)
-	status, body := httpCall(t, http.MethodPut, gw+"/function/lockbox-settings",
+	admin := s.as(t, "contoso", "ada", lockbox.RoleAdmin)
+	admin["If-Match"] = `"0"`
+	status, body := s.call(t, http.MethodPut, "/function/lockbox-settings",
 		`{"enabled":true,"approvers":[{"id":"alice","email":"alice@contoso.example","displayName":"Alice Approver"}],"reminders":["24h","2h"],"requiredApprovals":1,"rules":[],"webhooks":[]}`,
-		map[string]string{"Authorization": "Bearer " + admin, "If-Match": `"0"`, "Content-Type": "application/json"})
+		admin)
 	require.Equal(t, http.StatusOK, status, string(body))
-	in, err := json.Marshal(lockbox.CreateInput{TenantID: "contoso", ResourceType: "postgres", ResourceIDs: []string{"db-orders-1", "db-orders-2"},
+	r := s.fileRequest(t, lockbox.CreateInput{TenantID: "contoso", ResourceType: "postgres", ResourceIDs: []string{"db-orders-1", "db-orders-2"},
 		AccessLevel: "Read", SupportRequest: "INC-2042", SupportCaseURL: "https://support.provider.example/cases/INC-2042",
 		Justification: "Queries on the orders database slowed down tenfold after the upgrade to 16.4; I need to read the query plans and pg_stat_statements.",
 		Requester:     lockbox.Requester{ID: "eng-7", DisplayName: "Sam Support", Email: "eng7@provider.example"}})
-	require.NoError(t, err)
-	status, body = fileRequest(t, gw, secret("lockbox-webhook-secret"), string(in))
-	require.Equal(t, http.StatusCreated, status, string(body))
-	var r lockbox.Request
-	require.NoError(t, json.Unmarshal(body, &r))
 
 	var msg struct {
 		ID, Subject, HTML string
 	}
 	require.Eventually(t, func() bool {
-		status, body := httpCall(t, http.MethodGet, gw+"/mailbox/api/v1/message/latest", "", nil)
+		status, body := s.call(t, http.MethodGet, "/mailbox/api/v1/message/latest", "", nil)
 		return status == http.StatusOK && json.Unmarshal(body, &msg) == nil && strings.Contains(msg.Subject, "INC-2042")
 	}, 10*time.Second, 100*time.Millisecond, "no mail")
-
-	shots := os.Getenv("LOCKBOX_MAIL_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	}
-	require.NoError(t, os.MkdirAll(shots, 0o755))
-	b := newBrowser(t, chromium, gw+"/mailbox", shots)
 
 	// The mailbox lists it; its page shows the headers and the mail.
 	b.do(chromedp.Navigate(gw+"/mailbox/"), chromedp.WaitVisible(chromedp.CSS("main")))

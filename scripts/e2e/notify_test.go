@@ -7,8 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/scripts/internal/localrun"
-	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/lockbox"
 )
 
@@ -56,42 +53,23 @@ func TestMakeRunMailsTheApprover(t *testing.T) {
 	s := startStack(t, stackConfig{env: map[string]string{"notify_webhook_url": receiver.URL + "/lockbox"}})
 	gw := s.Gateway
 	secretPath = filepath.Join(s.opts.SecretsDir, "notify-webhook-secret")
-	secret := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(s.opts.SecretsDir, name))
-		require.NoError(t, err)
-		return b
-	}
-	bearer := func(sub string, role lockbox.Role) string {
-		tok, err := auth.Mint(secret("lockbox-jwt-secret"), auth.NewClaims(sub, "contoso", []string{string(role)}, time.Now(), time.Hour))
-		require.NoError(t, err)
-		return "Bearer " + tok
-	}
-	call := func(method, url, body string, header map[string]string) (int, string) {
+	// call is s.call with the body as text.
+	call := func(method, path, body string, header map[string]string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
-		require.NoError(t, err)
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		require.NoError(t, err)
-		return res.StatusCode, string(b)
+		status, b := s.call(t, method, path, body, header)
+		return status, string(b)
 	}
 	assert.Contains(t, s.out.String(), gw+"/mailbox/", "the banner shows the mailbox")
 
 	// The banner's settings: alice approves.
-	status, body := call(http.MethodPut, gw+"/function/lockbox-settings", localrun.SampleSettings, map[string]string{
-		"Authorization": bearer("ada", lockbox.RoleAdmin), "If-Match": `"0"`, "Content-Type": "application/json"})
+	admin := s.as(t, "contoso", "ada", lockbox.RoleAdmin)
+	admin["If-Match"] = `"0"`
+	status, body := call(http.MethodPut, "/function/lockbox-settings", localrun.SampleSettings, admin)
 	require.Equal(t, http.StatusOK, status, body)
 
 	// The banner's request, signed as the ticketing system signs it.
-	ts := time.Now().Unix()
-	status, body = call(http.MethodPost, gw+"/function/lockbox-create", localrun.SampleBody, map[string]string{
-		"Content-Type": "application/json", auth.HeaderTimestamp: strconv.FormatInt(ts, 10),
-		auth.HeaderSignature: auth.Sign(secret("lockbox-webhook-secret"), ts, []byte(localrun.SampleBody))})
+	status, created := s.file(t, localrun.SampleBody)
+	body = string(created)
 	require.Equal(t, http.StatusCreated, status, body)
 	filed := time.Now()
 	var req lockbox.Request
@@ -109,7 +87,7 @@ func TestMakeRunMailsTheApprover(t *testing.T) {
 		}
 	}
 	require.Eventually(t, func() bool {
-		status, body := call(http.MethodGet, gw+"/mailbox/api/v1/messages", "", nil)
+		status, body := call(http.MethodGet, "/mailbox/api/v1/messages", "", nil)
 		return status == http.StatusOK && json.Unmarshal([]byte(body), &list) == nil && list.Total > 0
 	}, makeRunDelivery, 50*time.Millisecond, "no mail within %s of filing", makeRunDelivery)
 	t.Logf("mailed %s after the request was filed", time.Since(filed).Round(time.Millisecond))
@@ -122,7 +100,7 @@ func TestMakeRunMailsTheApprover(t *testing.T) {
 	// The message itself: the fields an approver decides on and the link
 	// to the request's page in the portal behind this gateway.
 	var msg struct{ Text, HTML string }
-	status, body = call(http.MethodGet, gw+"/mailbox/api/v1/message/"+m.ID, "", nil)
+	status, body = call(http.MethodGet, "/mailbox/api/v1/message/"+m.ID, "", nil)
 	require.Equal(t, http.StatusOK, status, body)
 	require.NoError(t, json.Unmarshal([]byte(body), &msg))
 	link := gw + "/function/lockbox-portal/requests/" + req.RequestID
@@ -132,7 +110,7 @@ func TestMakeRunMailsTheApprover(t *testing.T) {
 		assert.Contains(t, part, "Support Engineer")
 	}
 	// The mailbox page lists it for people.
-	status, body = call(http.MethodGet, gw+"/mailbox/", "", nil)
+	status, body = call(http.MethodGet, "/mailbox/", "", nil)
 	require.Equal(t, http.StatusOK, status)
 	assert.Contains(t, body, "awaiting your approval")
 
@@ -157,8 +135,7 @@ func TestMakeRunMailsTheApprover(t *testing.T) {
 			Attempts                  int
 		}
 	}
-	status, body = call(http.MethodGet, gw+"/function/lockbox-notify?requestId="+req.RequestID, "", map[string]string{
-		"Authorization": bearer("alice", lockbox.RoleApprover)})
+	status, body = call(http.MethodGet, "/function/lockbox-notify?requestId="+req.RequestID, "", s.as(t, "contoso", "alice", lockbox.RoleApprover))
 	require.Equal(t, http.StatusOK, status, body)
 	require.NoError(t, json.Unmarshal([]byte(body), &deliveries), body)
 	require.Len(t, deliveries.Value, 2, body)

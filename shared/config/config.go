@@ -138,162 +138,234 @@ type Config struct {
 }
 
 // Load reads the configuration through getenv (os.Getenv in production) and
-// the secret files. It reports every missing or malformed value at once.
+// the secret files. It reports every missing or malformed value at once:
+// each part below reads its own values and records its problems in one
+// list, and no part stops another.
 func Load(getenv func(string) string, needs Needs) (Config, error) {
-	var errs []error
-	c := Config{
-		NotifyURL:   getenv("notify_url"),
-		JWTIssuer:   getenv("jwt_issuer"),
-		JWTAudience: getenv("jwt_audience"),
-		JWTJWKSURL:  getenv("jwt_jwks_url"),
-
-		JWTTenantClaim: getenv("jwt_tenant_claim"),
-		JWTRolesClaim:  getenv("jwt_roles_claim"),
-	}
-	if c.JWTJWKSURL != "" && (c.JWTIssuer == "" || c.JWTAudience == "") {
-		errs = append(errs, errors.New("jwt_jwks_url needs jwt_issuer and jwt_audience"))
-	}
-	duration := func(name string, def time.Duration) time.Duration {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q is not a positive Go duration", name, v))
-			return def
-		}
-		return d
-	}
-	c.Limits = lockbox.Limits{
-		PendingTTL:   duration("pending_ttl", lockbox.DefaultLimits.PendingTTL),
-		AccessTTL:    duration("access_ttl", lockbox.DefaultLimits.AccessTTL),
-		MaxAccessTTL: duration("max_access_ttl", lockbox.DefaultLimits.MaxAccessTTL),
-	}
-	c.MaxTokenLifetime = duration("max_token_lifetime", 24*time.Hour)
-
 	dir := getenv("secret_mount_path")
 	if dir == "" {
 		dir = DefaultSecretMountPath
 	}
-	secret := func(name string, required bool) []byte {
-		b, err := ReadSecret(dir, name)
-		switch {
-		case errors.Is(err, os.ErrNotExist) && !required:
-			return nil
-		case err != nil:
-			errs = append(errs, err)
-			return nil
-		}
-		return b
+	r := &reader{getenv: getenv, dir: dir}
+	c := Config{
+		Redis:               r.redis(),
+		Limits:              r.limits(),
+		NotifyURL:           getenv("notify_url"),
+		DefaultEnabled:      r.boolean("default_enabled", true),
+		WebhookAllowPrivate: r.boolean("webhook_allow_private", false),
 	}
-	keys := func(name string) [][]byte {
-		ks, err := ReadSecretLines(dir, name)
-		if err != nil {
-			errs = append(errs, err)
-			return nil
-		}
-		for i, k := range ks {
-			if len(k) < minSecretLen {
-				errs = append(errs, fmt.Errorf("secret %s: key %d is shorter than %d bytes", name, i+1, minSecretLen))
-				return nil
-			}
-		}
-		return ks
-	}
-	if needs.Webhook {
-		c.WebhookSecrets = keys(SecretWebhook)
-	}
-	if needs.JWT {
-		if _, err := os.Stat(filepath.Join(dir, SecretJWT)); err == nil || c.JWTJWKSURL == "" {
-			c.JWTSecrets = keys(SecretJWT)
-		}
-	}
-	// number reads a whole number, at least least, or def when unset.
-	number := func(name string, def, least int) int {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < least {
-			errs = append(errs, fmt.Errorf("%s=%q is not a whole number of at least %d", name, v, least))
-			return def
-		}
-		return n
-	}
-	boolean := func(name string, def bool) bool {
-		switch v := getenv(name); v {
-		case "":
-			return def
-		case "true":
-			return true
-		case "false":
-			return false
-		default:
-			errs = append(errs, fmt.Errorf("%s=%q must be true or false", name, v))
-			return def
-		}
-	}
-	c.DefaultEnabled = boolean("default_enabled", true)
-	c.WebhookAllowPrivate = boolean("webhook_allow_private", false)
-	c.MaxPendingPerTenant = number("max_pending_per_tenant", 1000, 1)
-	c.MaxPendingPerRequester = number("max_pending_per_requester", 50, 1)
-	c.MaxActiveGrantsPerRequester = number("max_active_grants_per_requester", 5, 1)
-	redis, err := redisclient.FromEnv(getenv, optionalSecret(dir, SecretRedisPassword, &errs), optionalSecret(dir, SecretRedisSentinel, &errs))
-	if err != nil {
-		errs = append(errs, err)
-	}
-	c.Redis = redis
+	r.tokens(&c)
+	r.caps(&c)
+	r.keys(&c, needs)
 	if needs.AuditKey {
-		c.AuditSigningKey = secret(SecretAuditSigning, true)
+		c.AuditSigningKey = r.secret(SecretAuditSigning)
 	}
 	if needs.Notify {
-		c.Notify = Notify{SMTPURL: getenv("smtp_url"), MailFrom: getenv("mail_from"), PortalURL: getenv("portal_url"),
-			WebhookURL:   getenv("notify_webhook_url"),
-			SMTPPassword: optionalSecret(dir, SecretSMTPPassword, &errs), WebhookSecret: optionalSecret(dir, SecretNotifyWebhook, &errs)}
-		if c.Notify.SMTPURL != "" && c.Notify.MailFrom == "" {
-			errs = append(errs, errors.New("mail_from is not set (needed with smtp_url)"))
-		}
-		if c.Notify.WebhookURL != "" && !lockbox.ValidWebhookSecret(c.Notify.WebhookSecret) {
-			errs = append(errs, fmt.Errorf("secret %s must be whsec_ and the base64 of 24..64 bytes (needed with notify_webhook_url)", SecretNotifyWebhook))
-		}
+		c.Notify = r.notify()
 	}
 	if needs.Intake {
-		if doc := secret(SecretIntake, true); doc != nil {
-			cfg, err := intake.Load(doc)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("secret %s: %w", SecretIntake, err))
-			}
-			c.Intake = cfg
-		}
+		c.Intake = r.intake()
 	}
 	if needs.S3 {
-		c.S3 = S3{Endpoint: getenv("s3_endpoint"), Region: getenv("s3_region"), Bucket: getenv("s3_bucket"),
-			ObjectLockMode: getenv("s3_object_lock_mode")}
-		if c.S3.Endpoint == "" {
-			errs = append(errs, errors.New("s3_endpoint is not set"))
-		}
-		if c.S3.Region == "" {
-			c.S3.Region = "us-east-1"
-		}
-		if c.S3.Bucket == "" {
-			c.S3.Bucket = "lockbox-audit"
-		}
-		c.S3.ObjectLockDays = number("s3_object_lock_days", 0, 0)
-		c.S3.AuditBatch = number("audit_batch", 5_000, 1)
-		switch c.S3.ObjectLockMode {
-		case "":
-			c.S3.ObjectLockMode = "COMPLIANCE"
-		case "COMPLIANCE", "GOVERNANCE":
-		default:
-			errs = append(errs, fmt.Errorf("s3_object_lock_mode=%q must be COMPLIANCE or GOVERNANCE", c.S3.ObjectLockMode))
-		}
-		c.S3.PathStyle = boolean("s3_path_style", false)
-		c.S3.AccessKey = string(secret(SecretS3AccessKey, true))
-		c.S3.SecretKey = string(secret(SecretS3SecretKey, true))
+		c.S3 = r.s3()
 	}
-	return c, errors.Join(errs...)
+	return c, errors.Join(r.errs...)
+}
+
+// reader reads one function's configuration: its environment through
+// getenv, its secrets from the files under dir. Every problem it meets is
+// recorded in errs, and a default stands in for the bad value, so that the
+// reading goes on and Load reports them all.
+type reader struct {
+	getenv func(string) string
+	dir    string
+	errs   []error
+}
+
+func (r *reader) fail(err error) { r.errs = append(r.errs, err) }
+
+// duration reads a positive Go duration, def when unset.
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail(fmt.Errorf("%s=%q is not a positive Go duration", name, v))
+		return def
+	}
+	return d
+}
+
+// number reads a whole number of at least least, def when unset.
+func (r *reader) number(name string, def, least int) int {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < least {
+		r.fail(fmt.Errorf("%s=%q is not a whole number of at least %d", name, v, least))
+		return def
+	}
+	return n
+}
+
+// boolean reads true or false, def when unset.
+func (r *reader) boolean(name string, def bool) bool {
+	switch v := r.getenv(name); v {
+	case "":
+		return def
+	case "true":
+		return true
+	case "false":
+		return false
+	default:
+		r.fail(fmt.Errorf("%s=%q must be true or false", name, v))
+		return def
+	}
+}
+
+// secret reads a secret that must be there and not be empty.
+func (r *reader) secret(name string) []byte {
+	b, err := ReadSecret(r.dir, name)
+	if err != nil {
+		r.fail(err)
+		return nil
+	}
+	return b
+}
+
+// optional reads a secret whose absence, or emptiness, means "none".
+func (r *reader) optional(name string) string {
+	return optionalSecret(r.dir, name, &r.errs)
+}
+
+// hmacKeys reads a secret of HMAC keys, one per line (a rotation lists the
+// current key first), each at least minSecretLen bytes.
+func (r *reader) hmacKeys(name string) [][]byte {
+	ks, err := ReadSecretLines(r.dir, name)
+	if err != nil {
+		r.fail(err)
+		return nil
+	}
+	for i, k := range ks {
+		if len(k) < minSecretLen {
+			r.fail(fmt.Errorf("secret %s: key %d is shorter than %d bytes", name, i+1, minSecretLen))
+			return nil
+		}
+	}
+	return ks
+}
+
+// redis reads how to reach Redis: redis_url, redis_mode, redis_ca_file and
+// the optional redis-password and redis-sentinel-password secrets.
+func (r *reader) redis() redisclient.Config {
+	c, err := redisclient.FromEnv(r.getenv, r.optional(SecretRedisPassword), r.optional(SecretRedisSentinel))
+	if err != nil {
+		r.fail(err)
+	}
+	return c
+}
+
+// limits reads the lifetimes: the approval window, the default grant and
+// the longest one.
+func (r *reader) limits() lockbox.Limits {
+	return lockbox.Limits{
+		PendingTTL:   r.duration("pending_ttl", lockbox.DefaultLimits.PendingTTL),
+		AccessTTL:    r.duration("access_ttl", lockbox.DefaultLimits.AccessTTL),
+		MaxAccessTTL: r.duration("max_access_ttl", lockbox.DefaultLimits.MaxAccessTTL),
+	}
+}
+
+// tokens reads how bearer tokens are checked into c: issuer, audience, the
+// identity provider's JWKS, the claims' names and the longest lifetime.
+func (r *reader) tokens(c *Config) {
+	c.JWTIssuer, c.JWTAudience, c.JWTJWKSURL = r.getenv("jwt_issuer"), r.getenv("jwt_audience"), r.getenv("jwt_jwks_url")
+	c.JWTTenantClaim, c.JWTRolesClaim = r.getenv("jwt_tenant_claim"), r.getenv("jwt_roles_claim")
+	if c.JWTJWKSURL != "" && (c.JWTIssuer == "" || c.JWTAudience == "") {
+		r.fail(errors.New("jwt_jwks_url needs jwt_issuer and jwt_audience"))
+	}
+	c.MaxTokenLifetime = r.duration("max_token_lifetime", 24*time.Hour)
+}
+
+// caps reads the usage caps into c.
+func (r *reader) caps(c *Config) {
+	c.MaxPendingPerTenant = r.number("max_pending_per_tenant", 1000, 1)
+	c.MaxPendingPerRequester = r.number("max_pending_per_requester", 50, 1)
+	c.MaxActiveGrantsPerRequester = r.number("max_active_grants_per_requester", 5, 1)
+}
+
+// keys reads the HMAC keys needs asks for into c: the webhook secret, and
+// the JWT secret unless the tokens come from jwt_jwks_url alone (no
+// lockbox-jwt-secret file beside it). It runs after tokens.
+func (r *reader) keys(c *Config, needs Needs) {
+	if needs.Webhook {
+		c.WebhookSecrets = r.hmacKeys(SecretWebhook)
+	}
+	if needs.JWT {
+		if _, err := os.Stat(filepath.Join(r.dir, SecretJWT)); err == nil || c.JWTJWKSURL == "" {
+			c.JWTSecrets = r.hmacKeys(SecretJWT)
+		}
+	}
+}
+
+// notify reads how lockbox-notify sends: the mail server and sender, the
+// portal's links and the provider-wide webhook.
+func (r *reader) notify() Notify {
+	n := Notify{SMTPURL: r.getenv("smtp_url"), MailFrom: r.getenv("mail_from"), PortalURL: r.getenv("portal_url"),
+		WebhookURL:   r.getenv("notify_webhook_url"),
+		SMTPPassword: r.optional(SecretSMTPPassword), WebhookSecret: r.optional(SecretNotifyWebhook)}
+	if n.SMTPURL != "" && n.MailFrom == "" {
+		r.fail(errors.New("mail_from is not set (needed with smtp_url)"))
+	}
+	if n.WebhookURL != "" && !lockbox.ValidWebhookSecret(n.WebhookSecret) {
+		r.fail(fmt.Errorf("secret %s must be whsec_ and the base64 of 24..64 bytes (needed with notify_webhook_url)", SecretNotifyWebhook))
+	}
+	return n
+}
+
+// intake reads lockbox-intake's sources from their secret; every problem of
+// the document is reported, each named by its place.
+func (r *reader) intake() *intake.Config {
+	doc := r.secret(SecretIntake)
+	if doc == nil {
+		return nil
+	}
+	cfg, err := intake.Load(doc)
+	if err != nil {
+		r.fail(fmt.Errorf("secret %s: %w", SecretIntake, err))
+	}
+	return cfg
+}
+
+// s3 reads where the audit archive is and how it is kept.
+func (r *reader) s3() S3 {
+	c := S3{Endpoint: r.getenv("s3_endpoint"), Region: r.getenv("s3_region"), Bucket: r.getenv("s3_bucket"),
+		ObjectLockMode: r.getenv("s3_object_lock_mode")}
+	if c.Endpoint == "" {
+		r.fail(errors.New("s3_endpoint is not set"))
+	}
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if c.Bucket == "" {
+		c.Bucket = "lockbox-audit"
+	}
+	c.ObjectLockDays = r.number("s3_object_lock_days", 0, 0)
+	c.AuditBatch = r.number("audit_batch", 5_000, 1)
+	switch c.ObjectLockMode {
+	case "":
+		c.ObjectLockMode = "COMPLIANCE"
+	case "COMPLIANCE", "GOVERNANCE":
+	default:
+		r.fail(fmt.Errorf("s3_object_lock_mode=%q must be COMPLIANCE or GOVERNANCE", c.ObjectLockMode))
+	}
+	c.PathStyle = r.boolean("s3_path_style", false)
+	c.AccessKey = string(r.secret(SecretS3AccessKey))
+	c.SecretKey = string(r.secret(SecretS3SecretKey))
+	return c
 }
 
 // optionalSecret reads a secret that may be absent or empty, both meaning

@@ -145,3 +145,45 @@ func TestLoadIntake(t *testing.T) {
 		assert.Contains(t, err.Error(), want)
 	}
 }
+
+// Each part of the configuration (Redis, lifetimes, caps, switches, tokens,
+// HMAC keys, the audit key, notifications, intake, S3) reads its own
+// values; a problem in one stops none of the others, and all are reported
+// together.
+func TestLoadReportsEveryPartTogether(t *testing.T) {
+	dir := t.TempDir()
+	writeSecret(t, dir, config.SecretWebhook, "short")
+	writeSecret(t, dir, config.SecretIntake, "sources:\n  jira:\n    kind: bugzilla\n")
+	_, err := config.Load(env(map[string]string{
+		"secret_mount_path":      dir,
+		"redis_url":              "redis://127.0.0.1:6379/0",
+		"redis_mode":             "replicated",
+		"max_access_ttl":         "forever",
+		"max_pending_per_tenant": "0",
+		"default_enabled":        "yes",
+		"jwt_jwks_url":           "https://idp.example/jwks",
+		"smtp_url":               "smtp://mail.example:587",
+		"s3_endpoint":            "http://127.0.0.1:9000",
+		"s3_object_lock_mode":    "STRICT",
+	}), config.Needs{Webhook: true, JWT: true, AuditKey: true, Notify: true, Intake: true, S3: true})
+	require.Error(t, err)
+	msg := err.Error()
+	want := []string{
+		"redis_mode",                    // Redis
+		"max_access_ttl",                // lifetimes
+		"max_pending_per_tenant",        // caps
+		"default_enabled",               // switches
+		"jwt_jwks_url needs jwt_issuer", // tokens
+		"lockbox-webhook-secret: key 1", // HMAC keys
+		config.SecretAuditSigning,       // the audit key
+		"mail_from is not set",          // notifications
+		"sources.jira.kind",             // intake
+		"s3_object_lock_mode",           // S3
+		config.SecretS3AccessKey,        //
+		config.SecretS3SecretKey,        //
+	}
+	for _, w := range want {
+		assert.Contains(t, msg, w)
+	}
+	t.Log(msg)
+}

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/textproto"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +18,10 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 
 	"lockbox.dev/scripts/internal/readme"
-	"lockbox.dev/shared/intake"
+	"lockbox.dev/shared/intake/fixtures"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/mail"
 	"lockbox.dev/shared/webhook"
@@ -27,7 +30,7 @@ import (
 // The README's examples of what Lockbox sends and takes are the real
 // thing: the webhook deliveries verify and are what the code produces for
 // that request, the mail's text is what the code renders, and each
-// vendor's mapping loads.
+// vendor's mapping is the fixture's source of that vendor.
 
 // readmeExamplePortal is the portal of make run's default gateway, which
 // the examples link to.
@@ -35,7 +38,7 @@ const readmeExamplePortal = readmeGateway + "/function/lockbox-portal"
 
 // exampleBlocks returns the README's fenced blocks marked with
 // <!-- name: args --> on the line before the fence, by the marker's
-// arguments, the blocks' common indentation removed.
+// arguments (readme.Marked).
 func exampleBlocks(t *testing.T, name string) map[string]readme.Block {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
@@ -116,41 +119,51 @@ func TestREADMEMailExample(t *testing.T) {
 	assert.Equal(t, strings.TrimRight(own, "\n"), strings.TrimRight(text, "\n"), "README.md:%d: not what Lockbox renders", b.Line)
 }
 
-// Each vendor's mapping shown under "Ticketing systems" is a valid source
-// of lockbox-intake-config.
+// Each vendor's mapping shown under "Ticketing systems" is, as the README
+// says, that source of shared/intake/fixtures/intake-config.yaml (the
+// example make run starts with, whose deliveries the intake tests send):
+// the same tenant and actions, whatever the comments. Every yaml block of
+// the section is marked <!-- intake-mapping: <source> --> with the source
+// it shows.
 func TestREADMEIntakeMappings(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
 	require.NoError(t, err)
-	text := string(raw)
-	start := strings.Index(text, "\n## Ticketing systems\n")
-	require.GreaterOrEqual(t, start, 0, "README.md has no Ticketing systems section")
-	end := strings.Index(text[start+1:], "\n## ")
-	section := text[start : start+1+end]
+	section, first, err := readme.Section(string(raw), "## Ticketing systems")
+	require.NoError(t, err, "README.md")
 	blocks, err := readme.Blocks(section)
 	require.NoError(t, err)
-	kinds := map[string]string{"Jira Cloud": "jira", "GitHub": "github", "Zendesk": "zendesk", "ServiceNow": "servicenow"}
-	lines := strings.Split(section, "\n")
-	loaded := 0
+	marked, err := readme.Marked(section, "intake-mapping")
+	require.NoError(t, err)
+	at := func(b readme.Block) int { return first + b.Line - 1 }
+
+	shown := map[int]bool{}
+	for _, b := range marked {
+		shown[b.Line] = true
+	}
 	for _, b := range blocks {
-		if b.Lang != "yaml" {
+		if b.Lang == "yaml" && !shown[b.Line] {
+			t.Errorf("README.md:%d: a yaml block of Ticketing systems without <!-- intake-mapping: <source> --> naming the fixture's source it shows", at(b))
+		}
+	}
+
+	var fixture struct {
+		Sources map[string]map[string]any
+	}
+	require.NoError(t, yaml.Unmarshal(fixtures.Config(), &fixture))
+	for source, b := range marked {
+		want, ok := fixture.Sources[source]
+		if !assert.True(t, ok, "README.md:%d: the fixture has no source %q", at(b), source) {
 			continue
 		}
-		kind := ""
-		for i := b.Line - 1; i >= 0 && kind == ""; i-- {
-			if h, ok := strings.CutPrefix(lines[i], "### "); ok {
-				kind = kinds[h]
-			}
-		}
-		require.NotEmpty(t, kind, "a yaml block under no vendor's heading")
-		doc := "sources:\n  example:\n    kind: " + kind + "\n    secrets: [\"0123456789abcdef0123\"]\n"
-		for _, l := range strings.Split(b.Text, "\n") {
-			doc += "    " + l + "\n"
-		}
-		_, err := intake.Load([]byte(doc))
-		assert.NoError(t, err, "the %s mapping in README.md's Ticketing systems section", kind)
-		loaded++
+		// What differs between deployments, and which the README's steps
+		// say where to put.
+		delete(want, "kind")
+		delete(want, "secrets")
+		var got map[string]any
+		require.NoError(t, yaml.Unmarshal([]byte(b.Text), &got), "README.md:%d", at(b))
+		assert.Equal(t, want, got, "README.md:%d: the %s mapping is not the fixture's", at(b), source)
 	}
-	assert.Equal(t, 3, loaded, "the Jira, GitHub and Zendesk mappings")
+	assert.ElementsMatch(t, []string{"jira", "github", "zendesk"}, slices.Collect(maps.Keys(marked)), "the Jira, GitHub and Zendesk mappings")
 }
 
 func must(t *testing.T, r *bufio.Reader) []byte {

@@ -140,8 +140,7 @@ func isFenceOpen(line string) bool {
 }
 
 // Marked returns the blocks of a Markdown text marked with <!-- name: args
-// --> on the line before the fence, by the marker's arguments, with the
-// blocks' common indentation removed.
+// --> on the line before the fence, by the marker's arguments.
 func Marked(text, name string) (map[string]Block, error) {
 	blocks, err := Blocks(text)
 	if err != nil {
@@ -158,12 +157,6 @@ func Marked(text, name string) (map[string]Block, error) {
 			if prev, dup := out[m[1]]; dup {
 				return nil, fmt.Errorf("line %d: <!-- %s: %s --> marks a block already (line %d)", b.Line-1, name, m[1], prev.Line-1)
 			}
-			indent := len(lines[b.Line-1]) - len(strings.TrimLeft(lines[b.Line-1], " "))
-			var text []string
-			for _, l := range strings.Split(b.Text, "\n") {
-				text = append(text, strings.TrimPrefix(l, strings.Repeat(" ", indent)))
-			}
-			b.Text = strings.Join(text, "\n")
 			out[m[1]] = b
 		}
 	}

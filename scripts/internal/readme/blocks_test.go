@@ -98,3 +98,62 @@ func TestDefinedTests(t *testing.T) {
 	assert.True(t, defined["TestREADMECommands"])
 	assert.False(t, defined["TestNoSuchTest"])
 }
+
+// Marked finds the blocks a marker names, without their indentation, and
+// refuses a name marking two blocks.
+func TestMarked(t *testing.T) {
+	md := strings.Join([]string{
+		"<!-- example: one -->", // 1
+		"```json",
+		"{}",
+		"```",
+		"- in a list:",
+		"  <!-- example: two words -->", // 6
+		"  ```yaml",
+		"  a:",
+		"    b: 1",
+		"  ```",
+		"<!-- other: three -->",
+		"```sh",
+		"x",
+		"```",
+	}, "\n")
+	got, err := Marked(md, "example")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]Block{
+		"one":       {Line: 2, Lang: "json", Text: "{}"},
+		"two words": {Line: 7, Lang: "yaml", Text: "a:\n  b: 1"},
+	}, got)
+
+	_, err = Marked(md+"\n<!-- example: one -->\n```\ny\n```\n", "example")
+	assert.ErrorContains(t, err, "marks a block already")
+}
+
+// Section ends at the next heading of its level or above, not at a deeper
+// one, nor at a line of a code block that starts with #.
+func TestSection(t *testing.T) {
+	md := strings.Join([]string{
+		"# Doc",
+		"## A", // 2
+		"text",
+		"### A.1",
+		"```sh",
+		"# a comment, not a heading",
+		"## nor this",
+		"```",
+		"#hashtag",
+		"## B",
+		"after",
+	}, "\n")
+	got, line, err := Section(md, "## A")
+	require.NoError(t, err)
+	assert.Equal(t, 2, line)
+	assert.Equal(t, strings.Join(strings.Split(md, "\n")[1:9], "\n"), got)
+
+	got, _, err = Section(md, "## B")
+	require.NoError(t, err)
+	assert.Equal(t, "## B\nafter", got)
+
+	_, _, err = Section(md, "## C")
+	assert.Error(t, err)
+}

@@ -3,10 +3,11 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/textproto"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"lockbox.dev/shared/intake/fixtures"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/mail"
+	"lockbox.dev/shared/netguard"
 	"lockbox.dev/shared/webhook"
 )
 
@@ -48,14 +50,17 @@ func exampleBlocks(t *testing.T, name string) map[string]readme.Block {
 	return blocks
 }
 
-// The standard delivery shown verifies with the Standard Webhooks library
-// under the secret the README names, and its body is a standard message of
-// a request exactly as the API returns one; the Slack and Teams messages
-// shown are what Lockbox sends for that same notification.
+// The standard delivery shown is the one Lockbox sends for its request:
+// the request is filed from the input below (its id and time, the one
+// delivery's id and the attempt's time are the example's), the webhook
+// package makes the standard payload and delivers it, signed with the
+// secret the README names, to a receiver that records it; the README shows
+// that request byte for byte. The Standard Webhooks library verifies the
+// README's signature on its own. The Slack and Teams messages shown are
+// what Lockbox sends for that same notification.
 func TestREADMEWebhookExamples(t *testing.T) {
 	blocks := exampleBlocks(t, "webhook-example")
 	require.Len(t, blocks, 3, "the README shows the standard, slack and teams formats, each marked <!-- webhook-example: format -->")
-
 	var std readme.Block
 	var secret string
 	for args, b := range blocks {
@@ -64,29 +69,47 @@ func TestREADMEWebhookExamples(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, secret, "<!-- webhook-example: standard <secret> -->")
+
+	// The example's request, filed as make run's banner files it, and its
+	// notification.
+	filed := time.Date(2026, 11, 29, 15, 51, 52, 311e6, time.UTC)
+	in := lockbox.CreateInput{TenantID: "contoso", ResourceType: "postgres", ResourceIDs: []string{"db-1"}, AccessLevel: "Read",
+		Justification: "slow queries since the upgrade", SupportRequest: "INC-1001", SupportCaseURL: "https://support.provider.example/cases/INC-1001",
+		Requester: lockbox.Requester{ID: "eng-7", DisplayName: "Support Engineer", Email: "eng7@provider.example"}}
+	n := lockbox.Notification{Type: lockbox.NoteCreated, Time: filed,
+		Request: lockbox.NewRequest(in, "1aba607e-24a2-417f-9419-022db8cf5ab3", filed, lockbox.DefaultLimits)}
+
+	// Lockbox delivers it; the receiver keeps the request as it came.
+	var got bytes.Buffer
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(&got, "%s %s %s\n", r.Method, r.URL.RequestURI(), r.Proto)
+		for _, k := range []string{"Content-Type", "User-Agent", webhook.HeaderID, webhook.HeaderTimestamp, webhook.HeaderSignature} {
+			fmt.Fprintf(&got, "%s: %s\n", textproto.CanonicalMIMEHeaderKey(k), r.Header.Get(k))
+		}
+		fmt.Fprintf(&got, "\n%s", body)
+	}))
+	t.Cleanup(receiver.Close)
+	payload, err := webhook.Payload(lockbox.FormatStandard, n, readmeExamplePortal)
+	require.NoError(t, err)
+	require.NoError(t, webhook.NewSender(netguard.Guard{AllowPrivate: true}).Send(t.Context(), webhook.Delivery{
+		URL: receiver.URL + "/standard", Secret: secret, ID: "msg_5f1cb139a8507914e9ee1083be982871",
+		Time: time.Unix(1795967580, 0), Body: payload}))
+	assert.Equal(t, got.String(), strings.TrimSpace(std.Text), "README.md:%d: not the delivery Lockbox sends for the example's request", std.Line)
+
+	// Any Standard Webhooks library verifies the README's delivery.
 	r := bufio.NewReader(strings.NewReader(strings.TrimSpace(std.Text) + "\n"))
-	_, err := r.ReadString('\n') // POST /path HTTP/1.1
+	_, err = r.ReadString('\n') // POST /path HTTP/1.1
 	require.NoError(t, err)
 	hdr, err := textproto.NewReader(r).ReadMIMEHeader()
 	require.NoError(t, err)
-	body := bytes.TrimSpace(must(t, r))
 	v, err := standardwebhooks.NewWebhook(secret)
 	require.NoError(t, err)
-	require.NoError(t, v.VerifyIgnoringTimestamp(body, http.Header(hdr)), "README.md:%d: the standard delivery does not verify", std.Line)
-
-	var msg struct {
-		Type      string
-		Timestamp time.Time
-		Data      lockbox.Request
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	require.NoError(t, dec.Decode(&msg), "README.md:%d", std.Line)
-	assert.Equal(t, webhook.TypePrefix+string(lockbox.NoteCreated), msg.Type)
-	n := lockbox.Notification{Type: lockbox.NoteCreated, Time: msg.Timestamp, Request: msg.Data}
-	own, err := webhook.Payload(lockbox.FormatStandard, n, readmeExamplePortal)
-	require.NoError(t, err)
-	assert.JSONEq(t, string(body), string(own), "README.md:%d: not what Lockbox sends", std.Line)
+	require.NoError(t, v.VerifyIgnoringTimestamp(bytes.TrimSpace(must(t, r)), http.Header(hdr)), "README.md:%d: the standard delivery does not verify", std.Line)
 
 	for _, format := range []string{lockbox.FormatSlack, lockbox.FormatTeams} {
 		b, ok := blocks[format]

@@ -138,3 +138,55 @@ func parseDefaults(cell string) ([]Var, error) {
 	}
 	return out, nil
 }
+
+// Row is a row of a Markdown table: its cells by the column's heading, and
+// its line in the text, from 1.
+type Row struct {
+	Cells map[string]string
+	Line  int
+}
+
+// Table returns the rows of the first table of text whose heading row has
+// every one of columns, each cell trimmed.
+func Table(text string, columns ...string) ([]Row, error) {
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(strings.TrimSpace(lines[i]), "|") {
+			continue
+		}
+		head := tableCells(lines[i])
+		if slices.ContainsFunc(columns, func(c string) bool { return !slices.Contains(head, c) }) {
+			// Not this table: skip to its end.
+			for i+1 < len(lines) && strings.HasPrefix(strings.TrimSpace(lines[i+1]), "|") {
+				i++
+			}
+			continue
+		}
+		var rows []Row
+		for j := i + 1; j < len(lines) && strings.HasPrefix(strings.TrimSpace(lines[j]), "|"); j++ {
+			cells := tableCells(lines[j])
+			if strings.Trim(strings.Join(cells, ""), "-: ") == "" {
+				continue // the separator row
+			}
+			if len(cells) != len(head) {
+				return nil, fmt.Errorf("line %d: %d cells under %d headings: %s", j+1, len(cells), len(head), lines[j])
+			}
+			r := Row{Cells: map[string]string{}, Line: j + 1}
+			for k, c := range cells {
+				r.Cells[head[k]] = c
+			}
+			rows = append(rows, r)
+		}
+		return rows, nil
+	}
+	return nil, fmt.Errorf("no table with the columns %s", strings.Join(columns, ", "))
+}
+
+// Names returns the words in backticks of a cell (`a`, `b`).
+func Names(cell string) []string {
+	var out []string
+	for _, m := range backticked.FindAllStringSubmatch(cell, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}

@@ -32,3 +32,22 @@ func TestReadmeConfigTable(t *testing.T) {
 		assert.Error(t, err, "%q", bad)
 	}
 }
+
+// Table finds the table with the columns asked for, not the first one, and
+// refuses a row that does not fit its headings.
+func TestTable(t *testing.T) {
+	md := "| a | b |\n|---|---|\n| 1 | 2 |\n\ntext\n\n| secret | needed | what |\n|---|---|---|\n" +
+		"| `x`, `y` | yes | keys |\n| `z` | optional | a password |\n"
+	rows, err := Table(md, "secret", "needed")
+	require.NoError(t, err)
+	assert.Equal(t, []Row{
+		{Cells: map[string]string{"secret": "`x`, `y`", "needed": "yes", "what": "keys"}, Line: 9},
+		{Cells: map[string]string{"secret": "`z`", "needed": "optional", "what": "a password"}, Line: 10},
+	}, rows)
+	assert.Equal(t, []string{"x", "y"}, Names(rows[0].Cells["secret"]))
+
+	_, err = Table(md, "secret", "default")
+	assert.Error(t, err)
+	_, err = Table("| a | b |\n|---|---|\n| 1 |\n", "a")
+	assert.ErrorContains(t, err, "line 3")
+}

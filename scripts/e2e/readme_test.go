@@ -288,3 +288,41 @@ func TestREADMECommands(t *testing.T) {
 		})
 	}
 }
+
+// No test runs the shell blocks of docs/*.md, as TestREADMECommands runs
+// the README's: each one is marked with the reason it is not run, as the
+// README's untested blocks are, and a test a reason names exists.
+func TestDocsShellBlocksAreMarked(t *testing.T) {
+	repo := repoRoot(t)
+	docs, err := filepath.Glob(filepath.Join(repo, "docs", "*.md"))
+	require.NoError(t, err)
+	require.NotEmpty(t, docs)
+	defined, err := readme.DefinedTests(repo)
+	require.NoError(t, err)
+	for _, path := range docs {
+		name, err := filepath.Rel(repo, path)
+		require.NoError(t, err)
+		raw, err := os.ReadFile(path)
+		require.NoError(t, err)
+		blocks, err := readme.Blocks(string(raw))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		for _, b := range blocks {
+			if ok, _ := b.Runnable(); !ok {
+				continue
+			}
+			if b.Skip == "" {
+				t.Errorf("%s:%d: a shell block that no test runs: run it in a test, or mark it on the line before its fence: %s", name, b.Line, readme.MarkerSyntax)
+				continue
+			}
+			for _, test := range readme.TestsNamed(b.Skip) {
+				if !defined[test] {
+					t.Errorf("%s:%d: the skip reason names %s, which no test file of the repository defines", name, b.Line, test)
+				}
+			}
+			t.Logf("%s:%d not run: %s", name, b.Line, b.Skip)
+		}
+	}
+}

@@ -136,6 +136,21 @@ func API(needs config.Needs) *Lazy[*api.Service] {
 	})
 }
 
+// Credentials returns lockbox-credential's service: the request functions'
+// with the SSH CA (the secret lockbox-ssh-ca-key) and what its
+// certificates allow.
+func Credentials() *Lazy[*api.Service] {
+	return NewLazy(func() (*api.Service, redis.UniversalClient, error) {
+		p, err := Open(config.Needs{JWT: true, SSHCA: true})
+		if err != nil {
+			return nil, nil, err
+		}
+		svc := p.Service()
+		svc.Credentials = usecase.CredentialConfig{CA: p.Config.SSH.CA, TTL: p.Config.SSH.CertTTL, Extensions: p.Config.SSH.Extensions}
+		return svc, p.Redis, nil
+	})
+}
+
 // Store returns the store on rdb configured by cfg.
 func Store(rdb redis.UniversalClient, cfg config.Config) *redisstore.Store {
 	s := redisstore.New(rdb, cfg.Limits)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"lockbox.dev/shared/intake"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/redisclient"
+	"lockbox.dev/shared/sshca"
 )
 
 // Secret names (OpenFaaS secrets, one file each). These are file names, not
@@ -32,6 +34,7 @@ const (
 	SecretIntake        = "lockbox-intake-config"     // #nosec G101 -- a file name
 	SecretOIDCClient    = "oidc-client-secret"        // #nosec G101 -- a file name: the portal's OIDC client secret
 	SecretPortalKey     = "lockbox-portal-key"        // #nosec G101 -- a file name: the key sealing the portal's OIDC sign-in state
+	SecretSSHCA         = "lockbox-ssh-ca-key"        // #nosec G101 -- a file name: lockbox-credential's SSH CA keys
 )
 
 // DefaultSecretMountPath is where OpenFaaS mounts secrets.
@@ -51,6 +54,20 @@ type Needs struct {
 	Notify bool
 	// Intake: takes ticketing systems' webhooks (lockbox-intake).
 	Intake bool
+	// SSHCA: signs SSH certificates (lockbox-credential).
+	SSHCA bool
+}
+
+// SSH configures the certificates lockbox-credential signs.
+type SSH struct {
+	// CA is the secret lockbox-ssh-ca-key, parsed: the first key signs,
+	// all are published.
+	CA *sshca.CA
+	// CertTTL (ssh_cert_ttl, default 1h) bounds a certificate's life.
+	CertTTL time.Duration
+	// Extensions (ssh_cert_extensions, comma-separated, default
+	// permit-pty) are a certificate's permissions.
+	Extensions []string
 }
 
 // Notify configures the sending of notifications (lockbox-notify).
@@ -135,6 +152,7 @@ type Config struct {
 	// Needs.AuditKey): the key that signs the archive's checkpoints, and
 	// during a rotation the previous ones after it (audit.ParseSigningKeys).
 	AuditSigningKey []byte
+	SSH             SSH // set when Needs.SSHCA
 }
 
 // Load reads the configuration through getenv (os.Getenv in production) and
@@ -168,6 +186,9 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 	}
 	if needs.S3 {
 		c.S3 = r.s3()
+	}
+	if needs.SSHCA {
+		c.SSH = r.ssh()
 	}
 	return c, errors.Join(r.errs...)
 }
@@ -338,6 +359,37 @@ func (r *reader) intake() *intake.Config {
 		r.fail(fmt.Errorf("secret %s: %w", SecretIntake, err))
 	}
 	return cfg
+}
+
+// sshExtensions are the certificate extensions ssh_cert_extensions may
+// name (OpenSSH's).
+var sshExtensions = []string{"permit-pty", "permit-port-forwarding", "permit-agent-forwarding", "permit-X11-forwarding", "permit-user-rc"}
+
+// ssh reads lockbox-credential's CA and what its certificates allow.
+func (r *reader) ssh() SSH {
+	c := SSH{CertTTL: r.duration("ssh_cert_ttl", time.Hour), Extensions: []string{"permit-pty"}}
+	if c.CertTTL < time.Minute || c.CertTTL > 24*time.Hour {
+		r.fail(fmt.Errorf("ssh_cert_ttl=%s must be from 1m to 24h", c.CertTTL))
+	}
+	if v := r.getenv("ssh_cert_extensions"); v != "" {
+		c.Extensions = nil
+		for _, e := range strings.Split(v, ",") {
+			e = strings.TrimSpace(e)
+			if !slices.Contains(sshExtensions, e) {
+				r.fail(fmt.Errorf("ssh_cert_extensions: %q is not one of %s", e, strings.Join(sshExtensions, ", ")))
+				continue
+			}
+			c.Extensions = append(c.Extensions, e)
+		}
+	}
+	if key := r.secret(SecretSSHCA); key != nil {
+		ca, err := sshca.Parse(key)
+		if err != nil {
+			r.fail(err)
+		}
+		c.CA = ca
+	}
+	return c
 }
 
 // s3 reads where the audit archive is and how it is kept.

@@ -12,6 +12,7 @@ import (
 
 	"lockbox.dev/shared/config"
 	"lockbox.dev/shared/intake/fixtures"
+	"lockbox.dev/shared/sshca"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -186,4 +187,34 @@ func TestLoadReportsEveryPartTogether(t *testing.T) {
 		assert.Contains(t, msg, w)
 	}
 	t.Log(msg)
+}
+
+// lockbox-credential's CA and its certificates' settings, every problem at
+// once.
+func TestLoadSSH(t *testing.T) {
+	dir := t.TempDir()
+	writeSecret(t, dir, config.SecretJWT, "jwt-secret-0123456789abcdef")
+	vars := map[string]string{"secret_mount_path": dir, "ssh_cert_ttl": "48h", "ssh_cert_extensions": "permit-pty, permit-everything"}
+	_, err := config.Load(env(vars), config.Needs{JWT: true, SSHCA: true})
+	require.Error(t, err)
+	for _, want := range []string{"lockbox-ssh-ca-key", "ssh_cert_ttl", "permit-everything"} {
+		assert.ErrorContains(t, err, want)
+	}
+
+	key, err := sshca.NewKey("test")
+	require.NoError(t, err)
+	writeSecret(t, dir, config.SecretSSHCA, string(key))
+	vars["ssh_cert_ttl"], vars["ssh_cert_extensions"] = "30m", "permit-pty,permit-port-forwarding"
+	c, err := config.Load(env(vars), config.Needs{JWT: true, SSHCA: true})
+	require.NoError(t, err)
+	require.NotNil(t, c.SSH.CA)
+	assert.Equal(t, 30*time.Minute, c.SSH.CertTTL)
+	assert.Equal(t, []string{"permit-pty", "permit-port-forwarding"}, c.SSH.Extensions)
+
+	delete(vars, "ssh_cert_ttl")
+	delete(vars, "ssh_cert_extensions")
+	c, err = config.Load(env(vars), config.Needs{JWT: true, SSHCA: true})
+	require.NoError(t, err)
+	assert.Equal(t, time.Hour, c.SSH.CertTTL)
+	assert.Equal(t, []string{"permit-pty"}, c.SSH.Extensions)
 }

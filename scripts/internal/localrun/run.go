@@ -39,6 +39,7 @@ import (
 	"lockbox.dev/shared/config"
 	"lockbox.dev/shared/intake/fixtures"
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/sshca"
 )
 
 // Options configure one run.
@@ -368,7 +369,8 @@ func envList(env map[string]string, secretDir, addr string) []string {
 // bytes, as hex (the form of the keys, lockbox-portal-key's included), or,
 // for the provider-wide webhook's signing secret, in the
 // Standard Webhooks form (whsec_<base64>), and for lockbox-intake's sources
-// the example configuration; with generate false it creates it empty.
+// the example configuration, and for lockbox-credential's CA an OpenSSH
+// Ed25519 private key; with generate false it creates it empty.
 func ensureSecret(dir, name string, generate bool) error {
 	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); err == nil {
@@ -387,6 +389,13 @@ func ensureSecret(dir, name string, generate bool) error {
 		case "lockbox-intake-config":
 			// The example sources, whose fixtures lockboxctl send-fixture sends.
 			value = string(fixtures.Config())
+		case "lockbox-ssh-ca-key":
+			// lockbox-credential's CA: an OpenSSH Ed25519 private key.
+			key, err := sshca.NewKey("lockbox make run CA")
+			if err != nil {
+				return err
+			}
+			value = string(key)
 		}
 	}
 	return os.WriteFile(path, []byte(value), 0o600)

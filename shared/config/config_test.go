@@ -194,7 +194,7 @@ func TestLoadReportsEveryPartTogether(t *testing.T) {
 func TestLoadSSH(t *testing.T) {
 	dir := t.TempDir()
 	writeSecret(t, dir, config.SecretJWT, "jwt-secret-0123456789abcdef")
-	vars := map[string]string{"secret_mount_path": dir, "ssh_cert_ttl": "48h", "ssh_cert_extensions": "permit-pty, permit-everything"}
+	vars := map[string]string{"secret_mount_path": dir, "redis_url": "redis://127.0.0.1:6379/0", "ssh_cert_ttl": "48h", "ssh_cert_extensions": "permit-pty, permit-everything"}
 	_, err := config.Load(env(vars), config.Needs{JWT: true, SSHCA: true})
 	require.Error(t, err)
 	for _, want := range []string{"lockbox-ssh-ca-key", "ssh_cert_ttl", "permit-everything"} {

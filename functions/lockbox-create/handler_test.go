@@ -38,7 +38,7 @@ func TestCreateSigned(t *testing.T) {
 	slices.Sort(keys)
 	assert.Equal(t, []string{"accessActive", "accessExpirationDateTime", "accessLevel", "approvals", "closure", "createdDateTime",
 		"decision", "duration", "expirationDateTime", "filedVia", "justification", "requestId", "requester", "requiredApprovals", "resourceIds",
-		"resourceType", "status", "supportCaseUrl", "supportRequest", "tenantId", "workItemSource"}, keys)
+		"resourceType", "status", "supportCaseUrl", "supportRequest", "tenantId", "usage", "workItemSource"}, keys)
 
 	r := apitest.Decode[lockbox.Request](t, resp)
 	assert.Equal(t, lockbox.StatusPending, r.Status)

@@ -77,7 +77,8 @@ func TestREADMEWebhookExamples(t *testing.T) {
 		Justification: "slow queries since the upgrade", SupportRequest: "INC-1001", SupportCaseURL: "https://support.provider.example/cases/INC-1001",
 		Requester: lockbox.Requester{ID: "eng-7", DisplayName: "Support Engineer", Email: "eng7@provider.example"}}
 	n := lockbox.Notification{Type: lockbox.NoteCreated, Time: filed,
-		Request: lockbox.NewRequest(in, "1aba607e-24a2-417f-9419-022db8cf5ab3", filed, lockbox.DefaultLimits)}
+		Request: lockbox.NewRequest(in, "1aba607e-24a2-417f-9419-022db8cf5ab3", filed, lockbox.DefaultLimits).
+			FiledAs(lockbox.Principal{Kind: lockbox.KindService, Subject: lockbox.FiledViaWebhook})}
 
 	// Lockbox delivers it; the receiver keeps the request as it came.
 	var got bytes.Buffer

@@ -282,8 +282,8 @@ func (a *Activity) window(ctx context.Context, q lockbox.ActivityQuery, head loc
 		}
 		for _, le := range logged {
 			ev := le.Event
-			if ev.Seq != 0 && ev.Seq != w.endSeq+1 {
-				return w, nil
+			if ev.Seq != w.endSeq+1 {
+				return w, nil // a lost event: the window, like the export, stops at the gap
 			}
 			size := eventBytes(ev)
 			events, read, largest = events+1, read+size, max(largest, size)
@@ -344,13 +344,6 @@ func (a *Activity) scanAfterWindow(ctx context.Context, q lockbox.ActivityQuery,
 		}
 		for _, le := range logged {
 			ev := le.Event
-			if ev.Seq == 0 {
-				if above <= w.endSeq+1 {
-					return lockbox.Unavailable("read activity", fmt.Errorf("events of an earlier layout, without seqs, wait after log position %s "+
-						"beyond what a page reads: they show once exported", w.endID))
-				}
-				ev.Seq = above - 1
-			}
 			size := eventBytes(ev)
 			examined, read, largest = examined+1, read+size, max(largest, size)
 			above, from = ev.Seq, le.ID

@@ -289,16 +289,13 @@ func TestActivityPageReadAgainWhenTheExportMovesOn(t *testing.T) {
 	assert.Equal(t, int64(0), f.streamLen(t, "contoso"), "exported meanwhile")
 }
 
-// appendRaw appends events to tenant's stream as given: seq 0 writes the
-// earlier layout without a seq.
+// appendRaw appends events to tenant's stream with the seqs given (a lost
+// event is a seq left out).
 func appendRaw(t *testing.T, rdb *redis.Client, tenant string, at time.Time, seqs ...uint64) {
 	for i, seq := range seqs {
 		e := lockbox.Event{Seq: seq, OperationName: lockbox.OpCreate, RequestID: fmt.Sprintf("req-%d", i), Time: at.Add(time.Duration(i) * time.Second),
 			Actor: lockbox.Actor{Kind: lockbox.ActorEngineer, ID: "eng-7"}, ToStatus: lockbox.StatusPending}
 		field, value := redisstore.EventField, redisstore.EncodeEvent(e)
-		if seq == 0 {
-			field, value = "v1", strings.TrimPrefix(value, "1:0")
-		}
 		require.NoError(t, rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: redisstore.EventsKey(tenant), Values: []any{field, value}}).Err())
 	}
 }
@@ -314,37 +311,6 @@ func TestActivityAfterAGap(t *testing.T) {
 	for _, e := range all {
 		assert.Equal(t, e.Seq <= 3, e.Hash != "", "seq %d", e.Seq)
 	}
-}
-
-// Events of the earlier layout, without a seq, are numbered from the head
-// in the window and from the event above them after it; with none above
-// them the page cannot number them and says so.
-func TestActivityEventsWithoutSeqs(t *testing.T) {
-	f := setup(t)
-	appendRaw(t, f.rdb, "contoso", f.now, 0, 0, 0, 0, 0, 0, 0, 8, 9)
-	a := &Activity{Events: f.store, Archive: f.bkt, budget: smallBudget}
-	q := lockbox.ActivityQuery{TenantID: "contoso", From: f.now.Add(-time.Hour), To: f.now.Add(time.Hour), Limit: 20}
-	shown, pages := allPages(t, a, q)
-	require.Equal(t, countdown(9, 1), seqsOf(shown))
-	assert.Equal(t, 2, pages, "the scan's bound is 4 events")
-	for _, e := range shown {
-		assert.Equal(t, e.Seq <= 5, e.Hash != "", "seq %d", e.Seq)
-	}
-	_, err := f.exp.ExportTenant(t.Context(), "contoso")
-	require.NoError(t, err)
-	exported, _ := allPages(t, a, q)
-	require.Equal(t, seqsOf(shown), seqsOf(exported))
-	for i, e := range exported {
-		assert.Equal(t, shown[i].RequestID, e.RequestID)
-		if shown[i].Hash != "" {
-			assert.Equal(t, shown[i].Hash, e.Hash)
-		}
-	}
-
-	g := setup(t)
-	appendRaw(t, g.rdb, "contoso", g.now, 0, 0, 0, 0, 0, 0, 0)
-	_, err = (&Activity{Events: g.store, Archive: g.bkt, budget: smallBudget}).Activity(t.Context(), q)
-	assert.Equal(t, lockbox.KindUnavailable, lockbox.KindOf(err))
 }
 
 // A page holds at most its bytes, and at least one event.

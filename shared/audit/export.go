@@ -334,8 +334,7 @@ func (e *Exporter) resume(ctx context.Context, tenant string, h lockbox.ExportHe
 
 // seal numbers and chains events after h, writes them straight into one
 // object per date, and signs the checkpoint of the head after the last;
-// nil for no events. Each event must carry the seq after the one before
-// (events of layouts without a seq get it here).
+// nil for no events. Each event must carry the seq after the one before.
 func (e *Exporter) seal(tenant string, events []lockbox.LoggedEvent, h lockbox.ExportHead) (*batch, error) {
 	if len(events) == 0 {
 		return nil, nil
@@ -354,7 +353,7 @@ func (e *Exporter) seal(tenant string, events []lockbox.LoggedEvent, h lockbox.E
 	}
 	for i, le := range events {
 		ev := le.Event
-		if ev.Seq != 0 && ev.Seq != h.Seq+1 {
+		if ev.Seq != h.Seq+1 {
 			return nil, &GapError{Tenant: tenant, HeadSeq: h.Seq, NextSeq: ev.Seq, NextEvent: le.ID}
 		}
 		r := Record{

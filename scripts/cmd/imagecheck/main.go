@@ -180,18 +180,26 @@ func runStage(st Stage, globals map[string]string, ctx, root string, out io.Writ
 }
 
 // runEnv is the host environment (for the Go caches and proxy settings)
-// without workspace settings of the host, plus the stage's ARGs and ENVs.
+// without workspace settings of the host, plus the stage's ARGs and ENVs,
+// and GOFLAGS=-trimpath: every context holds its own copy of the shared
+// module, in a folder of its own, and only with trimmed paths do their
+// compilations (the function's tests above all) share the build cache
+// instead of compiling the shared packages once per image. It changes no
+// outcome: the image's build step trims paths itself.
 func runEnv(stage map[string]string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == "GOWORK" || stage[k] != "" {
+		if k == "GOWORK" || k == "GOFLAGS" || stage[k] != "" {
 			continue
 		}
 		env = append(env, kv)
 	}
 	for k, v := range stage {
 		env = append(env, k+"="+v)
+	}
+	if stage["GOFLAGS"] == "" {
+		env = append(env, "GOFLAGS=-trimpath")
 	}
 	return env
 }

@@ -9,7 +9,7 @@ STACK      ?= stack.yml
 # Every module of the workspace (go test ./... does not work at a go.work root).
 MODULES     = $(shell $(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: help run verify-audit fuzz screenshots test test-unit check-images test-integration lint bench bench-compare bench-go build push deploy up faas-cli
+.PHONY: help run reset verify-audit fuzz screenshots test test-unit check-images test-integration lint bench bench-compare bench-go build push deploy up faas-cli
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ BUILD := CGO_ENABLED=0 $(GO) build -trimpath
 run: $(BIN)/lockboxctl ## run the whole stack locally (see README)
 	$(BUILD) -o $(BIN)/localrun ./scripts/cmd/localrun
 	$(BIN)/localrun -f $(STACK) -faas-cli $(FAAS_CLI)
+
+reset: ## delete make run's data (.data: Redis, the audit archive, mails, built functions); keeps .secrets
+	@if [ -d .data ]; then du -sh .data | sed 's/\t.*//; s/^/deleting .data: /'; rm -rf .data; else echo "no .data to delete"; fi
 
 $(BIN)/lockboxctl: FORCE
 	$(BUILD) -o $@ ./scripts/cmd/lockboxctl

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,9 +31,14 @@ func sendFixture(args []string, openfaasURL string, out io.Writer) error {
 		openfaasURL = "http://127.0.0.1:8080"
 	}
 	gateway := fs.String("gateway", openfaasURL, "the gateway (OPENFAAS_URL)")
-	_ = fs.Parse(args) // ExitOnError: it exits on a bad flag
+	fresh := fs.Bool("new", false, "a new ticket: the delivery files a new request (its ticket is printed)")
+	ticket := fs.String("ticket", "", "the ticket the delivery names, instead of the fixture's (e.g. one -new printed)")
+	_ = fs.Parse(flagsFirst(args)) // ExitOnError: it exits on a bad flag
 	if fs.NArg() < 1 || fs.NArg() > 2 {
 		return fmt.Errorf("send-fixture takes SOURCE and optionally the event: created (the default), updated or resolved")
+	}
+	if *fresh && *ticket != "" {
+		return fmt.Errorf("send-fixture takes -new or -ticket, not both")
 	}
 	name, event := fs.Arg(0), "created"
 	if fs.NArg() == 2 {
@@ -52,6 +60,14 @@ func sendFixture(args []string, openfaasURL string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *fresh {
+		*ticket = newTicket(string(src.Kind))
+	}
+	if *ticket != "" {
+		if body, err = fixtures.WithTicket(string(src.Kind), body, *ticket); err != nil {
+			return err
+		}
+	}
 	req, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(*gateway, "/")+"/function/lockbox-intake/"+name, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -71,5 +87,47 @@ func sendFixture(args []string, openfaasURL string, out io.Writer) error {
 	if resp.StatusCode >= 400 {
 		return fmt.Errorf("lockbox-intake answered %s", resp.Status)
 	}
+	if *fresh {
+		fmt.Fprintf(out, "ticket %s: resolve it with bin/lockboxctl send-fixture %s resolved -ticket %s\n", *ticket, name, *ticket)
+	}
 	return nil
+}
+
+// newTicket is a ticket of vendor kind that no fixture names: a whole
+// number for GitHub and Zendesk, a key or number in the vendor's own form
+// otherwise.
+func newTicket(kind string) string {
+	r, _ := rand.Int(rand.Reader, big.NewInt(90000)) // crypto/rand never fails (Go 1.24+)
+	n := 10000 + int(r.Int64())
+	switch kind {
+	case "jira":
+		return "SUP-" + strconv.Itoa(n)
+	case "servicenow":
+		return "INC00" + strconv.Itoa(n)
+	}
+	return strconv.Itoa(n)
+}
+
+// flagsFirst moves the flags of args before its other arguments, so that
+// "send-fixture github -new" reads as "send-fixture -new github".
+func flagsFirst(args []string) []string {
+	var flags, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			rest = append(rest, args[i+1:]...)
+			i = len(args)
+		case strings.HasPrefix(a, "-"):
+			flags = append(flags, a)
+			if !strings.Contains(a, "=") && (a == "-ticket" || a == "--ticket" || a == "-secrets" || a == "--secrets" ||
+				a == "-gateway" || a == "--gateway") && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return append(flags, rest...)
 }

@@ -72,3 +72,58 @@ func TestSendFixture(t *testing.T) {
 		t.Errorf("a refused delivery: got %v, want an error naming 401", err)
 	}
 }
+
+// -new sends a fixture naming a ticket no fixture names, so that it files a
+// new request; -ticket names the ticket to resolve; the flags may follow
+// the source.
+func TestSendFixtureNewTicket(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, config.SecretIntake), fixtures.Config(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := intake.Load(fixtures.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tickets []string
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		src, _ := cfg.Source(strings.TrimPrefix(r.URL.Path, "/function/lockbox-intake/"))
+		if _, err := src.Verify(r.Header, body, time.Now()); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		out, err := src.Route(body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		tickets = append(tickets, out.Ticket)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer gw.Close()
+	for _, source := range []string{"jira", "github", "zendesk", "servicenow"} {
+		tickets = nil
+		var out bytes.Buffer
+		if err := sendFixture([]string{source, "-new", "-secrets", dir, "-gateway", gw.URL}, "", &out); err != nil {
+			t.Fatalf("%s -new: %v", source, err)
+		}
+		if err := sendFixture([]string{"-secrets", dir, "-gateway", gw.URL, source}, "", &out); err != nil {
+			t.Fatalf("%s: %v", source, err)
+		}
+		if len(tickets) != 2 || tickets[0] == tickets[1] {
+			t.Fatalf("%s: tickets %q: -new must name a ticket other than the fixture's", source, tickets)
+		}
+		printed := strings.Fields(out.String()[strings.Index(out.String(), "ticket "):])[1]
+		printed = strings.TrimSuffix(printed, ":")
+		if !strings.HasSuffix(tickets[0], printed) {
+			t.Errorf("%s: printed ticket %q, sent %q", source, printed, tickets[0])
+		}
+		if err := sendFixture([]string{source, "resolved", "-ticket", printed, "-secrets", dir, "-gateway", gw.URL}, "", &out); err != nil {
+			t.Fatalf("%s resolved -ticket: %v", source, err)
+		}
+		if tickets[2] != tickets[0] {
+			t.Errorf("%s: resolved %q, want the new ticket %q", source, tickets[2], tickets[0])
+		}
+	}
+}

@@ -44,6 +44,20 @@ func (b *Builder) sources(fn stack.Function) map[string]string {
 	return src
 }
 
+// Cached counts the functions of fns whose binary of the same sources is
+// cached (a function whose sources cannot be read counts as not cached).
+func (b *Builder) Cached(fns []stack.Function) int {
+	n := 0
+	for _, fn := range fns {
+		if hash, err := hashSources(b.sources(fn)); err == nil {
+			if _, err := os.Stat(filepath.Join(b.Dir, fn.Name, "handler-"+hash[:16])); err == nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // Build returns the path of fn's binary, building it unless a binary of the
 // same sources is cached.
 func (b *Builder) Build(fn stack.Function) (bin string, cached bool, err error) {

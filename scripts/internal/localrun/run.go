@@ -114,6 +114,13 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil || gwURL.Host == "" {
 		return fmt.Errorf("OPENFAAS_URL=%q is not a URL", gw)
 	}
+	// The gateway's address first: when it is taken, say so before
+	// building and starting anything.
+	l, err := net.Listen("tcp", gwURL.Host)
+	if err != nil {
+		return fmt.Errorf("gateway: %w (is another make run still running? set OPENFAAS_URL to use another address)", err)
+	}
+	defer l.Close()
 	for _, d := range []*string{&o.DataDir, &o.SecretsDir} {
 		if *d, err = filepath.Abs(*d); err != nil {
 			return err
@@ -209,9 +216,18 @@ func Run(ctx context.Context, o Options) error {
 	for _, name := range st.Names() {
 		fns = append(fns, st.Functions[name])
 	}
+	cached := b.Cached(fns)
+	if cached < len(fns) {
+		fmt.Fprintf(o.Out, "building %d of %d functions with the template's build steps (the first run compiles them all: about 2 minutes on 2 cores; later runs rebuild only what changed)\n",
+			len(fns)-cached, len(fns))
+	}
+	built := time.Now()
 	bins, err := b.BuildAll(fns, o.Log)
 	if err != nil {
 		return err
+	}
+	if cached < len(fns) {
+		fmt.Fprintf(o.Out, "built in %.0fs; starting them\n", time.Since(built).Seconds())
 	}
 
 	// Start every function.
@@ -239,12 +255,8 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
-	// The gateway.
+	// The gateway, on the address taken at the start.
 	g := &gateway{backends: r.backends, user: AdminUser, password: r.Password, log: o.Log, client: &http.Client{}, mailbox: mailbox}
-	l, err := net.Listen("tcp", gwURL.Host)
-	if err != nil {
-		return fmt.Errorf("gateway: %w (set OPENFAAS_URL to use another address)", err)
-	}
 	srv := &http.Server{Handler: g.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)
 

@@ -30,6 +30,10 @@ const (
 	// NoteEnding tells the requester their grant ends in 30 minutes (mail
 	// only).
 	NoteEnding NotificationType = "ending"
+	// NoteReceipt is a grant's access receipt, sent when the grant ends
+	// (completed or revoked): how it was used, per resource, and the
+	// credentials issued. The approvers and the requester (mail), webhooks.
+	NoteReceipt NotificationType = "receipt"
 )
 
 // EndingNotice is how long before a grant ends the requester is told.
@@ -73,6 +77,14 @@ func (a Action) Note() NotificationType {
 		ActionApprove: NoteApproved, ActionAutoApprove: NoteApproved, ActionDeny: NoteDenied, ActionAutoDeny: NoteDenied,
 		ActionRevoke: NoteRevoked, ActionCancel: NoteCanceled, ActionExpire: NoteExpired, ActionComplete: NoteCompleted,
 	}[a]
+}
+
+// EndsGrant reports whether action a ends a live grant (revoke, complete):
+// the store then records the grant's access receipt (NoteReceipt) in the
+// same step, besides a.Note().
+func (a Action) EndsGrant() bool {
+	tr, ok := Transitions[a]
+	return ok && tr.From == StatusApproved
 }
 
 // The channels a notification is delivered on.

@@ -52,12 +52,71 @@ func TestChangesRecordNotifications(t *testing.T) {
 		require.NoError(t, err)
 		file(t, s, ten, "eng-5", now) // denied by the rule
 		assert.Equal(t, []lockbox.NotificationType{lockbox.NoteCreated, lockbox.NoteApproval, lockbox.NoteApproved, lockbox.NoteRevoked,
-			lockbox.NoteCreated, lockbox.NoteCanceled, lockbox.NoteDenied}, notes(t, s, ten))
+			lockbox.NoteReceipt, lockbox.NoteCreated, lockbox.NoteCanceled, lockbox.NoteDenied}, notes(t, s, ten))
 		ns, err := s.Outbox(ctx, ten, 100)
 		require.NoError(t, err)
-		assert.Equal(t, lockbox.Actor{Kind: lockbox.ActorSystem, ID: "rule:eng-5"}, ns[6].Actor)
-		assert.Equal(t, "rule eng-5", ns[6].Reason)
+		assert.Equal(t, lockbox.Actor{Kind: lockbox.ActorSystem, ID: "rule:eng-5"}, ns[7].Actor)
+		assert.Equal(t, "rule eng-5", ns[7].Reason)
 		assert.Equal(t, "bob", ns[2].Actor.ID)
+	})
+}
+
+// A grant that ends records its access receipt in the step that ends it:
+// the revoke (with the revoker and the reason, like the revocation's note)
+// and the sweep's completion; a grant that never started (denied, expired,
+// canceled) has none.
+func TestGrantEndRecordsReceipt(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		lim := lockbox.Limits{PendingTTL: 300 * time.Millisecond, AccessTTL: 300 * time.Millisecond, MaxAccessTTL: time.Hour}
+		s := redisstore.New(b.rdb, lim)
+		ten := tenant(t)
+		now := time.Now().Truncate(time.Millisecond)
+		outbox := "lb:{" + ten + "}:outbox"
+		act := func(id string, a lockbox.Action, by string) {
+			t.Helper()
+			_, err := s.Act(ctx, ten, id, lockboxtest.Decision(a, by, "reason of "+by, nil, now))
+			require.NoError(t, err)
+		}
+		revoked, completed := file(t, s, ten, "eng-1", now), file(t, s, ten, "eng-2", now)
+		denied, expired := file(t, s, ten, "eng-3", now), file(t, s, ten, "eng-4", now)
+		act(revoked.RequestID, lockbox.ActionApprove, "alice")
+		act(completed.RequestID, lockbox.ActionApprove, "alice")
+		act(denied.RequestID, lockbox.ActionDeny, "bob")
+		require.NoError(t, b.rdb.Del(ctx, outbox).Err()) // the filings and decisions: not what this test is about
+
+		act(revoked.RequestID, lockbox.ActionRevoke, "carol")
+		ns, err := s.Outbox(ctx, ten, 10)
+		require.NoError(t, err)
+		require.Len(t, ns, 2, "the revoke's one script recorded the revocation and the receipt")
+		assert.Equal(t, []lockbox.NotificationType{lockbox.NoteRevoked, lockbox.NoteReceipt}, []lockbox.NotificationType{ns[0].Type, ns[1].Type})
+		assert.Equal(t, revoked.RequestID, ns[1].Request.RequestID)
+		assert.Equal(t, lockbox.Actor{Kind: lockbox.ActorApprover, ID: "carol"}, ns[1].Actor, "the receipt names who ended the grant")
+		assert.Equal(t, "reason of carol", ns[1].Reason)
+		assert.Equal(t, now.UnixMilli(), ns[1].Time.UnixMilli())
+		require.NoError(t, b.rdb.Del(ctx, outbox).Err())
+
+		if b.mini != nil {
+			b.mini.FastForward(400 * time.Millisecond)
+		} else {
+			time.Sleep(time.Until(now.Add(400 * time.Millisecond)))
+		}
+		res, err := s.Sweep(ctx, ten, now.Add(400*time.Millisecond))
+		require.NoError(t, err)
+		assert.Equal(t, lockbox.SweepResult{Expired: 1, Completed: 1}, res)
+		ns, err = s.Outbox(ctx, ten, 10)
+		require.NoError(t, err)
+		got := map[string][]lockbox.NotificationType{}
+		for _, n := range ns {
+			got[n.Request.RequestID] = append(got[n.Request.RequestID], n.Type)
+			assert.Equal(t, lockbox.Actor{Kind: lockbox.ActorSystem, ID: lockbox.SystemActor}, n.Actor)
+		}
+		assert.Equal(t, map[string][]lockbox.NotificationType{
+			completed.RequestID: {lockbox.NoteCompleted, lockbox.NoteReceipt},
+			expired.RequestID:   {lockbox.NoteExpired},
+		}, got, "the completion's receipt, and none for the window that ran out")
+		_, err = s.Sweep(ctx, ten, now.Add(time.Second))
+		require.NoError(t, err)
+		assert.Len(t, notes(t, s, ten), 3, "a second sweep records no second receipt")
 	})
 }
 

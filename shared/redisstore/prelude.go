@@ -32,20 +32,21 @@ func renderPrelude() string {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	// Besides the table's columns, each transition says what apply() writes:
 	// quorum (an approval towards RequiredApprovals), decides (the
-	// decision fields), closes (the closure fields).
+	// decision fields), closes (the closure fields), and what it tells:
+	// note, and receipt (the grant ends: its access receipt too).
 	w("local function transition(a)")
 	for _, a := range slices.Sorted(maps.Keys(lockbox.Transitions)) {
 		tr := lockbox.Transitions[a]
 		decides := tr.From == lockbox.StatusPending && (tr.To == lockbox.StatusApproved || tr.To == lockbox.StatusDenied)
 		closes := tr.To == lockbox.StatusRevoked || tr.To == lockbox.StatusCanceled
-		w("  if a == %s then return {from = %s, to = %s, op = %s, own = %t, quorum = %t, decides = %t, closes = %t, note = %s} end",
+		w("  if a == %s then return {from = %s, to = %s, op = %s, own = %t, quorum = %t, decides = %t, closes = %t, note = %s, receipt = %t} end",
 			lit(string(a)), lit(string(tr.From)), lit(string(tr.To)), lit(tr.Op), tr.OwnForbidden, a == lockbox.ActionApprove, decides,
-			closes, lit(string(a.Note())))
+			closes, lit(string(a.Note())), a.EndsGrant())
 	}
 	w("end")
-	w("local NOTE_CREATED, NOTE_APPROVAL, NOTE_REMINDER, NOTE_ESCALATED, NOTE_ENDING = %s, %s, %s, %s, %s",
+	w("local NOTE_CREATED, NOTE_APPROVAL, NOTE_REMINDER, NOTE_ESCALATED, NOTE_ENDING, NOTE_RECEIPT = %s, %s, %s, %s, %s, %s",
 		lit(string(lockbox.NoteCreated)), lit(string(lockbox.NoteApproval)), lit(string(lockbox.NoteReminder)),
-		lit(string(lockbox.NoteEscalated)), lit(string(lockbox.NoteEnding)))
+		lit(string(lockbox.NoteEscalated)), lit(string(lockbox.NoteEnding)), lit(string(lockbox.NoteReceipt)))
 	w("local ENDING_NOTICE_MS = %d", lockbox.EndingNotice.Milliseconds())
 	w("local OP_CREATE, OP_SETTINGS, ACTOR_ENGINEER, ACTOR_SYSTEM, SYSTEM_ACTOR = %s, %s, %s, %s, %s",
 		lit(lockbox.OpCreate), lit(lockbox.OpUpdateSettings), lit(string(lockbox.ActorEngineer)), lit(string(lockbox.ActorSystem)),

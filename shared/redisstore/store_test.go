@@ -428,6 +428,13 @@ func TestRoundTrips(t *testing.T) {
 			}
 			return err
 		}), "a refused check")
+		assert.EqualValues(t, 1, count(func() error {
+			got, err := s.Act(ctx, ten, a.RequestID, lockboxtest.Decision(lockbox.ActionRevoke, "alice", "done", nil, time.Now()))
+			if err == nil && got.Status != lockbox.StatusRevoked {
+				err = fmt.Errorf("revoke left %s", got.Status)
+			}
+			return err
+		}), "revoke, with its access receipt")
 	})
 }
 

@@ -15,7 +15,8 @@
 --
 -- apply(id, action, o) carries out an action on a request: the one
 -- implementation of every action a caller or a tenant's settings take, used
--- by the create script (automatic decisions) and the act script.
+-- by the create script (automatic decisions) and the act script. An action
+-- that ends a grant (revoke) records its access receipt too (receipt).
 -- lockbox.Apply is its specification in Go, which no production code runs:
 -- the lifecycle scenarios hold this function to it.
 local P = A.prefix
@@ -172,5 +173,6 @@ local function apply(id, a, o)
   redis.call('ZADD', key('status', to), f[F.seq], id)
   event(tr.op, id, now, o.actorKind, o.actorId, tr.from, to, o.reason, f[F.support])
   note(tr.note, id, now, o.actorKind, o.actorId, o.reason)
+  if tr.receipt then note(NOTE_RECEIPT, id, now, o.actorKind, o.actorId, o.reason) end
   return nil, {f, fields}
 end

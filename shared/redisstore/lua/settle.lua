@@ -2,7 +2,8 @@
 -- specifies: a recorded Pending request whose pending key is gone becomes
 -- Expired, a recorded Approved one whose grant key is gone Completed. It
 -- decides from the TTL keys alone, so it can never record an expiry for a
--- request that an approval won in the same instant.
+-- request that an approval won in the same instant. A completed grant's
+-- access receipt is recorded in the same step.
 --
 -- KEYS[1]: the record, whose settleFields (scripts.go) it reads as F. A:
 -- settleArgs (scripts.go).
@@ -35,4 +36,5 @@ else
 end
 event(tr.op, id, A.nowMs, ACTOR_SYSTEM, SYSTEM_ACTOR, tr.from, tr.to, '', f[F.support])
 note(tr.note, id, A.nowMs, ACTOR_SYSTEM, SYSTEM_ACTOR, '')
+if tr.receipt then note(NOTE_RECEIPT, id, A.nowMs, ACTOR_SYSTEM, SYSTEM_ACTOR, '') end
 return {action}

@@ -54,6 +54,16 @@ type facts struct {
 	Count      int    // approvals so far
 	Required   int    // approvals needed
 	Missing    int    // approvals still needed
+	// ToRequester: the mail goes to the requester (a receipt goes to the
+	// approvers too, worded for each).
+	ToRequester bool
+	// A receipt's: the grant was revoked (else its hours ran out), it was
+	// used, and how: "14 access checks on 2 of its 3 resources and 1 SSH
+	// certificate issued", from FirstUse to LastUse.
+	Revoked           bool
+	Used              bool
+	UseSummary        string
+	FirstUse, LastUse string
 }
 
 // document is a rendered mail, laid out by both layouts.
@@ -69,9 +79,15 @@ type document struct {
 	Justification string
 	Approvals     []approvalRow
 	ApprovalsHead string
-	ReasonLabel   string
-	Reason        string
-	Footer        string
+	// Usage is a receipt's "Access used": each resource of the grant and
+	// its use, and the credentials issued; NotUsed says plainly that the
+	// grant was not used (then Usage is empty).
+	Usage       []usageRow
+	Credentials string
+	NotUsed     string
+	ReasonLabel string
+	Reason      string
+	Footer      string
 }
 
 // row is one labelled value of the request; Link, when set, is where the
@@ -81,6 +97,14 @@ type row struct {
 	Value string
 	Items []string // a list value (resources)
 	Link  string
+}
+
+// usageRow is one resource of a receipt: its id and how it was used,
+// "14 checks, first …, last …" or "not used" (Used false).
+type usageRow struct {
+	Resource string
+	Use      string
+	Used     bool
 }
 
 // approvalRow is one approval of a request that needs several.
@@ -98,6 +122,7 @@ type approvalRow struct {
 // case and what happened, e.g. "[contoso] INC-1001: access approved".
 func Render(n lockbox.Notification, portalURL string, recipient string) (subject, text, html string, err error) {
 	f := newFacts(n)
+	f.ToRequester = readByRequester(n, recipient)
 	words := map[string]string{}
 	for _, part := range []string{"subject", "lead", "action", "audience"} {
 		name := string(n.Type) + "." + part
@@ -152,9 +177,18 @@ func newFacts(n lockbox.Notification) facts {
 		if r.Decision != nil && r.Decision.By != "" && !f.Auto {
 			f.By = oneLine(r.Decision.By)
 		}
-	case n.Type == lockbox.NoteRevoked || n.Type == lockbox.NoteCanceled:
+	case n.Type == lockbox.NoteRevoked || n.Type == lockbox.NoteCanceled || n.Type == lockbox.NoteReceipt:
 		if r.Closure != nil && r.Closure.By != "" {
 			f.By = oneLine(r.Closure.By)
+		}
+	}
+	if n.Type == lockbox.NoteReceipt {
+		f.Revoked = r.Status == lockbox.StatusRevoked
+		if u := r.Usage; u != nil && (u.Checks > 0 || u.Credentials > 0) {
+			f.Used, f.UseSummary = true, useSummary(*u, len(r.ResourceIDs))
+			if u.FirstUseDateTime != nil && u.LastUseDateTime != nil {
+				f.FirstUse, f.LastUse = when(*u.FirstUseDateTime), when(*u.LastUseDateTime)
+			}
 		}
 	}
 	if f.Auto {
@@ -164,6 +198,69 @@ func newFacts(n lockbox.Notification) facts {
 	f.Self = f.By != "" && lockbox.SameIdentity(f.By, r.Requester.ID)
 	f.Remaining = remaining(n)
 	return f
+}
+
+// useSummary says how a grant of resources resources was used: "14 access
+// checks on 2 of its 3 resources and 1 SSH certificate issued".
+func useSummary(u lockbox.Usage, resources int) string {
+	var parts []string
+	if u.Checks > 0 {
+		used := 0
+		for _, r := range u.Resources {
+			if r.Checks > 0 {
+				used++
+			}
+		}
+		checks := count(u.Checks, "access check")
+		switch {
+		case resources > 1 && used == resources:
+			checks += fmt.Sprintf(" on all %d of its resources", resources)
+		case resources > 1:
+			checks += fmt.Sprintf(" on %d of its %d resources", used, resources)
+		}
+		parts = append(parts, checks)
+	}
+	if u.Credentials > 0 {
+		parts = append(parts, count(u.Credentials, "SSH certificate")+" issued")
+	}
+	return strings.Join(parts, " and ")
+}
+
+// count is "1 check", "14 checks".
+func count(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+// usage lays out a receipt's "Access used": every resource of the grant in
+// the request's order, the credentials issued, or that it was not used.
+func usage(r lockbox.Request, f facts) (rows []usageRow, credentials, notUsed string) {
+	if !f.Used {
+		return nil, "", "No check allowed access to any of its resources, and no credential was issued."
+	}
+	byID := map[string]lockbox.ResourceUsage{}
+	for _, u := range r.Usage.Resources {
+		byID[u.ResourceID] = u
+	}
+	for _, id := range r.ResourceIDs {
+		row := usageRow{Resource: oneLine(id), Use: "not used"}
+		if u, ok := byID[id]; ok && u.Checks > 0 {
+			row.Used = true
+			if u.Checks == 1 {
+				row.Use = "1 check, at " + when(u.FirstUseDateTime)
+			} else {
+				row.Use = count(u.Checks, "check") + ", first " + when(u.FirstUseDateTime) + ", last " + when(u.LastUseDateTime)
+			}
+		}
+		rows = append(rows, row)
+	}
+	credentials = "none"
+	if c := r.Usage.Credentials; c > 0 {
+		credentials = count(c, "SSH certificate")
+	}
+	return rows, credentials, ""
 }
 
 // remaining is, for a reminder, the time left until the approval window
@@ -213,6 +310,9 @@ func newDocument(n lockbox.Notification, f facts, words map[string]string, porta
 			})
 		}
 	}
+	if n.Type == lockbox.NoteReceipt {
+		doc.Usage, doc.Credentials, doc.NotUsed = usage(r, f)
+	}
 	doc.ReasonLabel, doc.Reason = reason(n)
 	return doc
 }
@@ -229,8 +329,10 @@ func rows(n lockbox.Notification, f facts) []row {
 		row{Label: "Tenant", Value: tenant},
 		row{Label: "Requested by", Value: f.Requester},
 		row{Label: "Resource type", Value: oneLine(r.ResourceType)},
-		row{Label: "Resources", Items: oneLines(r.ResourceIDs)},
 	)
+	if n.Type != lockbox.NoteReceipt || !f.Used { // a receipt of a used grant lists them under "Access used"
+		out = append(out, row{Label: "Resources", Items: oneLines(r.ResourceIDs)})
+	}
 	if r.AccessLevel != "" {
 		out = append(out, row{Label: "Access level", Value: oneLine(r.AccessLevel)})
 	}
@@ -247,14 +349,23 @@ func rows(n lockbox.Notification, f facts) []row {
 	case lockbox.NoteExpired:
 		out = append(out, row{Label: "Expired", Value: f.Expires})
 	}
+	if n.Type == lockbox.NoteReceipt && r.Decision != nil {
+		out = append(out, row{Label: "Access granted", Value: when(r.Decision.DateTime)})
+		if r.Decision.By != "" {
+			out = append(out, row{Label: "Approved by", Value: oneLine(r.Decision.By)})
+		}
+	}
 	if f.AccessEnds != "" {
 		label := "Access ends"
-		if n.Type == lockbox.NoteCompleted || n.Type == lockbox.NoteRevoked {
+		switch n.Type {
+		case lockbox.NoteCompleted, lockbox.NoteRevoked:
 			label = "Access was granted until"
+		case lockbox.NoteReceipt:
+			label = "Access ended"
 		}
 		out = append(out, row{Label: label, Value: f.AccessEnds})
 	}
-	if label := byLabel(n.Type); label != "" && f.By != "" && !f.Auto {
+	if label := byLabel(n.Type); label != "" && f.By != "" && !f.Auto && (n.Type != lockbox.NoteReceipt || f.Revoked) {
 		out = append(out, row{Label: label, Value: f.By})
 	}
 	return append(out,
@@ -271,7 +382,7 @@ func byLabel(t lockbox.NotificationType) string {
 		return "Approved by"
 	case lockbox.NoteDenied:
 		return "Denied by"
-	case lockbox.NoteRevoked:
+	case lockbox.NoteRevoked, lockbox.NoteReceipt:
 		return "Revoked by"
 	case lockbox.NoteCanceled:
 		return "Canceled by"
@@ -293,6 +404,11 @@ func reason(n lockbox.Notification) (label, text string) {
 			text = n.Request.Closure.Reason
 		}
 		label = "Reason"
+	case lockbox.NoteReceipt:
+		if text == "" && n.Request.Closure != nil {
+			text = n.Request.Closure.Reason
+		}
+		label = "Reason for revoking"
 	case lockbox.NoteApproval:
 		label = "Reason for the approval"
 	default:
@@ -324,6 +440,18 @@ func greeting(n lockbox.Notification, recipient string) string {
 		return "Hello,"
 	}
 	return "Hello " + name + ","
+}
+
+// readByRequester reports whether the mail of n to recipient is read by
+// the requester: a type told to the requester alone, or a receipt (told to
+// the approvers too) sent to the requester's address.
+func readByRequester(n lockbox.Notification, recipient string) bool {
+	if toRequester(n) {
+		return true
+	}
+	a, err := netmail.ParseAddress(strings.TrimSpace(recipient))
+	email := strings.TrimSpace(n.Request.Requester.Email)
+	return n.Type == lockbox.NoteReceipt && err == nil && email != "" && strings.EqualFold(a.Address, email)
 }
 
 // toRequester reports whether n is told to the requester (rather than to

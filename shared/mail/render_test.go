@@ -59,6 +59,15 @@ func closedBy(r lockbox.Request, s lockbox.Status, by, reason string) lockbox.Re
 	return r
 }
 
+// used is r with usage: 14 checks of db-1 from 10:40 to 12:05, and two
+// SSH certificates.
+func used(r lockbox.Request) lockbox.Request {
+	first, last := decided.Add(10*time.Minute), decided.Add(95*time.Minute)
+	r.Usage = &lockbox.Usage{Checks: 14, Credentials: 2, FirstUseDateTime: &first, LastUseDateTime: &last,
+		Resources: []lockbox.ResourceUsage{{ResourceID: "db-1", Checks: 14, FirstUseDateTime: first, LastUseDateTime: last}}}
+	return r
+}
+
 func quorum() lockbox.Request {
 	r := pending()
 	r.RequiredApprovals = 2
@@ -137,6 +146,17 @@ func renderCases() map[string]renderCase {
 		"canceled": {note(lockbox.NoteCanceled, closedBy(pending(), lockbox.StatusCanceled, "eng-7", "fixed without access"), decided, engineer, "fixed without access"),
 			"[contoso] INC-1001: access request canceled",
 			[]string{"Eve Engineer (eng-7) withdrew their request", "Nothing is left to decide", "fixed without access"}},
+		"receipt, revoked": {note(lockbox.NoteReceipt, used(closedBy(approved(), lockbox.StatusRevoked, "admin-1", "incident closed")),
+			decided.Add(time.Hour), lockbox.Actor{Kind: lockbox.ActorAdmin, ID: "admin-1"}, "incident closed"),
+			"[contoso] INC-1001: access receipt",
+			[]string{"The grant of Eve Engineer (eng-7) for ReadOnly access to 2 postgres resources (support case INC-1001) ended at Mon 2026-05-04 18:30 UTC, revoked by admin-1.",
+				"It was used from Mon 2026-05-04 10:40 UTC to Mon 2026-05-04 12:05 UTC: 14 access checks on 1 of its 2 resources and 2 SSH certificates issued.",
+				"Access used", "14 checks, first Mon 2026-05-04 10:40 UTC, last Mon 2026-05-04 12:05 UTC", "not used", "2 SSH certificates",
+				"Approved by", "Revoked by", "Reason for revoking", "incident closed", "as an approver"}},
+		"receipt, completed, not used": {note(lockbox.NoteReceipt, withStatus(approved(), lockbox.StatusCompleted), grantEnd, system, ""),
+			"[contoso] INC-1001: access receipt, grant not used",
+			[]string{"ended at Mon 2026-05-04 18:30 UTC, as its hours ran out. It was not used.",
+				"No check allowed access to any of its resources, and no credential was issued.", "Access ended", "as an approver"}},
 		"ending": {note(lockbox.NoteEnding, approved(), grantEnd.Add(-lockbox.EndingNotice), system, ""),
 			"[contoso] INC-1001: your access ends in 30 minutes",
 			[]string{"ends in 30 minutes, at Mon 2026-05-04 18:30 UTC"}},
@@ -177,7 +197,7 @@ func TestRenderEveryType(t *testing.T) {
 			assertSelfContained(t, html)
 		})
 	}
-	assert.Len(t, types, 11, "every notification type is rendered")
+	assert.Len(t, types, 12, "every notification type is rendered")
 }
 
 // assertSelfContained checks that an HTML body loads nothing and runs
@@ -323,4 +343,104 @@ Justification:
 You receive this mail as an approver of Lockbox requests for tenant contoso.
 `
 	assert.Equal(t, want, text, "the created mail's text body")
+}
+
+// A receipt lists every resource of the grant with its checks and first
+// and last use, or "not used", and the credentials issued, before the
+// request's values (whose resources it does not repeat).
+func TestRenderReceiptTextLayout(t *testing.T) {
+	const (
+		vm1 = "/subscriptions/9b0d1c6e-2f3a-4c5d-8e9f-0a1b2c3d4e5f/resourceGroups/prod-orders-westeurope/providers/Microsoft.Compute/virtualMachines/vm-orders-db-primary-01"
+		vm2 = "/subscriptions/9b0d1c6e-2f3a-4c5d-8e9f-0a1b2c3d4e5f/resourceGroups/prod-orders-westeurope/providers/Microsoft.Compute/virtualMachines/vm-orders-db-replica-02"
+		vm3 = "/subscriptions/9b0d1c6e-2f3a-4c5d-8e9f-0a1b2c3d4e5f/resourceGroups/prod-orders-westeurope/providers/Microsoft.Compute/virtualMachines/vm-orders-api-03"
+	)
+	r := withStatus(approved(), lockbox.StatusCompleted)
+	r.ResourceType, r.ResourceIDs, r.AccessLevel, r.Justification = "Microsoft.Compute/virtualMachines", []string{vm1, vm2, vm3}, "Read", ""
+	at := func(m int) time.Time { return decided.Add(time.Duration(m) * time.Minute) }
+	first, last := at(12), at(187)
+	r.Usage = &lockbox.Usage{Checks: 41, FirstUseDateTime: &first, LastUseDateTime: &last, Resources: []lockbox.ResourceUsage{
+		{ResourceID: vm1, Checks: 40, FirstUseDateTime: at(12), LastUseDateTime: at(187)},
+		{ResourceID: vm3, Checks: 1, FirstUseDateTime: at(30), LastUseDateTime: at(30)},
+	}}
+	n := lockbox.Notification{ID: "n", Type: lockbox.NoteReceipt, Request: r, Time: grantEnd, Actor: system}
+	subject, text, html, err := mail.Render(n, portalURL, "Alice Approver <alice@contoso.example>")
+	require.NoError(t, err)
+	assert.Equal(t, "[contoso] INC-1001: access receipt", subject)
+	want := `Hello Alice Approver,
+
+The grant of Eve Engineer (eng-7) for Read access to 3 Microsoft.Compute/virtualMachines resources (support case INC-1001) ended at Mon 2026-05-04 18:30 UTC, as its hours ran out. It was used from Mon 2026-05-04 10:42 UTC to Mon 2026-05-04 13:37 UTC: 41 access checks on 2 of its 3 resources.
+
+View the request:
+` + portalLink + `
+
+Access used:
+  ` + vm1 + `
+    40 checks, first Mon 2026-05-04 10:42 UTC, last Mon 2026-05-04 13:37 UTC
+  ` + vm2 + `
+    not used
+  ` + vm3 + `
+    1 check, at Mon 2026-05-04 11:00 UTC
+  Credentials issued: none
+
+Support case:      INC-1001 <` + caseURL + `>
+Tenant:            contoso
+Requested by:      Eve Engineer (eng-7)
+Resource type:     Microsoft.Compute/virtualMachines
+Access level:      Read
+Access asked:      8 hours
+Filed:             Mon 2026-05-04 09:30 UTC
+Access granted:    Mon 2026-05-04 10:30 UTC
+Approved by:       alice
+Access ended:      Mon 2026-05-04 18:30 UTC
+Status:            Completed
+Request:           ` + requestID + `
+
+-- 
+You receive this mail as an approver of Lockbox requests for tenant contoso.
+`
+	assert.Equal(t, want, text, "the receipt's text body")
+	assert.Equal(t, 1, strings.Count(text, vm1), "each resource once: under Access used, not again among the values")
+	for _, id := range []string{vm1, vm2, vm3} {
+		assert.Contains(t, html, ">"+id+"</div>", "HTML: the resource")
+	}
+	assert.Contains(t, html, ">40 checks, first Mon 2026-05-04 10:42 UTC, last Mon 2026-05-04 13:37 UTC</div>")
+	assert.Contains(t, html, `color:#6b7280;">not used</div>`, "HTML: an unused resource in grey")
+	assertSelfContained(t, html)
+}
+
+// A receipt goes to the approvers and the requester, each worded for its
+// reader; the requester's is told by their address.
+func TestRenderReceiptToEachReader(t *testing.T) {
+	n := lockbox.Notification{ID: "n", Type: lockbox.NoteReceipt, Request: used(closedBy(approved(), lockbox.StatusRevoked, "admin-1", "done")),
+		Time: decided.Add(time.Hour), Actor: lockbox.Actor{Kind: lockbox.ActorAdmin, ID: "admin-1"}, Reason: "done"}
+	cases := []struct {
+		recipient, greeting, lead, footer string
+	}{
+		{"Alice Approver <alice@contoso.example>", "Hello Alice Approver,", "The grant of Eve Engineer (eng-7) for ReadOnly access",
+			"as an approver of Lockbox requests for tenant contoso"},
+		{"oncall@contoso.example", "Hello oncall@contoso.example,", "The grant of Eve Engineer (eng-7)", "as an approver"},
+		{"EVE@provider.example", "Hello Eve Engineer,", "Your grant for ReadOnly access", "you are the engineer named on this Lockbox request"},
+	}
+	for _, c := range cases {
+		_, text, html, err := mail.Render(n, portalURL, c.recipient)
+		require.NoError(t, err)
+		for _, want := range []string{c.greeting, c.lead, c.footer} {
+			assert.Contains(t, text, want, "to %s", c.recipient)
+			assert.Contains(t, html, escapeHTML(want), "to %s (HTML)", c.recipient)
+		}
+	}
+}
+
+// A receipt's resources are user text: escaped in the HTML body like every
+// other value.
+func TestRenderReceiptEscapesResources(t *testing.T) {
+	r := used(closedBy(approved(), lockbox.StatusRevoked, "admin-1", "done"))
+	hostile := `db-1"><img src=x onerror=alert(1)>`
+	r.ResourceIDs[0], r.Usage.Resources[0].ResourceID = hostile, hostile
+	n := lockbox.Notification{ID: "n", Type: lockbox.NoteReceipt, Request: r, Time: decided, Actor: alice}
+	_, text, html, err := mail.Render(n, portalURL, "")
+	require.NoError(t, err)
+	assert.Contains(t, html, `db-1&#34;&gt;&lt;img src=x onerror=alert(1)&gt;`)
+	assertNoMarkup(t, html)
+	assert.Contains(t, text, hostile+"\n    14 checks", "the text body is plain text")
 }

@@ -303,7 +303,8 @@ func (j *Job) Deliveries(n lockbox.Notification, set lockbox.Settings) []lockbox
 // MailTo are the addresses n goes to: the approvers (primary and alternate)
 // of a new, waiting, withdrawn or partly approved request and of automatic
 // decisions; the escalation contacts of an escalation; the requester of
-// what became of their request. Each address once, compared without case.
+// what became of their request; the approvers and the requester of a
+// grant's access receipt. Each address once, compared without case.
 func MailTo(n lockbox.Notification, set lockbox.Settings) []string {
 	var to []string
 	approvers := func() {
@@ -327,6 +328,9 @@ func MailTo(n lockbox.Notification, set lockbox.Settings) []string {
 		}
 		requester()
 	case lockbox.NoteExpired, lockbox.NoteCompleted, lockbox.NoteRevoked, lockbox.NoteEnding:
+		requester()
+	case lockbox.NoteReceipt:
+		approvers()
 		requester()
 	}
 	return distinct(to)

@@ -423,3 +423,120 @@ func TestOneTenantSendsSideBySide(t *testing.T) {
 	assert.Equal(t, notify.Senders, s.Sent)
 	assert.Equal(t, notify.Senders, m.hi, "mails sent at once")
 }
+
+// receipts are the mails of the access receipt, by recipient.
+func (w *world) receipts(t *testing.T) map[string]mailtest.Mail {
+	t.Helper()
+	out := map[string]mailtest.Mail{}
+	for _, m := range w.smtp.Mails() {
+		if strings.Contains(m.Subject, "access receipt") {
+			require.Len(t, m.To, 1)
+			_, dup := out[m.To[0]]
+			assert.False(t, dup, "one receipt for %s", m.To[0])
+			out[m.To[0]] = m
+		}
+	}
+	return out
+}
+
+// everyone are the receipt's recipients in setup's tenant: the approvers'
+// addresses (alice's two are one) and the requester's.
+var everyone = []string{"alice@contoso.example", "bob@contoso.example", "oncall@contoso.example", "eng7@provider.example"}
+
+// A revoked grant: its approvers and the requester each receive one
+// receipt naming each resource used with its checks and first and last
+// use, the credentials issued, and the one not used.
+func TestReceiptOfARevokedGrant(t *testing.T) {
+	w := setup(t)
+	r := w.file(t)
+	_, err := w.e.Store.Act(t.Context(), "contoso", r.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, w.e.Now))
+	require.NoError(t, err)
+	w.run(t)
+	first := w.e.Now
+	for range 3 {
+		got, err := w.e.Store.Check(t.Context(), "contoso", "eng-7", lockbox.CheckInput{TenantID: "contoso", ResourceID: "vm-2",
+			AccessLevel: "Read", Method: "GET", URI: "/metrics"}, w.e.Now)
+		require.NoError(t, err)
+		require.True(t, got.Allowed)
+		w.e.Advance(25 * time.Minute)
+	}
+	_, err = w.e.Store.IssueCredential(t.Context(), "contoso", r.RequestID, "eng-7", lockbox.Credential{Serial: 7, Fingerprint: "SHA256:x"}, w.e.Now)
+	require.NoError(t, err)
+	revoke := lockboxtest.Decision(lockbox.ActionRevoke, "bob", "the case is closed", nil, w.e.Now)
+	_, err = w.e.Store.Act(t.Context(), "contoso", r.RequestID, revoke)
+	require.NoError(t, err)
+	assert.Zero(t, len(w.receipts(t)), "nothing before the run")
+	w.run(t)
+
+	got := w.receipts(t)
+	assert.ElementsMatch(t, everyone, keys(got))
+	for to, m := range got {
+		assert.Equal(t, "[contoso] INC-1001: access receipt", m.Subject, to)
+		for _, want := range []string{
+			"revoked by bob",
+			"vm-2\r\n    3 checks, first " + first.UTC().Format("Mon 2006-01-02 15:04 MST") + ", last " +
+				first.Add(50*time.Minute).UTC().Format("Mon 2006-01-02 15:04 MST"),
+			"vm-1\r\n    not used",
+			"Credentials issued: 1 SSH certificate",
+			"3 access checks on 1 of its 2 resources and 1 SSH certificate issued",
+			"the case is closed",
+		} {
+			assert.Contains(t, m.Decoded, want, "the receipt to %s", to)
+		}
+	}
+	assert.Contains(t, got["eng7@provider.example"].Decoded, "Your grant for Read access")
+	assert.Contains(t, got["bob@contoso.example"].Decoded, "The grant of Support Engineer (eng-7) for Read access")
+	w.run(t)
+	assert.Len(t, w.receipts(t), 4, "nothing is sent twice")
+}
+
+// A grant whose hours ran out: the sweep's completion sends the same
+// receipts; one never used says so.
+func TestReceiptOfACompletedGrant(t *testing.T) {
+	for _, used := range []bool{true, false} {
+		t.Run(fmt.Sprintf("used=%v", used), func(t *testing.T) {
+			w := setup(t)
+			r := w.file(t)
+			_, err := w.e.Store.Act(t.Context(), "contoso", r.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", lockboxtest.Hours(1), w.e.Now))
+			require.NoError(t, err)
+			if used {
+				_, err := w.e.Store.Check(t.Context(), "contoso", "eng-7", lockbox.CheckInput{TenantID: "contoso", ResourceID: "vm-1",
+					AccessLevel: "Read"}, w.e.Now)
+				require.NoError(t, err)
+			}
+			w.e.Advance(time.Hour)
+			w.run(t)
+			assert.Empty(t, w.receipts(t), "the grant ended, but the sweep has not recorded it")
+			res, err := w.e.Store.Sweep(t.Context(), "contoso", w.e.Now)
+			require.NoError(t, err)
+			require.Equal(t, 1, res.Completed)
+			w.run(t)
+
+			got := w.receipts(t)
+			assert.ElementsMatch(t, everyone, keys(got))
+			for to, m := range got {
+				assert.Contains(t, m.Decoded, "as its hours ran out", to)
+				if used {
+					assert.Equal(t, "[contoso] INC-1001: access receipt", m.Subject, to)
+					assert.Contains(t, m.Decoded, "vm-1\r\n    1 check, at ", to)
+					assert.Contains(t, m.Decoded, "vm-2\r\n    not used", to)
+					assert.Contains(t, m.Decoded, "Credentials issued: none", to)
+				} else {
+					assert.Equal(t, "[contoso] INC-1001: access receipt, grant not used", m.Subject, to)
+					assert.Contains(t, m.Decoded, "It was not used.", to)
+					assert.Contains(t, m.Decoded, "No check allowed access to any of its resources, and no credential was issued.", to)
+					assert.Contains(t, m.Decoded, "vm-1, vm-2", to)
+				}
+			}
+		})
+	}
+}
+
+// keys are m's keys.
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

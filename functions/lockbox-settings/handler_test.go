@@ -34,7 +34,7 @@ const doc = `{"enabled":true,"approvers":[{"id":"alice","email":"alice@contoso.e
 	`"escalation":{"after":"24h","contacts":[{"id":"sec","email":"security@contoso.example"}]},"reminders":["24h","2h"],` +
 	`"requiredApprovals":2,"maxDuration":4,` +
 	`"rules":[{"name":"weekend-deny","effect":"autoDeny","match":{"schedule":{"timezone":"Europe/Berlin","days":["Sat","Sun"],"from":"00:00","to":"24:00","outside":false}}}],` +
-	`"webhooks":[{"id":"soc","url":"https://93.184.215.14/hooks/lockbox","format":"standard","events":["created","approved"],"secret":"` + secret + `"}]}`
+	`"webhooks":[{"id":"soc","url":"https://93.184.215.14/hooks/lockbox","format":"standard","events":["created","approved","receipt"],"secret":"` + secret + `"}]}`
 
 func TestSettings(t *testing.T) {
 	e, call := setup(t)
@@ -57,6 +57,7 @@ func TestSettings(t *testing.T) {
 	assert.Equal(t, "ada", got.UpdatedBy)
 	assert.Equal(t, "ada", got.Rules[0].UpdatedBy)
 	assert.Empty(t, got.Webhooks[0].Secret, "secrets are write-only")
+	assert.Equal(t, []string{"created", "approved", "receipt"}, got.Webhooks[0].Events, "a webhook may subscribe to access receipts")
 	assert.NotContains(t, string(resp.Body), secret)
 
 	// Approvers and readers may read them; the secret is never shown.
@@ -210,6 +211,7 @@ func TestSettingsRefusals(t *testing.T) {
 		{name: "new webhook without a secret", body: with(`,"secret":"`+secret+`"`, ``), field: "webhooks[0].secret", want: 400},
 		{name: "weak webhook secret", body: with(secret, "whsec_c2hvcnQ="), field: "webhooks[0].secret", want: 400},
 		{name: "bad event type", body: with(`"created","approved"`, `"created","deleted"`), field: "webhooks[0].events[1]", want: 400},
+		{name: "misspelled receipt", body: with(`"receipt"]`, `"receipts"]`), field: "webhooks[0].events[2] must be one of created, approved, denied, expired, completed, revoked, canceled, reminder, escalated, receipt", want: 400},
 		{name: "two rules of one name", body: with(`"rules":[`, `"rules":[{"name":"weekend-deny","effect":"autoApprove","match":{}},`), field: "rules[1].name", want: 400},
 		{name: "oversized", body: with(`"enabled":true`, `"enabled":true,"x":"`+strings.Repeat("x", 70<<10)+`"`), want: 413},
 		{name: "not an object", body: `[]`, want: 400},

@@ -486,6 +486,24 @@ func TestReceiptOfARevokedGrant(t *testing.T) {
 	}
 	assert.Contains(t, got["eng7@provider.example"].Decoded, "Your grant for Read access")
 	assert.Contains(t, got["bob@contoso.example"].Decoded, "The grant of Support Engineer (eng-7) for Read access")
+
+	// The tenant's webhook: lockbox.request.receipt, the request with its
+	// usage.
+	var hook *delivery
+	for _, d := range w.hook.deliveries() {
+		if d.Type == "lockbox.request.receipt" {
+			require.Nil(t, hook, "one receipt delivery")
+			hook = &d
+		}
+	}
+	require.NotNil(t, hook, "the webhook got the receipt")
+	assert.Equal(t, lockbox.StatusRevoked, hook.Data.Status)
+	require.NotNil(t, hook.Data.Usage)
+	assert.Equal(t, 3, hook.Data.Usage.Checks)
+	assert.Equal(t, 1, hook.Data.Usage.Credentials)
+	require.Len(t, hook.Data.Usage.Resources, 1)
+	assert.Equal(t, "vm-2", hook.Data.Usage.Resources[0].ResourceID)
+
 	w.run(t)
 	assert.Len(t, w.receipts(t), 4, "nothing is sent twice")
 }

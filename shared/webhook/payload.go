@@ -86,15 +86,18 @@ func marshal(v any) ([]byte, error) {
 }
 
 // summary is what the chat formats show of a notification, before escaping.
+// Resources are listed under ResourcesLabel: "Resources", or a receipt's
+// "Access used", each resource with its use.
 type summary struct {
-	Title         string
-	Tenant        string
-	Facts         []fact
-	ResourceType  string
-	Resources     []string
-	Justification string
-	ReasonLabel   string
-	Reason        string
+	Title          string
+	Tenant         string
+	Facts          []fact
+	ResourcesLabel string
+	ResourceType   string
+	Resources      []string
+	Justification  string
+	ReasonLabel    string
+	Reason         string
 }
 
 // fact is one labelled value; Link, when set, is an http(s) URL the value
@@ -114,6 +117,7 @@ var titles = map[lockbox.NotificationType]string{
 	lockbox.NoteCanceled:  "Access request canceled",
 	lockbox.NoteReminder:  "Reminder: access request awaiting approval",
 	lockbox.NoteEscalated: "Escalation: access request not decided",
+	lockbox.NoteReceipt:   "Access receipt",
 }
 
 // byLabels name who acted, for the types an actor decides.
@@ -128,11 +132,12 @@ var byLabels = map[lockbox.NotificationType]string{
 func summarize(n lockbox.Notification) summary {
 	r := n.Request
 	s := summary{
-		Title:         titles[n.Type],
-		Tenant:        r.TenantID,
-		ResourceType:  r.ResourceType,
-		Resources:     r.ResourceIDs,
-		Justification: r.Justification,
+		Title:          titles[n.Type],
+		Tenant:         r.TenantID,
+		ResourcesLabel: "Resources",
+		ResourceType:   r.ResourceType,
+		Resources:      r.ResourceIDs,
+		Justification:  r.Justification,
 	}
 	if n.Auto() {
 		s.Title += " automatically"
@@ -164,7 +169,7 @@ func summarize(n lockbox.Notification) summary {
 		if !r.ExpirationDateTime.IsZero() {
 			add("Approval window closes", utc(r.ExpirationDateTime))
 		}
-	case lockbox.NoteApproved, lockbox.NoteCompleted, lockbox.NoteRevoked:
+	case lockbox.NoteApproved, lockbox.NoteCompleted, lockbox.NoteRevoked, lockbox.NoteReceipt:
 		if r.AccessExpirationDateTime != nil {
 			label := "Access until"
 			if n.Type != lockbox.NoteApproved {
@@ -179,10 +184,53 @@ func summarize(n lockbox.Notification) summary {
 		}
 		add(label, n.Actor.ID)
 	}
+	if n.Type == lockbox.NoteReceipt {
+		receipt(&s, n, add)
+	}
 	if n.Reason != "" {
 		s.ReasonLabel, s.Reason = "Reason", n.Reason
 	}
 	return s
+}
+
+// receipt adds what a receipt tells to s: who revoked the grant, and how
+// it was used: each resource with its checks and first and last use (or
+// "not used") and the SSH certificates issued, or that it was not used.
+func receipt(s *summary, n lockbox.Notification, add func(label, value string)) {
+	r := n.Request
+	if r.Status == lockbox.StatusRevoked {
+		add("Revoked by", n.Actor.ID)
+	}
+	u := r.Usage
+	if u == nil || (u.Checks == 0 && u.Credentials == 0) {
+		s.Title += ": grant not used"
+		add("Access used", "Not used: no check allowed access to any of its resources, and no credential was issued")
+		return
+	}
+	byID := map[string]lockbox.ResourceUsage{}
+	for _, ru := range u.Resources {
+		byID[ru.ResourceID] = ru
+	}
+	s.ResourcesLabel, s.Resources = "Access used", make([]string, len(r.ResourceIDs))
+	for i, id := range r.ResourceIDs {
+		use := "not used"
+		switch ru, ok := byID[id]; {
+		case !ok || ru.Checks == 0:
+		case ru.Checks == 1:
+			use = "1 check, at " + utc(ru.FirstUseDateTime)
+		default:
+			use = fmt.Sprintf("%d checks, first %s, last %s", ru.Checks, utc(ru.FirstUseDateTime), utc(ru.LastUseDateTime))
+		}
+		s.Resources[i] = id + ": " + use
+	}
+	creds := "none"
+	switch {
+	case u.Credentials == 1:
+		creds = "1 SSH certificate"
+	case u.Credentials > 1:
+		creds = strconv.Itoa(u.Credentials) + " SSH certificates"
+	}
+	add("Credentials issued", creds)
 }
 
 // oneLine is the fallback text of a message: its title, tenant, support

@@ -61,13 +61,16 @@ func noteOf(t lockbox.NotificationType) lockbox.Notification {
 	n.Type = t
 	until := filed.Add(9 * time.Hour)
 	switch t {
-	case lockbox.NoteApproved, lockbox.NoteCompleted, lockbox.NoteRevoked:
+	case lockbox.NoteApproved, lockbox.NoteCompleted, lockbox.NoteRevoked, lockbox.NoteReceipt:
 		n.Request.Status = map[lockbox.NotificationType]lockbox.Status{lockbox.NoteApproved: lockbox.StatusApproved,
-			lockbox.NoteCompleted: lockbox.StatusCompleted, lockbox.NoteRevoked: lockbox.StatusRevoked}[t]
+			lockbox.NoteCompleted: lockbox.StatusCompleted, lockbox.NoteRevoked: lockbox.StatusRevoked, lockbox.NoteReceipt: lockbox.StatusRevoked}[t]
 		n.Request.Decision = &lockbox.Decision{By: "bob@contoso.com", Reason: "ok", DateTime: filed.Add(time.Hour)}
 		n.Request.AccessExpirationDateTime = &until
 		n.Actor = lockbox.Actor{Kind: lockbox.ActorApprover, ID: "bob@contoso.com"}
 		n.Reason = "Looks right for the case"
+		if t == lockbox.NoteReceipt {
+			n.Request.Usage = usage(n.Request.ResourceIDs[0], 14, filed.Add(2*time.Hour), filed.Add(4*time.Hour+20*time.Minute))
+		}
 	case lockbox.NoteDenied:
 		n.Request.Status = lockbox.StatusDenied
 		n.Actor = lockbox.Actor{Kind: lockbox.ActorSystem, ID: "rule:weekend-deny"}
@@ -80,6 +83,13 @@ func noteOf(t lockbox.NotificationType) lockbox.Notification {
 		n.Actor = lockbox.Actor{Kind: lockbox.ActorSystem, ID: lockbox.SystemActor}
 	}
 	return n
+}
+
+// usage is the usage of a grant whose resource was checked checks times
+// from first to last, with two SSH certificates issued.
+func usage(resource string, checks int, first, last time.Time) *lockbox.Usage {
+	return &lockbox.Usage{Checks: checks, Credentials: 2, FirstUseDateTime: &first, LastUseDateTime: &last,
+		Resources: []lockbox.ResourceUsage{{ResourceID: resource, Checks: checks, FirstUseDateTime: first, LastUseDateTime: last}}}
 }
 
 func decode(t *testing.T, body []byte) map[string]any {
@@ -275,6 +285,9 @@ func TestPayloadSlackByType(t *testing.T) {
 		lockbox.NoteCanceled:  {"Access request canceled", "*Canceled by*\nalice@support.example.com", "*Reason*\nfiled by mistake"},
 		lockbox.NoteReminder:  {"Reminder: access request awaiting approval", "*Approval window closes*"},
 		lockbox.NoteEscalated: {"Escalation: access request not decided", "*Approval window closes*"},
+		lockbox.NoteReceipt: {"Access receipt", "*Revoked by*\nbob@contoso.com", "*Access ended*\n2026-03-02 18:30 UTC",
+			"*Access used* (Microsoft.Storage/storageAccounts)\n• /subscriptions/sub-1/resourceGroups/rg-prod/providers/Microsoft.Storage/storageAccounts/logs01: 14 checks, first 2026-03-02 11:30 UTC, last 2026-03-02 13:50 UTC",
+			"*Credentials issued*\n2 SSH certificates"},
 	} {
 		_, body := slackOf(t, noteOf(typ), portal)
 		var m map[string]any
@@ -535,4 +548,62 @@ func TestPayloadEveryTypeEveryFormat(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A receipt: the standard delivery's data is the request with its usage;
+// the chat formats list each resource with its use, and say plainly when
+// the grant was not used.
+func TestPayloadReceipt(t *testing.T) {
+	const vm1, vm2 = "/subscriptions/9b0d1c6e-2f3a-4c5d-8e9f-0a1b2c3d4e5f/resourceGroups/prod-orders-westeurope/providers/Microsoft.Compute/virtualMachines/vm-orders-db-primary-01",
+		"/subscriptions/9b0d1c6e-2f3a-4c5d-8e9f-0a1b2c3d4e5f/resourceGroups/prod-orders-westeurope/providers/Microsoft.Compute/virtualMachines/vm-orders-db-replica-02"
+	n := noteOf(lockbox.NoteReceipt)
+	n.Request.ResourceType, n.Request.ResourceIDs = "Microsoft.Compute/virtualMachines", []string{vm1, vm2}
+	n.Request.Usage = usage(vm1, 1, filed.Add(2*time.Hour), filed.Add(2*time.Hour))
+
+	body, err := webhook.Payload(lockbox.FormatStandard, n, portal)
+	require.NoError(t, err)
+	var std struct {
+		Type string `json:"type"`
+		Data struct {
+			Status lockbox.Status `json:"status"`
+			Usage  lockbox.Usage  `json:"usage"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(body, &std))
+	assert.Equal(t, "lockbox.request.receipt", std.Type)
+	assert.Equal(t, lockbox.StatusRevoked, std.Data.Status)
+	assert.Equal(t, *n.Request.Usage, std.Data.Usage, "the usage as the API returns it")
+
+	wantLines := "• " + vm1 + ": 1 check, at 2026-03-02 11:30 UTC\n• " + vm2 + ": not used"
+	_, slack := slackOf(t, n, portal)
+	assert.Contains(t, slack, `"text":"Access receipt"`, "the header")
+	assert.Contains(t, slack, jsonString("*Access used* (Microsoft.Compute/virtualMachines)\n"+wantLines))
+	assert.Contains(t, slack, jsonString("*Credentials issued*\n2 SSH certificates"))
+	m, _ := teamsOf(t, n, portal)
+	var texts []string
+	for _, e := range m.Attachments[0].Content.Body {
+		texts = append(texts, e.Text)
+	}
+	assert.Contains(t, texts, "Access receipt")
+	assert.Contains(t, texts, "Access used (Microsoft.Compute/virtualMachines)")
+	assert.Contains(t, texts, strings.ReplaceAll(wantLines, "• ", "- "))
+
+	n.Request.Usage = nil
+	body, err = webhook.Payload(lockbox.FormatStandard, n, portal)
+	require.NoError(t, err)
+	assert.Contains(t, string(body), `"usage":null`, "a grant never used")
+	notUsed := "Not used: no check allowed access to any of its resources, and no credential was issued"
+	_, slack = slackOf(t, n, portal)
+	assert.Contains(t, slack, `"text":"Access receipt: grant not used"`)
+	assert.Contains(t, slack, jsonString("*Access used*\n"+notUsed))
+	assert.Contains(t, slack, jsonString("*Resources* (Microsoft.Compute/virtualMachines)\n• "+vm1), "the resources, as granted")
+	_, teams := teamsOf(t, n, portal)
+	assert.Contains(t, teams, `{"title":"Access used","value":"`+notUsed+`"}`)
+	assert.Contains(t, teams, `"text":"Access receipt: grant not used"`)
+}
+
+// jsonString is s as it stands inside a JSON string (no HTML escaping).
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return strings.ReplaceAll(strings.Trim(string(b), `"`), `\u0026`, "&")
 }

@@ -104,7 +104,7 @@ func slackMessageOf(s summary, link string) slackMessage {
 	m.Blocks = append(m.Blocks, slackBlock{Type: "section", Fields: fields})
 
 	if len(s.Resources) > 0 {
-		label := "*Resources*"
+		label := "*" + s.ResourcesLabel + "*"
 		if s.ResourceType != "" {
 			label += " (" + slackMrkdwn(s.ResourceType, 256) + ")"
 		}

@@ -94,7 +94,7 @@ func teamsMessageOf(s summary, link string) teamsMessage {
 	card.Body = append(card.Body, cardElement{Type: "FactSet", Facts: facts})
 
 	if len(s.Resources) > 0 {
-		label := "Resources"
+		label := s.ResourcesLabel
 		if s.ResourceType != "" {
 			label += " (" + clip(s.ResourceType, 256, teamsEscape) + ")"
 		}

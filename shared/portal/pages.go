@@ -188,11 +188,82 @@ type detailData struct {
 	CanDecide  bool
 	DecideNote string
 	CanRevoke  bool
+	// Usage is the "Access used" section of a request whose grant was
+	// approved; nil for one that never had a grant.
+	Usage *usageView
 	// Deliveries: the notifications sent about the request, when the
 	// session may see them (ShowDeliveries).
 	ShowDeliveries bool
 	Deliveries     []deliveryRow
 	DeliveriesNote string
+}
+
+// usageView is how a grant was used, as the request page shows it: every
+// resource of the grant with its checks and first and last use, the
+// credentials issued, in words; or that it was not used (yet, while Live).
+type usageView struct {
+	Live        bool
+	Used        bool
+	Summary     string
+	Resources   []resourceUse
+	Credentials string
+}
+
+// resourceUse is one resource of a grant: how often a check allowed
+// access to it, first and last (zero times when never).
+type resourceUse struct {
+	ID          string
+	Checks      int
+	First, Last time.Time
+}
+
+// usageOf is the "Access used" of req; nil when it never had a grant.
+func usageOf(req lockbox.Request) *usageView {
+	if req.AccessExpirationDateTime == nil {
+		return nil
+	}
+	v := &usageView{Live: req.AccessActive}
+	u := req.Usage
+	if u == nil || (u.Checks == 0 && u.Credentials == 0) {
+		return v
+	}
+	v.Used = true
+	byID := make(map[string]lockbox.ResourceUsage, len(u.Resources))
+	for _, r := range u.Resources {
+		byID[r.ResourceID] = r
+	}
+	used := 0
+	for _, id := range req.ResourceIDs {
+		r := resourceUse{ID: id}
+		if ru, ok := byID[id]; ok && ru.Checks > 0 {
+			r.Checks, r.First, r.Last = ru.Checks, ru.FirstUseDateTime, ru.LastUseDateTime
+			used++
+		}
+		v.Resources = append(v.Resources, r)
+	}
+	var parts []string
+	if u.Checks > 0 {
+		part := plural(u.Checks, "allowed check")
+		if len(req.ResourceIDs) > 1 {
+			part += fmt.Sprintf(" on %d of %d resources", used, len(req.ResourceIDs))
+		}
+		parts = append(parts, part)
+	}
+	v.Credentials = "none"
+	if u.Credentials > 0 {
+		v.Credentials = plural(u.Credentials, "SSH certificate")
+		parts = append(parts, v.Credentials+" issued")
+	}
+	v.Summary = strings.Join(parts, ", ")
+	if u.FirstUseDateTime != nil && u.LastUseDateTime != nil {
+		if first, last := utc(*u.FirstUseDateTime), utc(*u.LastUseDateTime); first == last {
+			v.Summary += ", at " + first
+		} else {
+			v.Summary += ", from " + first + " to " + last
+		}
+	}
+	v.Summary = strings.ToUpper(v.Summary[:1]) + v.Summary[1:] + "."
+	return v
 }
 
 // deliveryRow is one notification delivery as it may be shown.
@@ -240,7 +311,7 @@ func (p *Portal) request(w http.ResponseWriter, r *http.Request) {
 		p.failAs(w, r, s, err, p.link("/"))
 		return
 	}
-	d := detailData{R: req, Action: p.link(pathRequests + "/" + req.RequestID), CaseURL: caseLink(req.SupportCaseURL)}
+	d := detailData{R: req, Action: p.link(pathRequests + "/" + req.RequestID), CaseURL: caseLink(req.SupportCaseURL), Usage: usageOf(req)}
 	d.Approved = len(req.Approvals)
 	switch {
 	case req.Status == lockbox.StatusPending:

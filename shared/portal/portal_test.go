@@ -688,3 +688,66 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	resp := serve(t, p, http.MethodGet, "/", "", nil)
 	assert.Equal(t, "/login", resp.Header.Get("Location"), "a portal at the root of its host")
 }
+
+// The request page's "Access used": a grant not used yet; each resource of
+// a used grant with its checks and first and last use, or "Not used", and
+// the credentials issued, after the revoke too; a grant that ended unused
+// says so; a request that never had a grant has no such section.
+func TestAccessUsed(t *testing.T) {
+	e := setup(t)
+	const rg = "/subscriptions/9b0d1c6e-2f3a-4c5d-8e9f-0a1b2c3d4e5f/resourceGroups/prod-orders-westeurope/providers/Microsoft.Compute/virtualMachines/"
+	vms := []string{rg + "vm-orders-db-primary-01", rg + "vm-orders-db-replica-02", rg + "vm-orders-api-03"}
+	r := file(e, "contoso", "eng-7", func(in *lockbox.CreateInput) { in.ResourceIDs = vms })
+	unused := file(e, "contoso", "eng-8", nil)
+	pending := file(e, "contoso", "eng-9", nil)
+	b, csrf := e.As("alice", "contoso", lockbox.RoleApprover)
+	section := func(id string) string {
+		t.Helper()
+		p := b.Get("/requests/" + id)
+		require.Equal(t, http.StatusOK, p.Status, p.Body)
+		start := strings.Index(p.Body, `<section aria-labelledby="access-used">`)
+		if start < 0 {
+			return ""
+		}
+		return p.Body[start : start+strings.Index(p.Body[start:], "</section>")]
+	}
+	assert.Empty(t, section(pending.RequestID), "a pending request has no grant to account for")
+	require.Equal(t, http.StatusSeeOther, decide(b, r.RequestID, csrf, "approve", "ok", "").Status)
+	require.Equal(t, http.StatusSeeOther, decide(b, unused.RequestID, csrf, "approve", "ok", "1").Status)
+	assert.Contains(t, section(r.RequestID), "Not used yet: no check has allowed access to its resources")
+
+	check := func(vm string) {
+		t.Helper()
+		got, err := e.Store.Check(t.Context(), "contoso", "eng-7", lockbox.CheckInput{TenantID: "contoso", ResourceID: vm, AccessLevel: "Read"}, e.Now)
+		require.NoError(t, err)
+		require.True(t, got.Allowed)
+	}
+	first := e.Now
+	check(vms[0])
+	e.Advance(12 * time.Minute)
+	check(vms[2])
+	check(vms[0])
+	_, err := e.Store.IssueCredential(t.Context(), "contoso", r.RequestID, "eng-7", lockbox.Credential{Serial: 1, Fingerprint: "SHA256:x"}, e.Now)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSeeOther, decide(b, r.RequestID, csrf, "revoke", "done", "").Status)
+
+	s := section(r.RequestID)
+	assert.Contains(t, s, "3 allowed checks on 2 of 3 resources, 1 SSH certificate issued, from "+first.UTC().Format("2006-01-02 15:04 UTC")+
+		" to "+e.Now.UTC().Format("2006-01-02 15:04 UTC")+".")
+	rows := strings.Split(s, "<tr>")[2:]
+	require.Len(t, rows, 3, "every resource of the grant, in its order")
+	assert.Contains(t, rows[0], "<code>"+vms[0]+"</code>")
+	assert.Contains(t, rows[0], `<td data-label="Checks">2</td>`)
+	assert.Contains(t, rows[0], `<td data-label="First use"><time datetime="`+first.UTC().Format(time.RFC3339)+`">`+first.UTC().Format("2006-01-02 15:04 UTC"))
+	assert.Contains(t, rows[0], `<td data-label="Last use"><time datetime="`+e.Now.UTC().Format(time.RFC3339)+`">`)
+	assert.Contains(t, rows[1], "<code>"+vms[1]+"</code>")
+	assert.Contains(t, rows[1], `<td colspan="3" class="muted">Not used</td>`)
+	assert.Contains(t, rows[2], `<td data-label="Checks">1</td>`)
+	assert.Contains(t, s, "Credentials issued: 1 SSH certificate.")
+
+	e.Advance(time.Hour) // the unused grant's hour runs out
+	b, _ = e.As("alice", "contoso", lockbox.RoleApprover)
+	assert.Contains(t, section(unused.RequestID), "Not used: no check allowed access to any of its resources, and no credential was issued.")
+	reader, _ := e.As("rita", "contoso", lockbox.RoleReader)
+	assert.Contains(t, reader.Get("/requests/"+r.RequestID).Body, "Credentials issued: 1 SSH certificate.", "a reader sees it too")
+}

@@ -248,10 +248,10 @@ func usage(r lockbox.Request, f facts) (rows []usageRow, credentials, notUsed st
 		row := usageRow{Resource: oneLine(id), Use: "not used"}
 		if u, ok := byID[id]; ok && u.Checks > 0 {
 			row.Used = true
-			if u.Checks == 1 {
-				row.Use = "1 check, at " + when(u.FirstUseDateTime)
+			if first, last := when(u.FirstUseDateTime), when(u.LastUseDateTime); first == last {
+				row.Use = count(u.Checks, "check") + ", at " + first
 			} else {
-				row.Use = count(u.Checks, "check") + ", first " + when(u.FirstUseDateTime) + ", last " + when(u.LastUseDateTime)
+				row.Use = count(u.Checks, "check") + ", first " + first + ", last " + last
 			}
 		}
 		rows = append(rows, row)

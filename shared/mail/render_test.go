@@ -444,3 +444,16 @@ func TestRenderReceiptEscapesResources(t *testing.T) {
 	assertNoMarkup(t, html)
 	assert.Contains(t, text, hostile+"\n    14 checks", "the text body is plain text")
 }
+
+// Checks within one minute are said at once, not as a first and a last use
+// that read the same.
+func TestRenderReceiptChecksInOneMinute(t *testing.T) {
+	r := used(withStatus(approved(), lockbox.StatusCompleted))
+	last := r.Usage.Resources[0].FirstUseDateTime.Add(20 * time.Second)
+	r.Usage.Resources[0].LastUseDateTime, r.Usage.LastUseDateTime = last, &last
+	n := lockbox.Notification{ID: "n", Type: lockbox.NoteReceipt, Request: r, Time: grantEnd, Actor: system}
+	_, text, _, err := mail.Render(n, portalURL, "")
+	require.NoError(t, err)
+	assert.Contains(t, text, "db-1\n    14 checks, at Mon 2026-05-04 10:40 UTC\n")
+	assert.Contains(t, text, "It was used at Mon 2026-05-04 10:40 UTC: 14 access checks")
+}

@@ -218,6 +218,8 @@ func receipt(s *summary, n lockbox.Notification, add func(label, value string)) 
 		case !ok || ru.Checks == 0:
 		case ru.Checks == 1:
 			use = "1 check, at " + utc(ru.FirstUseDateTime)
+		case utc(ru.FirstUseDateTime) == utc(ru.LastUseDateTime):
+			use = fmt.Sprintf("%d checks, at %s", ru.Checks, utc(ru.FirstUseDateTime))
 		default:
 			use = fmt.Sprintf("%d checks, first %s, last %s", ru.Checks, utc(ru.FirstUseDateTime), utc(ru.LastUseDateTime))
 		}

@@ -588,6 +588,10 @@ func TestPayloadReceipt(t *testing.T) {
 	assert.Contains(t, texts, "Access used (Microsoft.Compute/virtualMachines)")
 	assert.Contains(t, texts, strings.ReplaceAll(wantLines, "• ", "- "))
 
+	n.Request.Usage = usage(vm1, 5, filed.Add(2*time.Hour), filed.Add(2*time.Hour+30*time.Second))
+	_, slack = slackOf(t, n, portal)
+	assert.Contains(t, slack, jsonString("• "+vm1+": 5 checks, at 2026-03-02 11:30 UTC"), "checks within one minute")
+
 	n.Request.Usage = nil
 	body, err = webhook.Payload(lockbox.FormatStandard, n, portal)
 	require.NoError(t, err)

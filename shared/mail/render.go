@@ -99,12 +99,29 @@ type row struct {
 	Link  string
 }
 
-// usageRow is one resource of a receipt: its id and how it was used,
-// "14 checks, first …, last …" or "not used" (Used false).
+// usageRow is one resource of a receipt: its id (Parts: cut before each
+// "/", where the HTML body lets a line break) and how it was used, "14
+// checks, first …, last …" or "not used" (Used false).
 type usageRow struct {
 	Resource string
+	Parts    []string
 	Use      string
 	Used     bool
+}
+
+// pathParts cuts a resource id before each "/" after its first character:
+// "/subscriptions/s/resourceGroups/g" → "/subscriptions", "/s",
+// "/resourceGroups", "/g".
+func pathParts(id string) []string {
+	var parts []string
+	for len(id) > 1 {
+		i := strings.IndexByte(id[1:], '/')
+		if i < 0 {
+			break
+		}
+		parts, id = append(parts, id[:i+1]), id[i+1:]
+	}
+	return append(parts, id)
 }
 
 // approvalRow is one approval of a request that needs several.
@@ -245,7 +262,7 @@ func usage(r lockbox.Request, f facts) (rows []usageRow, credentials, notUsed st
 		byID[u.ResourceID] = u
 	}
 	for _, id := range r.ResourceIDs {
-		row := usageRow{Resource: oneLine(id), Use: "not used"}
+		row := usageRow{Resource: oneLine(id), Parts: pathParts(oneLine(id)), Use: "not used"}
 		if u, ok := byID[id]; ok && u.Checks > 0 {
 			row.Used = true
 			if first, last := when(u.FirstUseDateTime), when(u.LastUseDateTime); first == last {

@@ -209,12 +209,31 @@ type usageView struct {
 	Credentials string
 }
 
-// resourceUse is one resource of a grant: how often a check allowed
-// access to it, first and last (zero times when never).
+// resourceUse is one resource of a grant: its id (Parts: cut before each
+// "/", where a line may break), how often a check allowed access to it,
+// first and last (zero times when never; Once when both fall in one
+// minute).
 type resourceUse struct {
 	ID          string
+	Parts       []string
 	Checks      int
 	First, Last time.Time
+	Once        bool
+}
+
+// pathParts cuts a resource id before each "/" after its first character:
+// "/subscriptions/s/resourceGroups/g" → "/subscriptions", "/s",
+// "/resourceGroups", "/g".
+func pathParts(id string) []string {
+	var parts []string
+	for len(id) > 1 {
+		i := strings.IndexByte(id[1:], '/')
+		if i < 0 {
+			break
+		}
+		parts, id = append(parts, id[:i+1]), id[i+1:]
+	}
+	return append(parts, id)
 }
 
 // usageOf is the "Access used" of req; nil when it never had a grant.
@@ -234,9 +253,10 @@ func usageOf(req lockbox.Request) *usageView {
 	}
 	used := 0
 	for _, id := range req.ResourceIDs {
-		r := resourceUse{ID: id}
+		r := resourceUse{ID: id, Parts: pathParts(id)}
 		if ru, ok := byID[id]; ok && ru.Checks > 0 {
 			r.Checks, r.First, r.Last = ru.Checks, ru.FirstUseDateTime, ru.LastUseDateTime
+			r.Once = utc(r.First) == utc(r.Last)
 			used++
 		}
 		v.Resources = append(v.Resources, r)

@@ -734,15 +734,17 @@ func TestAccessUsed(t *testing.T) {
 	s := section(r.RequestID)
 	assert.Contains(t, s, "3 allowed checks on 2 of 3 resources, 1 SSH certificate issued, from "+first.UTC().Format("2006-01-02 15:04 UTC")+
 		" to "+e.Now.UTC().Format("2006-01-02 15:04 UTC")+".")
-	rows := strings.Split(s, "<tr>")[2:]
+	rows := strings.Split(s, "<li>")[1:]
 	require.Len(t, rows, 3, "every resource of the grant, in its order")
-	assert.Contains(t, rows[0], "<code>"+vms[0]+"</code>")
-	assert.Contains(t, rows[0], `<td data-label="Checks">2</td>`)
-	assert.Contains(t, rows[0], `<td data-label="First use"><time datetime="`+first.UTC().Format(time.RFC3339)+`">`+first.UTC().Format("2006-01-02 15:04 UTC"))
-	assert.Contains(t, rows[0], `<td data-label="Last use"><time datetime="`+e.Now.UTC().Format(time.RFC3339)+`">`)
-	assert.Contains(t, rows[1], "<code>"+vms[1]+"</code>")
-	assert.Contains(t, rows[1], `<td colspan="3" class="muted">Not used</td>`)
-	assert.Contains(t, rows[2], `<td data-label="Checks">1</td>`)
+	broken := func(id string) string {
+		return "<code>" + strings.ReplaceAll(id, "/", "<wbr>/")[len("<wbr>"):] + "</code>"
+	}
+	assert.Contains(t, rows[0], broken(vms[0]), "a line may break before each /")
+	assert.Contains(t, rows[0], "<p>2 checks, first use <time datetime=\""+first.UTC().Format(time.RFC3339)+"\">"+
+		first.UTC().Format("2006-01-02 15:04 UTC")+"</time>, last use <time datetime=\""+e.Now.UTC().Format(time.RFC3339)+"\">")
+	assert.Contains(t, rows[1], broken(vms[1]))
+	assert.Contains(t, rows[1], `<p class="muted">Not used</p>`)
+	assert.Contains(t, rows[2], "<p>1 check, at <time datetime=\""+e.Now.UTC().Format(time.RFC3339)+"\">")
 	assert.Contains(t, s, "Credentials issued: 1 SSH certificate.")
 
 	e.Advance(time.Hour) // the unused grant's hour runs out

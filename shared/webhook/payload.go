@@ -225,14 +225,14 @@ func receipt(s *summary, n lockbox.Notification, add func(label, value string)) 
 		}
 		s.Resources[i] = id + ": " + use
 	}
-	creds := "none"
+	certificates := "none"
 	switch {
 	case u.Credentials == 1:
-		creds = "1 SSH certificate"
+		certificates = "1 SSH certificate"
 	case u.Credentials > 1:
-		creds = strconv.Itoa(u.Credentials) + " SSH certificates"
+		certificates = strconv.Itoa(u.Credentials) + " SSH certificates"
 	}
-	add("Credentials issued", creds)
+	add("Credentials issued", certificates)
 }
 
 // oneLine is the fallback text of a message: its title, tenant, support

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -156,14 +157,24 @@ func (b *browser) count(sel string) int {
 func (b *browser) shot(name string, desktop bool) { b.shotAt(name, "", desktop) }
 
 // shotAt is shot scrolled to the element sel ("" for the top).
-func (b *browser) shotAt(name, sel string, desktop bool) {
+func (b *browser) shotAt(name, sel string, desktop bool) { b.capture(name, sel, false, desktop) }
+
+// shotFrom is shot scrolled so that the element sel starts at the top of
+// the viewport (shotAt only scrolls it into view).
+func (b *browser) shotFrom(name, sel string, desktop bool) { b.capture(name, sel, true, desktop) }
+
+func (b *browser) capture(name, sel string, top, desktop bool) {
 	b.t.Helper()
 	save := func(suffix string, w, h int64) {
 		steps := []chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(w, h)}
 		if sel != "" {
 			steps = append(steps, chromedp.ScrollIntoView(chromedp.CSS(sel)))
 		}
-		b.do(append(steps, chromedp.Sleep(100*time.Millisecond))...)
+		b.do(steps...)
+		if top {
+			step(b, chromedp.Evaluate[bool](`(document.querySelector(`+strconv.Quote(sel)+`).scrollIntoView({block: "start"}), true)`))
+		}
+		b.do(chromedp.Sleep(100 * time.Millisecond))
 		png, err := shrinkPNG(step(b, chromedp.CaptureScreenshot()))
 		require.NoError(b.t, err)
 		path := filepath.Join(b.shots, name+"-"+suffix+".png")

@@ -63,8 +63,11 @@ func TestCheck(t *testing.T) {
 		assert.Equal(t, "vm-1", got2.Usage.Resources[0].ResourceID)
 		assert.Equal(t, 2, got2.Usage.Resources[0].Checks)
 
-		_, err = s.Act(ctx, ten, r.RequestID, lockboxtest.Decision(lockbox.ActionRevoke, "alice", "done", nil, now))
+		revoked, err := s.Act(ctx, ten, r.RequestID, lockboxtest.Decision(lockbox.ActionRevoke, "alice", "done", nil, now))
 		require.NoError(t, err)
+		require.NotNil(t, revoked.Usage, "the revoke's answer holds the grant's usage")
+		assert.Equal(t, 2, revoked.Usage.Checks)
+		assert.Equal(t, lockbox.StatusRevoked, revoked.Status)
 		assert.Equal(t, lockbox.CheckResult{Code: lockbox.CodeGrantEnded, RequestID: r.RequestID}, check("eng-7", "vm-1", "Read"),
 			"the next check after a revoke")
 

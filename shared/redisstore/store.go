@@ -229,10 +229,13 @@ func (s *Store) Act(ctx context.Context, tenant, id string, act lockbox.Act) (lo
 	if isRefusal(res) {
 		return lockbox.Request{}, refusal(res, id, act.At)
 	}
-	if len(res) != 3 || res[0] != "ok" {
+	if (len(res) != 3 && len(res) != 4) || res[0] != "ok" {
 		return lockbox.Request{}, lockbox.Internal(string(act.Action)+" request", fmt.Errorf("unexpected script reply %v", res))
 	}
 	rec, err := applied(res[1], res[2])
+	if err == nil && len(res) == 4 {
+		rec, err = pairs(res[3]) // the whole record, as the grant ended
+	}
 	if err != nil {
 		return lockbox.Request{}, lockbox.Internal(string(act.Action)+" request", err)
 	}

@@ -61,6 +61,7 @@ import (
 	"lockbox.dev/scripts/internal/stack"
 	intakefixtures "lockbox.dev/shared/intake/fixtures"
 	"lockbox.dev/shared/objectstore"
+	"lockbox.dev/shared/sshca"
 )
 
 // plan is how much work a run does.
@@ -327,6 +328,13 @@ func (b *bench) writeSecrets() error {
 		// lockbox-intake's sources: the example, whose fixtures probe it.
 		"lockbox-intake-config": string(intakefixtures.Config()),
 	}
+	// lockbox-credential's CA, an OpenSSH Ed25519 key, as make run
+	// generates it.
+	ca, err := sshca.NewKey("lockbox bench CA")
+	if err != nil {
+		return fmt.Errorf("the SSH CA key: %w", err)
+	}
+	secrets["lockbox-ssh-ca-key"] = string(ca)
 	for name, v := range secrets {
 		if err := os.WriteFile(filepath.Join(b.secrets, name), []byte(v), 0o600); err != nil {
 			return err

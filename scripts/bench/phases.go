@@ -184,6 +184,25 @@ func (b *bench) firstCall(name, url string) (func() *http.Request, int) {
 			r, _ := http.NewRequest(http.MethodGet, url+"/login", nil)
 			return r
 		}, http.StatusOK
+	case "lockbox-check":
+		// An engineer holding no grant: refused (NoGrant) after the script.
+		eng, _ := auth.Mint(jwtKey, auth.NewClaims("eng-startup", providerTenant, []string{string(lockbox.RoleRequester)}, time.Now(), time.Hour))
+		return func() *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, url, nil)
+			r.Header = checkHeader("Bearer "+eng, Item{Tenant: "bench-startup", Key: "vm-1"})
+			return r
+		}, http.StatusForbidden
+	case "lockbox-credential":
+		// A certificate for a request that does not exist: the key parsed,
+		// the script run, 404.
+		eng, _ := auth.Mint(jwtKey, auth.NewClaims("eng-startup", providerTenant, []string{string(lockbox.RoleRequester)}, time.Now(), time.Hour))
+		body, _ := json.Marshal(lockbox.CredentialInput{TenantID: "bench-startup", RequestID: "no-such-request", PublicKey: startupKey()})
+		return func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Authorization", "Bearer "+eng)
+			return r
+		}, http.StatusNotFound
 	}
 	// lockbox-audit and lockbox-notify (the cron-connector's empty POST: a
 	// run over every tenant) and the no-op.

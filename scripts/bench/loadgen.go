@@ -36,8 +36,8 @@ import (
 
 // Job is one thing for the load generator to do.
 type Job struct {
-	// Op is a load run (create, intake, approve, deny, list, portal, noop
-	// and the other loadOps), or sweep,
+	// Op is a load run (create, intake, approve, deny, list, portal, noop,
+	// check and the other loadOps), or sweep,
 	// readback (read a tenant's audit objects) or rawput (write them again
 	// with plain PutObject); sinks (start the notification receivers),
 	// sinkcount (what they received), rawmail and rawwebhook (send
@@ -50,8 +50,8 @@ type Job struct {
 	Path        string `json:"path"`
 	URL         string `json:"url,omitempty"`
 	Concurrency int    `json:"concurrency"`
-	// Items holds one entry per call: the tenant, and the requester (create)
-	// or request id (approve, deny).
+	// Items holds one entry per call: the tenant, and the requester (create),
+	// request id (approve, deny, credential) or resource (check).
 	Items []Item `json:"items,omitempty"`
 	// Raw asks for every call's latency besides the percentiles.
 	Raw bool `json:"raw,omitempty"`
@@ -70,6 +70,9 @@ type Job struct {
 type Item struct {
 	Tenant string `json:"t"`
 	Key    string `json:"k,omitempty"`
+	// Who is the engineer whose token makes the call (check and credential
+	// runs: binding.go).
+	Who string `json:"w,omitempty"`
 }
 
 type objectstoreCfg struct {
@@ -160,9 +163,10 @@ type generator struct {
 	tokens   map[string]string // tenant -> approver token
 	client   *http.Client
 	sigCount atomic.Int64
-	exported [][]byte // the objects readBack read
-	sinks    *sinks   // the notification receivers, once started
-	senders  senders  // the notification ceiling's
+	exported [][]byte               // the objects readBack read
+	sinks    *sinks                 // the notification receivers, once started
+	senders  senders                // the notification ceiling's
+	sshKeys  map[string]engineerKey // by engineer (binding.go)
 }
 
 func (g *generator) setup(j Job) error {
@@ -296,6 +300,14 @@ func (g *generator) caller(j Job) (func(context.Context, Item) error, error) {
 		return g.intakeCaller(j)
 	case "http/portal":
 		return g.portalCaller(j)
+	case "http/check", "http/checkdenied", "http/noopcheck":
+		return g.checkCaller(j)
+	case "redis/check", "redis/checkdenied":
+		return g.checkRedisCaller(j), nil
+	case "http/credential":
+		return g.credentialCaller(j)
+	case "redis/credential":
+		return g.credentialRedisCaller(j), nil
 	case "http/create", "http/noop", "http/create5rules":
 		return func(ctx context.Context, it Item) error {
 			body := createBody(it)
@@ -372,30 +384,30 @@ func (g *generator) bearer(role lockbox.Role, tenant string) string {
 // call sends one request and reads the whole answer, which must have the
 // status want.
 func (g *generator) call(ctx context.Context, method, url string, h http.Header, body []byte, want int) error {
-	_, err := g.exchange(ctx, method, url, h, body, want)
+	_, _, err := g.exchange(ctx, method, url, h, body, want)
 	return err
 }
 
-// exchange is call returning the answer's header.
-func (g *generator) exchange(ctx context.Context, method, url string, h http.Header, body []byte, want int) (http.Header, error) {
+// exchange is call returning the answer's header and body.
+func (g *generator) exchange(ctx context.Context, method, url string, h http.Header, body []byte, want int) (http.Header, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req.Header = h
 	resp, err := g.client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if resp.StatusCode != want {
-		return nil, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
+		return nil, nil, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
 	}
-	return resp.Header, nil
+	return resp.Header, b, nil
 }
 
 // createBody is createInput as JSON.

@@ -21,7 +21,10 @@
 // by SMTP and signed webhooks into receivers of the load generator, beside
 // the same senders sending the same messages directly (notify.go). The
 // activity log: lockbox-activity's pages over archives of 1, 30 and 92 days,
-// beside the S3 reads the same pages need (activity.go).
+// beside the S3 reads the same pages need (activity.go). The binding:
+// lockbox-check allowing and refusing beside the no-op called with the same
+// request and beside its Redis call, lockbox-credential's certificates per
+// second (binding.go).
 //
 //	bench [-quick] [-json out.json] [-doc docs/PERFORMANCE.md]
 //	bench -compare <checkout> [-rounds 21] [-compare-ops 2000] [-json out.json]

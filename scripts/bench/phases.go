@@ -258,17 +258,27 @@ func setUpEach(n int, f func(i int) error) error {
 // plain calls: create5rules files into tenants with five rules configured
 // (none matching, so all are evaluated), approve2of2 is the approval that
 // completes a two-approver quorum, intake files a Jira delivery
-// (intake.go), portal renders the portal's pending page (portal.go).
+// (intake.go), portal renders the portal's pending page (portal.go);
+// check and checkdenied are lockbox-check allowing and refusing, noopcheck
+// the no-op called with the same request, credential an SSH certificate
+// (binding.go).
 var opFunction = map[string]string{"create": "lockbox-create", "create5rules": "lockbox-create", "approve": "lockbox-approve",
 	"approve2of2": "lockbox-approve", "deny": "lockbox-deny", "revoke": "lockbox-revoke", "cancel": "lockbox-cancel",
-	"list": "lockbox-list", "intake": "lockbox-intake", "portal": "lockbox-portal", "noop": noop}
+	"list": "lockbox-list", "intake": "lockbox-intake", "portal": "lockbox-portal", "noop": noop,
+	"noopcheck": noop, "check": "lockbox-check", "checkdenied": "lockbox-check", "credential": "lockbox-credential"}
 
 // transitionOps are the load runs that change a request, in report order.
 var transitionOps = []string{"create", "create5rules", "approve", "approve2of2", "deny", "revoke", "cancel"}
 
+// checkOps are lockbox-check's load runs, each held to the no-op called
+// with the same request (noopcheck).
+var checkOps = []string{"check", "checkdenied"}
+
 // loadOps are the load runs of each concurrency, in run and report order:
 // the no-op, the transitions with intake next to create (both file a
-// request), then list and the portal's page (both read a page of 50).
+// request), then list and the portal's page (both read a page of 50), then
+// the binding's: the no-op called as lockbox-check is, the checks right
+// after it, and the certificates.
 func loadOps() []string {
 	ops := []string{"noop"}
 	for _, op := range transitionOps {
@@ -277,26 +287,29 @@ func loadOps() []string {
 			ops = append(ops, "intake")
 		}
 	}
-	return append(ops, "list", "portal")
+	ops = append(ops, "list", "portal", "noopcheck")
+	return append(append(ops, checkOps...), "credential")
 }
 
 // loadPaths are the paths an op is measured over: HTTP, and straight to
-// Redis for the ops with a store call of their own (not the no-op, intake
+// Redis for the ops with a store call of their own (not the no-ops, intake
 // or the portal; report.go compares intake with create's Redis run).
 func loadPaths(op string) []string {
 	switch op {
-	case "noop", "intake", "portal":
+	case "noop", "noopcheck", "intake", "portal":
 		return []string{"http"}
 	}
 	return []string{"http", "redis"}
 }
 
-// readTenants are what the load runs that read pages read, prepared once:
-// lockbox-list's tenant of 1,000 requests and the portal's session in a
-// tenant of portalStored.
+// readTenants are what the load runs share, prepared once: lockbox-list's
+// tenant of 1,000 requests, the portal's session in a tenant of
+// portalStored, and the live grants the checks and certificates are asked
+// under.
 type readTenants struct {
 	list   string
 	portal portalSession
+	grants grantSet
 }
 
 // configure saves settings in tenant straight through the store (set-up).
@@ -338,6 +351,9 @@ func (b *bench) loadRuns() error {
 	}
 	var err error
 	if read.portal, err = b.portalSetup(); err != nil {
+		return err
+	}
+	if read.grants, err = b.grantSetup("bench-check"); err != nil {
 		return err
 	}
 	for _, c := range b.plan.Concurrency {
@@ -414,6 +430,12 @@ func (b *bench) items(op, path string, c, n int, read readTenants) ([]Item, erro
 		for i := range items {
 			items[i] = Item{Tenant: read.portal.Tenant}
 		}
+	case "check", "noopcheck":
+		items = read.grants.checkItems(n, true)
+	case "checkdenied":
+		items = read.grants.checkItems(n, false)
+	case "credential":
+		items = read.grants.credentialItems(n)
 	}
 	return items, nil
 }

@@ -207,7 +207,7 @@ func (g *generator) portalCaller(j Job) (func(context.Context, Item) error, erro
 	}
 	url := j.URL + "/"
 	return func(ctx context.Context, _ Item) error {
-		h, err := g.exchange(ctx, http.MethodGet, url, http.Header{"Cookie": {j.Cookie}}, nil, http.StatusOK)
+		h, _, err := g.exchange(ctx, http.MethodGet, url, http.Header{"Cookie": {j.Cookie}}, nil, http.StatusOK)
 		if err != nil {
 			return err
 		}

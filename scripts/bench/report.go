@@ -288,6 +288,9 @@ func (r *Report) evaluate() {
 			add(op+" Redis round trips per call", run.RoundTrips, "= 1", run.RoundTrips < 1.05)
 		}
 	}
+	for _, op := range checkOps {
+		r.checkTargets(op, add)
+	}
 	if run, found := r.run("portal", "http", 1); found {
 		add(fmt.Sprintf("portal pending page p99 @1 with %s requests, ms", count(portalStored)), run.Latency.P99,
 			fmt.Sprintf("≤ %.0f", portalBarMs), run.Latency.P99 <= portalBarMs)
@@ -308,6 +311,51 @@ func (r *Report) evaluate() {
 		add(f.Name+" RSS after the run, MB", f.RSSMB, "≤ 30", f.RSSMB <= 30)
 		add(f.Name+" start-up to first served call, ms", f.StartupMs, "≤ 100", f.StartupMs <= 100)
 	}
+}
+
+// The bars of lockbox-check, at concurrency checkBarConc beside the no-op
+// called with the same request: its function's CPU per call at most
+// checkCPUBar times the no-op's, its p99 at most checkP99BarMs above the
+// no-op's.
+const (
+	checkBarConc  = 32
+	checkCPUBar   = 2.0
+	checkP99BarMs = 2.0
+)
+
+// checkTargets adds a check op's targets: Redis round trips per call (the
+// highest of its runs over HTTP), and its CPU and p99 beside the no-op's.
+func (r *Report) checkTargets(op string, add func(name string, v float64, bar string, met bool)) {
+	most, found := 0.0, false
+	for _, run := range r.Runs {
+		if run.Op == op && run.Path == "http" {
+			most, found = max(most, run.RoundTrips), true
+		}
+	}
+	if found {
+		add(op+" Redis round trips per call (highest of the runs)", most, "= 1", most > 0.95 && most < 1.05)
+	}
+	run, ok1 := r.run(op, "http", checkBarConc)
+	n, ok2 := r.run(noopOf(op), "http", checkBarConc)
+	if !ok1 || !ok2 {
+		return
+	}
+	if n.FunctionCPUPer1k > 0 {
+		v := run.FunctionCPUPer1k / n.FunctionCPUPer1k
+		add(fmt.Sprintf("%s function CPU per call @%d / no-op's", op, checkBarConc), v, fmt.Sprintf("≤ %.2f", checkCPUBar), v <= checkCPUBar)
+	}
+	d := run.Latency.P99 - n.Latency.P99
+	add(fmt.Sprintf("%s p99 @%d − no-op's p99, ms", op, checkBarConc), d, fmt.Sprintf("≤ %.0f", checkP99BarMs), d <= checkP99BarMs)
+}
+
+// noopOf is the no-op run an op is held to: the no-op called with the
+// check's own request for the checks, with the signed create request for
+// the others.
+func noopOf(op string) string {
+	if slices.Contains(checkOps, op) {
+		return "noopcheck"
+	}
+	return "noop"
 }
 
 // count writes 1000 as 1k and 1000000 as 1M.
@@ -373,6 +421,8 @@ func markdown(r *Report) string {
 	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
 
 	ratiosSection(&b, r)
+	checkSection(&b, r)
+	credentialSection(&b, r)
 
 	fmt.Fprintf(&b, "\n### List page (50) latency by requests stored in the tenant, concurrency 1, over HTTP\n\n")
 	tw = table(&b, "stored", "calls", "p50 ms", "p99 ms", "p99.9 ms")
@@ -430,7 +480,7 @@ func redisCeiling(op string) string {
 	switch op {
 	case "intake":
 		return "create"
-	case "portal", "noop":
+	case "portal", "noop", "noopcheck":
 		return ""
 	}
 	return op
@@ -443,12 +493,15 @@ func ratiosSection(b *bytes.Buffer, r *Report) {
 	if slices.ContainsFunc(r.Runs, func(x Run) bool { return x.Op == "intake" }) {
 		fmt.Fprintf(b, "`intake` has no Redis run of its own: its Redis ceiling is `create`'s (redis/create), the same store call filing one request (intake's also records the delivery's idempotency key). `portal` has none (—): its page is a session read besides the list.\n\n")
 	}
+	if slices.ContainsFunc(r.Runs, func(x Run) bool { return slices.Contains(checkOps, x.Op) }) {
+		fmt.Fprintf(b, "`check` and `checkdenied` are divided by `noopcheck`, the no-op called with the check's own request.\n\n")
+	}
 	tw := table(b, "op", "conc", "calls/s ÷ no-op", "calls/s ÷ Redis ceiling")
 	for _, op := range loadOps() {
 		for _, c := range r.Plan.Concurrency {
 			h, ok1 := r.run(op, "http", c)
-			n, ok2 := r.run("noop", "http", c)
-			if op == "noop" || !ok1 || !ok2 {
+			n, ok2 := r.run(noopOf(op), "http", c)
+			if op == "noop" || op == "noopcheck" || !ok1 || !ok2 {
 				continue
 			}
 			ceiling := "—"
@@ -457,6 +510,65 @@ func ratiosSection(b *bytes.Buffer, r *Report) {
 			}
 			row(tw, op, fmt.Sprint(c), fmt.Sprintf("%.2f", h.Throughput/n.Throughput), ceiling)
 		}
+	}
+	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
+}
+
+// checkSection renders lockbox-check's runs beside the no-op called with
+// the same request and beside the same Redis call.
+func checkSection(b *bytes.Buffer, r *Report) {
+	if !slices.ContainsFunc(r.Runs, func(x Run) bool { return slices.Contains(checkOps, x.Op) }) {
+		return
+	}
+	fmt.Fprintf(b, "\n### lockbox-check beside the no-op and its Redis call\n\n")
+	fmt.Fprintf(b, "The auth subrequest a proxy sends before an engineer's call: `GET` with the engineer's token, `X-Lockbox-Tenant`, `X-Lockbox-Resource` and `X-Original-Method`/`-URI`, no body. %d engineers each hold one live grant (two resources, Read); `check` asks for one of the grant's resources (200), `checkdenied` for a resource none names (403 NoGrant, recorded at most once per engineer, resource and minute). The no-op is `bench-noop` called with the same request, in the same run; the Redis call is the store's check (one EVALSHA of the check script with the same keys and arguments) from the load generator. CPU is milliseconds per call. The bars (at %d): function CPU ≤ %.0f× the no-op's, p99 within %.0f ms of the no-op's, one round trip.\n\n",
+		checkEngineers, checkBarConc, checkCPUBar, checkP99BarMs)
+	tw := table(b, "op", "conc", "calls/s", "÷ no-op", "÷ Redis call", "p50 ms", "p99 ms", "no-op p99 ms", "p99 − no-op's ms",
+		"function CPU ms", "no-op CPU ms", "CPU ÷ no-op's", "Redis call p99 ms", "round trips")
+	for _, op := range checkOps {
+		for _, c := range r.Plan.Concurrency {
+			h, ok1 := r.run(op, "http", c)
+			n, ok2 := r.run(noopOf(op), "http", c)
+			if !ok1 || !ok2 {
+				continue
+			}
+			redisTput, redisP99 := "—", "—"
+			if d, ok := r.run(op, "redis", c); ok {
+				redisTput, redisP99 = fmt.Sprintf("%.2f", h.Throughput/d.Throughput), fmt.Sprintf("%.3f", d.Latency.P99)
+			}
+			cpuRatio := "—"
+			if n.FunctionCPUPer1k > 0 {
+				cpuRatio = fmt.Sprintf("%.2f", h.FunctionCPUPer1k/n.FunctionCPUPer1k)
+			}
+			row(tw, op, fmt.Sprint(c), fmt.Sprintf("%.0f", h.Throughput), fmt.Sprintf("%.2f", h.Throughput/n.Throughput), redisTput,
+				fmt.Sprintf("%.3f", h.Latency.P50), fmt.Sprintf("%.3f", h.Latency.P99), fmt.Sprintf("%.3f", n.Latency.P99),
+				fmt.Sprintf("%+.3f", h.Latency.P99-n.Latency.P99), fmt.Sprintf("%.3f", h.FunctionCPUPer1k), fmt.Sprintf("%.3f", n.FunctionCPUPer1k),
+				cpuRatio, redisP99, fmt.Sprintf("%.2f", h.RoundTrips))
+		}
+	}
+	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
+}
+
+// credentialSection renders lockbox-credential's certificates per second.
+func credentialSection(b *bytes.Buffer, r *Report) {
+	if !slices.ContainsFunc(r.Runs, func(x Run) bool { return x.Op == "credential" }) {
+		return
+	}
+	fmt.Fprintf(b, "\n### lockbox-credential: certificates per second\n\n")
+	fmt.Fprintf(b, "Each call is an engineer's `POST` (token, `{\"tenantId\", \"requestId\", \"publicKey\"}` with an Ed25519 key of their own) under their live grant, answered with a signed certificate (Ed25519 CA), end to end through the function. The Redis call is the store's step alone (the grant checked live, the issue counted and recorded), with no signing. CPU is milliseconds per certificate.\n\n")
+	tw := table(b, "conc", "certificates/s", "p50 ms", "p99 ms", "function CPU ms", "client CPU ms", "Redis CPU ms", "Redis call alone, calls/s", "round trips")
+	for _, c := range r.Plan.Concurrency {
+		h, ok := r.run("credential", "http", c)
+		if !ok {
+			continue
+		}
+		direct := "—"
+		if d, ok := r.run("credential", "redis", c); ok {
+			direct = fmt.Sprintf("%.0f", d.Throughput)
+		}
+		row(tw, fmt.Sprint(c), fmt.Sprintf("%.0f", h.Throughput), fmt.Sprintf("%.3f", h.Latency.P50), fmt.Sprintf("%.3f", h.Latency.P99),
+			fmt.Sprintf("%.3f", h.FunctionCPUPer1k), fmt.Sprintf("%.3f", h.ClientCPUPer1k), fmt.Sprintf("%.3f", h.RedisCPUPer1k), direct,
+			fmt.Sprintf("%.2f", h.RoundTrips))
 	}
 	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
 }

@@ -37,7 +37,7 @@ import (
 // Job is one thing for the load generator to do.
 type Job struct {
 	// Op is a load run (create, intake, approve, deny, list, portal, noop,
-	// check and the other loadOps), or sweep,
+	// check and the other loadOps; proxy: calls through nginx), or sweep,
 	// readback (read a tenant's audit objects) or rawput (write them again
 	// with plain PutObject); sinks (start the notification receivers),
 	// sinkcount (what they received), rawmail and rawwebhook (send
@@ -70,8 +70,8 @@ type Job struct {
 type Item struct {
 	Tenant string `json:"t"`
 	Key    string `json:"k,omitempty"`
-	// Who is the engineer whose token makes the call (check and credential
-	// runs: binding.go).
+	// Who is the engineer whose token makes the call (check, credential and
+	// proxy runs: binding.go, nginx.go).
 	Who string `json:"w,omitempty"`
 }
 
@@ -308,6 +308,8 @@ func (g *generator) caller(j Job) (func(context.Context, Item) error, error) {
 		return g.credentialCaller(j)
 	case "redis/credential":
 		return g.credentialRedisCaller(j), nil
+	case "http/proxy":
+		return g.proxyCaller(j)
 	case "http/create", "http/noop", "http/create5rules":
 		return func(ctx context.Context, it Item) error {
 			body := createBody(it)

@@ -99,3 +99,23 @@ func TestCheckTargets(t *testing.T) {
 	assert.Regexp(t, `\| 32 +\| 1500 +\| 20\.000 +\| 40\.000 +\| 0\.300 +\| .* \| 6000 +\| 1\.00 +\|`, s)
 	assert.NotContains(t, markdown(&Report{Plan: p}), "lockbox-check beside")
 }
+
+// nginx's section shows both sides and what auth_request adds, or why
+// nginx was not measured.
+func TestNginxReport(t *testing.T) {
+	p := quickPlan
+	p.Concurrency = []int{1}
+	r := &Report{Plan: p, Nginx: NginxReport{Version: "1.22.1", Workers: 2, Runs: []NginxRun{
+		{Path: nginxPlain, Concurrency: 1, Ops: 1500, Throughput: 2000, Latency: Latencies{P50: 0.4, P99: 1.0}, NginxCPUPer1k: 0.1},
+		{Path: nginxGuarded, Concurrency: 1, Ops: 1500, Throughput: 1000, Latency: Latencies{P50: 0.9, P99: 2.5}, CheckCPUPer1k: 0.2, RoundTrips: 1},
+	}}}
+	s := markdown(r)
+	assert.Contains(t, s, "### nginx auth_request to lockbox-check")
+	assert.Contains(t, s, "nginx 1.22.1 (2 workers)")
+	assert.Regexp(t, `\| 1 +\| auth_request +\| 1000 +\| 0\.900 +\| 2\.500 .*\| 0\.200 .*\| 1\.00 +\|`, s)
+	assert.Regexp(t, `\| 1 +\| \+0\.500 +\| \+1\.500 +\| 0\.50 +\|`, s)
+
+	skipped := markdown(&Report{Plan: p, Nginx: NginxReport{Skipped: "nginx is not installed"}})
+	assert.Contains(t, skipped, "### nginx auth_request to lockbox-check\n\nNot measured: nginx is not installed.")
+	assert.NotContains(t, markdown(&Report{Plan: p}), "nginx auth_request")
+}

@@ -24,7 +24,8 @@
 // beside the S3 reads the same pages need (activity.go). The binding:
 // lockbox-check allowing and refusing beside the no-op called with the same
 // request and beside its Redis call, lockbox-credential's certificates per
-// second (binding.go).
+// second (binding.go), and nginx proxying with and without auth_request to
+// lockbox-check (nginx.go; skipped, saying why, without nginx).
 //
 //	bench [-quick] [-json out.json] [-doc docs/PERFORMANCE.md]
 //	bench -compare <checkout> [-rounds 21] [-compare-ops 2000] [-json out.json]
@@ -232,6 +233,7 @@ func run(p plan, stackFile, minioBin string, log *slog.Logger) (*Report, error) 
 		{"notify", b.notify},
 		{"export", b.export},
 		{"load runs", b.loadRuns},
+		{"nginx", b.nginxStep},
 		{"list scaling", b.listScaling},
 		{"sweep", b.sweep},
 		{"lockbox-audit run", b.auditRun},

@@ -27,6 +27,7 @@ type Report struct {
 	Audit     AuditReport      `json:"audit"`
 	Notify    []NotifyRun      `json:"notify"`
 	Activity  ActivityReport   `json:"activity"`
+	Nginx     NginxReport      `json:"nginx"`
 	Functions []FunctionReport `json:"functions"`
 	Targets   []Target         `json:"targets"`
 }
@@ -247,6 +248,51 @@ func rate(n int, seconds float64) float64 {
 	return float64(n) / seconds
 }
 
+// NginxReport is nginx proxying the no-op function plainly and behind
+// auth_request to lockbox-check (nginx.go).
+type NginxReport struct {
+	// Skipped says why nothing was measured (nginx absent, or built
+	// without auth_request); empty when it was.
+	Skipped string     `json:"skipped,omitempty"`
+	Version string     `json:"version,omitempty"`
+	Workers int        `json:"workers,omitempty"`
+	Runs    []NginxRun `json:"runs,omitempty"`
+}
+
+// The two sides of the nginx runs.
+const (
+	nginxPlain   = "plain"
+	nginxGuarded = "auth_request"
+)
+
+// NginxRun is one side's calls at one concurrency, its turns added up.
+type NginxRun struct {
+	Path        string    `json:"path"` // nginxPlain or nginxGuarded
+	Concurrency int       `json:"concurrency"`
+	Ops         int       `json:"ops"`
+	Seconds     float64   `json:"seconds"`
+	Throughput  float64   `json:"throughput"`
+	Latency     Latencies `json:"latencyMs"`
+	// CPU seconds per 1,000 calls of nginx (master and workers),
+	// lockbox-check, the upstream (the no-op), the load generator and
+	// redis-server.
+	NginxCPUPer1k    float64 `json:"nginxCpuPer1k"`
+	CheckCPUPer1k    float64 `json:"checkCpuPer1k"`
+	UpstreamCPUPer1k float64 `json:"upstreamCpuPer1k"`
+	ClientCPUPer1k   float64 `json:"clientCpuPer1k"`
+	RedisCPUPer1k    float64 `json:"redisCpuPer1k"`
+	RoundTrips       float64 `json:"redisRoundTrips"`
+}
+
+// nginxRun finds the run of a side at a concurrency.
+func (r *Report) nginxRun(path string, c int) (NginxRun, bool) {
+	i := slices.IndexFunc(r.Nginx.Runs, func(x NginxRun) bool { return x.Path == path && x.Concurrency == c })
+	if i < 0 {
+		return NginxRun{}, false
+	}
+	return r.Nginx.Runs[i], true
+}
+
 // FunctionReport is one function process's start-up and memory.
 type FunctionReport struct {
 	Name         string  `json:"name"`
@@ -423,6 +469,7 @@ func markdown(r *Report) string {
 	ratiosSection(&b, r)
 	checkSection(&b, r)
 	credentialSection(&b, r)
+	nginxSection(&b, r)
 
 	fmt.Fprintf(&b, "\n### List page (50) latency by requests stored in the tenant, concurrency 1, over HTTP\n\n")
 	tw = table(&b, "stored", "calls", "p50 ms", "p99 ms", "p99.9 ms")
@@ -569,6 +616,42 @@ func credentialSection(b *bytes.Buffer, r *Report) {
 		row(tw, fmt.Sprint(c), fmt.Sprintf("%.0f", h.Throughput), fmt.Sprintf("%.3f", h.Latency.P50), fmt.Sprintf("%.3f", h.Latency.P99),
 			fmt.Sprintf("%.3f", h.FunctionCPUPer1k), fmt.Sprintf("%.3f", h.ClientCPUPer1k), fmt.Sprintf("%.3f", h.RedisCPUPer1k), direct,
 			fmt.Sprintf("%.2f", h.RoundTrips))
+	}
+	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
+}
+
+// nginxSection renders nginx with and without auth_request, or why it was
+// not measured.
+func nginxSection(b *bytes.Buffer, r *Report) {
+	ng := r.Nginx
+	if ng.Skipped == "" && len(ng.Runs) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n### nginx auth_request to lockbox-check\n\n")
+	if ng.Skipped != "" {
+		fmt.Fprintf(b, "Not measured: %s.\n", ng.Skipped)
+		return
+	}
+	fmt.Fprintf(b, "nginx %s (%d workers) proxies the no-op function on two ports alike (HTTP/1.1 kept alive): `plain`, and `auth_request`, which first sends the engineer's call to lockbox-check as a subrequest (token passed through, tenant and resource set by the configuration, no body). The load generator sends `GET` with the engineer's token to both, in %d turns each per concurrency (%d calls per side after %d warm-up calls). CPU is milliseconds per call.\n\n",
+		ng.Version, ng.Workers, nginxRounds, r.Plan.Ops, r.Plan.Warmup)
+	tw := table(b, "conc", "path", "calls/s", "p50 ms", "p99 ms", "p99.9 ms", "nginx CPU ms", "lockbox-check CPU ms", "upstream CPU ms", "client CPU ms", "Redis CPU ms", "round trips")
+	for _, x := range ng.Runs {
+		row(tw, fmt.Sprint(x.Concurrency), x.Path, fmt.Sprintf("%.0f", x.Throughput), fmt.Sprintf("%.3f", x.Latency.P50),
+			fmt.Sprintf("%.3f", x.Latency.P99), fmt.Sprintf("%.3f", x.Latency.P999), fmt.Sprintf("%.3f", x.NginxCPUPer1k),
+			fmt.Sprintf("%.3f", x.CheckCPUPer1k), fmt.Sprintf("%.3f", x.UpstreamCPUPer1k), fmt.Sprintf("%.3f", x.ClientCPUPer1k),
+			fmt.Sprintf("%.3f", x.RedisCPUPer1k), fmt.Sprintf("%.2f", x.RoundTrips))
+	}
+	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
+	fmt.Fprintf(b, "\nWhat auth_request adds:\n\n")
+	tw = table(b, "conc", "p50 added ms", "p99 added ms", "calls/s ÷ plain")
+	for _, c := range r.Plan.Concurrency {
+		g, ok1 := r.nginxRun(nginxGuarded, c)
+		p, ok2 := r.nginxRun(nginxPlain, c)
+		if !ok1 || !ok2 {
+			continue
+		}
+		row(tw, fmt.Sprint(c), fmt.Sprintf("%+.3f", g.Latency.P50-p.Latency.P50), fmt.Sprintf("%+.3f", g.Latency.P99-p.Latency.P99),
+			fmt.Sprintf("%.2f", g.Throughput/p.Throughput))
 	}
 	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
 }

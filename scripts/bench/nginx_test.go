@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -153,4 +154,21 @@ func TestNginxConfRefusesInjection(t *testing.T) {
 		_, err := c.render()
 		assert.Error(t, err, "%q", bad)
 	}
+}
+
+// Without nginx, or with one built without auth_request, the step records
+// why and measures nothing.
+func TestNginxSkipped(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PATH", dir)
+	b := &bench{log: slog.New(slog.NewTextHandler(io.Discard, nil)), rep: &Report{}}
+	require.NoError(t, b.nginxStep())
+	assert.Contains(t, b.rep.Nginx.Skipped, "nginx is not installed")
+	assert.Empty(t, b.rep.Nginx.Runs)
+
+	fake := "#!/bin/sh\necho 'nginx version: nginx/1.22.1' >&2\necho 'configure arguments: --with-http_ssl_module' >&2\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "nginx"), []byte(fake), 0o700)) // #nosec G306 -- a test's executable
+	b.rep = &Report{}
+	require.NoError(t, b.nginxStep())
+	assert.Equal(t, "this nginx is built without the auth_request module", b.rep.Nginx.Skipped)
 }

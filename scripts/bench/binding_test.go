@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -161,5 +163,29 @@ func TestBindingCallers(t *testing.T) {
 	}
 	for _, err := range run("credential", "http", srv.URL+"/noop", creds[:1]) {
 		assert.ErrorContains(t, err, "no certificate")
+	}
+}
+
+// The start-up probes of lockbox-check and lockbox-credential are real
+// calls of their kind, answered as the start-up step expects: a refused
+// check, and no certificate for a request that does not exist.
+func TestBindingFirstCalls(t *testing.T) {
+	e := apitest.New(t)
+	e.Now = time.Now()
+	key, err := sshca.NewKey("bench test CA")
+	require.NoError(t, err)
+	ca, err := sshca.Parse(key)
+	require.NoError(t, err)
+	e.Svc.Credentials = usecase.CredentialConfig{CA: ca, TTL: time.Hour}
+	srv := lockboxServer(t, e)
+	b := &bench{secrets: t.TempDir()}
+	require.NoError(t, os.WriteFile(filepath.Join(b.secrets, "lockbox-jwt-secret"), apitest.JWTSecret, 0o600))
+	for name, path := range map[string]string{"lockbox-check": "/check", "lockbox-credential": "/credential"} {
+		first, want := b.firstCall(name, srv.URL+path)
+		resp, err := srv.Client().Do(first())
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		assert.Equal(t, want, resp.StatusCode, name)
+		assert.Contains(t, []int{http.StatusForbidden, http.StatusNotFound}, want, "%s: a refusal that ran the script", name)
 	}
 }

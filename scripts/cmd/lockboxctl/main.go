@@ -1,6 +1,7 @@
 // Command lockboxctl signs webhook bodies and mints tokens with the secrets
-// of a local Lockbox (.secrets/), for faas-cli invoke and curl, and prints
-// the public key auditors verify the audit archive's checkpoints with.
+// of a local Lockbox (.secrets/), for faas-cli invoke and curl, prints the
+// public key auditors verify the audit archive's checkpoints with, and
+// saves an engineer's SSH certificate for a live grant.
 //
 //	lockboxctl sign [-format faas-cli|curl] PAYLOAD
 //	    prints the X-Lockbox-Timestamp and X-Lockbox-Signature headers for
@@ -14,6 +15,11 @@
 //	    sends a ticketing vendor's example delivery to lockbox-intake/SOURCE,
 //	    signed as the vendor signs it with the source's first secret
 //	    (lockbox-intake-config), and prints the answer
+//	lockboxctl ssh-cert [-gateway URL] -tenant TID -request ID -key KEY [-token-file FILE | -sub ID [-secrets DIR]]
+//	    asks lockbox-credential for an OpenSSH certificate of KEY's public
+//	    key under the request's live grant and writes it as KEY-cert.pub;
+//	    the engineer's token from -token-file, LOCKBOX_TOKEN, or minted for
+//	    -sub (a local stack)
 package main
 
 import (
@@ -46,6 +52,8 @@ func main() {
 		err = auditPubkey(os.Args[2:], os.Stdout, os.Stderr)
 	case "send-fixture":
 		err = sendFixture(os.Args[2:], os.Getenv("OPENFAAS_URL"), os.Stdout)
+	case "ssh-cert":
+		err = sshCert(os.Args[2:], os.Getenv, os.Stdin, os.Stdout)
 	default:
 		usage()
 	}
@@ -56,7 +64,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: lockboxctl sign [-secrets DIR] [-format faas-cli|curl] PAYLOAD\n       lockboxctl token [-secrets DIR] -sub ID -tenant TID -role ROLE [-role ROLE] [-ttl 1h] [-iss I] [-aud A]\n       lockboxctl audit-pubkey [-secrets DIR]\n       lockboxctl send-fixture [-secrets DIR] [-gateway URL] SOURCE [created|updated|resolved]")
+	fmt.Fprintln(os.Stderr, "usage: lockboxctl sign [-secrets DIR] [-format faas-cli|curl] PAYLOAD\n       lockboxctl token [-secrets DIR] -sub ID -tenant TID -role ROLE [-role ROLE] [-ttl 1h] [-iss I] [-aud A]\n       lockboxctl audit-pubkey [-secrets DIR]\n       lockboxctl send-fixture [-secrets DIR] [-gateway URL] SOURCE [created|updated|resolved]\n       lockboxctl ssh-cert [-gateway URL] -tenant TID -request ID -key KEY [-token-file FILE | -sub ID [-secrets DIR]]")
 	os.Exit(2)
 }
 

@@ -32,7 +32,7 @@ type credentialServer struct {
 	t      *testing.T
 	secret []byte
 	ca     *sshca.CA
-	status int          // answer this status instead, when set
+	status int           // answer this status instead, when set
 	other  ssh.PublicKey // certify this key instead of the one posted, when set
 	got    []lockbox.CredentialInput
 	by     []string

@@ -6,6 +6,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,6 +72,23 @@ func TestShellSessionTimeout(t *testing.T) {
 	require.ErrorContains(t, err, "did not finish")
 	assert.Equal(t, "started\n", out)
 	assert.Less(t, time.Since(start), 10*time.Second)
+}
+
+// What a block leaves running in the background (a server a walk-through
+// starts) ends with the session.
+func TestShellSessionKillsWhatIsLeft(t *testing.T) {
+	sh := testShell(t)
+	out, err := sh.run("sleep 300 &\necho $!", time.Minute)
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(out))
+	require.NoError(t, err, "%q", out)
+	require.NoError(t, syscall.Kill(pid, 0), "the background process runs while the session lasts")
+	sh.close()
+	assert.Eventually(t, func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		// Gone, or a zombie of a parent that has not reaped it yet.
+		return err != nil || strings.Contains(string(b), ") Z ")
+	}, 5*time.Second, 20*time.Millisecond, "the background process outlived the session")
 }
 
 // The prelude makes an HTTP error fail curl, as any failing command.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"lockbox.dev/scripts/internal/loopback"
 	"lockbox.dev/scripts/internal/readme"
 )
 
@@ -31,11 +33,20 @@ import (
 // lockboxctl, built as the Makefile does), .secrets/ and .data/, which are
 // those of a stack the test starts as make run does; OPENFAAS_URL is its
 // gateway, and the README's address of make run's gateway,
-// http://127.0.0.1:8080, is replaced by it in every block.
+// http://127.0.0.1:8080, is replaced by it in every block. The other
+// loopback addresses the README's walk-throughs listen on (readmePorts)
+// are replaced by free ports. A block marked with what it needs
+// (<!-- readme-test: needs (nginx, root) -->) is skipped, saying so, where
+// that is missing, and fails in CI. Whatever the blocks leave running in
+// the background is killed with the session.
 
 // readmeGateway is make run's default gateway, which the README's examples
 // address.
 const readmeGateway = "http://127.0.0.1:8080"
+
+// readmePorts are the loopback addresses, besides the gateway's, that the
+// README's walk-throughs listen on; each is replaced by a free port.
+var readmePorts = []string{"127.0.0.1:8081", "127.0.0.1:9000", "127.0.0.1:2222"}
 
 // readmeBlockTimeout bounds one block (make verify-audit compiles a tool).
 const readmeBlockTimeout = 3 * time.Minute
@@ -152,11 +163,13 @@ func (s *shellSession) kill() {
 }
 
 // close ends the session: bash exits at the end of its input, or is
-// killed after five seconds.
+// killed after five seconds; what the blocks started in the background
+// (still in bash's process group) is killed then.
 func (s *shellSession) close() {
 	_ = s.stdin.Close()
 	select {
 	case <-s.exited:
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 	case <-time.After(5 * time.Second):
 		s.kill()
 	}
@@ -238,6 +251,9 @@ func TestREADMECommands(t *testing.T) {
 			}
 		case !ok:
 			fmt.Fprintf(&plan, "  README.md:%-4d %-6s not run: %s\n", b.Line, b.Lang, why)
+		case len(b.Needs) > 0:
+			fmt.Fprintf(&plan, "  README.md:%-4d %-6s run where there are %s\n", b.Line, b.Lang, strings.Join(b.Needs, ", "))
+			toRun++
 		default:
 			fmt.Fprintf(&plan, "  README.md:%-4d %-6s run\n", b.Line, b.Lang)
 			toRun++
@@ -260,7 +276,14 @@ func TestREADMECommands(t *testing.T) {
 	if _, err := sh.run(readmePrelude, time.Minute); err != nil {
 		t.Fatalf("the session's prelude: %v", err)
 	}
-	t.Logf("blocks run in %s with OPENFAAS_URL=%s (%s in the blocks replaced by it)", work, s.Gateway, readmeGateway)
+	addresses := []string{readmeGateway, s.Gateway}
+	for _, a := range readmePorts {
+		port, err := loopback.FreePort()
+		require.NoError(t, err)
+		addresses = append(addresses, a, "127.0.0.1:"+strconv.Itoa(port))
+	}
+	replace := strings.NewReplacer(addresses...)
+	t.Logf("blocks run in %s with OPENFAAS_URL=%s (replaced in the blocks: %v)", work, s.Gateway, addresses)
 
 	failedAt := 0
 	for _, b := range blocks {
@@ -277,7 +300,13 @@ func TestREADMECommands(t *testing.T) {
 			if failedAt != 0 {
 				t.Skipf("not run: the block at README.md:%d failed, and the blocks share one session", failedAt)
 			}
-			text := strings.ReplaceAll(b.Text, readmeGateway, s.Gateway)
+			if missing := b.Missing(exec.LookPath, os.Geteuid()); len(missing) > 0 {
+				if os.Getenv("CI") != "" {
+					t.Fatalf("README.md:%d needs %s: CI must run it (.ci/run installs them)", b.Line, strings.Join(missing, ", "))
+				}
+				t.Skipf("README.md:%d needs %s, not here", b.Line, strings.Join(missing, ", "))
+			}
+			text := replace.Replace(b.Text)
 			start := time.Now()
 			out, err := sh.run(text, readmeBlockTimeout)
 			if err != nil {

@@ -10,9 +10,14 @@
 //	<!-- readme-test: skip (needs Docker and a registry) -->
 //
 // A reason that names a test ("covered by TestMakeRunExternalRedis") must
-// name one that exists (DefinedTests). Blocks in other languages, without
-// a language, or whose lines start with "$ " (a transcript, not commands)
-// are not run.
+// name one that exists (DefinedTests). A block that runs only where some
+// programs are installed, or only as root, names them instead:
+//
+//	<!-- readme-test: needs (nginx, sshd, root) -->
+//
+// and is skipped, saying so, where one is missing (in CI that is a
+// failure). Blocks in other languages, without a language, or whose lines
+// start with "$ " (a transcript, not commands) are not run.
 package readme
 
 import (
@@ -34,7 +39,13 @@ type Block struct {
 	// Skip is the reason given by a <!-- readme-test: skip (reason) -->
 	// comment on the line right before the fence; "" when not marked.
 	Skip string
+	// Needs are the programs (on PATH) a <!-- readme-test: needs (…) -->
+	// comment names, and "root" when the block must run as root.
+	Needs []string
 }
+
+// NeedRoot is the need of a block that must run as root.
+const NeedRoot = "root"
 
 // shellLangs are the info strings of blocks that are shell commands.
 var shellLangs = []string{"sh", "bash", "shell"}
@@ -60,12 +71,17 @@ var (
 	fenceOpen = regexp.MustCompile("^( {0,3})(`{3,}|~{3,})(.*)$")
 	marker    = regexp.MustCompile(`^\s*<!--\s*readme-test:(.*?)-->\s*$`)
 	skipDir   = regexp.MustCompile(`^skip\s*\((.*)\)$`)
+	needsDir  = regexp.MustCompile(`^needs\s*\((.*)\)$`)
+	needName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
 	// inlineCode is a Markdown code span.
 	inlineCode = regexp.MustCompile("`+[^`]*`+")
 )
 
 // MarkerSyntax is how a block is marked, for error messages.
 const MarkerSyntax = "<!-- readme-test: skip (why it cannot run in a test) -->"
+
+// NeedsSyntax is how a block names what it needs, for error messages.
+const NeedsSyntax = "<!-- readme-test: needs (program, program, root) -->"
 
 // Blocks returns the fenced code blocks of a Markdown text with their
 // readme-test markers. It reports every misplaced or malformed marker and
@@ -98,11 +114,18 @@ func Blocks(text string) ([]Block, error) {
 			if mm := marker.FindStringSubmatch(lines[i-1]); mm != nil {
 				directive := strings.TrimSpace(mm[1])
 				sm := skipDir.FindStringSubmatch(directive)
+				nm := needsDir.FindStringSubmatch(directive)
 				switch {
+				case nm != nil:
+					needs, err := parseNeeds(nm[1])
+					if err != nil {
+						errs = append(errs, fmt.Errorf("line %d: %w: %s", i, err, NeedsSyntax))
+					}
+					b.Needs = needs
 				case directive == "skip":
 					errs = append(errs, fmt.Errorf("line %d: a skipped block needs its reason: %s", i, MarkerSyntax))
 				case sm == nil:
-					errs = append(errs, fmt.Errorf("line %d: unknown readme-test directive %q: the one directive is %s", i, directive, MarkerSyntax))
+					errs = append(errs, fmt.Errorf("line %d: unknown readme-test directive %q: the directives are %s and %s", i, directive, MarkerSyntax, NeedsSyntax))
 				case strings.TrimSpace(sm[1]) == "":
 					errs = append(errs, fmt.Errorf("line %d: a skipped block needs its reason: %s", i, MarkerSyntax))
 				default:
@@ -132,6 +155,39 @@ func Blocks(text string) ([]Block, error) {
 		blocks = append(blocks, b)
 	}
 	return blocks, errors.Join(errs...)
+}
+
+// parseNeeds reads the list of a needs directive: names separated by
+// commas or spaces.
+func parseNeeds(list string) ([]string, error) {
+	names := strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+	if len(names) == 0 {
+		return nil, errors.New("a needs directive names what the block needs")
+	}
+	for _, n := range names {
+		if !needName.MatchString(n) {
+			return nil, fmt.Errorf("%q is not the name of a program", n)
+		}
+	}
+	return names, nil
+}
+
+// Missing returns what of the block's needs this machine lacks: the
+// programs lookPath does not find, and root when euid is not 0.
+func (b Block) Missing(lookPath func(string) (string, error), euid int) []string {
+	var missing []string
+	for _, n := range b.Needs {
+		if n == NeedRoot {
+			if euid != 0 {
+				missing = append(missing, "root")
+			}
+			continue
+		}
+		if _, err := lookPath(n); err != nil {
+			missing = append(missing, n)
+		}
+	}
+	return missing
 }
 
 func isFenceOpen(line string) bool {

@@ -1,6 +1,7 @@
 package readme
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,6 +76,8 @@ func TestParseReadmeBlocksRefusesBadMarkers(t *testing.T) {
 		"skip without a reason":     "<!-- readme-test: skip -->\n```sh\nx\n```\n",
 		"skip with an empty reason": "<!-- readme-test: skip ( ) -->\n```sh\nx\n```\n",
 		"unknown directive":         "<!-- readme-test: run twice -->\n```sh\nx\n```\n",
+		"needs nothing":             "<!-- readme-test: needs ( ) -->\n```sh\nx\n```\n",
+		"needs a path":              "<!-- readme-test: needs (/usr/sbin/sshd) -->\n```sh\nx\n```\n",
 		"not right before a fence":  "<!-- readme-test: skip (why) -->\n\n```sh\nx\n```\n",
 		"not a line of its own":     "text <!-- readme-test: skip (why) -->\n```sh\nx\n```\n",
 		"an unclosed fence":         "```sh\nx\n",
@@ -85,6 +88,34 @@ func TestParseReadmeBlocksRefusesBadMarkers(t *testing.T) {
 			t.Log(err)
 		})
 	}
+}
+
+// A block may name the programs it needs, and root; Missing says which of
+// them a machine lacks.
+func TestParseReadmeNeeds(t *testing.T) {
+	md := "<!-- readme-test: needs (nginx, sshd root) -->\n```sh\nnginx -v\n```\n"
+	blocks, err := Blocks(md)
+	require.NoError(t, err)
+	require.Len(t, blocks, 1)
+	b := blocks[0]
+	assert.Equal(t, Block{Line: 2, Lang: "sh", Text: "nginx -v", Needs: []string{"nginx", "sshd", "root"}}, b)
+	ok, _ := b.Runnable()
+	assert.True(t, ok, "a block with needs is run where they are met")
+
+	installed := func(names ...string) func(string) (string, error) {
+		return func(name string) (string, error) {
+			for _, n := range names {
+				if n == name {
+					return "/usr/bin/" + name, nil
+				}
+			}
+			return "", errors.New("not found")
+		}
+	}
+	assert.Empty(t, b.Missing(installed("nginx", "sshd"), 0))
+	assert.Equal(t, []string{"root"}, b.Missing(installed("nginx", "sshd"), 1000))
+	assert.Equal(t, []string{"sshd", "root"}, b.Missing(installed("nginx"), 1000))
+	assert.Empty(t, Block{Lang: "sh"}.Missing(installed(), 1000), "a block that needs nothing lacks nothing")
 }
 
 // A skip reason may name the test that covers the block; the harness finds

@@ -111,9 +111,9 @@ type daemon struct {
 	out  *syncBuffer
 }
 
-// startDaemon starts path with args in dir, and waits until the file
-// ready (its pid file, written once it listens) is there.
-func startDaemon(t *testing.T, path, dir, ready string, args ...string) *daemon {
+// startDaemon starts path with args in dir, and waits (at most 30
+// seconds) until ready holds.
+func startDaemon(t *testing.T, path, dir string, ready func() bool, args ...string) *daemon {
 	t.Helper()
 	d := &daemon{name: filepath.Base(path), out: &syncBuffer{}}
 	d.cmd = exec.Command(path, args...)
@@ -130,20 +130,27 @@ func startDaemon(t *testing.T, path, dir, ready string, args ...string) *daemon 
 			t.Logf("%s printed:\n%s", d.name, d.out.String())
 		}
 	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if b, err := os.ReadFile(ready); err == nil && len(strings.TrimSpace(string(b))) > 0 {
-			return d
-		}
+	deadline := time.Now().Add(30 * time.Second)
+	for !ready() {
 		select {
 		case <-exited:
 			t.Fatalf("%s %s exited: %s", path, strings.Join(args, " "), d.out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s has not written %s after 15s: %s", path, ready, d.out.String())
+			t.Fatalf("%s is not ready after 30s: %s", path, d.out.String())
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
+	}
+	return d
+}
+
+// written is the readiness of a daemon that writes its pid file once it
+// listens (nginx, sshd).
+func written(path string) func() bool {
+	return func() bool {
+		b, err := os.ReadFile(path)
+		return err == nil && len(strings.TrimSpace(string(b))) > 0
 	}
 }
 
@@ -346,7 +353,7 @@ func TestNginxAuthRequest(t *testing.T) {
 			"    include vm-1.conf;\n    include vm-2.conf;\n}\n"} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600))
 	}
-	startDaemon(t, nginx, dir, filepath.Join(dir, "nginx.pid"), "-e", filepath.Join(dir, "error.log"), "-p", dir+"/", "-c", "nginx.conf")
+	startDaemon(t, nginx, dir, written(filepath.Join(dir, "nginx.pid")), "-e", filepath.Join(dir, "error.log"), "-p", dir+"/", "-c", "nginx.conf")
 
 	eng7 := e.token(t, "provider", "eng-7", lockbox.RoleRequester)
 	eng8 := e.token(t, "provider", "eng-8", lockbox.RoleRequester)
@@ -533,7 +540,7 @@ func TestSSHCertificateLogin(t *testing.T) {
 	require.Contains(t, conf, "TrustedUserCAKeys "+dir+"/lockbox_ca.pub\n")
 	require.Contains(t, conf, "AuthorizedPrincipalsFile "+dir+"/principals/%u\n")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(conf), 0o644))
-	d := startDaemon(t, sshd, dir, filepath.Join(dir, "sshd.pid"), "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
+	d := startDaemon(t, sshd, dir, written(filepath.Join(dir, "sshd.pid")), "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
 
 	keys := t.TempDir()
 	sshCert := func(id, key string) (string, error) {

@@ -332,8 +332,8 @@ func TestNginxAuthRequest(t *testing.T) {
 	}
 	nginx := requireBinary(t, "nginx", "apt-get install -y nginx-core")
 	up := newUpstream(t)
-	// Every grant lasts 20 seconds: the last step waits for one to end.
-	e := startEnforceStack(t, map[string]string{"max_access_ttl": "20s"})
+	// Every grant lasts 30 seconds: the last step waits for one to end.
+	e := startEnforceStack(t, map[string]string{"max_access_ttl": "30s"})
 	rec := newCheckRecorder(t, e.Gateway)
 
 	// The README's server block for vm-1, and the same for vm-2 (another
@@ -516,8 +516,8 @@ func TestSSHCertificateLogin(t *testing.T) {
 	requireRoot(t)
 	require.NoError(t, os.MkdirAll("/run/sshd", 0o755), "sshd's privilege separation folder")
 	ctl := lockboxctl(t, repoRoot(t))
-	// Every grant lasts 30 seconds: the last step waits for one to end.
-	e := startEnforceStack(t, map[string]string{"max_access_ttl": "30s"})
+	// Every grant lasts 45 seconds: the last step waits for one to end.
+	e := startEnforceStack(t, map[string]string{"max_access_ttl": "45s"})
 
 	// Three grants of eng-7: vm-1 (to be revoked), vm-1 (to end by itself),
 	// and vm-2, another VM.

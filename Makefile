@@ -43,8 +43,8 @@ test-unit: $(FAAS_CLI) ## unit tests of every module, with the end-to-end test o
 check-images: $(FAAS_CLI) ## reproduce every function's image build without Docker
 	$(GO) run ./scripts/cmd/imagecheck -faas-cli $(FAAS_CLI) -f $(STACK)
 
-test-integration: $(FAAS_CLI) ## every test against throwaway redis-server, Redis Cluster and the pinned MinIO, with the race detector
-	LOCKBOX_MINIO_BIN=$$(scripts/install-minio.sh) LOCKBOX_FAAS_CLI=$(FAAS_CLI) \
+test-integration: $(FAAS_CLI) ## every test against throwaway redis-server, Redis Cluster, the pinned MinIO and Traefik, with the race detector
+	LOCKBOX_MINIO_BIN=$$(scripts/install-minio.sh) LOCKBOX_TRAEFIK_BIN=$$(scripts/install-traefik.sh) LOCKBOX_FAAS_CLI=$(FAAS_CLI) \
 		scripts/with-redis-cluster.sh scripts/with-redis.sh $(GO) test -count=1 -race $(MODULES)
 
 screenshots: ## drive the portal and the mailbox in chromium against make run's stack; save every page into docs/portal/ and docs/mail/

@@ -9,7 +9,7 @@ STACK      ?= stack.yml
 # Every module of the workspace (go test ./... does not work at a go.work root).
 MODULES     = $(shell $(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: help run reset verify-audit fuzz screenshots test test-unit check-images test-integration lint bench bench-compare bench-go build push deploy up faas-cli
+.PHONY: help run reset test-traefik verify-audit fuzz screenshots test test-unit check-images test-integration lint bench bench-compare bench-go build push deploy up faas-cli
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -43,9 +43,12 @@ test-unit: $(FAAS_CLI) ## unit tests of every module, with the end-to-end test o
 check-images: $(FAAS_CLI) ## reproduce every function's image build without Docker
 	$(GO) run ./scripts/cmd/imagecheck -faas-cli $(FAAS_CLI) -f $(STACK)
 
-test-integration: $(FAAS_CLI) ## every test against throwaway redis-server, Redis Cluster, the pinned MinIO and Traefik, with the race detector
-	LOCKBOX_MINIO_BIN=$$(scripts/install-minio.sh) LOCKBOX_TRAEFIK_BIN=$$(scripts/install-traefik.sh) LOCKBOX_FAAS_CLI=$(FAAS_CLI) \
+test-integration: $(FAAS_CLI) ## every test against throwaway redis-server, Redis Cluster and the pinned MinIO, with the race detector
+	LOCKBOX_MINIO_BIN=$$(scripts/install-minio.sh) LOCKBOX_FAAS_CLI=$(FAAS_CLI) \
 		scripts/with-redis-cluster.sh scripts/with-redis.sh $(GO) test -count=1 -race $(MODULES)
+
+test-traefik: $(FAAS_CLI) ## the README's Traefik forwardAuth configuration with the real, pinned Traefik (its first build: about 20 minutes of CPU)
+	LOCKBOX_TRAEFIK_BIN=$$(scripts/install-traefik.sh) LOCKBOX_FAAS_CLI=$(FAAS_CLI) $(GO) test -count=1 -run TestTraefikForwardAuth ./scripts/e2e/
 
 screenshots: ## drive the portal and the mailbox in chromium against make run's stack; save every page into docs/portal/ and docs/mail/
 	LOCKBOX_PORTAL_SCREENSHOTS=$(CURDIR)/docs/portal LOCKBOX_MAIL_SCREENSHOTS=$(CURDIR)/docs/mail \

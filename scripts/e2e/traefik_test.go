@@ -15,12 +15,14 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"lockbox.dev/shared/lockbox"
-	"lockbox.dev/shared/lockbox/lockboxtest"
 )
 
 // traefikBinary finds the pinned Traefik: LOCKBOX_TRAEFIK_BIN, PATH, or
-// GOPATH/bin (scripts/install-traefik.sh). Without it the test is skipped,
-// or fails in CI.
+// GOPATH/bin (scripts/install-traefik.sh). Without it the test is skipped
+// with the reason, in CI too: Traefik is not a program this project's
+// deployments need (nginx and sshd are run in CI for the same guarantees),
+// and its cold build (about 20 minutes of CPU) does not fit CI's budget;
+// `make test-traefik` builds it and runs this test.
 func traefikBinary(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("LOCKBOX_TRAEFIK_BIN"); p != "" {
@@ -32,7 +34,8 @@ func traefikBinary(t *testing.T) string {
 	if p := filepath.Join(build.Default.GOPATH, "bin", "traefik"); fileExists(p) {
 		return p
 	}
-	return lockboxtest.RequireService(t, "LOCKBOX_TRAEFIK_BIN", "Traefik is not installed; scripts/install-traefik.sh builds it (make test-integration does)")
+	t.Skip("Traefik is not installed: make test-traefik builds the pinned one (scripts/install-traefik.sh, about 20 minutes of CPU cold) and runs this test")
+	return ""
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

@@ -94,3 +94,34 @@ func TestCheck(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
 	assert.Equal(t, "GrantEnded", apitest.ErrorOf(t, resp).Code, "at the grant's end, before any sweep")
 }
+
+// The method and path a grant's first use records: the proxy's headers
+// (nginx, Traefik), or the call's own (Envoy sends the original request's
+// method and path after its prefix).
+func TestCheckRecordsTheOriginalRequest(t *testing.T) {
+	e, call := apitest.Setup(t, &svc, Handle)
+	eng := e.Token("eng-7", "provider", lockbox.RoleRequester)
+	r := e.File("contoso", "eng-7")
+	_, err := e.Store.Act(t.Context(), "contoso", r.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, e.Now))
+	require.NoError(t, err)
+	req := check(e, eng, "contoso", "vm-1", "")
+	resp := call(req)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
+	envoy := check(e, eng, "contoso", "vm-2", "")
+	envoy.Header.Del("X-Original-Method")
+	envoy.Header.Del("X-Original-Uri")
+	envoy.Method = http.MethodDelete
+	envoy.Header.Set("X-Lockbox-Path", "/orders/9")
+	envoy.QueryString = "force=1"
+	resp = call(envoy)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
+	evs, err := e.Store.ReadEvents(t.Context(), "contoso", "", "", 20)
+	require.NoError(t, err)
+	var uses []string
+	for _, ev := range evs {
+		if ev.Event.OperationName == lockbox.OpUseGrant {
+			uses = append(uses, ev.Event.Reason)
+		}
+	}
+	assert.Equal(t, []string{"GET /orders/7?verbose=1", "DELETE /orders/9?force=1"}, uses)
+}

@@ -34,7 +34,9 @@ type CheckResponse struct {
 // Check is forward authentication for the provider's proxies
 // (lockbox-check; nginx auth_request, Traefik ForwardAuth, Envoy ext_authz,
 // HAProxy): any method, the engineer's bearer token passed through, the
-// tenant, resource and level in headers the proxy sets. 200 with
+// tenant, resource and level in headers the proxy sets; the original
+// method and URI from X-Original-Method/URI (nginx), X-Forwarded-Method/Uri
+// (Traefik), or the call's own method and path (Envoy). 200 with
 // X-Lockbox-Request-Id, X-Lockbox-Access-Until and X-Lockbox-Requester
 // while a live grant of the engineer covers the resource; 403 with the code
 // NoGrant, PendingApproval or GrantEnded otherwise; 401 without a valid
@@ -50,6 +52,14 @@ func Check(s *Service, req handler.Request) (handler.Response, error) {
 	}
 	in := lockbox.CheckInput{Method: first(req.Header, "X-Original-Method", "X-Forwarded-Method"),
 		URI: first(req.Header, "X-Original-URI", "X-Forwarded-Uri")}
+	if in.Method == "" && in.URI == "" {
+		// Envoy's ext_authz (HTTP) names neither: it sends the original
+		// request's own method and path, after its path prefix.
+		in.Method, in.URI = req.Method, httpapi.Path(req)
+		if req.QueryString != "" {
+			in.URI += "?" + req.QueryString
+		}
+	}
 	for _, h := range []struct {
 		name string
 		to   *string

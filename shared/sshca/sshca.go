@@ -132,11 +132,13 @@ func (ca *CA) Sign(r Request) (*ssh.Certificate, error) {
 	return cert, nil
 }
 
+// unix is t as a certificate's time: seconds since 1970, 0 before it.
 func unix(t time.Time) uint64 {
-	if t.Unix() < 0 {
+	sec := t.Unix()
+	if sec < 0 {
 		return 0
 	}
-	return uint64(t.Unix())
+	return uint64(sec) // #nosec G115 -- not negative: checked above
 }
 
 // ParseUserKey reads an engineer's public key from its authorized_keys

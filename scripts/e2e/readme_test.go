@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -221,19 +222,48 @@ func readmeEnv(gateway, openfaasConfig string, stackVars []readme.Var) []string 
 	return append(env, "OPENFAAS_URL="+gateway, "OPENFAAS_CONFIG="+openfaasConfig)
 }
 
-// Every shell block of README.md runs, in order, in one session, against a
-// stack started as make run starts it; see the top of this file.
+// guideDocs are the documents that continue the README, in the order a
+// reader follows them: their shell blocks run after the README's, in the
+// same session, so that a document may use what the README's walk-through
+// set (TOKEN, REQ and the like) and what an earlier document set.
+var guideDocs = []string{"README.md"}
+
+// guideBlock is a block of one of the guide's documents.
+type guideBlock struct {
+	readme.Block
+	Doc string
+}
+
+// Where names the block's document and line.
+func (b guideBlock) Where() string { return fmt.Sprintf("%s:%d", b.Doc, b.Line) }
+
+// guideBlocks reads the blocks of every guide document, in order.
+func guideBlocks(t *testing.T, repo string) []guideBlock {
+	t.Helper()
+	var all []guideBlock
+	for _, doc := range guideDocs {
+		raw, err := os.ReadFile(filepath.Join(repo, doc))
+		require.NoError(t, err)
+		blocks, err := readme.Blocks(string(raw))
+		if err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		for _, b := range blocks {
+			all = append(all, guideBlock{Block: b, Doc: doc})
+		}
+	}
+	return all
+}
+
+// Every shell block of README.md and then of the guide's other documents
+// runs, in order, in one session, against a stack started as make run
+// starts it; see the top of this file.
 func TestREADMECommands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the whole stack")
 	}
 	repo := repoRoot(t)
-	raw, err := os.ReadFile(filepath.Join(repo, "README.md"))
-	require.NoError(t, err)
-	blocks, err := readme.Blocks(string(raw))
-	if err != nil {
-		t.Fatalf("README.md: %v", err)
-	}
+	blocks := guideBlocks(t, repo)
 	defined, err := readme.DefinedTests(repo)
 	require.NoError(t, err)
 
@@ -243,23 +273,23 @@ func TestREADMECommands(t *testing.T) {
 		ok, why := b.Runnable()
 		switch {
 		case b.Skip != "":
-			fmt.Fprintf(&plan, "  README.md:%-4d %-6s skipped: %s\n", b.Line, b.Lang, b.Skip)
+			fmt.Fprintf(&plan, "  %-22s %-6s skipped: %s\n", b.Where(), b.Lang, b.Skip)
 			for _, name := range readme.TestsNamed(b.Skip) {
 				if !defined[name] {
-					t.Errorf("README.md:%d: the skip reason names %s, which no test file of the repository defines", b.Line, name)
+					t.Errorf("%s: the skip reason names %s, which no test file of the repository defines", b.Where(), name)
 				}
 			}
 		case !ok:
-			fmt.Fprintf(&plan, "  README.md:%-4d %-6s not run: %s\n", b.Line, b.Lang, why)
+			fmt.Fprintf(&plan, "  %-22s %-6s not run: %s\n", b.Where(), b.Lang, why)
 		case len(b.Needs) > 0:
-			fmt.Fprintf(&plan, "  README.md:%-4d %-6s run where there are %s\n", b.Line, b.Lang, strings.Join(b.Needs, ", "))
+			fmt.Fprintf(&plan, "  %-22s %-6s run where there are %s\n", b.Where(), b.Lang, strings.Join(b.Needs, ", "))
 			toRun++
 		default:
-			fmt.Fprintf(&plan, "  README.md:%-4d %-6s run\n", b.Line, b.Lang)
+			fmt.Fprintf(&plan, "  %-22s %-6s run\n", b.Where(), b.Lang)
 			toRun++
 		}
 	}
-	t.Logf("README.md's code blocks:\n%s", plan.String())
+	t.Logf("the guide's code blocks:\n%s", plan.String())
 	if toRun == 0 {
 		return
 	}
@@ -285,42 +315,43 @@ func TestREADMECommands(t *testing.T) {
 	replace := strings.NewReplacer(addresses...)
 	t.Logf("blocks run in %s with OPENFAAS_URL=%s (replaced in the blocks: %v)", work, s.Gateway, addresses)
 
-	failedAt := 0
+	failedAt := ""
 	for _, b := range blocks {
 		if ok, _ := b.Runnable(); !ok && b.Skip == "" {
 			continue
 		}
-		t.Run(fmt.Sprintf("README.md:%d", b.Line), func(t *testing.T) {
+		t.Run(b.Where(), func(t *testing.T) {
 			if b.Skip != "" {
-				t.Skipf("README.md:%d skipped: %s", b.Line, b.Skip)
+				t.Skipf("%s skipped: %s", b.Where(), b.Skip)
 			}
 			if ok, why := b.Runnable(); !ok {
-				t.Skipf("README.md:%d marked but not run anyway: %s", b.Line, why)
+				t.Skipf("%s marked but not run anyway: %s", b.Where(), why)
 			}
-			if failedAt != 0 {
-				t.Skipf("not run: the block at README.md:%d failed, and the blocks share one session", failedAt)
+			if failedAt != "" {
+				t.Skipf("not run: the block at %s failed, and the blocks share one session", failedAt)
 			}
 			if missing := b.Missing(exec.LookPath, os.Geteuid()); len(missing) > 0 {
 				if os.Getenv("CI") != "" {
-					t.Fatalf("README.md:%d needs %s: CI must run it (.ci/run installs them)", b.Line, strings.Join(missing, ", "))
+					t.Fatalf("%s needs %s: CI must run it (.ci/run installs them)", b.Where(), strings.Join(missing, ", "))
 				}
-				t.Skipf("README.md:%d needs %s, not here", b.Line, strings.Join(missing, ", "))
+				t.Skipf("%s needs %s, not here", b.Where(), strings.Join(missing, ", "))
 			}
 			text := replace.Replace(b.Text)
 			start := time.Now()
 			out, err := sh.run(text, readmeBlockTimeout)
 			if err != nil {
-				failedAt = b.Line
-				t.Fatalf("README.md:%d: %v\n--- the block, as run (set -euo pipefail) ---\n%s\n--- its output ---\n%s", b.Line, err, text, out)
+				failedAt = b.Where()
+				t.Fatalf("%s: %v\n--- the block, as run (set -euo pipefail) ---\n%s\n--- its output ---\n%s", b.Where(), err, text, out)
 			}
 			t.Logf("ran in %s; output:\n%s", time.Since(start).Round(time.Millisecond), out)
 		})
 	}
 }
 
-// No test runs the shell blocks of docs/*.md, as TestREADMECommands runs
-// the README's: each one is marked with the reason it is not run, as the
-// README's untested blocks are, and a test a reason names exists.
+// The shell blocks of docs/*.md that are not part of the guide
+// (guideDocs), which TestREADMECommands runs, are each marked with the
+// reason they are not run, as the README's untested blocks are, and a test
+// a reason names exists.
 func TestDocsShellBlocksAreMarked(t *testing.T) {
 	repo := repoRoot(t)
 	docs, err := filepath.Glob(filepath.Join(repo, "docs", "*.md"))
@@ -331,6 +362,9 @@ func TestDocsShellBlocksAreMarked(t *testing.T) {
 	for _, path := range docs {
 		name, err := filepath.Rel(repo, path)
 		require.NoError(t, err)
+		if slices.Contains(guideDocs, filepath.ToSlash(name)) {
+			continue
+		}
 		raw, err := os.ReadFile(path)
 		require.NoError(t, err)
 		blocks, err := readme.Blocks(string(raw))

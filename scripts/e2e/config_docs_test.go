@@ -63,7 +63,7 @@ func lockboxEnv(t *testing.T, repo string) map[string]string {
 
 func readmeVars(t *testing.T, repo string) []readme.Var {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(repo, "README.md"))
+	raw, err := os.ReadFile(filepath.Join(repo, "docs", "configuration.md"))
 	require.NoError(t, err)
 	vars, err := readme.ConfigTable(string(raw))
 	require.NoError(t, err)
@@ -83,7 +83,7 @@ func TestEveryDocumentedVariableIsInTheStack(t *testing.T) {
 	perFunction := stackEnvironments(t, repo)
 	for _, v := range vars {
 		if why, ok := notInStack[v.Name]; ok {
-			t.Logf("%s (README.md:%d) is not in the stack: %s", v.Name, v.Line, why)
+			t.Logf("%s (docs/configuration.md:%d) is not in the stack: %s", v.Name, v.Line, why)
 			continue
 		}
 		value, ok := shared[v.Name]
@@ -95,20 +95,20 @@ func TestEveryDocumentedVariableIsInTheStack(t *testing.T) {
 				}
 			}
 			if len(in) == 0 {
-				t.Errorf("%s is documented (README.md:%d) but neither lockbox.env.yml nor a function's environment in stack.yml sets it: "+
+				t.Errorf("%s is documented (docs/configuration.md:%d) but neither lockbox.env.yml nor a function's environment in stack.yml sets it: "+
 					"add `%s: %s` to lockbox.env.yml so that make run can override it", v.Name, v.Line, v.Name, yamlDefault(v))
 			} else {
-				t.Logf("%s (README.md:%d) is set in stack.yml for %s", v.Name, v.Line, strings.Join(in, ", "))
+				t.Logf("%s (docs/configuration.md:%d) is set in stack.yml for %s", v.Name, v.Line, strings.Join(in, ", "))
 			}
 			continue
 		}
 		switch v.Kind {
 		case readme.DefaultRequired:
-			assert.NotEmpty(t, value, "%s (README.md:%d) is required: lockbox.env.yml must give it a value", v.Name, v.Line)
+			assert.NotEmpty(t, value, "%s (docs/configuration.md:%d) is required: lockbox.env.yml must give it a value", v.Name, v.Line)
 		case readme.DefaultUnset:
-			assert.Empty(t, value, "%s (README.md:%d) is unset by default: lockbox.env.yml must set it to \"\"", v.Name, v.Line)
+			assert.Empty(t, value, "%s (docs/configuration.md:%d) is unset by default: lockbox.env.yml must set it to \"\"", v.Name, v.Line)
 		default:
-			assert.Equal(t, v.Default, value, "%s: lockbox.env.yml and its documented default (README.md:%d) differ", v.Name, v.Line)
+			assert.Equal(t, v.Default, value, "%s: lockbox.env.yml and its documented default (docs/configuration.md:%d) differ", v.Name, v.Line)
 		}
 	}
 }
@@ -123,11 +123,11 @@ func TestEveryStackVariableIsDocumented(t *testing.T) {
 		documented[v.Name] = true
 	}
 	for k := range lockboxEnv(t, repo) {
-		assert.True(t, documented[k], "%s is set in lockbox.env.yml but not documented in README.md's Configuration table", k)
+		assert.True(t, documented[k], "%s is set in lockbox.env.yml but not documented in docs/configuration.md's table", k)
 	}
 	for fn, env := range stackEnvironments(t, repo) {
 		for k := range env {
-			assert.True(t, documented[k], "%s is set for %s in stack.yml but not documented in README.md's Configuration table", k, fn)
+			assert.True(t, documented[k], "%s is set for %s in stack.yml but not documented in docs/configuration.md's table", k, fn)
 		}
 	}
 }

@@ -44,7 +44,7 @@ const enforceTenant = "fabrikam"
 // `cat > "$DEMO/<name>" <<'EOF'` (or <<EOF) and `EOF`.
 func readmeFile(t *testing.T, name string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "enforce.md"))
 	require.NoError(t, err)
 	blocks, err := readme.Blocks(string(raw))
 	require.NoError(t, err)
@@ -63,7 +63,7 @@ func readmeFile(t *testing.T, name string) string {
 			for end < len(lines) && lines[end] != "EOF" {
 				end++
 			}
-			require.Less(t, end, len(lines), "README.md:%d: the here-document of %s never ends", b.Line, name)
+			require.Less(t, end, len(lines), "docs/enforce.md:%d: the here-document of %s never ends", b.Line, name)
 			found = append(found, strings.Join(lines[i+1:end], "\n")+"\n")
 		}
 	}

@@ -31,7 +31,7 @@ import (
 // <!-- enforce-config: name -->.
 func enforceConfig(t *testing.T, name string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "enforce.md"))
 	require.NoError(t, err)
 	blocks, err := readme.Marked(string(raw), "enforce-config")
 	require.NoError(t, err)

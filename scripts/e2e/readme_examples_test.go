@@ -43,7 +43,7 @@ const readmeExamplePortal = readmeGateway + "/function/lockbox-portal"
 // arguments (readme.Marked).
 func exampleBlocks(t *testing.T, name string) map[string]readme.Block {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "notifications.md"))
 	require.NoError(t, err)
 	blocks, err := readme.Marked(string(raw), name)
 	require.NoError(t, err)
@@ -100,7 +100,7 @@ func TestREADMEWebhookExamples(t *testing.T) {
 	require.NoError(t, webhook.NewSender(netguard.Guard{AllowPrivate: true}).Send(t.Context(), webhook.Delivery{
 		URL: receiver.URL + "/standard", Secret: secret, ID: "msg_5f1cb139a8507914e9ee1083be982871",
 		Time: time.Unix(1795967580, 0), Body: payload}))
-	assert.Equal(t, got.String(), strings.TrimSpace(std.Text), "README.md:%d: not the delivery Lockbox sends for the example's request", std.Line)
+	assert.Equal(t, got.String(), strings.TrimSpace(std.Text), "docs/notifications.md:%d: not the delivery Lockbox sends for the example's request", std.Line)
 
 	// Any Standard Webhooks library verifies the README's delivery.
 	r := bufio.NewReader(strings.NewReader(strings.TrimSpace(std.Text) + "\n"))
@@ -110,14 +110,14 @@ func TestREADMEWebhookExamples(t *testing.T) {
 	require.NoError(t, err)
 	v, err := standardwebhooks.NewWebhook(secret)
 	require.NoError(t, err)
-	require.NoError(t, v.VerifyIgnoringTimestamp(bytes.TrimSpace(must(t, r)), http.Header(hdr)), "README.md:%d: the standard delivery does not verify", std.Line)
+	require.NoError(t, v.VerifyIgnoringTimestamp(bytes.TrimSpace(must(t, r)), http.Header(hdr)), "docs/notifications.md:%d: the standard delivery does not verify", std.Line)
 
 	for _, format := range []string{lockbox.FormatSlack, lockbox.FormatTeams} {
 		b, ok := blocks[format]
 		require.True(t, ok, "no <!-- webhook-example: %s -->", format)
 		own, err := webhook.Payload(format, n, readmeExamplePortal)
 		require.NoError(t, err)
-		assert.JSONEq(t, string(own), b.Text, "README.md:%d: the %s message is not what Lockbox sends for the standard example's request", b.Line, format)
+		assert.JSONEq(t, string(own), b.Text, "docs/notifications.md:%d: the %s message is not what Lockbox sends for the standard example's request", b.Line, format)
 	}
 }
 
@@ -127,7 +127,7 @@ func TestREADMEMailExample(t *testing.T) {
 	b, ok := blocks["created"]
 	require.True(t, ok, "no <!-- mail-example: created --> block")
 	head, text, ok := strings.Cut(b.Text, "\n\n")
-	require.True(t, ok, "README.md:%d: the headers, a blank line, the text", b.Line)
+	require.True(t, ok, "docs/notifications.md:%d: the headers, a blank line, the text", b.Line)
 	filed := time.Date(2026, 11, 29, 15, 54, 50, 31e6, time.UTC)
 	n := lockbox.Notification{Type: lockbox.NoteCreated, Time: filed, Actor: lockbox.Actor{Kind: lockbox.ActorEngineer, ID: "eng-7"},
 		Request: lockbox.Request{RequestID: "7849185d-257b-4ee2-aa9f-38a78e3df6cf", TenantID: "contoso", ResourceType: "postgres",
@@ -139,8 +139,8 @@ func TestREADMEMailExample(t *testing.T) {
 			RequiredApprovals: 1}}
 	subject, own, _, err := mail.Render(n, readmeExamplePortal, `"Alice Approver" <alice@contoso.example>`)
 	require.NoError(t, err)
-	assert.Equal(t, fmt.Sprintf("Subject: %s\nTo: \"Alice Approver\" <alice@contoso.example>", subject), head, "README.md:%d", b.Line)
-	assert.Equal(t, strings.TrimRight(own, "\n"), strings.TrimRight(text, "\n"), "README.md:%d: not what Lockbox renders", b.Line)
+	assert.Equal(t, fmt.Sprintf("Subject: %s\nTo: \"Alice Approver\" <alice@contoso.example>", subject), head, "docs/notifications.md:%d", b.Line)
+	assert.Equal(t, strings.TrimRight(own, "\n"), strings.TrimRight(text, "\n"), "docs/notifications.md:%d: not what Lockbox renders", b.Line)
 }
 
 // Each vendor's mapping shown under "Ticketing systems" is, as the README
@@ -150,10 +150,10 @@ func TestREADMEMailExample(t *testing.T) {
 // the section is marked <!-- intake-mapping: <source> --> with the source
 // it shows.
 func TestREADMEIntakeMappings(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "ticketing.md"))
 	require.NoError(t, err)
-	section, first, err := readme.Section(string(raw), "## Ticketing systems")
-	require.NoError(t, err, "README.md")
+	section, first, err := readme.Section(string(raw), "# Ticketing systems")
+	require.NoError(t, err, "docs/ticketing.md")
 	blocks, err := readme.Blocks(section)
 	require.NoError(t, err)
 	marked, err := readme.Marked(section, "intake-mapping")
@@ -166,7 +166,7 @@ func TestREADMEIntakeMappings(t *testing.T) {
 	}
 	for _, b := range blocks {
 		if b.Lang == "yaml" && !shown[b.Line] {
-			t.Errorf("README.md:%d: a yaml block of Ticketing systems without <!-- intake-mapping: <source> --> naming the fixture's source it shows", at(b))
+			t.Errorf("docs/ticketing.md:%d: a yaml block without <!-- intake-mapping: <source> --> naming the fixture's source it shows", at(b))
 		}
 	}
 
@@ -176,7 +176,7 @@ func TestREADMEIntakeMappings(t *testing.T) {
 	require.NoError(t, yaml.Unmarshal(fixtures.Config(), &fixture))
 	for source, b := range marked {
 		want, ok := fixture.Sources[source]
-		if !assert.True(t, ok, "README.md:%d: the fixture has no source %q", at(b), source) {
+		if !assert.True(t, ok, "docs/ticketing.md:%d: the fixture has no source %q", at(b), source) {
 			continue
 		}
 		// What differs between deployments, and which the README's steps
@@ -184,8 +184,8 @@ func TestREADMEIntakeMappings(t *testing.T) {
 		delete(want, "kind")
 		delete(want, "secrets")
 		var got map[string]any
-		require.NoError(t, yaml.Unmarshal([]byte(b.Text), &got), "README.md:%d", at(b))
-		assert.Equal(t, want, got, "README.md:%d: the %s mapping is not the fixture's", at(b), source)
+		require.NoError(t, yaml.Unmarshal([]byte(b.Text), &got), "docs/ticketing.md:%d", at(b))
+		assert.Equal(t, want, got, "docs/ticketing.md:%d: the %s mapping is not the fixture's", at(b), source)
 	}
 	assert.ElementsMatch(t, []string{"jira", "github", "zendesk"}, slices.Collect(maps.Keys(marked)), "the Jira, GitHub and Zendesk mappings")
 }

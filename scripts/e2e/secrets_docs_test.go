@@ -52,8 +52,8 @@ func isOptional(mark string) bool {
 // steps create, each with whether the step marks it optional and its line.
 func deploySteps(t *testing.T, text string) map[string]readmeSecret {
 	t.Helper()
-	section, first, err := readme.Section(text, "## Deploying to OpenFaaS")
-	require.NoError(t, err, "README.md")
+	section, first, err := readme.Section(text, "# Deploying to OpenFaaS")
+	require.NoError(t, err, "docs/deploy.md")
 	blocks, err := readme.Blocks(section)
 	require.NoError(t, err)
 	out := map[string]readmeSecret{}
@@ -77,14 +77,14 @@ type readmeSecret struct {
 // Configuration section (columns secret and needed).
 func secretsTable(t *testing.T, text string) map[string]readmeSecret {
 	t.Helper()
-	section, first, err := readme.Section(text, "## Configuration")
-	require.NoError(t, err, "README.md")
+	section, first, err := readme.Section(text, "# Configuration")
+	require.NoError(t, err, "docs/configuration.md")
 	rows, err := readme.Table(section, "secret", "needed")
-	require.NoError(t, err, "README.md's Configuration section")
+	require.NoError(t, err, "docs/configuration.md")
 	out := map[string]readmeSecret{}
 	for _, r := range rows {
 		needed := r.Cells["needed"]
-		require.True(t, needed == "yes" || isOptional(needed), "README.md:%d: needed is yes or optional, not %q", first+r.Line-1, needed)
+		require.True(t, needed == "yes" || isOptional(needed), "docs/configuration.md:%d: needed is yes or optional, not %q", first+r.Line-1, needed)
 		for _, name := range readme.Names(r.Cells["secret"]) {
 			out[name] = readmeSecret{optional: isOptional(needed), line: first + r.Line - 1}
 		}
@@ -100,27 +100,29 @@ func secretsTable(t *testing.T, text string) map[string]readmeSecret {
 // the step and "optional" in the table, and the two agree.
 func TestREADMEDeploySecrets(t *testing.T) {
 	repo := repoRoot(t)
-	raw, err := os.ReadFile(filepath.Join(repo, "README.md"))
+	deploy, err := os.ReadFile(filepath.Join(repo, "docs", "deploy.md"))
+	require.NoError(t, err)
+	configuration, err := os.ReadFile(filepath.Join(repo, "docs", "configuration.md"))
 	require.NoError(t, err)
 	listed := stackSecrets(t, repo)
 	require.NotEmpty(t, listed, "stack.yml lists no secret")
-	steps := deploySteps(t, string(raw))
-	table := secretsTable(t, string(raw))
+	steps := deploySteps(t, string(deploy))
+	table := secretsTable(t, string(configuration))
 
 	for _, name := range slices.Sorted(maps.Keys(listed)) {
 		fns := strings.Join(listed[name], ", ")
 		step, created := steps[name]
-		assert.True(t, created, "stack.yml lists the secret %s (for %s), but README.md's deployment steps never create it", name, fns)
+		assert.True(t, created, "stack.yml lists the secret %s (for %s), but docs/deploy.md's steps never create it", name, fns)
 		row, described := table[name]
-		assert.True(t, described, "stack.yml lists the secret %s (for %s), but README.md's Configuration secrets table does not describe it", name, fns)
+		assert.True(t, described, "stack.yml lists the secret %s (for %s), but docs/configuration.md's secrets table does not describe it", name, fns)
 		if created && described {
-			assert.Equal(t, row.optional, step.optional, "README.md:%d says %s is %s, README.md:%d says %s", row.line, name,
+			assert.Equal(t, row.optional, step.optional, "docs/configuration.md:%d says %s is %s, docs/deploy.md:%d says %s", row.line, name,
 				neededWord(row.optional), step.line, neededWord(step.optional))
 		}
 	}
 	for name, step := range steps {
 		_, ok := listed[name]
-		assert.True(t, ok, "README.md:%d creates the secret %s, which no function of stack.yml lists", step.line, name)
+		assert.True(t, ok, "docs/deploy.md:%d creates the secret %s, which no function of stack.yml lists", step.line, name)
 	}
 	var optional []string
 	for name, s := range steps {

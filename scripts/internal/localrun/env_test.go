@@ -19,7 +19,7 @@ import (
 func TestMakeRunEnvironmentOverridesEveryDocumentedVariable(t *testing.T) {
 	repo, err := filepath.Abs("../../..")
 	require.NoError(t, err)
-	raw, err := os.ReadFile(filepath.Join(repo, "README.md"))
+	raw, err := os.ReadFile(filepath.Join(repo, "docs", "configuration.md"))
 	require.NoError(t, err)
 	vars, err := readme.ConfigTable(string(raw))
 	require.NoError(t, err)

@@ -21,7 +21,7 @@ type Var struct {
 	Name    string
 	Kind    DefaultKind
 	Default string // for DefaultValue
-	Line    int    // in README.md
+	Line    int    // in the document, from 1
 }
 
 // A variable, default or list item in backticks.
@@ -34,9 +34,11 @@ var backticked = regexp.MustCompile("`([^`]*)`")
 // value in backticks, "(required)" or "unset".
 func ConfigTable(readme string) ([]Var, error) {
 	lines := strings.Split(readme, "\n")
-	start := slices.IndexFunc(lines, func(l string) bool { return strings.TrimSpace(l) == "## Configuration" })
+	start := slices.IndexFunc(lines, func(l string) bool {
+		return strings.HasPrefix(l, "#") && strings.TrimSpace(strings.TrimLeft(l, "#")) == "Configuration"
+	})
 	if start < 0 {
-		return nil, fmt.Errorf(`README.md has no "## Configuration" heading`)
+		return nil, fmt.Errorf(`no "Configuration" heading`)
 	}
 	var vars []Var
 	varCol, defCol := -1, -1
@@ -58,24 +60,24 @@ func ConfigTable(readme string) ([]Var, error) {
 			inTable = true
 			varCol, defCol = slices.Index(cells, "variable"), slices.Index(cells, "default")
 			if varCol < 0 || defCol < 0 {
-				return nil, fmt.Errorf("README.md:%d: the Configuration table needs a \"variable\" and a \"default\" column: %s", i+1, line)
+				return nil, fmt.Errorf("line %d: the Configuration table needs a \"variable\" and a \"default\" column: %s", i+1, line)
 			}
 			continue
 		case strings.Trim(strings.Join(cells, ""), "-: ") == "":
 			continue // the separator row
 		case len(cells) <= max(varCol, defCol):
-			return nil, fmt.Errorf("README.md:%d: a row with too few cells: %s", i+1, line)
+			return nil, fmt.Errorf("line %d: a row with too few cells: %s", i+1, line)
 		}
 		names := backticked.FindAllStringSubmatch(cells[varCol], -1)
 		if len(names) == 0 {
-			return nil, fmt.Errorf("README.md:%d: no variable in backticks in %q", i+1, cells[varCol])
+			return nil, fmt.Errorf("line %d: no variable in backticks in %q", i+1, cells[varCol])
 		}
 		defs, err := parseDefaults(cells[defCol])
 		if err != nil {
-			return nil, fmt.Errorf("README.md:%d: %w", i+1, err)
+			return nil, fmt.Errorf("line %d: %w", i+1, err)
 		}
 		if len(defs) != 1 && len(defs) != len(names) {
-			return nil, fmt.Errorf("README.md:%d: %d variables but %d defaults in %q: give one default for all or one per variable",
+			return nil, fmt.Errorf("line %d: %d variables but %d defaults in %q: give one default for all or one per variable",
 				i+1, len(names), len(defs), cells[defCol])
 		}
 		for j, n := range names {
@@ -88,7 +90,7 @@ func ConfigTable(readme string) ([]Var, error) {
 		}
 	}
 	if len(vars) == 0 {
-		return nil, fmt.Errorf("README.md: no variables in the Configuration table")
+		return nil, fmt.Errorf("no variables in the Configuration table")
 	}
 	return vars, nil
 }

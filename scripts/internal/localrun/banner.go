@@ -71,7 +71,7 @@ func printBanner(w io.Writer, r *Running, st *stack.Stack, secretsDir, faasCLI s
 	p("")
 	p("  # the tenant's settings: read their ETag (\"0\" until first saved), then name alice its approver")
 	p(`  ADMIN=$(bin/lockboxctl token%s -sub ada -tenant contoso -role lockbox.admin)`, secretsFlag)
-	p(`  ETAG=$(curl -s -o /dev/null -D - %s/function/lockbox-settings -H "Authorization: Bearer $ADMIN" | sed -n 's/^[Ee][Tt][Aa][Gg]: *//p' | tr -d '\r')`, r.Gateway)
+	p(`  ETAG=$(curl -s -o /dev/null -w '%%header{etag}' %s/function/lockbox-settings -H "Authorization: Bearer $ADMIN")`, r.Gateway)
 	p(`  curl -s -X PUT %s/function/lockbox-settings -H "Authorization: Bearer $ADMIN" -H "If-Match: $ETAG" -H 'Content-Type: application/json' \`, r.Gateway)
 	p(`    -d '%s'`, SampleSettings)
 	p("")

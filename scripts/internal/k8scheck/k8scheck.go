@@ -173,9 +173,10 @@ func PodSpec(obj runtime.Object) (*corev1.PodSpec, bool) {
 }
 
 // CheckPod holds a pod to the rules:
-//   - no host network, PID or IPC namespace; no Kubernetes API token
-//     mounted (automountServiceAccountToken: false), since nothing in the
-//     kit calls the API;
+//   - no host network, PID or IPC namespace, no hostPath volume, no
+//     hostPort; no Kubernetes API token mounted
+//     (automountServiceAccountToken: false), since nothing in the kit
+//     calls the API;
 //   - a seccomp profile (RuntimeDefault or Localhost) for the pod or each
 //     container;
 //   - every container and init container passes the container rules:
@@ -191,6 +192,11 @@ func CheckPod(spec *corev1.PodSpec) error {
 	}
 	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
 		errs = append(errs, errors.New("automountServiceAccountToken is not false: the pod would carry a Kubernetes API token it does not use"))
+	}
+	for _, v := range spec.Volumes {
+		if v.HostPath != nil {
+			errs = append(errs, fmt.Errorf("volume %s mounts the node's %s (hostPath)", v.Name, v.HostPath.Path))
+		}
 	}
 	pod := spec.SecurityContext
 	if pod == nil {
@@ -228,6 +234,11 @@ func checkContainer(c corev1.Container, pod *corev1.PodSecurityContext) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, checkResources(c.Resources)...)
+	for _, p := range c.Ports {
+		if p.HostPort != 0 {
+			errs = append(errs, fmt.Errorf("port %d is bound on the node (hostPort %d)", p.ContainerPort, p.HostPort))
+		}
+	}
 
 	sc := c.SecurityContext
 	if sc == nil {

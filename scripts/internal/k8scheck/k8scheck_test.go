@@ -101,6 +101,8 @@ func TestCheckRefuses(t *testing.T) {
 		{"no seccomp", "        seccompProfile: {type: RuntimeDefault}\n", "", "no seccomp profile"},
 		{"API token mounted", "      automountServiceAccountToken: false\n", "", "automountServiceAccountToken is not false"},
 		{"host network", "      automountServiceAccountToken: false\n", "      automountServiceAccountToken: false\n      hostNetwork: true\n", "shares a host namespace"},
+		{"host path", "      automountServiceAccountToken: false\n", "      automountServiceAccountToken: false\n      volumes:\n        - name: root\n          hostPath: {path: /}\n", "volume root mounts the node's / (hostPath)"},
+		{"host port", "          image: ghcr.io/example/app:1.2.3\n", "          image: ghcr.io/example/app:1.2.3\n          ports: [{containerPort: 80, hostPort: 80}]\n", "port 80 is bound on the node"},
 		{"no namespace", "  name: app\n  namespace: openfaas\nspec:\n  selector: {app: app}", "  name: app\nspec:\n  selector: {app: app}", "Service /app: metadata.namespace is not set"},
 		{"container override", "            capabilities: {drop: [ALL]}\n", "            capabilities: {drop: [ALL]}\n            runAsNonRoot: false\n", "runAsNonRoot is not true"},
 	}

@@ -48,12 +48,13 @@ func isOptional(mark string) bool {
 	return regexp.MustCompile(`^(#\s*)?optional\b`).MatchString(strings.TrimSpace(mark))
 }
 
-// deploySteps returns the secrets the README's "Deploying to OpenFaaS"
-// steps create, each with whether the step marks it optional and its line.
-func deploySteps(t *testing.T, text string) map[string]readmeSecret {
+// deploySteps returns the secrets the shell blocks of a document's section
+// create (the README's "Deploying to OpenFaaS"), each with whether the step
+// marks it optional and its line.
+func deploySteps(t *testing.T, doc, text, heading string) map[string]readmeSecret {
 	t.Helper()
-	section, first, err := readme.Section(text, "# Deploying to OpenFaaS")
-	require.NoError(t, err, "docs/deploy.md")
+	section, first, err := readme.Section(text, heading)
+	require.NoError(t, err, doc)
 	blocks, err := readme.Blocks(section)
 	require.NoError(t, err)
 	out := map[string]readmeSecret{}
@@ -106,7 +107,7 @@ func TestREADMEDeploySecrets(t *testing.T) {
 	require.NoError(t, err)
 	listed := stackSecrets(t, repo)
 	require.NotEmpty(t, listed, "stack.yml lists no secret")
-	steps := deploySteps(t, string(deploy))
+	steps := deploySteps(t, "docs/deploy.md", string(deploy), "# Deploying to OpenFaaS")
 	table := secretsTable(t, string(configuration))
 
 	for _, name := range slices.Sorted(maps.Keys(listed)) {
@@ -139,4 +140,42 @@ func neededWord(optional bool) string {
 		return "optional"
 	}
 	return "needed"
+}
+
+// kubernetesDoc and its section that creates the secrets.
+const (
+	kubernetesDoc     = "docs/kubernetes.md"
+	kubernetesSecrets = "## 3. The secrets"
+)
+
+// docs/kubernetes.md's steps create every secret stack.yml lists, as
+// docs/deploy.md's do, and no other; a secret docs/configuration.md's
+// table says is needed is not marked optional there (the page may need
+// more than docs/deploy.md: its own Redis has a password).
+func TestKubernetesDeploySecrets(t *testing.T) {
+	repo := repoRoot(t)
+	configuration, err := os.ReadFile(filepath.Join(repo, "docs", "configuration.md"))
+	require.NoError(t, err)
+	raw, err := os.ReadFile(filepath.Join(repo, kubernetesDoc))
+	require.NoError(t, err)
+	listed := stackSecrets(t, repo)
+	require.NotEmpty(t, listed, "stack.yml lists no secret")
+	table := secretsTable(t, string(configuration))
+	steps := deploySteps(t, kubernetesDoc, string(raw), kubernetesSecrets)
+
+	for _, name := range slices.Sorted(maps.Keys(listed)) {
+		step, created := steps[name]
+		if !assert.True(t, created, "stack.yml lists the secret %s (for %s), but %s's %q never creates it",
+			name, strings.Join(listed[name], ", "), kubernetesDoc, kubernetesSecrets) {
+			continue
+		}
+		if row, ok := table[name]; ok && !row.optional {
+			assert.False(t, step.optional, "%s:%d marks %s optional, docs/configuration.md:%d says it is needed", kubernetesDoc, step.line, name, row.line)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(steps)) {
+		_, ok := listed[name]
+		assert.True(t, ok, "%s:%d creates the secret %s, which no function of stack.yml lists", kubernetesDoc, steps[name].line, name)
+	}
+	t.Logf("%s creates the %d secrets of stack.yml", kubernetesDoc, len(steps))
 }

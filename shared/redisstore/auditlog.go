@@ -50,10 +50,11 @@ type ackArgs struct {
 	Hash    string `lua:"hash"`    // its hash
 	LastID  string `lua:"lastId"`  // its last stream id
 	MinID   string `lua:"minId"`   // the first stream id kept (XTRIM MINID)
+	NowMs   int64  `lua:"nowMs"`   // when, kept as the head's ms: the last successful export (Stats)
 }
 
 func (a ackArgs) args() []any {
-	return []any{a.Prefix, a.Token, a.HeadSeq, a.Seq, a.Hash, a.LastID, a.MinID}
+	return []any{a.Prefix, a.Token, a.HeadSeq, a.Seq, a.Hash, a.LastID, a.MinID, a.NowMs}
 }
 
 // unlockArgs are the export-unlock script's arguments.
@@ -147,7 +148,7 @@ func (s *Store) RecordExportPlan(ctx context.Context, tenant, token string, p lo
 func (s *Store) AckExport(ctx context.Context, tenant, token string, prevSeq uint64, to lockbox.ExportHead) error {
 	k := keysFor(tenant)
 	out, err := exportAckScript.Run(ctx, s.rdb, []string{k.of("auditLock", "")}, ackArgs{Prefix: string(k), Token: token,
-		HeadSeq: prevSeq, Seq: to.Seq, Hash: to.Hash, LastID: to.LastID, MinID: nextID(to.LastID)}).Text()
+		HeadSeq: prevSeq, Seq: to.Seq, Hash: to.Hash, LastID: to.LastID, MinID: nextID(to.LastID), NowMs: ms(time.Now())}).Text()
 	if err != nil {
 		return classify("acknowledge export", err)
 	}

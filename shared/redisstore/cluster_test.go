@@ -120,4 +120,14 @@ func TestRedisCluster(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, string(d.want), recorded, "%s in %s", d.id, d.tenant)
 	}
+
+	// The counters and gauges of every tenant, read over the nodes (the
+	// tenant sets share one slot).
+	st, err := s.Stats(ctx, time.Now(), nil)
+	require.NoError(t, err)
+	for _, ten := range mine {
+		got := st.PerTenant[ten]
+		assert.Equal(t, map[string]int64{"file": 6, "approve": 3, "deny": 1, "revoke": 1, "cancel": 1, "autoApprove": 1,
+			"expire": 1, "complete": 2}, got.Transitions, "tenant %s", ten)
+	}
 }

@@ -8,6 +8,14 @@ import "lockbox.dev/shared/lockbox"
 // key without a tenant's hash tag.
 const TenantsKey = "lb:tenants"
 
+// StatsTenantsKey is the set of tenants whose counters (their "stats" key)
+// lockbox-metrics sums: a tenant joins it when it files a request (in the
+// create's round trip) or when a check first counts in it, and never leaves
+// it, so that a counter summed over the tenants never goes down. Its hash
+// tag puts it in TenantsKey's slot, so that one SUNION reads both on Redis
+// Cluster too.
+const StatsTenantsKey = "{lb:tenants}:stats"
+
 // The names of a tenant's keys, after its prefix "lb:{<tenant>}:". They are
 // named here only: scripts write key('<name>', suffix) and the name is
 // resolved from this table when the scripts are rendered (prelude.go).
@@ -40,6 +48,7 @@ var keyNames = map[string]string{
 	"dead":        "dead",           // sorted set: dead-lettered deliveries by when they failed for good
 	"mark":        "mark:",          // string + TTL: something done once and its outcome (+ name), e.g. a ticket's close
 	"refused":     "refused:",       // string + TTL: a refused check recorded this minute (+ requester key:sha1(resource):minute)
+	"stats":       "stats",          // hash: the tenant's counters, tr:<operation> and ck:<check result> (StatsTenantsKey lists the tenants that have one)
 }
 
 // keys builds the key names of one tenant.

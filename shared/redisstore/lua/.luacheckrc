@@ -15,6 +15,6 @@ files["prelude.lua"] = {
   ignore = {"211"},
 }
 files["*.lua"] = {
-  read_globals = {"key", "effective", "current", "event", "fail", "ms", "note", "dropTimers", "overCap", "apply",
+  read_globals = {"key", "effective", "current", "event", "fail", "ms", "note", "dropTimers", "overCap", "apply", "count",
     "readRecord"},
 }

@@ -15,12 +15,22 @@
 -- records RefuseLockboxAccess at most once per engineer, resource and
 -- minute (a marker key living a minute).
 --
+-- Either way the tenant's check counter of the result (allow, or the
+-- refusal's code) counts it in the same step; the answer ends with "new"
+-- when that was the tenant's first counter (for StatsTenantsKey).
+--
 -- KEYS[1]: the engineer's live grants. A: checkArgs (scripts.go).
--- Returns {"allow", id, access end ms} | {"refuse", code, id or ""}.
+-- Returns {"allow", id, access end ms[, "new"]} | {"refuse", code, id or ""[, "new"]}.
 local now, resource, asked = A.nowMs, A.resource, string.lower(A.level)
 local function names(list) return string.find('\n' .. (list or '') .. '\n', '\n' .. resource .. '\n', 1, true) ~= nil end
 local function covers(level) return asked == READ_LEVEL or string.lower(level or '') == asked end
 local use = A.method .. ' ' .. A.uri
+local function counted(reply, result)
+  if redis.call('HINCRBY', key('stats'), 'ck:' .. result, 1) == 1 and redis.call('HLEN', key('stats')) == 1 then
+    reply[#reply + 1] = 'new'
+  end
+  return reply
+end
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE')) do
   local rk = key('req', id)
   local f = redis.call('HMGET', rk, unpack(F))
@@ -36,7 +46,7 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE')
     redis.call('HINCRBY', rk, 'useChecks', 1)
     redis.call('HSETNX', rk, 'useFirst', now)
     if not prev then event(OP_USE_GRANT, id, now, ACTOR_ENGINEER, A.requester, '', '', use, f[F.support]) end
-    return {'allow', id, f[F.accessExpMs]}
+    return counted({'allow', id, f[F.accessExpMs]}, 'allow')
   end
 end
 local code, rid, support = CODE_NO_GRANT, '', ''
@@ -61,4 +71,4 @@ local marker = key('refused', A.requesterKey .. ':' .. redis.sha1hex(resource) .
 if redis.call('SET', marker, '1', 'NX', 'PX', 60000) then
   event(OP_REFUSE_ACCESS, rid, now, ACTOR_ENGINEER, A.requester, '', '', code .. ' ' .. resource .. ' ' .. use, support)
 end
-return {'refuse', code, rid}
+return counted({'refuse', code, rid}, code)

@@ -77,6 +77,7 @@ redis.call('ZADD', key('bySupport', support), seq, id)
 redis.call('ZADD', key('livePending'), expMs, id)
 redis.call('ZADD', key('liveReqPend', requesterKey), expMs, id)
 event(OP_CREATE, id, createdMs, ACTOR_ENGINEER, requester, '', S.Pending, '', support)
+count('tr:file')
 if A.autoAction ~= '' then
   local refused = apply(id, A.autoAction, {actorKind = ACTOR_SYSTEM, actorId = A.autoActor, principal = '', reason = A.autoReason,
     now = createdMs, duration = '', maxAccess = A.maxAccessMs, maxGrants = A.maxGrants, only = ''})

@@ -13,6 +13,8 @@
 -- appends an audit event to the tenant's stream in EventField's layout and
 -- returns its seq: the tenant's event counter, incremented in the same step.
 --
+-- count(field) adds one to the tenant's counters (key 'stats').
+--
 -- apply(id, action, o) carries out an action on a request: the one
 -- implementation of every action a caller or a tenant's settings take, used
 -- by the create script (automatic decisions) and the act script. An action
@@ -46,6 +48,10 @@ local function event(op, id, t, actorKind, actorId, from, to, reason, support)
   return seq
 end
 local function fail(...) return {'err', ...} end
+-- count adds one to the tenant's counter field (tr:<operation> for a
+-- transition, ck:<result> for a check), in the same step as what it counts:
+-- lockbox-metrics sums them over the tenants (Store.Stats).
+local function count(field) redis.call('HINCRBY', key('stats'), field, 1) end
 local function ms(n) return string.format('%.0f', n) end
 -- note records a notification in the tenant's outbox, in the same step as
 -- the change it tells of: type, requestId, time, actorKind, actorId, reason
@@ -117,6 +123,7 @@ local function apply(id, a, o)
       redis.call('HSET', rk, unpack(fields))
       event(tr.op, id, now, o.actorKind, o.actorId, tr.from, tr.from, o.reason, f[F.support])
       note(NOTE_APPROVAL, id, now, o.actorKind, o.actorId, o.reason)
+      count('tr:' .. a)
       return nil, {f, fields}
     end
     grant = grantMs
@@ -174,5 +181,6 @@ local function apply(id, a, o)
   event(tr.op, id, now, o.actorKind, o.actorId, tr.from, to, o.reason, f[F.support])
   note(tr.note, id, now, o.actorKind, o.actorId, o.reason)
   if tr.receipt then note(NOTE_RECEIPT, id, now, o.actorKind, o.actorId, o.reason) end
+  count('tr:' .. a)
   return nil, {f, fields}
 end

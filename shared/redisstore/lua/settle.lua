@@ -37,4 +37,5 @@ end
 event(tr.op, id, A.nowMs, ACTOR_SYSTEM, SYSTEM_ACTOR, tr.from, tr.to, '', f[F.support])
 note(tr.note, id, A.nowMs, ACTOR_SYSTEM, SYSTEM_ACTOR, '')
 if tr.receipt then note(NOTE_RECEIPT, id, A.nowMs, ACTOR_SYSTEM, SYSTEM_ACTOR, '') end
+count('tr:' .. action)
 return {action}

@@ -35,6 +35,7 @@ const (
 	SecretOIDCClient    = "oidc-client-secret"        // #nosec G101 -- a file name: the portal's OIDC client secret
 	SecretPortalKey     = "lockbox-portal-key"        // #nosec G101 -- a file name: the key sealing the portal's OIDC sign-in state
 	SecretSSHCA         = "lockbox-ssh-ca-key"        // #nosec G101 -- a file name: lockbox-credential's SSH CA keys
+	SecretMetricsToken  = "metrics-token"             // #nosec G101 -- a file name: the bearer token of lockbox-metrics' scrapes
 )
 
 // DefaultSecretMountPath is where OpenFaaS mounts secrets.

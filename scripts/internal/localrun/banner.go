@@ -98,6 +98,11 @@ func printBanner(w io.Writer, r *Running, st *stack.Stack, secretsDir, faasCLI s
 		p("  make verify-audit TENANT=contoso")
 		p("")
 	}
+	if _, ok := r.backends["lockbox-metrics"]; ok {
+		p("  # what Prometheus sees: scrape lockbox-metrics with the token of the secret metrics-token (docs/operations.md)")
+		p(`  curl -s %s/function/lockbox-metrics -H "Authorization: Bearer $(cat %s/metrics-token)"`, r.Gateway, secretsDir)
+		p("")
+	}
 	p("Ctrl-C stops everything.")
 	_, _ = io.WriteString(w, b.String())
 }

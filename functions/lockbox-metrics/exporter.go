@@ -118,13 +118,14 @@ func newFamily(name, help string, labels ...string) family {
 	return family{prometheus.NewDesc(name, help, labels, nil), prometheus.NewDesc(name, help, append(labels, "tenant"), nil)}
 }
 
-// The metrics, named by the contract; lockbox_redis_noeviction and
-// lockbox_tenants besides.
+// The metrics, named by the contract; lockbox_pending_next_expiry_seconds,
+// lockbox_redis_noeviction and lockbox_tenants besides.
 var (
 	famRequests    = newFamily("lockbox_requests", "Requests by effective status.", "status")
 	famTransitions = newFamily("lockbox_transitions_total", "Transitions by operation, counted by the scripts in the step that makes them.", "operation")
 	famChecks      = newFamily("lockbox_checks_total", "lockbox-check answers by result (allow, or the refusal's code), counted by the check's script.", "result")
 	famOldest      = newFamily("lockbox_pending_oldest_seconds", "Age of the oldest request waiting for a decision (0: none).")
+	famNextExpiry  = newFamily("lockbox_pending_next_expiry_seconds", "Time until the first window of a request waiting for a decision ends (absent: none waits).")
 	famUnexported  = newFamily("lockbox_audit_unexported_events", "Audit events waiting for export to the archive.")
 	famOldestUnexp = newFamily("lockbox_audit_oldest_unexported_seconds", "Age of the oldest audit event waiting for export (0: none).")
 	famLastExport  = newFamily("lockbox_audit_last_export_timestamp_seconds", "When an export last succeeded, Unix seconds (absent: never).")
@@ -227,6 +228,9 @@ func figures(t redisstore.Tenant, add func(*prometheus.Desc, prometheus.ValueTyp
 		add(of(famChecks), prometheus.CounterValue, float64(t.Checks[r]), l(r)...)
 	}
 	add(of(famOldest), prometheus.GaugeValue, t.OldestPending.Seconds(), extra...)
+	if t.NextExpiry >= 0 {
+		add(of(famNextExpiry), prometheus.GaugeValue, t.NextExpiry.Seconds(), extra...)
+	}
 	add(of(famUnexported), prometheus.GaugeValue, float64(t.Unexported), extra...)
 	add(of(famOldestUnexp), prometheus.GaugeValue, t.OldestUnexported.Seconds(), extra...)
 	if !t.LastExport.IsZero() {

@@ -126,6 +126,7 @@ func TestScrape(t *testing.T) {
 	assert.Equal(t, 1.0, got[`lockbox_requests{status="Pending"}`])
 	assert.Equal(t, 1.0, got[`lockbox_requests{status="Approved"}`])
 	assert.Equal(t, 3600.0, got[`lockbox_pending_oldest_seconds`])
+	assert.Equal(t, 95*3600.0, got[`lockbox_pending_next_expiry_seconds`])
 	assert.Equal(t, 2.0, got[`lockbox_tenants`])
 	assert.Positive(t, got[`lockbox_audit_unexported_events`])
 	assert.Contains(t, got, `lockbox_notify_outbox`)

@@ -38,8 +38,10 @@ type Tenant struct {
 	Checks map[string]int64
 	// Requests counts requests by effective status.
 	Requests map[lockbox.Status]int64
-	// OldestPending is the age of the oldest live pending request (0: none).
-	OldestPending time.Duration
+	// OldestPending is the age of the oldest live pending request (0:
+	// none), and NextExpiry how long until the first live window ends (-1:
+	// none).
+	OldestPending, NextExpiry time.Duration
 	// Unexported is the audit events waiting for export, and OldestUnexported
 	// the age of the oldest (0: none).
 	Unexported       int64
@@ -146,7 +148,7 @@ func (s *Store) readTenants(ctx context.Context, now time.Time, tenants []string
 }
 
 func newTenant() Tenant {
-	return Tenant{Transitions: map[string]int64{}, Checks: map[string]int64{}, Requests: map[lockbox.Status]int64{}}
+	return Tenant{Transitions: map[string]int64{}, Checks: map[string]int64{}, Requests: map[lockbox.Status]int64{}, NextExpiry: -1}
 }
 
 // figures are one tenant's figures from its commands' answers. A request
@@ -177,8 +179,9 @@ func (c *tenantCmds) figures(now time.Time, window time.Duration) Tenant {
 	if z := c.oldestPending.Val(); len(z) == 1 {
 		// Its window ends first: it was filed first (a window is the
 		// pending lifetime long).
-		filed := time.UnixMilli(int64(z[0].Score)).Add(-window)
-		t.OldestPending = max(now.Sub(filed), 0)
+		ends := time.UnixMilli(int64(z[0].Score))
+		t.OldestPending = max(now.Sub(ends.Add(-window)), 0)
+		t.NextExpiry = max(ends.Sub(now), 0)
 	}
 	t.Unexported = c.unexported.Val()
 	if m := c.firstEvent.Val(); len(m) == 1 {
@@ -206,6 +209,9 @@ func (st *Stats) add(t Tenant) {
 		st.Requests[status] += n
 	}
 	st.OldestPending = max(st.OldestPending, t.OldestPending)
+	if t.NextExpiry >= 0 && (st.NextExpiry < 0 || t.NextExpiry < st.NextExpiry) {
+		st.NextExpiry = t.NextExpiry
+	}
 	st.Unexported += t.Unexported
 	st.OldestUnexported = max(st.OldestUnexported, t.OldestUnexported)
 	if t.LastExport.After(st.LastExport) {

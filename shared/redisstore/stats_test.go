@@ -92,9 +92,18 @@ func TestStatsAges(t *testing.T) {
 		require.NoError(t, err)
 		got := st.PerTenant[ten]
 		assert.Equal(t, time.Hour, got.OldestPending)
+		assert.Equal(t, lockbox.DefaultLimits.PendingTTL-time.Hour, got.NextExpiry, "the first window ends 95 hours from now")
 		assert.Less(t, got.OldestUnexported, time.Minute, "the stream's ids are Redis's clock, not the filing's")
 		assert.True(t, got.LastExport.IsZero(), "nothing exported yet")
 		assert.GreaterOrEqual(t, st.OldestPending, time.Hour)
+
+		idle := tenant(t)
+		in := lockbox.CheckInput{TenantID: idle, ResourceID: "vm-1", AccessLevel: "Read", Method: "GET", URI: "/"}
+		_, err = s.Check(ctx, idle, "eng-1", in, now)
+		require.NoError(t, err)
+		st, err = s.Stats(ctx, now, nil)
+		require.NoError(t, err)
+		assert.Equal(t, time.Duration(-1), st.PerTenant[idle].NextExpiry, "nothing pending")
 	})
 }
 

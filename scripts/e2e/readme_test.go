@@ -237,6 +237,7 @@ var guideDocs = []string{
 	"docs/configuration.md",
 	"docs/deploy.md",
 	"docs/development.md",
+	"docs/operations.md",
 }
 
 // guideBlock is a block of one of the guide's documents.

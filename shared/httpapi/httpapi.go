@@ -50,6 +50,7 @@ var statusOf = map[lockbox.Kind]int{
 	lockbox.KindUnprocessable:      http.StatusUnprocessableEntity,
 	KindPreconditionRequired:       http.StatusPreconditionRequired,
 	lockbox.KindTooMany:            http.StatusTooManyRequests,
+	lockbox.KindLocked:             http.StatusLocked,
 	lockbox.KindUnavailable:        http.StatusServiceUnavailable,
 	lockbox.KindInternal:           http.StatusInternalServerError,
 }

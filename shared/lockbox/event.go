@@ -22,7 +22,7 @@ const (
 
 // Operations lists every operation name.
 var Operations = []string{OpCreate, OpApprove, OpDeny, OpExpire, OpComplete, OpRevoke, OpCancel, OpAutoApprove, OpAutoDeny, OpUpdateSettings,
-	OpUseGrant, OpRefuseAccess, OpIssueCredential}
+	OpUseGrant, OpRefuseAccess, OpIssueCredential, OpLockdown, OpLiftLockdown}
 
 // ActorKind says who caused an event.
 type ActorKind string

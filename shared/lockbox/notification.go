@@ -34,6 +34,12 @@ const (
 	// (completed or revoked): how it was used, per resource, and the
 	// credentials issued. The approvers and the requester (mail), webhooks.
 	NoteReceipt NotificationType = "receipt"
+	// NoteLockdown and NoteLockdownLifted are the tenant's, not a
+	// request's (their requestId is ""): its admin locked it down, or
+	// lifted the lockdown. The approvers (mail), webhooks (type
+	// "lockbox.tenant.lockdown", "lockbox.tenant.lockdownLifted").
+	NoteLockdown       NotificationType = "lockdown"
+	NoteLockdownLifted NotificationType = "lockdownLifted"
 )
 
 // EndingNotice is how long before a grant ends the requester is told.

@@ -40,6 +40,7 @@ var keyNames = map[string]string{
 	"liveReqPend": "live:pending:",  // sorted set per requester key: pending ids by window end
 	"liveGrants":  "live:grants:",   // sorted set per requester key: granted ids by grant end
 	"settings":    "settings",       // hash: the settings document (doc) and its version
+	"lockdown":    "lockdown",       // hash: the tenant's lockdown (since, until, reason, by), while in force
 	"outbox":      "outbox",         // stream: notifications recorded with their change, not yet expanded into deliveries
 	"timers":      "timers",         // sorted set: reminders, escalations and grant end notices by when they fall due
 	"delivery":    "dlv:",           // hash: one delivery (+ id): channel, recipient, state, attempts

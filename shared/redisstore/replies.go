@@ -42,6 +42,14 @@ func refusal(reply []any, id string, now time.Time) error {
 		return lockbox.ErrAlreadyApproved()
 	case "notLive":
 		return lockbox.ErrGrantNotLive(lockbox.Status(arg(0)))
+	case "locked":
+		until := time.Time{}
+		if arg(0) != "" {
+			until = fromMs(arg(0))
+		}
+		return lockbox.ErrLockedDown(until)
+	case "notLocked":
+		return lockbox.ErrNotLockedDown()
 	}
 	return lockbox.Internal("script reply", fmt.Errorf("unexpected reply %v", reply))
 }

@@ -13,7 +13,10 @@
 -- id gets {"replay", id} too. A record of this very id already there means the
 -- script ran before for this call (a client resending it after a dropped
 -- connection, as go-redis's cluster pipelines do): {"exists"}, and the call
--- answers with that request. Then a signed delivery seen before is refused
+-- answers with that request. Then a tenant locked down refuses it (the
+-- lockdown's key, lockdown.lua: {"err", "locked", until ms or ""}), so that
+-- nothing is filed after the lockdown's step; a retry or replay of a filing
+-- made before it still answers that filing. Then a signed delivery seen before is refused
 -- (replayed), and the usage caps are enforced: live pending requests of the
 -- tenant and of the requester, live grants of the requester ({"err", "cap",
 -- which, earliest end ms}).
@@ -48,6 +51,8 @@ if A.bodyHash ~= '' then
   end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+local lockedUntil = redis.call('HGET', key('lockdown'), 'until')
+if lockedUntil and (lockedUntil == '' or tonumber(lockedUntil) > tonumber(createdMs)) then return fail('locked', lockedUntil) end
 if sigKey and redis.call('EXISTS', sigKey) == 1 then return fail('replayed') end
 local caps = {{key('livePending'), A.maxPending, 'pending'}, {key('liveReqPend', requesterKey), A.maxRequesterPending, 'requesterPending'},
   {key('liveGrants', requesterKey), A.maxGrants, 'grants'}}

@@ -114,7 +114,7 @@ func Connect(cfg config.Config) (Parts, error) {
 // ActivityLog.
 func (p Parts) Cases() *usecase.Service {
 	cfg := p.Config
-	return &usecase.Service{Store: p.Store, SettingsStore: p.Store, DeliveryLog: p.Store, Marks: p.Store,
+	return &usecase.Service{Store: p.Store, SettingsStore: p.Store, Lockdowns: p.Store, DeliveryLog: p.Store, Marks: p.Store,
 		URLs: netguard.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, AllowPlainHTTP: cfg.WebhookAllowPrivate,
 		Notifier: nudge.New(cfg.NotifyURL, slog.Default()), Now: time.Now, Log: slog.Default()}
 }

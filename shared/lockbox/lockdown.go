@@ -41,15 +41,35 @@ var LockdownEnds = []LockdownEnd{
 // longer has no until and is lifted by hand.
 const MaxLockdown = 366 * 24 * time.Hour
 
-// LockdownInput is the body of a lockdown: until when (nil: until lifted)
-// and why.
-type LockdownInput struct {
-	Until  *time.Time `json:"until"`
-	Reason string     `json:"reason"`
+// LockdownBody is the body of a lockdown as sent: until when (RFC 3339;
+// "" or left out: until lifted) and why.
+type LockdownBody struct {
+	Until  string `json:"until"`
+	Reason string `json:"reason"`
 }
 
-// Validate checks a lockdown's body as of now: a reason, and an until in
-// the future and at most MaxLockdown ahead.
+// Input checks the body as of now and returns the lockdown it asks for: a
+// reason, and an until in the future and at most MaxLockdown ahead.
+func (b LockdownBody) Input(now time.Time) (LockdownInput, error) {
+	in := LockdownInput{Reason: b.Reason}
+	if b.Until != "" {
+		u, err := time.Parse(time.RFC3339, b.Until)
+		if err != nil {
+			return in, Invalidf("until must be a time in RFC 3339, e.g. %s", now.Add(24*time.Hour).UTC().Format(time.RFC3339))
+		}
+		in.Until = &u
+	}
+	return in, in.Validate(now)
+}
+
+// LockdownInput is a lockdown: until when (nil: until lifted) and why.
+type LockdownInput struct {
+	Until  *time.Time
+	Reason string
+}
+
+// Validate checks a lockdown as of now: a reason, and an until in the
+// future and at most MaxLockdown ahead.
 func (in LockdownInput) Validate(now time.Time) error {
 	switch {
 	case !text(in.Reason, 1, MaxReason, true):

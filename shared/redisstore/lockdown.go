@@ -14,7 +14,9 @@ import (
 // live grants and waiting requests and records it in one step, and the
 // create script reads it before filing anything. An until is compared by
 // the scripts with the caller's clock; the key also expires a day after it
-// (lockdownKeep), so that an ended lockdown does not stay in Redis.
+// (lockdownKeep, a TTL relative to the caller's now, so that a difference
+// between the caller's and Redis's clocks cannot end it early), so that an
+// ended lockdown does not stay in Redis.
 
 // lockdownKeep is how long after its until a lockdown's key is kept:
 // beyond any clock difference between callers and Redis.
@@ -31,8 +33,8 @@ var (
 type lockdownArgs struct {
 	Prefix      string            `lua:"prefix"`
 	NowMs       int64             `lua:"nowMs"`
-	UntilMs     string            `lua:"untilMs"`    // when it ends by itself ("" when lifted by hand)
-	ExpireAtMs  int64             `lua:"expireAtMs"` // when Redis drops the key (until + lockdownKeep)
+	UntilMs     string            `lua:"untilMs"` // when it ends by itself ("" when lifted by hand)
+	KeepMs      int64             `lua:"keepMs"`  // how long Redis keeps the key (until - now + lockdownKeep)
 	Reason      string            `lua:"reason"`
 	AuditReason string            `lua:"auditReason"` // the event's reason: the reason and the until
 	ActorKind   string            `lua:"actorKind"`
@@ -50,7 +52,7 @@ type lockdownEndArgs struct {
 }
 
 func (a lockdownArgs) args() []any {
-	out := []any{a.Prefix, a.NowMs, a.UntilMs, a.ExpireAtMs, a.Reason, a.AuditReason, a.ActorKind, a.ActorID, a.Op, a.Note}
+	out := []any{a.Prefix, a.NowMs, a.UntilMs, a.KeepMs, a.Reason, a.AuditReason, a.ActorKind, a.ActorID, a.Op, a.Note}
 	for _, e := range a.Ends {
 		out = append(out, e.Status, e.Action)
 	}
@@ -79,7 +81,7 @@ func (s *Store) Lockdown(ctx context.Context, tenant string, in lockbox.Lockdown
 		ActorID: actor.ID, Op: lockbox.OpLockdown, Note: string(lockbox.NoteLockdown)}
 	if in.Until != nil {
 		a.UntilMs = strconv.FormatInt(ms(*in.Until), 10)
-		a.ExpireAtMs = ms(in.Until.Add(lockdownKeep))
+		a.KeepMs = (in.Until.Sub(now) + lockdownKeep).Milliseconds()
 		a.AuditReason = in.Reason + " (until " + in.Until.UTC().Format(time.RFC3339) + ")"
 	}
 	for _, e := range lockbox.LockdownEnds {

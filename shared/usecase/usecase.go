@@ -25,6 +25,8 @@ import (
 type Service struct {
 	Store         lockbox.Store
 	SettingsStore lockbox.SettingsStore
+	// Lockdowns keeps tenants' lockdowns.
+	Lockdowns lockbox.LockdownStore
 	// ActivityLog reads the activity log; nil where it is not linked (the
 	// activity use case then answers that it is unavailable).
 	ActivityLog lockbox.ActivityLog

@@ -64,6 +64,7 @@ func New(t testing.TB) *Env {
 	e.Cases = &usecase.Service{
 		Store:         e.Store,
 		SettingsStore: e.Store,
+		Lockdowns:     e.Store,
 		DeliveryLog:   e.Store,
 		Marks:         e.Store,
 		URLs:          netguard.Guard{},

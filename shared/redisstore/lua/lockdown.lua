@@ -31,7 +31,7 @@ for i = #A + 1, #ARGV, #R do
 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'since', A.nowMs, 'until', A.untilMs, 'reason', A.reason, 'by', A.actorId)
-if A.untilMs ~= '' then redis.call('PEXPIREAT', KEYS[1], A.expireAtMs) end
+if A.untilMs ~= '' then redis.call('PEXPIRE', KEYS[1], A.keepMs) end
 event(A.op, '', A.nowMs, A.actorKind, A.actorId, '', '', A.auditReason, '')
 note(A.note, '', A.nowMs, A.actorKind, A.actorId, A.reason)
 return {'ok', ended}

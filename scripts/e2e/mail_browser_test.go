@@ -57,7 +57,7 @@ func TestMailInBrowser(t *testing.T) {
 	for _, want := range []string{"Hello Alice Approver,", "Sam Support (eng-7)", "INC-2042", "db-orders-1", "pg_stat_statements"} {
 		assert.Contains(t, text, want)
 	}
-	b.shot("approver-mail", true)
+	// (TestMailFitsPhone saves the mail's screenshots, with the longest values.)
 
 	// Its button opens the request in the portal, after signing in.
 	link := gw + "/function/lockbox-portal/requests/" + r.RequestID

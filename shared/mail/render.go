@@ -2,6 +2,7 @@ package mail
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
@@ -95,8 +96,28 @@ type document struct {
 type row struct {
 	Label string
 	Value string
-	Items []string // a list value (resources)
+	Items []resourceID // a list value (resources)
 	Link  string
+}
+
+// resourceID is a resource's id, whole and cut before each "/": Parts
+// (where the HTML body lets a line break) and Name, the last part, which
+// tells apart ids of one resource group (the HTML body shows it in bold).
+type resourceID struct {
+	ID    string
+	Parts []string
+	Name  string
+}
+
+// resourceIDs are ids as a row lists them.
+func resourceIDs(ids []string) []resourceID {
+	out := make([]resourceID, len(ids))
+	for i, id := range ids {
+		id = oneLine(id)
+		parts := pathParts(id)
+		out[i] = resourceID{ID: id, Parts: parts[:len(parts)-1], Name: parts[len(parts)-1]}
+	}
+	return out
 }
 
 // usageRow is one resource of a receipt: its id (Parts: cut before each
@@ -348,7 +369,7 @@ func rows(n lockbox.Notification, f facts) []row {
 		row{Label: "Resource type", Value: oneLine(r.ResourceType)},
 	)
 	if n.Type != lockbox.NoteReceipt || !f.Used { // a receipt of a used grant lists them under "Access used"
-		out = append(out, row{Label: "Resources", Items: oneLines(r.ResourceIDs)})
+		out = append(out, row{Label: "Resources", Items: resourceIDs(r.ResourceIDs)})
 	}
 	if r.AccessLevel != "" {
 		out = append(out, row{Label: "Access level", Value: oneLine(r.AccessLevel)})
@@ -492,14 +513,17 @@ func person(p lockbox.Requester) string {
 	return name + " (" + id + ")"
 }
 
-// resources names the requested resources in a sentence.
+// resources names the requested resources in a sentence: one by its
+// name, the last part of its id (the Resources row shows the whole id).
 func resources(r lockbox.Request) string {
 	kind := oneLine(r.ResourceType)
 	switch len(r.ResourceIDs) {
 	case 0:
 		return kind + " resources"
 	case 1:
-		return kind + " resource " + oneLine(r.ResourceIDs[0])
+		id := oneLine(r.ResourceIDs[0])
+		parts := pathParts(id)
+		return kind + " resource " + cmp.Or(strings.TrimPrefix(parts[len(parts)-1], "/"), id)
 	}
 	return strconv.Itoa(len(r.ResourceIDs)) + " " + kind + " resources"
 }
@@ -561,15 +585,6 @@ func capitalize(s string) string {
 		return string(unicode.ToUpper(r)) + s[i+len(string(r)):]
 	}
 	return s
-}
-
-// oneLines applies oneLine to each of list.
-func oneLines(list []string) []string {
-	out := make([]string, len(list))
-	for i, s := range list {
-		out[i] = oneLine(s)
-	}
-	return out
 }
 
 // indent indents every line of text by two spaces.

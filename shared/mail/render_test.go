@@ -457,3 +457,18 @@ func TestRenderReceiptChecksInOneMinute(t *testing.T) {
 	assert.Contains(t, text, "db-1\n    14 checks, at Mon 2026-05-04 10:40 UTC\n")
 	assert.Contains(t, text, "It was used at Mon 2026-05-04 10:40 UTC: 14 access checks")
 }
+
+// An Azure resource id: the lead names the resource by its name, the
+// Resources row shows the whole id, and the HTML body lets it break before
+// each "/" and shows the name in bold.
+func TestRenderAzureResourceID(t *testing.T) {
+	const id = "/subscriptions/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b/resourceGroups/contoso-production-westeurope-rg/providers/Microsoft.Compute/virtualMachines/contoso-prod-sql-vm-westeurope-001"
+	r := pending()
+	r.ResourceType, r.ResourceIDs = "Microsoft.Compute/virtualMachines", []string{id}
+	_, text, html, err := mail.Render(lockbox.Notification{ID: "n1", Type: lockbox.NoteCreated, Request: r, Time: filed, Actor: engineer}, portalURL, "")
+	require.NoError(t, err)
+	assert.Contains(t, text, "asks for ReadOnly access to Microsoft.Compute/virtualMachines resource contoso-prod-sql-vm-westeurope-001 for support case INC-1001")
+	assert.Contains(t, text, "Resources:         "+id)
+	assert.Contains(t, html, "/contoso-production-westeurope-rg<wbr>/providers<wbr>/Microsoft.Compute<wbr>/virtualMachines<wbr><strong>/contoso-prod-sql-vm-westeurope-001</strong>")
+	assert.Contains(t, html, "table-layout:fixed", "the card keeps the width it is given")
+}

@@ -152,3 +152,56 @@ func TestSeal(t *testing.T) {
 	_, err = s.openCred()
 	assert.ErrorIs(t, err, errUnsealed, "a token is not a refresh token")
 }
+
+// returnPath keeps the portal's own pages and nothing else.
+func TestReturnPath(t *testing.T) {
+	const id = "c6ecd88c-2c0f-454c-b149-cfc611ad5c66"
+	for raw, want := range map[string]string{
+		"":                             "",
+		"/":                            "/",
+		"/requests":                    "/requests",
+		"/requests/" + id:              "/requests/" + id,
+		"/requests?status=Pending":     "/requests?status=Pending",
+		"/activity?type=approved&q=x":  "/activity?type=approved&q=x",
+		"/settings":                    "/settings",
+		"//evil.example":               "",
+		"///evil.example":              "",
+		`/\evil.example`:               "",
+		`\\evil.example`:               "",
+		"https://evil.example/":        "",
+		"HTTPS://evil.example/":        "",
+		"http:evil.example":            "",
+		"javascript:alert(1)":          "",
+		"data:text/html,x":             "",
+		"%2F%2Fevil.example":           "",
+		"/%2F%2Fevil.example":          "",
+		"/%2fevil.example":             "",
+		"/%5cevil.example":             "",
+		"/%09/evil.example":            "",
+		"/\t/evil.example":             "",
+		"/requests\r\nLocation: //x":   "",
+		"/requests#//evil.example":     "",
+		"/requests?next=%2F%2Fevil":    "",
+		"/requests?a=1?b":              "",
+		"/requests?a=%zz":              "",
+		"/requests/../login":           "",
+		"/requests/./" + id:            "",
+		"/requests/":                   "",
+		"/requests/x y":                "",
+		"/requests/" + id + "/x":       "",
+		"/login":                       "",
+		"/logout":                      "",
+		"/oidc/login":                  "",
+		"/oidc/callback":               "",
+		"/activity.csv":                "",
+		"/static/portal.css":           "",
+		"evil.example":                 "",
+		" /requests":                   "",
+		"/" + strings.Repeat("a", 300): "",
+	} {
+		assert.Equal(t, want, returnPath(raw), "%q", raw)
+	}
+	assert.Equal(t, "/login?m=expired&next=%2Frequests%2F"+id, loginWith("expired", "/requests/"+id))
+	assert.Equal(t, "/login", loginWith("", "/"))
+	assert.Equal(t, "/login", loginWith("", "//evil.example"))
+}

@@ -40,19 +40,20 @@ type OIDCConfig struct {
 const oidcCookie = "lockbox_oidc"
 
 // maxStateCookie bounds the sealed state cookie the callback reads.
-const maxStateCookie = 1024
+const maxStateCookie = 1536
 
 // oidcState is a sign-in in flight: its state (which the identity provider
 // hands back, and which binds the sign-in to the browser carrying the
-// cookie), nonce and PKCE verifier, and when it began. It travels in the
+// cookie), nonce and PKCE verifier, when it began, and the portal page to
+// return to (a returnPath, "" for the landing page). It travels in the
 // oidcCookie sealed with the portal's key (AES-256-GCM: neither readable
-// nor changeable without it). The portal has no other place to return to
-// than its landing page, so it keeps none.
+// nor changeable without it).
 type oidcState struct {
 	State    string    `json:"state"`
 	Nonce    string    `json:"nonce"`
 	Verifier string    `json:"verifier"`
 	Created  time.Time `json:"created"`
+	Next     string    `json:"next,omitempty"`
 }
 
 // oidcClient talks to the identity provider. Its endpoints and keys are
@@ -108,8 +109,9 @@ func (c *oidcClient) setup(ctx context.Context, now func() time.Time) (*oauth2.C
 }
 
 // oidcStart sends the browser to the identity provider (GET oidc/login):
-// a fresh state, nonce and PKCE verifier travel with the browser in the
-// sealed oidcCookie for loginTTL, and nothing is written server-side. It is
+// a fresh state, nonce and PKCE verifier, and the page to return to (query
+// field next, a returnPath), travel with the browser in the sealed
+// oidcCookie for loginTTL, and nothing is written server-side. It is
 // a link, not a form, because form-action 'self' would stop a form's
 // redirect to the provider.
 func (p *Portal) oidcStart(w http.ResponseWriter, r *http.Request) {
@@ -117,7 +119,8 @@ func (p *Portal) oidcStart(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, notFound())
 		return
 	}
-	if _, err := query(r, params{}); err != nil {
+	q, err := query(r, params{NextField: 1})
+	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
@@ -126,7 +129,8 @@ func (p *Portal) oidcStart(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	st := oidcState{State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(), Created: p.d.Now()}
+	st := oidcState{State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(), Created: p.d.Now(),
+		Next: returnPath(q.Get(NextField))}
 	b, err := json.Marshal(st)
 	if err != nil {
 		p.fail(w, r, lockbox.Internal("encode sign-in state", err))
@@ -241,7 +245,7 @@ func (p *Portal) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	if refreshToken == "" {
 		until = p.d.Now().Add(rolesMaxAge)
 	}
-	p.signIn(w, r, pr, viaOIDC, refreshToken, until)
+	p.signIn(w, r, pr, viaOIDC, refreshToken, until, st.Next)
 }
 
 // exchange redeems code (with the PKCE verifier) and returns the person the

@@ -547,3 +547,41 @@ func TestOIDCStateCookieRefused(t *testing.T) {
 		assert.Empty(t, b.Cookie(portal.SessionCookie))
 	})
 }
+
+// The mail's link through OIDC: signed out, /requests/<id> → the sign-in
+// page, whose OIDC link carries the return path → the identity provider
+// (the path travels in the sealed state cookie, not through the provider)
+// → the callback returns to the request's page. A next that is not a
+// portal page starts a sign-in that lands on Pending.
+func TestOIDCSignInReturnsToThePageAsked(t *testing.T) {
+	d := newIDP(t)
+	r := file(d.Env, "contoso", "eng-7", nil)
+	b := d.Browser()
+	p := b.Get("/requests/" + r.RequestID)
+	require.Equal(t, http.StatusSeeOther, p.Status)
+	login := b.Get(p.Location())
+	start := "/oidc/login?next=%2Frequests%2F" + r.RequestID
+	require.Contains(t, login.Body, `href="`+portaltest.BasePath+start+`"`)
+
+	signIn := func(b *portaltest.Browser, start string) portaltest.Page {
+		t.Helper()
+		p := b.Get(start)
+		require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+		u, err := url.Parse(p.Header.Get("Location"))
+		require.NoError(t, err)
+		assert.NotContains(t, u.RawQuery, "requests", "the return path stays with the browser")
+		return b.Get(d.authorize(t, u, alice))
+	}
+	p = signIn(b, start)
+	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+	assert.Equal(t, "/requests/"+r.RequestID, p.Location())
+	page := b.Get(p.Location())
+	require.Equal(t, http.StatusOK, page.Status)
+	assert.Contains(t, page.Body, "Your decision")
+
+	for _, next := range []string{"//evil.example", "/\\evil.example", "https://evil.example/", "/%2F%2Fevil.example", "/login"} {
+		p := signIn(d.Browser(), "/oidc/login?next="+url.QueryEscape(next))
+		require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+		assert.Equal(t, "/", p.Location(), "%q: the landing page", next)
+	}
+}

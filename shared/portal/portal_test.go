@@ -119,19 +119,74 @@ func TestEveryPage(t *testing.T) {
 	requireSecurityHeaders(t, css, "css")
 }
 
-// Without a session every page sends the browser to the sign-in page.
+// Without a session every page sends the browser to the sign-in page,
+// which returns it to that page once signed in.
 func TestSignedOutGoesToSignIn(t *testing.T) {
 	e := setup(t)
 	r := file(e, "contoso", "eng-7", nil)
 	b := e.Browser()
-	for _, path := range []string{"/", "/requests", "/requests/" + r.RequestID, "/activity", "/activity.csv", "/settings"} {
+	for path, next := range map[string]string{"/": "", "/requests": "/requests", "/requests/" + r.RequestID: "/requests/" + r.RequestID,
+		"/requests?status=Pending": "/requests?status=Pending", "/activity": "/activity", "/activity.csv": "", "/settings": "/settings"} {
 		p := b.Get(path)
 		assert.Equal(t, http.StatusSeeOther, p.Status, path)
-		assert.Equal(t, portaltest.BasePath+"/login", p.Header.Get("Location"), path)
+		want := portaltest.BasePath + "/login"
+		if next != "" {
+			want += "?next=" + url.QueryEscape(next)
+		}
+		assert.Equal(t, want, p.Header.Get("Location"), path)
 	}
 	p := b.Post("/requests/"+r.RequestID, url.Values{"action": {"approve"}, "reason": {"x"}})
 	assert.Equal(t, http.StatusSeeOther, p.Status)
+	assert.Equal(t, "/login?next=%2Frequests%2F"+r.RequestID, p.Location(), "a form's page, not its action")
 	assert.Equal(t, lockbox.StatusPending, get(e, "contoso", r.RequestID).Status)
+}
+
+// The mail's link, signed out: /requests/<id> → the sign-in page, whose
+// token form carries the return path → signed in, the request's page.
+// Only the portal's own pages are returned to: whatever else the link's
+// next says, signing in lands on Pending (no open redirect).
+func TestSignInReturnsToThePageAsked(t *testing.T) {
+	e := setup(t)
+	r := file(e, "contoso", "eng-7", nil)
+	token := mint(t, apitest.JWTSecret, "alice", "contoso", lockbox.RoleApprover)
+	signIn := func(loginPath string) portaltest.Page {
+		t.Helper()
+		b := e.Browser()
+		login := b.Get(loginPath)
+		require.Equal(t, http.StatusOK, login.Status, login.Body)
+		form := url.Values{"csrf": {portaltest.FormToken(login.Body)}, "token": {token}}
+		if next := between(login.Body, `name="next" value="`, `"`); next != "" {
+			form.Set("next", htmlUnescape(next))
+		}
+		return b.Post("/login", form)
+	}
+	b := e.Browser()
+	p := b.Get("/requests/" + r.RequestID)
+	require.Equal(t, http.StatusSeeOther, p.Status)
+	login := p.Location()
+	page := b.Get(login)
+	assert.Contains(t, page.Body, `<input type="hidden" name="next" value="/requests/`+r.RequestID+`">`)
+	p = signIn(login)
+	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+	assert.Equal(t, "/requests/"+r.RequestID, p.Location())
+
+	for _, next := range []string{"//evil.example", "//evil.example/requests", "/\\evil.example", "/\\/evil.example", "https://evil.example/",
+		"http:/evil.example", "javascript:alert(1)", "%2F%2Fevil.example", "/%2F%2Fevil.example", "/%2fevil.example", "/%5Cevil.example",
+		"/%252F%252Fevil.example", "evil.example", " /requests", "/requests/../login", "/requests//x", "/login", "/logout", "/oidc/login",
+		"/oidc/callback?code=x", "/static/portal.css", "/activity.csv", "/requests/" + r.RequestID + "/x", "/requests/not an id",
+		"/requests\r\nLocation: https://evil.example", "/requests#//evil.example", "/requests?x=%2F%2Fevil", "/" + strings.Repeat("a", 300)} {
+		// The link's next, as the query carries it; the form's is the
+		// page's hidden field, and a forged one is checked again.
+		p := signIn("/login?next=" + url.QueryEscape(next))
+		require.Equal(t, http.StatusSeeOther, p.Status, next)
+		assert.Equal(t, "/", p.Location(), "%q: the landing page", next)
+		b := e.Browser()
+		login := b.Get("/login")
+		p = b.Post("/login", url.Values{"csrf": {portaltest.FormToken(login.Body)}, "token": {token}, "next": {next}})
+		require.Equal(t, http.StatusSeeOther, p.Status, next)
+		assert.Equal(t, "/", p.Location(), "%q in the form: the landing page", next)
+		assert.NotContains(t, p.Header.Get("Location"), "evil")
+	}
 }
 
 // The session cookie: HttpOnly, SameSite=Lax, the base path, a 256-bit

@@ -62,7 +62,8 @@ func TestTokenSessionEndsWithItsKey(t *testing.T) {
 	resp := serve(t, after, http.MethodPost, "/requests/"+r.RequestID, form.Encode(), http.Header{"Cookie": {cookie},
 		"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {e.Server.URL}, "Sec-Fetch-Site": {"same-origin"}})
 	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "%s", resp.Body)
-	assert.Equal(t, portaltest.BasePath+"/login?m=expired", resp.Header.Get("Location"))
+	assert.Equal(t, portaltest.BasePath+"/login?m=expired&next=%2Frequests%2F"+r.RequestID, resp.Header.Get("Location"),
+		"signing in again returns to the request's page")
 	assert.Equal(t, lockbox.StatusPending, get(e, "contoso", r.RequestID).Status, "the approval is refused")
 	assert.Empty(t, sessions(e), "the session is deleted")
 

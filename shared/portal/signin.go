@@ -1,10 +1,12 @@
 package portal
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -34,11 +36,13 @@ type loginData struct {
 	FormToken  string
 	Notice     string
 	Error      string
+	Next       string // where signing in returns to ("" for the landing page)
+	OIDCLink   string // the OIDC sign-in's start, with Next
 }
 
 // loginPage shows the ways to sign in.
 func (p *Portal) loginPage(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, params{"m": 1})
+	q, err := query(r, params{"m": 1, NextField: 1})
 	if err != nil {
 		p.fail(w, r, err)
 		return
@@ -48,12 +52,21 @@ func (p *Portal) loginPage(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, lockbox.Invalidf("unknown message %q", truncate(q.Get("m"), 40)))
 		return
 	}
-	p.showLogin(w, r, http.StatusOK, notice, "")
+	next := returnPath(q.Get(NextField))
+	if next == "" && q.Get(NextField) != "" {
+		p.d.Log.Warn("sign-in page: its return path is not a portal page, and is dropped", "next", truncate(q.Get(NextField), 100))
+	}
+	p.showLogin(w, r, http.StatusOK, notice, "", next)
 }
 
-// showLogin renders the sign-in page with a fresh form token.
-func (p *Portal) showLogin(w http.ResponseWriter, r *http.Request, status int, notice, problem string) {
-	d := loginData{TokenLogin: p.cfg.TokenLogin, OIDC: p.oidc != nil, Notice: notice, Error: problem}
+// showLogin renders the sign-in page with a fresh form token; both ways
+// of signing in return to next (a returnPath, "" for the landing page).
+func (p *Portal) showLogin(w http.ResponseWriter, r *http.Request, status int, notice, problem, next string) {
+	d := loginData{TokenLogin: p.cfg.TokenLogin, OIDC: p.oidc != nil, Notice: notice, Error: problem, Next: next,
+		OIDCLink: p.link(pathOIDC)}
+	if next != "" && next != "/" {
+		d.OIDCLink += "?" + url.Values{NextField: {next}}.Encode()
+	}
 	if p.cfg.TokenLogin {
 		d.FormToken = randomToken()
 		http.SetCookie(w, p.cookie(loginCookie, d.FormToken, p.link(pathLogin), int(loginTTL.Seconds())))
@@ -68,35 +81,36 @@ func (p *Portal) tokenLogin(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, notFound())
 		return
 	}
-	v, err := form(r, params{"token": 1, FormTokenField: 1}, maxForm)
+	v, err := form(r, params{"token": 1, FormTokenField: 1, NextField: 1}, maxForm)
 	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
+	next := returnPath(v.Get(NextField))
 	c, err := r.Cookie(loginCookie)
 	if err != nil || !validToken(c.Value) || !sameToken(v.Get(FormTokenField), c.Value) {
 		p.d.Log.Warn("sign-in form refused: its form token does not match")
-		p.showLogin(w, r, http.StatusForbidden, "", "This sign-in form has expired or was not sent by this portal. Try again.")
+		p.showLogin(w, r, http.StatusForbidden, "", "This sign-in form has expired or was not sent by this portal. Try again.", next)
 		return
 	}
 	tok := strings.TrimSpace(v.Get("token"))
 	if tok == "" || len(tok) > maxTokenLen || strings.ContainsAny(tok, " \t\r\n") {
-		p.showLogin(w, r, http.StatusBadRequest, "", "Paste a Lockbox token (a JWT) into the token field.")
+		p.showLogin(w, r, http.StatusBadRequest, "", "Paste a Lockbox token (a JWT) into the token field.", next)
 		return
 	}
 	pr, err := p.d.Auth.Authenticate(http.Header{"Authorization": {"Bearer " + tok}}, nil, lockbox.KindUser)
 	if err != nil {
 		status, _ := errorPage(err, p.d.Log)
-		p.showLogin(w, r, status, "", "This token cannot sign you in: "+message(err, p.d.Log)+".")
+		p.showLogin(w, r, status, "", "This token cannot sign you in: "+message(err, p.d.Log)+".", next)
 		return
 	}
 	if err := portalUser(pr); err != nil {
-		p.showLogin(w, r, http.StatusForbidden, "", "This token cannot sign you in: "+message(err, p.d.Log)+".")
+		p.showLogin(w, r, http.StatusForbidden, "", "This token cannot sign you in: "+message(err, p.d.Log)+".", next)
 		return
 	}
 	// A session never outlives the token that started it: it ends at the
 	// token's exp, and keeps the token to verify it again at every use.
-	p.signIn(w, r, pr, viaToken, tok, tokenExpiry(tok))
+	p.signIn(w, r, pr, viaToken, tok, tokenExpiry(tok), next)
 }
 
 // tokenExpiry reads the exp claim of a JWT that has been verified (zero
@@ -124,15 +138,16 @@ func tokenExpiry(tok string) time.Time {
 }
 
 // signIn starts pr's session (keeping cred, ending at until if sooner than
-// the absolute timeout) and opens the landing page.
-func (p *Portal) signIn(w http.ResponseWriter, r *http.Request, pr lockbox.Principal, via, cred string, until time.Time) {
+// the absolute timeout) and opens next, the page the browser asked for
+// before signing in (a returnPath, checked again here), or the landing page.
+func (p *Portal) signIn(w http.ResponseWriter, r *http.Request, pr lockbox.Principal, via, cred string, until time.Time, next string) {
 	if err := p.startSession(w, r, pr, via, cred, until); err != nil {
 		p.fail(w, r, err)
 		return
 	}
 	p.clearCookie(w, loginCookie, p.link(pathLogin))
 	p.d.Log.Info("portal sign-in", "tenantId", pr.TenantID, "sub", pr.Subject, "via", via)
-	p.redirect(w, "/")
+	p.redirect(w, cmp.Or(returnPath(next), "/"))
 }
 
 // portalUser refuses whoever is not one of a tenant's approvers, readers
@@ -170,17 +185,18 @@ func (p *Portal) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // signedIn returns the session of r, or answers: the sign-in page for a
-// browser without a session (saying so when it ended), an error page when
+// browser without a session (saying so when it ended), which returns it to
+// the page it asked for after signing in (returnPath), an error page when
 // sessions cannot be read.
 func (p *Portal) signedIn(w http.ResponseWriter, r *http.Request) (*session, bool) {
 	s, err := p.loadSession(r)
 	switch {
 	case errors.Is(err, errNoSession):
-		p.redirect(w, pathLogin)
+		p.redirect(w, loginWith("", asked(r)))
 		return nil, false
 	case errors.Is(err, errExpired):
 		p.clearCookie(w, SessionCookie, p.base)
-		p.redirect(w, pathLogin+"?m=expired")
+		p.redirect(w, loginWith("expired", asked(r)))
 		return nil, false
 	case err != nil:
 		p.fail(w, r, err)
@@ -191,6 +207,15 @@ func (p *Portal) signedIn(w http.ResponseWriter, r *http.Request) (*session, boo
 		return nil, false
 	}
 	return s, true
+}
+
+// asked is the page r asked for, for the sign-in to return to: its path,
+// and for a GET its query (a form's POST returns to its page).
+func asked(r *http.Request) string {
+	if r.Method == http.MethodGet && r.URL.RawQuery != "" {
+		return r.URL.Path + "?" + r.URL.RawQuery
+	}
+	return r.URL.Path
 }
 
 // checkFormToken refuses a form whose token is not the session's.

@@ -40,8 +40,8 @@ const scrapeTimeout = 5 * time.Second
 // exposition, to a caller holding the bearer token (the secret
 // metrics-token). The token is checked before anything else is done.
 type Exporter struct {
-	// Token is the secret metrics-token; empty refuses every call (and the
-	// log says why).
+	// Token is the secret metrics-token; empty refuses every call
+	// (newExporter logs why when it builds the exporter).
 	Token []byte
 	// Stats reads the store's figures (redisstore.Store.Stats).
 	Stats func(ctx context.Context, now time.Time, known []string) (redisstore.Stats, error)
@@ -99,8 +99,7 @@ func (e *Exporter) Serve(req handler.Request) handler.Response {
 // authorized compares the bearer token with the secret in constant time
 // (over their SHA-256, so that neither length shows either).
 func (e *Exporter) authorized(h http.Header) bool {
-	if len(e.Token) == 0 {
-		e.Log.Error("lockbox-metrics refuses every scrape: its secret is missing or empty", "secret", config.SecretMetricsToken)
+	if len(e.Token) == 0 { // newExporter logged why, once
 		return false
 	}
 	got, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
@@ -258,7 +257,7 @@ func newExporter() *Exporter {
 	}
 	token, err := config.ReadSecret(dir, config.SecretMetricsToken)
 	if err != nil {
-		log.Error("lockbox-metrics is misconfigured", "err", err)
+		log.Error("lockbox-metrics refuses every scrape until it is redeployed with its secret", "err", err)
 	}
 	e := &Exporter{Token: token, Now: time.Now, Log: log, Eviction: func() error { return nil }}
 	switch v := os.Getenv(EnvTenantLabels); v {

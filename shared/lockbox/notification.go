@@ -60,6 +60,28 @@ type Notification struct {
 	Reason  string    // the decision's or closure's reason
 }
 
+// TenantWide reports whether n is about its tenant rather than one request
+// (a lockdown, or its lift): its Request holds only the TenantID.
+func (n Notification) TenantWide() bool {
+	return n.Type == NoteLockdown || n.Type == NoteLockdownLifted
+}
+
+// ByLockdown reports whether n is a request canceled by the tenant's admin:
+// only a lockdown cancels as the admin, and it tells the requester (the
+// approvers hear of the lockdown once, NoteLockdown).
+func (n Notification) ByLockdown() bool {
+	return n.Type == NoteCanceled && n.Actor.Kind == ActorAdmin
+}
+
+// TenantLink is the portal's page of a tenant's settings and lockdown
+// under the portal's public base URL; "" without one.
+func TenantLink(base string) string {
+	if base == "" {
+		return ""
+	}
+	return strings.TrimRight(base, "/") + "/settings"
+}
+
 // Auto reports whether a rule, or Lockbox being off, decided the request.
 func (n Notification) Auto() bool {
 	return n.Actor.Kind == ActorSystem && (n.Type == NoteApproved || n.Type == NoteDenied)

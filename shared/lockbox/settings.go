@@ -133,7 +133,7 @@ type Webhook struct {
 
 // NotificationTypes are the kinds of notification a webhook may subscribe
 // to (the "type" of a standard delivery is "lockbox.request.<type>").
-var NotificationTypes = []string{"created", "approved", "denied", "expired", "completed", "revoked", "canceled", "reminder", "escalated", "receipt"}
+var NotificationTypes = []string{"created", "approved", "denied", "expired", "completed", "revoked", "canceled", "reminder", "escalated", "receipt", "lockdown", "lockdownLifted"}
 
 // Limits of the settings document.
 const (

@@ -55,6 +55,8 @@ type facts struct {
 	Count      int    // approvals so far
 	Required   int    // approvals needed
 	Missing    int    // approvals still needed
+	// Lockdown: the request was canceled by its tenant's lockdown.
+	Lockdown bool
 	// ToRequester: the mail goes to the requester (a receipt goes to the
 	// approvers too, worded for each).
 	ToRequester bool
@@ -233,6 +235,7 @@ func newFacts(n lockbox.Notification) facts {
 		rule, isRule := strings.CutPrefix(n.Actor.ID, lockbox.RuleActor(""))
 		f.Rule, f.Off = oneLine(rule), !isRule
 	}
+	f.Lockdown = n.ByLockdown()
 	f.Self = f.By != "" && lockbox.SameIdentity(f.By, r.Requester.ID)
 	f.Remaining = remaining(n)
 	return f
@@ -339,6 +342,12 @@ func newDocument(n lockbox.Notification, f facts, words map[string]string, porta
 	if r.SupportRequest == "" {
 		doc.Subject = "[" + f.Tenant + "] " + words["subject"]
 	}
+	if n.TenantWide() {
+		doc.Link = webLink(lockbox.TenantLink(portalURL))
+		doc.Rows = []row{{Label: "Tenant", Value: f.Tenant}, {Label: byLabel(n.Type), Value: f.By}, {Label: "At", Value: when(n.Time)}}
+		doc.ReasonLabel, doc.Reason = reason(n)
+		return doc
+	}
 	doc.Rows = rows(n, f)
 	if r.RequiredApprovals > 1 || n.Type == lockbox.NoteApproval {
 		doc.ApprovalsHead = fmt.Sprintf("Approvals: %d of %d", f.Count, f.Required)
@@ -424,6 +433,10 @@ func byLabel(t lockbox.NotificationType) string {
 		return "Revoked by"
 	case lockbox.NoteCanceled:
 		return "Canceled by"
+	case lockbox.NoteLockdown:
+		return "Locked down by"
+	case lockbox.NoteLockdownLifted:
+		return "Lifted by"
 	}
 	return ""
 }
@@ -500,6 +513,8 @@ func toRequester(n lockbox.Notification) bool {
 		return !n.Auto()
 	case lockbox.NoteExpired, lockbox.NoteCompleted, lockbox.NoteRevoked, lockbox.NoteEnding:
 		return true
+	case lockbox.NoteCanceled:
+		return n.ByLockdown()
 	}
 	return false
 }

@@ -253,7 +253,13 @@ func (t *tenantRun) currentSettings(ctx context.Context) (lockbox.Settings, erro
 // expand turns one notification into its deliveries.
 func (t *tenantRun) expand(ctx context.Context, n lockbox.Notification) error {
 	var deliveries []lockbox.Delivery
-	r, err := t.request(ctx, n.Request.RequestID)
+	var r lockbox.Request
+	var err error
+	if !n.TenantWide() {
+		r, err = t.request(ctx, n.Request.RequestID)
+	} else {
+		r = n.Request // the tenant's own: no request to read
+	}
 	switch {
 	case lockbox.KindOf(err) == lockbox.KindNotFound: // nothing to tell of
 	case err != nil:
@@ -301,8 +307,9 @@ func (j *Job) Deliveries(n lockbox.Notification, set lockbox.Settings) []lockbox
 }
 
 // MailTo are the addresses n goes to: the approvers (primary and alternate)
-// of a new, waiting, withdrawn or partly approved request and of automatic
-// decisions; the escalation contacts of an escalation; the requester of
+// of a new, waiting, withdrawn or partly approved request, of automatic
+// decisions and of a lockdown and its lift; the requester of a request a
+// lockdown canceled; the escalation contacts of an escalation; the requester of
 // what became of their request; the approvers and the requester of a
 // grant's access receipt. Each address once, compared without case.
 func MailTo(n lockbox.Notification, set lockbox.Settings) []string {
@@ -314,7 +321,13 @@ func MailTo(n lockbox.Notification, set lockbox.Settings) []string {
 	}
 	requester := func() { to = append(to, n.Request.Requester.Email) }
 	switch n.Type {
-	case lockbox.NoteCreated, lockbox.NoteReminder, lockbox.NoteApproval, lockbox.NoteCanceled:
+	case lockbox.NoteCanceled:
+		if n.ByLockdown() {
+			requester()
+		} else {
+			approvers()
+		}
+	case lockbox.NoteCreated, lockbox.NoteReminder, lockbox.NoteApproval, lockbox.NoteLockdown, lockbox.NoteLockdownLifted:
 		approvers()
 	case lockbox.NoteEscalated:
 		if set.Escalation != nil {
@@ -394,7 +407,7 @@ func (t *tenantRun) send(ctx context.Context, d lockbox.Delivery) error {
 // attempt sends d once, about the request as it stood when d was made.
 func (t *tenantRun) attempt(ctx context.Context, d lockbox.Delivery) error {
 	n := d.Notification
-	if n.Request.Status == "" { // a delivery kept without its request: read it now
+	if n.Request.Status == "" && !n.TenantWide() { // a delivery kept without its request: read it now
 		r, err := t.request(ctx, n.Request.RequestID)
 		if err != nil {
 			if lockbox.KindOf(err) == lockbox.KindNotFound {

@@ -558,3 +558,71 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// A lockdown tells the approvers (one mail each), the tenant's webhooks
+// and the provider-wide webhook ("lockbox.tenant.lockdown"), the engineer
+// whose grant it revoked (the revocation and the receipt) and the engineer
+// whose request it canceled; the lift tells the approvers and webhooks.
+func TestNotifiesLockdown(t *testing.T) {
+	w := setup(t)
+	provider := newReceiver(t)
+	w.job.Provider = &lockbox.Webhook{ID: lockbox.ProviderWebhook, URL: provider.URL + "/provider", Format: lockbox.FormatStandard,
+		Secret: hookSecret}
+	live := w.file(t)
+	_, err := w.e.Store.Act(t.Context(), "contoso", live.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, w.e.Now))
+	require.NoError(t, err)
+	in := apitest.CreateInput("contoso", "eng-8")
+	in.Requester.Email = "eng8@provider.example"
+	waiting := lockbox.NewRequest(in, lockbox.NewID(), w.e.Now, w.e.Store.Limits())
+	waiting.FiledBy = lockbox.Principal{Kind: lockbox.KindService, Subject: "webhook"}.Key()
+	_, _, err = w.e.Store.Create(t.Context(), waiting, lockbox.CreateOptions{})
+	require.NoError(t, err)
+	w.run(t)
+	sentBefore, hooksBefore, providerBefore := len(w.smtp.Mails()), len(w.hook.deliveries()), len(provider.deliveries())
+
+	until := w.e.Now.Add(24 * time.Hour)
+	_, err = w.e.Cases.Lockdown(t.Context(), lockbox.Principal{Kind: lockbox.KindUser, Subject: "ada", TenantID: "contoso",
+		Roles: []lockbox.Role{lockbox.RoleAdmin}}, lockbox.LockdownBody{Until: until.Format(time.RFC3339), Reason: "credential leak, INC-2040"})
+	require.NoError(t, err)
+	w.run(t)
+
+	got := map[string][]string{} // subject → recipients
+	for _, m := range w.smtp.Mails()[sentBefore:] {
+		got[m.Subject] = append(got[m.Subject], m.To...)
+		if m.Subject == "[contoso] tenant locked down: all provider access stopped" {
+			assert.Contains(t, m.Decoded, "credential leak, INC-2040 (until "+until.UTC().Format(time.RFC3339)+")")
+			assert.Contains(t, m.Decoded, "https://lockbox.example/portal/settings")
+		}
+		if m.Subject == "[contoso] INC-1001: access request canceled" {
+			assert.Contains(t, m.Decoded, "locked the tenant down")
+			assert.Contains(t, m.Decoded, "because you are the engineer named")
+		}
+	}
+	assert.ElementsMatch(t, []string{"alice@contoso.example", "bob@contoso.example", "oncall@contoso.example"},
+		got["[contoso] tenant locked down: all provider access stopped"])
+	assert.Equal(t, []string{"eng8@provider.example"}, got["[contoso] INC-1001: access request canceled"], "the requester, not the approvers")
+	assert.Equal(t, []string{"eng7@provider.example"}, got["[contoso] INC-1001: access revoked"])
+	assert.ElementsMatch(t, []string{"alice@contoso.example", "bob@contoso.example", "oncall@contoso.example", "eng7@provider.example"},
+		got["[contoso] INC-1001: access receipt, grant not used"])
+
+	types := func(ds []delivery) []string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.Type)
+		}
+		return out
+	}
+	want := []string{"lockbox.request.canceled", "lockbox.request.revoked", "lockbox.request.receipt", "lockbox.tenant.lockdown"}
+	assert.ElementsMatch(t, want, types(w.hook.deliveries()[hooksBefore:]))
+	assert.ElementsMatch(t, want, types(provider.deliveries()[providerBefore:]))
+
+	sentBefore, providerBefore = len(w.smtp.Mails()), len(provider.deliveries())
+	_, err = w.e.Cases.LiftLockdown(t.Context(), lockbox.Principal{Kind: lockbox.KindUser, Subject: "ada", TenantID: "contoso",
+		Roles: []lockbox.Role{lockbox.RoleAdmin}}, lockbox.LiftInput{Reason: "contained"})
+	require.NoError(t, err)
+	w.run(t)
+	lifted := w.smtp.Mails()[sentBefore:]
+	assert.ElementsMatch(t, []string{"alice@contoso.example", "bob@contoso.example", "oncall@contoso.example"}, to(lifted))
+	assert.Equal(t, "[contoso] tenant lockdown lifted", lifted[0].Subject)
+	assert.Equal(t, []string{"lockbox.tenant.lockdownLifted"}, types(provider.deliveries()[providerBefore:]))
+}

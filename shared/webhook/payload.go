@@ -51,11 +51,16 @@ func Payload(format string, n lockbox.Notification, portalURL string) ([]byte, e
 	var v any
 	switch format {
 	case lockbox.FormatStandard:
-		v = standardMessage{Type: TypePrefix + string(n.Type), Timestamp: n.Time.UTC(), Data: n.Request}
+		if n.TenantWide() {
+			v = standardMessage{Type: TenantTypePrefix + string(n.Type), Timestamp: n.Time.UTC(),
+				Data: tenantData{TenantID: n.Request.TenantID, By: n.Actor.ID, Reason: n.Reason}}
+		} else {
+			v = standardMessage{Type: TypePrefix + string(n.Type), Timestamp: n.Time.UTC(), Data: n.Request}
+		}
 	case lockbox.FormatSlack:
-		v = slackMessageOf(summarize(n), lockbox.PortalLink(portalURL, n.Request.RequestID))
+		v = slackMessageOf(summarize(n), link(n, portalURL))
 	case lockbox.FormatTeams:
-		v = teamsMessageOf(summarize(n), lockbox.PortalLink(portalURL, n.Request.RequestID))
+		v = teamsMessageOf(summarize(n), link(n, portalURL))
 	default:
 		return nil, fmt.Errorf("webhook payload: unknown format %q", format)
 	}
@@ -66,11 +71,34 @@ func Payload(format string, n lockbox.Notification, portalURL string) ([]byte, e
 	return body, nil
 }
 
-// standardMessage is a delivery in the standard format.
+// TenantTypePrefix starts the "type" of a standard delivery about a tenant
+// rather than a request: "lockbox.tenant.lockdown",
+// "lockbox.tenant.lockdownLifted".
+const TenantTypePrefix = "lockbox.tenant."
+
+// standardMessage is a delivery in the standard format: its data is the
+// request, or for a tenant's own notification a tenantData.
 type standardMessage struct {
-	Type      string          `json:"type"`
-	Timestamp time.Time       `json:"timestamp"`
-	Data      lockbox.Request `json:"data"`
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      any       `json:"data"`
+}
+
+// tenantData is the data of a tenant's own notification: the tenant, who
+// acted and why (a lockdown's reason names its until).
+type tenantData struct {
+	TenantID string `json:"tenantId"`
+	By       string `json:"by"`
+	Reason   string `json:"reason"`
+}
+
+// link is the portal page a message links to: the request's, or for a
+// tenant's own notification its settings page.
+func link(n lockbox.Notification, portalURL string) string {
+	if n.TenantWide() {
+		return lockbox.TenantLink(portalURL)
+	}
+	return lockbox.PortalLink(portalURL, n.Request.RequestID)
 }
 
 // marshal encodes v as the API does: without HTML escaping (a '<' costs one
@@ -118,6 +146,9 @@ var titles = map[lockbox.NotificationType]string{
 	lockbox.NoteReminder:  "Reminder: access request awaiting approval",
 	lockbox.NoteEscalated: "Escalation: access request not decided",
 	lockbox.NoteReceipt:   "Access receipt",
+	// A tenant's own.
+	lockbox.NoteLockdown:       "Tenant locked down: all provider access stopped",
+	lockbox.NoteLockdownLifted: "Tenant lockdown lifted",
 }
 
 // byLabels name who acted, for the types an actor decides.
@@ -126,6 +157,9 @@ var byLabels = map[lockbox.NotificationType]string{
 	lockbox.NoteDenied:   "Denied by",
 	lockbox.NoteRevoked:  "Revoked by",
 	lockbox.NoteCanceled: "Canceled by",
+	// A tenant's own.
+	lockbox.NoteLockdown:       "Locked down by",
+	lockbox.NoteLockdownLifted: "Lifted by",
 }
 
 // summarize picks what a person needs to see of n.

@@ -120,6 +120,9 @@ func TestWants(t *testing.T) {
 func TestPayloadStandard(t *testing.T) {
 	for _, typ := range lockbox.NotificationTypes {
 		n := noteOf(lockbox.NotificationType(typ))
+		if n.TenantWide() {
+			continue // TestPayloadTenant
+		}
 		n.Request.Justification = hostile
 		body, err := webhook.Payload(lockbox.FormatStandard, n, portal)
 		require.NoError(t, err, typ)
@@ -610,4 +613,27 @@ func TestPayloadReceipt(t *testing.T) {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return strings.ReplaceAll(strings.Trim(string(b), `"`), `\u0026`, "&")
+}
+
+// TestPayloadTenant: a tenant's own notification (a lockdown, its lift) is
+// "lockbox.tenant.<type>" with the tenant, who and why as data, and its
+// Slack and Teams messages link to the tenant's settings page.
+func TestPayloadTenant(t *testing.T) {
+	for _, typ := range []lockbox.NotificationType{lockbox.NoteLockdown, lockbox.NoteLockdownLifted} {
+		n := lockbox.Notification{ID: "1-0", Type: typ, Request: lockbox.Request{TenantID: "contoso"},
+			Time: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC), Actor: lockbox.Actor{Kind: lockbox.ActorAdmin, ID: "ada"},
+			Reason: hostile + " (until 2026-03-04T09:30:00Z)"}
+		body, err := webhook.Payload(lockbox.FormatStandard, n, portal)
+		require.NoError(t, err)
+		m := decode(t, body)
+		assert.Equal(t, "lockbox.tenant."+string(typ), m["type"])
+		assert.Equal(t, map[string]any{"tenantId": "contoso", "by": "ada", "reason": n.Reason}, m["data"])
+		for _, format := range []string{lockbox.FormatSlack, lockbox.FormatTeams} {
+			body, err := webhook.Payload(format, n, portal)
+			require.NoError(t, err, format)
+			assert.Contains(t, string(body), "/settings", "%s %s links to the settings page", typ, format)
+			assert.NotContains(t, string(body), "/requests/", "%s %s", typ, format)
+			assert.Contains(t, string(body), "ada")
+		}
+	}
 }

@@ -33,5 +33,5 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'since', A.nowMs, 'until', A.untilMs, 'reason', A.reason, 'by', A.actorId)
 if A.untilMs ~= '' then redis.call('PEXPIRE', KEYS[1], A.keepMs) end
 event(A.op, '', A.nowMs, A.actorKind, A.actorId, '', '', A.auditReason, '')
-note(A.note, '', A.nowMs, A.actorKind, A.actorId, A.reason)
+note(A.note, '', A.nowMs, A.actorKind, A.actorId, A.auditReason)
 return {'ok', ended}

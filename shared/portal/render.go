@@ -35,7 +35,7 @@ type pages struct {
 }
 
 // The pages.
-var pageNames = []string{"login", "requests", "request", "activity", "settings", "error"}
+var pageNames = []string{"login", "requests", "request", "activity", "settings", "lockdown", "error"}
 
 var funcs = template.FuncMap{
 	"utc": func(t time.Time) string {

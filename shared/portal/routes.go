@@ -42,6 +42,8 @@ func (p *Portal) routes() http.Handler {
 	mux.HandleFunc("GET "+pathHead, p.activityHead)
 	mux.HandleFunc("GET "+pathSettings, p.settingsPage)
 	mux.HandleFunc("POST "+pathSettings, p.saveSettings)
+	mux.HandleFunc("POST "+pathLockdown, p.lockdown)
+	mux.HandleFunc("POST "+pathLift, p.lift)
 	mux.HandleFunc("GET "+pathCSS, p.css)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -25,6 +25,7 @@ type settingsData struct {
 	Version  int64            // the version the form edits
 	CanEdit  bool
 	Error    string
+	Lockdown lockdownView
 }
 
 // settingsParams are the settings form's fields.
@@ -55,6 +56,11 @@ func (p *Portal) settingsPage(w http.ResponseWriter, r *http.Request) {
 func (p *Portal) showSettings(w http.ResponseWriter, r *http.Request, s *session, status int, tenant string, set lockbox.Settings,
 	version int64, document, problem string) {
 	d := settingsData{Tenant: tenant, S: set, Version: version, Error: problem, CanEdit: usecase.CanChangeSettings(s.principal())}
+	var err error
+	if d.Lockdown, err = p.lockdownView(r, s); err != nil {
+		p.failAs(w, r, s, err, "")
+		return
+	}
 	d.Document = document
 	if document == "" {
 		d.Document = indentJSON(d.S)

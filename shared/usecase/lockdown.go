@@ -64,3 +64,7 @@ func (s *Service) LockdownState(ctx context.Context, p lockbox.Principal, tenant
 	}
 	return s.Lockdowns.LockdownState(ctx, tenant, s.now())
 }
+
+// CanLockdown reports whether p may lock its tenant down and lift the
+// lockdown (the portal shows the forms to those only).
+func CanLockdown(p lockbox.Principal) bool { return lockbox.AuthorizeLockdown(p) == nil }

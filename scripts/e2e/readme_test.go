@@ -238,6 +238,7 @@ var guideDocs = []string{
 	"docs/deploy.md",
 	"docs/development.md",
 	"docs/operations.md",
+	"docs/controls.md",
 }
 
 // guideBlock is a block of one of the guide's documents.

@@ -305,3 +305,25 @@ func TestSameCloseUnderANewDeliveryID(t *testing.T) {
 	assert.True(t, res.Replayed)
 	assert.Equal(t, before, w.e.Snapshot())
 }
+
+// While the tenant is locked down, a ticketing system's delivery files
+// nothing: 423 TenantLockedDown, nothing written; once lifted, the same
+// vendor files again.
+func TestLockedDownTenantRefusesDeliveries(t *testing.T) {
+	w := setup(t)
+	ada := lockbox.Principal{Kind: lockbox.KindUser, Subject: "ada", TenantID: "contoso", Roles: []lockbox.Role{lockbox.RoleAdmin}}
+	_, err := w.e.Cases.Lockdown(t.Context(), ada, lockbox.LockdownBody{Reason: "incident INC-2040"})
+	require.NoError(t, err)
+	for _, source := range []string{"jira", "github"} {
+		before := w.e.SnapshotWithoutReplayMarkers() // the lockdown put contoso in lb:tenants already
+		resp := w.call(w.delivery(t, source, fixtures.Source(source)+"-created"))
+		assert.Equal(t, http.StatusLocked, resp.StatusCode, "%s: %s", source, resp.Body)
+		assert.Equal(t, "TenantLockedDown", apitest.ErrorOf(t, resp).Code)
+		assert.Equal(t, before, w.e.SnapshotWithoutReplayMarkers(), "%s filed something", source)
+	}
+	_, err = w.e.Cases.LiftLockdown(t.Context(), ada, lockbox.LiftInput{})
+	require.NoError(t, err)
+	w.e.Advance(time.Second)
+	resp := w.call(w.delivery(t, "jira", fixtures.Source("jira")+"-created"))
+	assert.Equal(t, http.StatusCreated, resp.StatusCode, string(resp.Body))
+}

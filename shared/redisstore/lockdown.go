@@ -92,6 +92,9 @@ func (s *Store) Lockdown(ctx context.Context, tenant string, in lockbox.Lockdown
 	if err != nil {
 		return lockbox.LockdownResult{}, classify("lock tenant down", err)
 	}
+	if err := s.join(ctx, tenant); err != nil {
+		return lockbox.LockdownResult{}, err
+	}
 	if len(res) != 2 || res[0] != "ok" {
 		return lockbox.LockdownResult{}, lockbox.Internal("lock tenant down", fmt.Errorf("unexpected script reply %v", res))
 	}
@@ -127,7 +130,19 @@ func (s *Store) LiftLockdown(ctx context.Context, tenant string, actor lockbox.A
 	if isRefusal(res) {
 		return lockbox.Lockdown{}, refusal(res, "", now)
 	}
-	return lockbox.Lockdown{TenantID: tenant}, nil
+	return lockbox.Lockdown{TenantID: tenant}, s.join(ctx, tenant)
+}
+
+// join adds tenant to TenantsKey after a script that appended its events
+// and notifications, so that the audit run exports them and the notify run
+// sends them even for a tenant pruned as idle (after the script: see Prune).
+// It is a round trip of its own rather than pipelined with the script,
+// whose resending by a cluster pipeline would record a second lockdown.
+func (s *Store) join(ctx context.Context, tenant string) error {
+	if err := s.rdb.SAdd(ctx, TenantsKey, tenant).Err(); err != nil {
+		return classify("join the tenants", err)
+	}
+	return nil
 }
 
 // LockdownState implements lockbox.LockdownStore: one HGETALL.

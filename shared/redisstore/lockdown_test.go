@@ -149,6 +149,24 @@ func TestLockdownAgainstEveryStatus(t *testing.T) {
 	})
 }
 
+// A lockdown and its lift put the tenant in the tenants set (even one the
+// audit run pruned as idle), so that their events are exported and their
+// notifications sent.
+func TestLockdownJoinsTheTenants(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+		ten := tenant(t)
+		member := func() bool { return b.rdb.SIsMember(ctx, redisstore.TenantsKey, ten).Val() }
+		_, err := s.Lockdown(ctx, ten, lockdownIn("audit", nil), ada, time.Now())
+		require.NoError(t, err)
+		assert.True(t, member())
+		require.NoError(t, b.rdb.SRem(ctx, redisstore.TenantsKey, ten).Err())
+		_, err = s.LiftLockdown(ctx, ten, ada, "done", time.Now())
+		require.NoError(t, err)
+		assert.True(t, member())
+	})
+}
+
 // A lockdown with an until refuses filings up to that instant and accepts
 // them from it on, by the caller's clock, as the scripts compare it.
 func TestLockdownUntil(t *testing.T) {

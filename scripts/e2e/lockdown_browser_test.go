@@ -64,7 +64,7 @@ func TestLockdownInBrowser(t *testing.T) {
 	b.do(chromedp.Click(chromedp.CSS(`input[name="confirm"] ~ button`)), chromedp.WaitVisible(chromedp.CSS("section.lockdown-active")))
 	assert.Contains(t, b.text(".flash"), "Tenant contoso is locked down: 1 grant revoked, 1 waiting request canceled")
 	assert.Contains(t, b.text("section.lockdown"), reason)
-	b.shot("settings-locked-down", true)
+	b.shotFrom("settings-locked-down", "section.lockdown", true)
 
 	// The provider's side obeys it.
 	assert.Equal(t, http.StatusForbidden, check(), "lockbox-check denies the revoked grant")

@@ -42,6 +42,10 @@ type lockdownView struct {
 	L       lockbox.Lockdown
 	CanLock bool
 	Lasts   []struct{ Value, Label string }
+	// Base and CSRF are the layout's, for the forms of the section (a
+	// template of its own, shown above the settings while the lockdown is
+	// in force and below their summary otherwise).
+	Base, CSRF string
 }
 
 // confirmData is the confirmation page's.
@@ -58,7 +62,7 @@ type confirmData struct {
 // lockdownView reads the tenant's lockdown for the settings page.
 func (p *Portal) lockdownView(r *http.Request, s *session) (lockdownView, error) {
 	l, err := p.d.Cases.LockdownState(r.Context(), s.principal(), "")
-	return lockdownView{L: l, CanLock: usecase.CanLockdown(s.principal()), Lasts: lockdownLasts}, err
+	return lockdownView{L: l, CanLock: usecase.CanLockdown(s.principal()), Lasts: lockdownLasts, Base: p.base, CSRF: s.FormToken}, err
 }
 
 // lockdown handles the lockdown form (POST lockdown): without confirm it

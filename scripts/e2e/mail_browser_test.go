@@ -15,9 +15,11 @@ import (
 	"lockbox.dev/shared/lockbox"
 )
 
-// The approver's mail in a real browser: make run's mailbox shows it, its
-// HTML part reads on a phone, and its button leads to the request in the
-// portal (through the sign-in page). The mailbox page and the mail are
+// The approver's mail in a real browser, with long Azure ids: make run's
+// mailbox shows it, its HTML part reads on a phone (nothing wider than 375
+// px), and its button leads to the request in the portal through the
+// sign-in page: signed out, the link opens the sign-in page, and signing in
+// with a token lands on the request, not on Pending. The mailbox pages are
 // saved as screenshots into LOCKBOX_MAIL_SCREENSHOTS (make screenshots:
 // docs/mail/), or a temporary folder.
 func TestMailInBrowser(t *testing.T) {
@@ -29,10 +31,11 @@ func TestMailInBrowser(t *testing.T) {
 		`{"enabled":true,"approvers":[{"id":"alice","email":"alice@contoso.example","displayName":"Alice Approver"}],"reminders":["24h","2h"],"requiredApprovals":1,"rules":[],"webhooks":[]}`,
 		admin)
 	require.Equal(t, http.StatusOK, status, string(body))
-	r := s.fileRequest(t, lockbox.CreateInput{TenantID: "contoso", ResourceType: "postgres", ResourceIDs: []string{"db-orders-1", "db-orders-2"},
-		AccessLevel: "Read", SupportRequest: "INC-2042", SupportCaseURL: "https://support.provider.example/cases/INC-2042",
-		Justification: "Queries on the orders database slowed down tenfold after the upgrade to 16.4; I need to read the query plans and pg_stat_statements.",
-		Requester:     lockbox.Requester{ID: "eng-7", DisplayName: "Sam Support", Email: "eng7@provider.example"}})
+	r := s.fileRequest(t, lockbox.CreateInput{TenantID: "contoso", ResourceType: "Microsoft.Compute/virtualMachines", ResourceIDs: []string{longVM, longDB},
+		AccessLevel: "VirtualMachineAdministratorLogin", SupportRequest: "INC-2042", SupportCaseURL: "https://support.provider.example/cases/INC-2042",
+		Justification: longJustification,
+		Requester: lockbox.Requester{ID: "maximilian.vonhohenberg-schwarzenfels@support.provider.example",
+			DisplayName: "Maximilian Alexander von Hohenberg-Schwarzenfels", Email: "maximilian.vonhohenberg-schwarzenfels@support.provider.example"}})
 
 	var msg struct {
 		ID, Subject, HTML string
@@ -54,14 +57,24 @@ func TestMailInBrowser(t *testing.T) {
 	b.do(chromedp.Navigate("data:text/html;base64,"+base64.StdEncoding.EncodeToString([]byte(msg.HTML))),
 		chromedp.WaitVisible(chromedp.CSS("a")))
 	text := b.text("body")
-	for _, want := range []string{"Hello Alice Approver,", "Sam Support (eng-7)", "INC-2042", "db-orders-1", "pg_stat_statements"} {
+	for _, want := range []string{"Hello Alice Approver,", "Maximilian Alexander von Hohenberg-Schwarzenfels (maximilian.vonhohenberg-schwarzenfels@support.provider.example)",
+		"INC-2042", "contoso-prod-sql-vm-westeurope-001", "sql-write-timeouts-westeurope-primary-replica"} {
 		assert.Contains(t, text, want)
 	}
+	b.do(chromedp.EmulateViewport(phoneWidth, phoneHeight))
+	assert.LessOrEqual(t, step(b, chromedp.Evaluate[int64](`document.documentElement.scrollWidth`)), int64(phoneWidth), "the mail is wider than a phone")
+	b.do(chromedp.EmulateViewport(desktopWidth, desktopHeight))
 	// (TestMailFitsPhone saves the mail's screenshots, with the longest values.)
 
 	// Its button opens the request in the portal, after signing in.
 	link := gw + "/function/lockbox-portal/requests/" + r.RequestID
 	require.Equal(t, 2, b.count(`a[href="`+link+`"]`), "the button and the plain link to %s", link)
 	b.do(chromedp.Click(chromedp.CSS(`a[href="`+link+`"]`)), chromedp.WaitVisible(chromedp.ID("token")))
-	assert.Contains(t, b.location(), "/function/lockbox-portal/login")
+	assert.Contains(t, b.location(), "/function/lockbox-portal/login?next=%2Frequests%2F"+r.RequestID)
+	b.do(chromedp.SetValue(chromedp.ID("token"), s.token(t, "contoso", "alice", lockbox.RoleApprover)),
+		chromedp.Click(chromedp.CSS(`form[action$="/login"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action$="/logout"]`)))
+	assert.Equal(t, link, b.location(), "signing in lands on the request the mail links to")
+	assert.Contains(t, b.text("h1"), "Request INC-2042")
+	assert.Equal(t, 1, b.count("#decide"), "alice may decide it")
 }

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -58,6 +59,7 @@ var funcs = template.FuncMap{
 		return t.UTC().Format(time.RFC3339)
 	},
 	"statusClass": func(s lockbox.Status) string { return "status-" + strings.ToLower(string(s)) },
+	"has":         slices.Contains[[]string],
 }
 
 func loadPages() (*pages, error) {

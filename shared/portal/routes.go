@@ -44,6 +44,7 @@ func (p *Portal) routes() http.Handler {
 	mux.HandleFunc("POST "+pathSettings, p.saveSettings)
 	mux.HandleFunc("POST "+pathLockdown, p.lockdown)
 	mux.HandleFunc("POST "+pathLift, p.lift)
+	mux.HandleFunc("POST "+pathSettingsForm, p.saveSettingsForm)
 	mux.HandleFunc("GET "+pathCSS, p.css)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
@@ -21,11 +22,19 @@ const maxSettingsForm = 4 * httpapi.MaxBody
 type settingsData struct {
 	Tenant   string
 	S        lockbox.Settings // as stored, without secrets
-	Document string           // the edit form's JSON
-	Version  int64            // the version the form edits
+	Words    inForce          // S in words
+	Form     settingsForm     // the settings form's fields
+	Document string           // the JSON form's document
+	Version  int64            // the version the forms edit
 	CanEdit  bool
 	Error    string
 	Lockdown lockdownView
+	// JSONOpen: the JSON form is shown unfolded (it was the one refused).
+	JSONOpen bool
+	// What the form offers: the week's days, webhook formats and events.
+	Days    []string
+	Formats []string
+	Events  []string
 }
 
 // settingsParams are the settings form's fields.
@@ -55,17 +64,39 @@ func (p *Portal) settingsPage(w http.ResponseWriter, r *http.Request) {
 // refused edit shown again with what was wrong.
 func (p *Portal) showSettings(w http.ResponseWriter, r *http.Request, s *session, status int, tenant string, set lockbox.Settings,
 	version int64, document, problem string) {
-	d := settingsData{Tenant: tenant, S: set, Version: version, Error: problem, CanEdit: usecase.CanChangeSettings(s.principal())}
+	d := p.settingsPageData(s, set, version, problem)
+	d.Tenant = tenant
 	var err error
 	if d.Lockdown, err = p.lockdownView(r, s); err != nil {
 		p.failAs(w, r, s, err, "")
 		return
 	}
-	d.Document = document
+	d.Document, d.JSONOpen = document, document != ""
 	if document == "" {
 		d.Document = indentJSON(d.S)
 	}
 	p.render(w, r, s, status, "settings", "Settings", "settings", d)
+}
+
+// showSettingsForm renders the settings page with a refused settings form
+// (its fields v) shown again with what was wrong.
+func (p *Portal) showSettingsForm(w http.ResponseWriter, r *http.Request, s *session, status int, set lockbox.Settings,
+	version int64, v url.Values, problem string) {
+	d := p.settingsPageData(s, set, version, problem)
+	var err error
+	if d.Lockdown, err = p.lockdownView(r, s); err != nil {
+		p.failAs(w, r, s, err, "")
+		return
+	}
+	d.Form, d.Document = formFrom(v), indentJSON(set)
+	p.render(w, r, s, status, "settings", "Settings", "settings", d)
+}
+
+// settingsPageData is the settings page's data for set, edited at version.
+func (p *Portal) settingsPageData(s *session, set lockbox.Settings, version int64, problem string) settingsData {
+	return settingsData{Tenant: s.TenantID, S: set, Words: settingsInWords(set, p.d.Cases.GrantCap()), Form: formOf(set),
+		Version: version, Error: problem, CanEdit: usecase.CanChangeSettings(s.principal()),
+		Days: weekOrder, Formats: []string{lockbox.FormatStandard, lockbox.FormatSlack, lockbox.FormatTeams}, Events: lockbox.NotificationTypes}
 }
 
 // indentJSON is v as indented JSON, without HTML escaping (the template

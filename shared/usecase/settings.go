@@ -3,6 +3,7 @@ package usecase
 import (
 	"context"
 	"slices"
+	"time"
 
 	"lockbox.dev/shared/lockbox"
 )
@@ -72,3 +73,7 @@ func (s *Service) PutSettings(ctx context.Context, p lockbox.Principal, tenantID
 	s.Log.Info("lockbox settings changed", "tenantId", tenant, "version", stored.Version, "by", p.Subject)
 	return viewFor(p, tenant, stored), nil
 }
+
+// GrantCap is the deployment's longest grant (max_access_ttl): it caps
+// every grant, whatever a tenant's maxDuration says.
+func (s *Service) GrantCap() time.Duration { return s.Store.Limits().MaxAccessTTL }

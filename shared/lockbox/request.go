@@ -9,6 +9,7 @@ package lockbox
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -18,6 +19,17 @@ type Requester struct {
 	ID          string `json:"id"`
 	DisplayName string `json:"displayName,omitempty"`
 	Email       string `json:"email,omitempty"`
+}
+
+// Label shows the requester to people: the name once, then the id: "Sam
+// Okafor (sam.okafor@support.example)", "Eve Engineer (eng-7)", or the id
+// alone when there is no other name.
+func (r Requester) Label() string {
+	id, name := strings.TrimSpace(r.ID), strings.TrimSpace(r.DisplayName)
+	if name == "" || name == id {
+		return id
+	}
+	return name + " (" + id + ")"
 }
 
 // Decision records who approved or denied a request, why and when. A request

@@ -519,13 +519,10 @@ func toRequester(n lockbox.Notification) bool {
 	return false
 }
 
-// person shows a requester as "Display Name (id)", or the id alone.
+// person shows a requester as "Display Name (id)", or the id alone, on one
+// line (lockbox.Requester.Label, as the portal shows them).
 func person(p lockbox.Requester) string {
-	id, name := oneLine(p.ID), oneLine(p.DisplayName)
-	if name == "" || name == id {
-		return id
-	}
-	return name + " (" + id + ")"
+	return lockbox.Requester{ID: oneLine(p.ID), DisplayName: oneLine(p.DisplayName)}.Label()
 }
 
 // resources names the requested resources in a sentence: one by its

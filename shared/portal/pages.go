@@ -31,15 +31,20 @@ type listData struct {
 // requestRow is one request in a list, its values formatted once (a page
 // of 50 renders in well under a millisecond).
 type requestRow struct {
-	R         lockbox.Request
-	Link      string
-	Resource  string
-	Requester string
-	Access    string
-	Filed     string // UTC, for people
-	FiledISO  string // RFC 3339, for the time element
-	Status    string // the status's CSS class
-	Left      string // the time left, for pending requests
+	R    lockbox.Request
+	Link string
+	// Resource is the first resource's id, ResourceName its name (the
+	// last part of a path, which tells apart ids of one resource group; ""
+	// when it is the whole id), More how many other resources there are.
+	Resource     string
+	ResourceName string
+	More         int
+	Requester    string
+	Access       string
+	Filed        string // UTC, for people
+	FiledISO     string // RFC 3339, for the time element
+	Status       string // the status's CSS class
+	Left         string // the time left, for pending requests
 }
 
 // pending is the landing page: the tenant's pending requests, newest first
@@ -120,29 +125,29 @@ func (p *Portal) list(w http.ResponseWriter, r *http.Request, s *session, status
 
 // row is req as a list shows it.
 func row(req lockbox.Request, link string) requestRow {
-	r := requestRow{R: req, Link: link, Resource: resourceSummary(req), Requester: req.Requester.ID,
+	r := requestRow{R: req, Link: link, Requester: req.Requester.Label(),
 		Access: fmt.Sprintf("%s, %d h", cmp.Or(req.AccessLevel, "not stated"), req.Duration),
 		Filed:  utc(req.CreatedDateTime), FiledISO: req.CreatedDateTime.UTC().Format(time.RFC3339),
 		Status: "status-" + strings.ToLower(string(req.Status))}
-	if req.Requester.DisplayName != "" {
-		r.Requester = req.Requester.DisplayName + " (" + req.Requester.ID + ")"
-	}
+	r.Resource, r.ResourceName, r.More = resourceSummary(req)
 	return r
 }
 
 // utc is t as people read it.
 func utc(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
-// resourceSummary is a request's resources in a few words.
-func resourceSummary(r lockbox.Request) string {
+// resourceSummary is a request's first resource: its id and its name
+// (the last part of a path: "/subscriptions/…/virtualMachines/vm-01" →
+// "vm-01"; "" when that is the whole id), and how many more there are.
+func resourceSummary(r lockbox.Request) (id, name string, more int) {
 	if len(r.ResourceIDs) == 0 {
-		return r.ResourceType
+		return "", "", 0
 	}
-	s := r.ResourceType + ": " + truncate(r.ResourceIDs[0], 80)
-	if n := len(r.ResourceIDs) - 1; n > 0 {
-		s += fmt.Sprintf(" and %d more", n)
+	id = r.ResourceIDs[0]
+	if i := strings.LastIndexByte(strings.TrimRight(id, "/"), '/'); i >= 0 && i < len(id)-1 {
+		name = strings.TrimRight(id[i+1:], "/")
 	}
-	return s
+	return id, name, len(r.ResourceIDs) - 1
 }
 
 // timeLeft says how long is left, in the two largest units.
@@ -183,6 +188,8 @@ type detailData struct {
 	// LeftLabel and Left: the time left of the approval window or the grant.
 	LeftLabel, Left string
 	Approved        int // approvals so far
+	// RequesterEmail is the requester's address when it is not their id.
+	RequesterEmail string
 	// CanDecide shows Approve / Deny; DecideNote says why they are not
 	// shown to an approver.
 	CanDecide  bool
@@ -333,6 +340,9 @@ func (p *Portal) request(w http.ResponseWriter, r *http.Request) {
 	}
 	d := detailData{R: req, Action: p.link(pathRequests + "/" + req.RequestID), CaseURL: caseLink(req.SupportCaseURL), Usage: usageOf(req)}
 	d.Approved = len(req.Approvals)
+	if e := strings.TrimSpace(req.Requester.Email); e != "" && !strings.EqualFold(e, strings.TrimSpace(req.Requester.ID)) {
+		d.RequesterEmail = e
+	}
 	switch {
 	case req.Status == lockbox.StatusPending:
 		d.LeftLabel, d.Left = "The approval window closes in", timeLeft(req.ExpirationDateTime.Sub(now))

@@ -808,3 +808,34 @@ func TestAccessUsed(t *testing.T) {
 	reader, _ := e.As("rita", "contoso", lockbox.RoleReader)
 	assert.Contains(t, reader.Get("/requests/"+r.RequestID).Body, "Credentials issued: 1 SSH certificate.", "a reader sees it too")
 }
+
+// The requester is shown once by name, then by id ("Sam Okafor
+// (sam.okafor@support.example)", never the address a second time), and a
+// pending card names an Azure resource by its name, the whole id unfolded
+// on demand (details) and in its title.
+func TestRequesterAndResourceName(t *testing.T) {
+	e := setup(t)
+	const vm = "/subscriptions/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b/resourceGroups/contoso-production-westeurope-rg/providers/Microsoft.Compute/virtualMachines/contoso-prod-sql-vm-westeurope-001"
+	r := file(e, "contoso", "sam.okafor@support.example", func(in *lockbox.CreateInput) {
+		in.Requester = lockbox.Requester{ID: "sam.okafor@support.example", DisplayName: "Sam Okafor", Email: "sam.okafor@support.example"}
+		in.ResourceType, in.ResourceIDs = "Microsoft.Compute/virtualMachines", []string{vm, vm + "-replica"}
+	})
+	other := file(e, "contoso", "eng-7", func(in *lockbox.CreateInput) {
+		in.Requester = lockbox.Requester{ID: "eng-7", DisplayName: "Eve Engineer", Email: "eve@provider.example"}
+		in.ResourceIDs = []string{"db-orders-1"}
+	})
+	b, _ := e.As("alice", "contoso", lockbox.RoleApprover)
+	list := b.Get("/")
+	require.Equal(t, http.StatusOK, list.Status)
+	assert.Contains(t, list.Body, "Sam Okafor (sam.okafor@support.example)</td>")
+	assert.Contains(t, list.Body, `<summary title="`+vm+`"><strong>contoso-prod-sql-vm-westeurope-001</strong> and 1 more</summary><code>`+vm+`</code>`)
+	assert.Contains(t, list.Body, "<code>db-orders-1</code></td>", "an id without a path is shown whole")
+	assert.NotContains(t, list.Body, "&lt;sam.okafor")
+
+	page := b.Get("/requests/" + r.RequestID)
+	assert.Contains(t, page.Body, "<dt>Requester</dt><dd>Sam Okafor (sam.okafor@support.example)</dd>")
+	assert.NotContains(t, page.Body, "Requester's email", "the address is the id: shown once")
+	page = b.Get("/requests/" + other.RequestID)
+	assert.Contains(t, page.Body, "<dt>Requester</dt><dd>Eve Engineer (eng-7)</dd>")
+	assert.Contains(t, page.Body, "<dt>Requester's email</dt><dd>eve@provider.example</dd>")
+}

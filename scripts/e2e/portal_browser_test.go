@@ -31,15 +31,19 @@ func TestPortalInBrowser(t *testing.T) {
 
 	// Requests filed as the ticketing system files them: signed webhooks.
 	file := func(support, resource, level, justification string) lockbox.Request {
-		return s.fileRequest(t, lockbox.CreateInput{TenantID: "contoso", ResourceType: resource, ResourceIDs: []string{"prod-" + strings.ToLower(support)},
+		// Long, realistic values: Azure resource ids of one resource group
+		// (they differ only in their last part), a long name.
+		return s.fileRequest(t, lockbox.CreateInput{TenantID: "contoso", ResourceType: resource,
+			ResourceIDs: []string{longRG + resource + "/contoso-prod-westeurope-" + strings.ToLower(support)},
 			AccessLevel: level, Justification: justification, SupportRequest: support,
 			SupportCaseURL: "https://support.example/cases/" + support, WorkItemSource: "ServiceNow",
-			Requester: lockbox.Requester{ID: "eng-" + support[len(support)-2:], DisplayName: "Support Engineer"}})
+			Requester: lockbox.Requester{ID: "maximilian.vonhohenberg-schwarzenfels@support.provider.example",
+				DisplayName: "Maximilian Alexander von Hohenberg-Schwarzenfels", Email: "maximilian.vonhohenberg-schwarzenfels@support.provider.example"}})
 	}
 	token := func(sub string, role lockbox.Role) string { return s.token(t, "contoso", sub, role) }
-	toApprove := file("INC-2001", "postgres", "Read", "Slow queries on the orders database since the upgrade; need to read the query plans.")
+	toApprove := file("INC-2001", "Microsoft.DBforPostgreSQL/flexibleServers", "Read", "Slow queries on the orders database since the upgrade; need to read the query plans.")
 	toDeny := file("INC-2002", "Microsoft.Compute/virtualMachines", "RemoteDesktop", "Customer reports the VM does not boot.")
-	pending := file("INC-2003", "s3-bucket", "Read", `Restore of a deleted object; the customer wrote "<script>alert(1)</script>" in the ticket.`)
+	pending := file("INC-2003", "Microsoft.Storage/storageAccounts", "Read", `Restore of a deleted object; the customer wrote "<script>alert(1)</script>" in the ticket.`)
 
 	// Sign in with the token form.
 	b.open("/login")
@@ -109,8 +113,7 @@ func TestPortalInBrowser(t *testing.T) {
 	b.signIn(token("ada", lockbox.RoleAdmin))
 	b.open("/settings")
 	assert.Equal(t, "Settings", b.text("h1"))
-	b.shot("settings", true)
-	b.signOut()
+	b.signOut() // (TestSettingsFormInBrowser saves the settings page's screenshots)
 
 	// A reader sees the requests, and no decision buttons.
 	b.signIn(token("rita", lockbox.RoleReader))

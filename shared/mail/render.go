@@ -122,12 +122,13 @@ func resourceIDs(ids []string) []resourceID {
 	return out
 }
 
-// usageRow is one resource of a receipt: its id (Parts: cut before each
-// "/", where the HTML body lets a line break) and how it was used, "14
+// usageRow is one resource of a receipt: its id (Parts and Name: cut
+// before each "/", where the HTML body lets a line break) and how it was used, "14
 // checks, first …, last …" or "not used" (Used false).
 type usageRow struct {
 	Resource string
-	Parts    []string
+	Parts    []string // all but the last part
+	Name     string   // the last part, which tells ids apart (in bold)
 	Use      string
 	Used     bool
 }
@@ -286,7 +287,8 @@ func usage(r lockbox.Request, f facts) (rows []usageRow, credentials, notUsed st
 		byID[u.ResourceID] = u
 	}
 	for _, id := range r.ResourceIDs {
-		row := usageRow{Resource: oneLine(id), Parts: pathParts(oneLine(id)), Use: "not used"}
+		parts := pathParts(oneLine(id))
+		row := usageRow{Resource: oneLine(id), Parts: parts[:len(parts)-1], Name: parts[len(parts)-1], Use: "not used"}
 		if u, ok := byID[id]; ok && u.Checks > 0 {
 			row.Used = true
 			if first, last := when(u.FirstUseDateTime), when(u.LastUseDateTime); first == last {

@@ -401,7 +401,9 @@ You receive this mail as an approver of Lockbox requests for tenant contoso.
 	assert.Equal(t, want, text, "the receipt's text body")
 	assert.Equal(t, 1, strings.Count(text, vm1), "each resource once: under Access used, not again among the values")
 	for _, id := range []string{vm1, vm2, vm3} {
-		assert.Contains(t, html, ">"+strings.ReplaceAll(id, "/", "<wbr>/")[len("<wbr>"):]+"</div>", "HTML: the resource, a line may break before each /")
+		i := strings.LastIndexByte(id, '/')
+		assert.Contains(t, html, ">"+strings.ReplaceAll(id[:i], "/", "<wbr>/")[len("<wbr>"):]+"<wbr><strong>"+id[i:]+"</strong>\n</div>",
+			"HTML: the resource, a line may break before each /, its name in bold")
 	}
 	assert.Contains(t, html, ">40 checks, first Mon 2026-05-04 10:42 UTC, last Mon 2026-05-04 13:37 UTC</div>")
 	assert.Contains(t, html, `color:#6b7280;">not used</div>`, "HTML: an unused resource in grey")

@@ -18,7 +18,7 @@ import (
 // activity log records the change (UpdateLockboxSettings, naming what
 // changed). The page is saved as settings-phone.png and -desktop.png (the
 // top: "In force"), settings-form-phone.png and -desktop.png (the form),
-// and settings-saved-phone.png into LOCKBOX_PORTAL_SCREENSHOTS (make
+// and settings-saved-phone.png (the new rule in force) into LOCKBOX_PORTAL_SCREENSHOTS (make
 // screenshots: docs/portal/), or a temporary folder.
 func TestSettingsFormInBrowser(t *testing.T) {
 	s, b := startWithBrowser(t, stackConfig{}, "/function/lockbox-portal", "LOCKBOX_PORTAL_SCREENSHOTS")
@@ -62,7 +62,7 @@ func TestSettingsFormInBrowser(t *testing.T) {
 	assert.Contains(t, summary, "Carol Nakamura-Fitzgerald <carol.nakamura-fitzgerald@contoso-holdings.example>")
 	assert.NotContains(t, summary, "Bob Okonkwo-Vanderbilt")
 	assert.NotContains(t, summary, "weekday")
-	b.shot("settings-saved", false)
+	b.shotFrom("settings-saved", "#summary + dl > div:nth-child(4)", false)
 
 	// The change is in the activity log.
 	b.open("/activity")

@@ -56,13 +56,13 @@ func (p *Portal) settingsPage(w http.ResponseWriter, r *http.Request) {
 		p.failAs(w, r, s, err, "")
 		return
 	}
-	p.showSettings(w, r, s, http.StatusOK, s.TenantID, set, set.Version, "", "")
+	p.showSettings(w, r, s, http.StatusOK, set, set.Version, "", "")
 }
 
 // showSettings renders the settings page (set as the session may see it)
 // with an edit form of version; document and problem, when set, are a
 // refused edit shown again with what was wrong.
-func (p *Portal) showSettings(w http.ResponseWriter, r *http.Request, s *session, status int, tenant string, set lockbox.Settings,
+func (p *Portal) showSettings(w http.ResponseWriter, r *http.Request, s *session, status int, set lockbox.Settings,
 	version int64, document, problem string) {
 	d := p.settingsPageData(s, set, version, problem)
 	d.Tenant = tenant
@@ -147,7 +147,7 @@ func (p *Portal) saveSettings(w http.ResponseWriter, r *http.Request) {
 		}
 		// The form still edits the version that was read: a stale one
 		// stays stale until the page is loaded again.
-		p.showSettings(w, r, s, status, s.TenantID, current, version, doc, message(err, p.d.Log))
+		p.showSettings(w, r, s, status, current, version, doc, message(err, p.d.Log))
 		return
 	}
 	s.Flash = "Settings saved: version " + strconv.FormatInt(stored.Version, 10) + "."

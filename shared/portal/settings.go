@@ -65,7 +65,6 @@ func (p *Portal) settingsPage(w http.ResponseWriter, r *http.Request) {
 func (p *Portal) showSettings(w http.ResponseWriter, r *http.Request, s *session, status int, set lockbox.Settings,
 	version int64, document, problem string) {
 	d := p.settingsPageData(s, set, version, problem)
-	d.Tenant = tenant
 	var err error
 	if d.Lockdown, err = p.lockdownView(r, s); err != nil {
 		p.failAs(w, r, s, err, "")

@@ -211,3 +211,37 @@ func TestAuditManyTenants(t *testing.T) {
 		assert.EqualValues(t, n, rep.Events, tenant)
 	}
 }
+
+// A lockdown's events are exported and verify: its revocation and
+// cancellation under the operations those actions always record, then
+// LockdownTenant, and the lift's LiftTenantLockdown, also for a tenant the
+// previous run pruned as idle.
+func TestAuditExportsALockdown(t *testing.T) {
+	e, store, _ := setup(t)
+	live := e.File("contoso", "eng-7")
+	_, err := e.Store.Act(t.Context(), "contoso", live.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, e.Now))
+	require.NoError(t, err)
+	e.File("contoso", "eng-8")
+	ada := lockbox.Principal{Kind: lockbox.KindUser, Subject: "ada", TenantID: "contoso", Roles: []lockbox.Role{lockbox.RoleAdmin}}
+	_, err = e.Cases.Lockdown(t.Context(), ada, lockbox.LockdownBody{Reason: "incident INC-2040"})
+	require.NoError(t, err)
+	_, err = e.Cases.LiftLockdown(t.Context(), ada, lockbox.LiftInput{Reason: "contained"})
+	require.NoError(t, err)
+	status, s := call(t, asOperator(e))
+	require.Equal(t, http.StatusOK, status)
+	assert.Empty(t, s.Errors)
+
+	// Pruned, then locked down again: the tenant is walked again.
+	require.NoError(t, e.Redis.Del(t.Context(), "lb:{contoso}:outbox").Err())
+	_, s = call(t, asOperator(e))
+	require.Equal(t, 1, s.Pruned)
+	_, err = e.Cases.Lockdown(t.Context(), ada, lockbox.LockdownBody{Reason: "audit week"})
+	require.NoError(t, err)
+	_, s = call(t, asOperator(e))
+	assert.Equal(t, 1, s.Exported)
+
+	rep, err := audit.Verify(t.Context(), store, "contoso", apitest.AuditPublicKey)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{lockbox.OpCreate: 2, lockbox.OpApprove: 1, lockbox.OpRevoke: 1, lockbox.OpCancel: 1,
+		lockbox.OpLockdown: 2, lockbox.OpLiftLockdown: 1}, rep.Operations)
+}

@@ -332,6 +332,8 @@ func (b *bench) writeSecrets() error {
 		"smtp-password": "", "notify-webhook-secret": webhookSecret(),
 		// lockbox-intake's sources: the example, whose fixtures probe it.
 		"lockbox-intake-config": string(intakefixtures.Config()),
+		// The provider's policy: none, as make run has it.
+		"lockbox-provider-policy": "",
 	}
 	// lockbox-credential's CA, an OpenSSH Ed25519 key, as make run
 	// generates it.

@@ -116,7 +116,7 @@ func (p Parts) Cases() *usecase.Service {
 	cfg := p.Config
 	return &usecase.Service{Store: p.Store, SettingsStore: p.Store, Lockdowns: p.Store, DeliveryLog: p.Store, Marks: p.Store,
 		URLs: netguard.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, AllowPlainHTTP: cfg.WebhookAllowPrivate,
-		Notifier: nudge.New(cfg.NotifyURL, slog.Default()), Now: time.Now, Log: slog.Default()}
+		Notifier: nudge.New(cfg.NotifyURL, slog.Default()), Policy: cfg.ProviderPolicy, Now: time.Now, Log: slog.Default()}
 }
 
 // Service is the service of the request functions on p.

@@ -216,6 +216,10 @@ func everyKey(keys [][]byte, want []byte, macOf func(key []byte) []byte) int {
 type Claims struct {
 	TenantID string   `json:"tid"`
 	Roles    []string `json:"roles"`
+	// AMR (how the person signed in) and Isolated (the default
+	// isolated_identity_claim) are what the provider's policy checks.
+	AMR      []string `json:"amr,omitempty"`
+	Isolated bool     `json:"lockbox_isolated,omitempty"`
 	jwt.RegisteredClaims
 }
 

@@ -128,7 +128,8 @@ func TestJWKSAlgorithms(t *testing.T) {
 	for kid, s := range signers {
 		got, err := v.Authenticate(sign(t, s, kid, claims()), nil, lockbox.KindUser)
 		require.NoError(t, err, kid)
-		assert.Equal(t, lockbox.Principal{Kind: lockbox.KindUser, Subject: "alice", TenantID: "contoso", Roles: []lockbox.Role{lockbox.RoleApprover}}, got, kid)
+		assert.Equal(t, lockbox.Principal{Kind: lockbox.KindUser, Subject: "alice", TenantID: "contoso", Roles: []lockbox.Role{lockbox.RoleApprover},
+			Issuer: issuer}, got, kid)
 	}
 }
 

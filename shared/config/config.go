@@ -4,6 +4,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"lockbox.dev/shared/intake"
 	"lockbox.dev/shared/lockbox"
@@ -36,6 +39,8 @@ const (
 	SecretPortalKey     = "lockbox-portal-key"        // #nosec G101 -- a file name: the key sealing the portal's OIDC sign-in state
 	SecretSSHCA         = "lockbox-ssh-ca-key"        // #nosec G101 -- a file name: lockbox-credential's SSH CA keys
 	SecretMetricsToken  = "metrics-token"             // #nosec G101 -- a file name: the bearer token of lockbox-metrics' scrapes
+	// SecretProviderPolicy is the provider's optional JIT policy (YAML).
+	SecretProviderPolicy = "lockbox-provider-policy" // #nosec G101 -- a file name
 )
 
 // DefaultSecretMountPath is where OpenFaaS mounts secrets.
@@ -154,6 +159,11 @@ type Config struct {
 	// during a rotation the previous ones after it (audit.ParseSigningKeys).
 	AuditSigningKey []byte
 	SSH             SSH // set when Needs.SSHCA
+	// ProviderPolicy is the optional secret lockbox-provider-policy,
+	// parsed, with the identity checks of mfa_amr_values,
+	// isolated_issuers and isolated_identity_claim; nil without the secret
+	// (nothing is required at filing).
+	ProviderPolicy *lockbox.ProviderPolicy
 }
 
 // Load reads the configuration through getenv (os.Getenv in production) and
@@ -175,6 +185,7 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 	}
 	r.tokens(&c)
 	r.caps(&c)
+	c.ProviderPolicy = r.providerPolicy()
 	r.keys(&c, needs)
 	if needs.AuditKey {
 		c.AuditSigningKey = r.secret(SecretAuditSigning)
@@ -295,9 +306,10 @@ func (r *reader) redis() redisclient.Config {
 // the longest one.
 func (r *reader) limits() lockbox.Limits {
 	return lockbox.Limits{
-		PendingTTL:   r.duration("pending_ttl", lockbox.DefaultLimits.PendingTTL),
-		AccessTTL:    r.duration("access_ttl", lockbox.DefaultLimits.AccessTTL),
-		MaxAccessTTL: r.duration("max_access_ttl", lockbox.DefaultLimits.MaxAccessTTL),
+		PendingTTL:        r.duration("pending_ttl", lockbox.DefaultLimits.PendingTTL),
+		AccessTTL:         r.duration("access_ttl", lockbox.DefaultLimits.AccessTTL),
+		MaxAccessTTL:      r.duration("max_access_ttl", lockbox.DefaultLimits.MaxAccessTTL),
+		InternalReviewTTL: r.duration("internal_review_ttl", lockbox.DefaultLimits.InternalReviewTTL),
 	}
 }
 
@@ -360,6 +372,63 @@ func (r *reader) intake() *intake.Config {
 		r.fail(fmt.Errorf("secret %s: %w", SecretIntake, err))
 	}
 	return cfg
+}
+
+// providerPolicy reads the optional secret lockbox-provider-policy and the
+// identity checks its rules rely on. Every problem is reported at once:
+// unknown keys and values of the wrong type (the YAML decoder collects
+// them all), then each rule's.
+func (r *reader) providerPolicy() *lockbox.ProviderPolicy {
+	id := lockbox.IdentityChecks{MFAValues: r.list("mfa_amr_values", lockbox.DefaultIdentityChecks.MFAValues),
+		IsolatedIssuers: r.list("isolated_issuers", nil), IsolatedClaim: r.getenv("isolated_identity_claim")}
+	if id.IsolatedClaim == "" {
+		id.IsolatedClaim = lockbox.DefaultIdentityChecks.IsolatedClaim
+	}
+	doc := r.optional(SecretProviderPolicy)
+	if doc == "" {
+		return nil
+	}
+	p, errs := ParseProviderPolicy([]byte(doc))
+	for _, err := range errs {
+		r.fail(fmt.Errorf("secret %s: %w", SecretProviderPolicy, err))
+	}
+	p.Identity = id
+	return p
+}
+
+// ParseProviderPolicy parses the provider's policy document (YAML) and
+// returns every problem it has: keys it does not know, values of the wrong
+// type, and each rule's (lockbox.ProviderPolicy.Validate).
+func ParseProviderPolicy(doc []byte) (*lockbox.ProviderPolicy, []error) {
+	var p lockbox.ProviderPolicy
+	var errs []error
+	dec := yaml.NewDecoder(bytes.NewReader(doc))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return &p, []error{fmt.Errorf("not a YAML document: %w", err)}
+		}
+		for _, e := range te.Errors {
+			errs = append(errs, errors.New(e))
+		}
+	}
+	return &p, append(errs, p.Validate()...)
+}
+
+// list reads a comma-separated list, def when unset.
+func (r *reader) list(name string, def []string) []string {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	var out []string
+	for _, e := range strings.Split(v, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // sshExtensions are the certificate extensions ssh_cert_extensions may

@@ -20,6 +20,13 @@ const (
 	ActionAutoDeny    Action = "autoDeny"
 	ActionExpire      Action = "expire"
 	ActionComplete    Action = "complete"
+	// ActionInternalApprove and ActionInternalDeny are the provider's
+	// internal review (role lockbox.provider-approver): once the policy's
+	// internalApprovals approved, the request goes to the customer
+	// (Pending). ActionExpireReview is a review nobody finished in time.
+	ActionInternalApprove Action = "internalApprove"
+	ActionInternalDeny    Action = "internalDeny"
+	ActionExpireReview    Action = "expireReview"
 )
 
 // Transition is the one statement of what an action does: the effective
@@ -59,6 +66,10 @@ var Transitions = map[Action]Transition{
 	ActionAutoDeny:    {From: StatusPending, To: StatusDenied, Op: OpAutoDeny, When: WhenFiled},
 	ActionExpire:      {From: StatusPending, To: StatusExpired, Op: OpExpire, When: WhenDue},
 	ActionComplete:    {From: StatusApproved, To: StatusCompleted, Op: OpComplete, When: WhenDue},
+
+	ActionInternalApprove: {From: StatusInternalReview, To: StatusPending, Op: OpInternalApprove, OwnForbidden: true, When: WhenAsked},
+	ActionInternalDeny:    {From: StatusInternalReview, To: StatusDenied, Op: OpInternalDeny, OwnForbidden: true, When: WhenAsked},
+	ActionExpireReview:    {From: StatusInternalReview, To: StatusExpired, Op: OpExpire, When: WhenDue},
 }
 
 // Act is one action on a request by someone, at a time.
@@ -77,7 +88,10 @@ type Act struct {
 	// OnlyRequester, when set, restricts the act to requests filed for this
 	// requester (UserKey); any other request is not found.
 	OnlyRequester string
-	At            time.Time
+	// HideInternal, for the customer's roles, treats a request the
+	// provider's internal review holds as not found.
+	HideInternal bool
+	At           time.Time
 }
 
 // grantAllowed is the grant one approval allows: the hours it gives, which
@@ -125,7 +139,7 @@ func Apply(r Request, act Act, lim Limits) (Request, Event, error) {
 	if !ok || tr.When == WhenDue {
 		return r, Event{}, Invalidf("unknown action %q", act.Action)
 	}
-	if act.OnlyRequester != "" && act.OnlyRequester != UserKey(r.Requester.ID) {
+	if (act.OnlyRequester != "" && act.OnlyRequester != UserKey(r.Requester.ID)) || (act.HideInternal && !r.CustomerVisible()) {
 		return r, Event{}, ErrNotFound(r.RequestID)
 	}
 	if cur := r.Effective(act.At).Status; cur != tr.From {
@@ -137,6 +151,10 @@ func Apply(r Request, act Act, lim Limits) (Request, Event, error) {
 	now := act.At.UTC().Truncate(time.Millisecond)
 	decision := &Decision{By: act.Actor.ID, Reason: act.Reason, DateTime: now}
 	switch act.Action {
+	case ActionInternalApprove:
+		return r.internalApprove(act, tr, now, lim)
+	case ActionInternalDeny:
+		r.Decision = decision
 	case ActionApprove:
 		if slices.ContainsFunc(r.Approvals, func(a Approval) bool { return UserKey(a.By) == act.Principal }) {
 			return r, Event{}, ErrAlreadyApproved()
@@ -173,6 +191,28 @@ func Apply(r Request, act Act, lim Limits) (Request, Event, error) {
 	return r, event(r, tr.Op, act.Actor, tr.From, act.Reason, now), nil
 }
 
+// internalApprove adds the provider-approver's approval to r's internal
+// review; the one that completes it releases r to the customer: Pending,
+// with the approval window starting now.
+func (r Request) internalApprove(act Act, tr Transition, now time.Time, lim Limits) (Request, Event, error) {
+	pc := r.ProviderChecks
+	if pc == nil {
+		return r, Event{}, ErrWrongState(act.Action, r.Status)
+	}
+	if slices.ContainsFunc(pc.InternalApprovals, func(a InternalApproval) bool { return UserKey(a.By) == act.Principal }) {
+		return r, Event{}, ErrAlreadyReviewed()
+	}
+	c := *pc
+	c.InternalApprovals = append(slices.Clone(pc.InternalApprovals), InternalApproval{By: act.Actor.ID, DateTime: now})
+	r.ProviderChecks = &c
+	if len(c.InternalApprovals) < c.InternalApprovalsRequired {
+		return r, event(r, tr.Op, act.Actor, tr.From, act.Reason, now), nil
+	}
+	r.Status = tr.To
+	r.ExpirationDateTime = now.Add(lim.PendingTTL)
+	return r, event(r, tr.Op, act.Actor, tr.From, act.Reason, now), nil
+}
+
 func (r Request) startGrant(grant time.Duration, now time.Time) Request {
 	until := now.Add(grant)
 	r.AccessExpirationDateTime = &until
@@ -188,6 +228,9 @@ func Settle(r Request, now time.Time) (settled Request, ev Event, ok bool) {
 		return r, Event{}, false
 	}
 	tr := Transitions[ActionExpire]
+	if r.Status == StatusInternalReview {
+		tr = Transitions[ActionExpireReview]
+	}
 	if eff.Status == StatusCompleted {
 		tr = Transitions[ActionComplete]
 	}

@@ -121,6 +121,14 @@ func ErrDurationTooLong(asked int) *Error {
 	return Invalidf("duration may only shorten the %d hours asked for", asked)
 }
 
+// ErrAlreadyReviewed is returned when a provider-approver approves a
+// request in InternalReview a second time.
+func ErrAlreadyReviewed() *Error {
+	e := Errorf(KindConflict, "AlreadyApproved", "you have already approved this request for the provider; it waits for other provider-approvers")
+	e.CurrentStatus = StatusInternalReview
+	return e
+}
+
 // ErrAlreadyApproved is returned when an approver approves a request a
 // second time while it waits for more approvals.
 func ErrAlreadyApproved() *Error {

@@ -18,11 +18,15 @@ const (
 	// OpUpdateSettings records a change of a tenant's settings (requestId
 	// "").
 	OpUpdateSettings = "UpdateLockboxSettings"
+	// OpInternalApprove and OpInternalDeny are the provider's internal
+	// review of a request before the customer is asked.
+	OpInternalApprove = "InternalApproveLockboxRequest"
+	OpInternalDeny    = "InternalDenyLockboxRequest"
 )
 
 // Operations lists every operation name.
 var Operations = []string{OpCreate, OpApprove, OpDeny, OpExpire, OpComplete, OpRevoke, OpCancel, OpAutoApprove, OpAutoDeny, OpUpdateSettings,
-	OpUseGrant, OpRefuseAccess, OpIssueCredential, OpLockdown, OpLiftLockdown}
+	OpUseGrant, OpRefuseAccess, OpIssueCredential, OpLockdown, OpLiftLockdown, OpInternalApprove, OpInternalDeny}
 
 // ActorKind says who caused an event.
 type ActorKind string
@@ -33,6 +37,8 @@ const (
 	ActorApprover ActorKind = "approver"
 	ActorAdmin    ActorKind = "admin"
 	ActorSystem   ActorKind = "system"
+	// ActorProviderApprover is the provider's internal approver.
+	ActorProviderApprover ActorKind = "providerApprover"
 )
 
 // SystemActor is the id recorded for events Lockbox causes itself.

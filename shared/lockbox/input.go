@@ -26,8 +26,11 @@ type CreateInput struct {
 // only accepted by approve.
 type DecisionInput struct {
 	RequestID string `json:"requestId"`
-	Reason    string `json:"reason"`
-	Duration  *int   `json:"duration,omitempty"`
+	// TenantID names the tenant: required of the provider's approvers
+	// (internal review); a customer's approver may only name their own.
+	TenantID string `json:"tenantId,omitempty"`
+	Reason   string `json:"reason"`
+	Duration *int   `json:"duration,omitempty"`
 }
 
 // Field limits of the API contract.
@@ -116,6 +119,8 @@ func (in DecisionInput) Validate(allowDuration bool) error {
 	switch {
 	case !ValidRequestID(in.RequestID):
 		return Invalidf("requestId must be 1..64 characters of [A-Za-z0-9-]")
+	case in.TenantID != "" && !ValidTenantID(in.TenantID):
+		return Invalidf("tenantId must be 1..64 characters of [A-Za-z0-9._-]")
 	case !text(in.Reason, 1, MaxReason, true):
 		return Invalidf("reason must be 1..4096 characters without control characters")
 	case in.Duration != nil && !allowDuration:

@@ -11,7 +11,12 @@ import (
 
 // memory applies the pure rules to requests held in a map: the reference
 // implementation the store is compared with.
-type memory struct{ reqs map[string]lockbox.Request }
+type memory struct {
+	reqs map[string]lockbox.Request
+	// held is the automatic decision of a request in internal review,
+	// taken when the review releases it.
+	held map[string]lockbox.AutoDecision
+}
 
 func (m *memory) Create(t *testing.T, f lockboxtest.Filing) lockbox.Request {
 	if err := f.Input.Validate(); err != nil {
@@ -22,8 +27,17 @@ func (m *memory) Create(t *testing.T, f lockboxtest.Filing) lockbox.Request {
 		set = new(lockbox.DefaultSettings(f.DefaultEnabled))
 	}
 	r := lockbox.NewRequest(f.Input, "req-1", at, lockboxtest.Limits).FiledAs(f.Filer)
+	r, err := f.Policy.Screen(r, f.Filer)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r = r.Govern(*set)
-	if auto := set.Decide(r); auto.Action != "" {
+	auto := set.Decide(r)
+	r = r.ReviewWindow(lockboxtest.Limits)
+	if r.Status == lockbox.StatusInternalReview {
+		m.held[r.RequestID], auto = auto, lockbox.AutoDecision{}
+	}
+	if auto.Action != "" {
 		var err error
 		r, _, err = lockbox.Apply(r, lockbox.Act{Action: auto.Action, Actor: lockbox.Actor{Kind: lockbox.ActorSystem, ID: auto.ActorID},
 			Reason: auto.Reason, At: at}, lockboxtest.Limits)
@@ -40,9 +54,17 @@ func (m *memory) Act(id string, act lockbox.Act) (lockbox.Request, error) {
 	if !ok {
 		return lockbox.Request{}, lockbox.ErrNotFound(id)
 	}
+	was := r.Status
 	r, _, err := lockbox.Apply(r, act, lockboxtest.Limits)
 	if err != nil {
 		return lockbox.Request{}, err
+	}
+	if auto := m.held[id]; was == lockbox.StatusInternalReview && r.Status == lockbox.StatusPending && auto.Action != "" {
+		r, _, err = lockbox.Apply(r, lockbox.Act{Action: auto.Action, Actor: lockbox.Actor{Kind: lockbox.ActorSystem, ID: auto.ActorID},
+			Reason: auto.Reason, At: act.At}, lockboxtest.Limits)
+		if err != nil {
+			return lockbox.Request{}, err
+		}
 	}
 	m.reqs[id] = r
 	return r, nil
@@ -59,7 +81,7 @@ func (m *memory) Get(id string, at time.Time) (lockbox.Request, error) {
 func TestScenarios(t *testing.T) {
 	start := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	lockboxtest.Run(t, start, func(*testing.T) lockboxtest.System {
-		return &memory{reqs: map[string]lockbox.Request{}}
+		return &memory{reqs: map[string]lockbox.Request{}, held: map[string]lockbox.AutoDecision{}}
 	})
 }
 
@@ -196,8 +218,9 @@ func TestAuthorize(t *testing.T) {
 		want   lockbox.Scope
 		kind   lockbox.Kind
 	}{
-		{"approver reads own tenant", approver, "", lockbox.Scope{TenantID: "contoso"}, ""},
-		{"reader names own tenant", reader, "contoso", lockbox.Scope{TenantID: "contoso"}, ""},
+		{"approver reads own tenant", approver, "", lockbox.Scope{TenantID: "contoso", HideInternal: true}, ""},
+		{"reader names own tenant", reader, "contoso", lockbox.Scope{TenantID: "contoso", HideInternal: true}, ""},
+		{"provider-approver reads the tenant it names", user("lead", "provider", lockbox.RoleProviderApprover), "fabrikam", lockbox.Scope{TenantID: "fabrikam"}, ""},
 		{"reader may not read another tenant", reader, "fabrikam", lockbox.Scope{}, lockbox.KindForbidden},
 		{"operator reads any tenant", operator, "fabrikam", lockbox.Scope{TenantID: "fabrikam"}, ""},
 		{"service must name a tenant", svc, "", lockbox.Scope{}, lockbox.KindInvalid},

@@ -16,10 +16,14 @@ const (
 	RoleRequester Role = "lockbox.requester" // files requests for themself, lists their own
 	RoleOperator  Role = "lockbox.operator"  // provider side: files for anyone, lists any tenant; never decides
 	RoleAdmin     Role = "lockbox.admin"     // the tenant's administrator: settings, revocation
+	// RoleProviderApprover is the provider's internal approver (a support
+	// lead): approves or denies requests in InternalReview, in any tenant
+	// it names; never the customer's decision.
+	RoleProviderApprover Role = "lockbox.provider-approver"
 )
 
 // Roles lists every role a token may carry; others are ignored.
-var Roles = []Role{RoleApprover, RoleReader, RoleRequester, RoleOperator, RoleAdmin}
+var Roles = []Role{RoleApprover, RoleReader, RoleRequester, RoleOperator, RoleAdmin, RoleProviderApprover}
 
 // PrincipalKind says how a caller authenticated.
 type PrincipalKind string
@@ -46,6 +50,12 @@ type Principal struct {
 	// Subject "intake:<name>"), is the source's kind (jira, github,
 	// zendesk, servicenow): the work item source its filings assert.
 	Source string
+	// AMR, Issuer and TrueClaims are what a person's token says of how
+	// they signed in: its amr values, its iss, and the names of its
+	// top-level claims whose value is true (ProviderPolicy's checks).
+	AMR        []string
+	Issuer     string
+	TrueClaims []string
 }
 
 // Has reports whether p holds role r.
@@ -91,8 +101,28 @@ func UserFromClaims(sub string, claims map[string]any, tenantClaim, rolesClaim s
 			p.Roles = append(p.Roles, r)
 		}
 	}
+	p.Issuer, _ = claims["iss"].(string)
+	switch v := claims["amr"].(type) {
+	case string:
+		p.AMR = strings.Fields(v)
+	case []any:
+		for _, e := range v {
+			if s, ok := e.(string); ok && len(p.AMR) < maxClaimValues {
+				p.AMR = append(p.AMR, s)
+			}
+		}
+	}
+	for name, v := range claims {
+		if b, ok := v.(bool); ok && b && len(p.TrueClaims) < maxClaimValues {
+			p.TrueClaims = append(p.TrueClaims, name)
+		}
+	}
+	slices.Sort(p.TrueClaims)
 	return p, nil
 }
+
+// maxClaimValues bounds the amr values and true claims kept of a token.
+const maxClaimValues = 32
 
 // The prefixes of principal keys.
 const (
@@ -144,6 +174,9 @@ type Scope struct {
 	// RequesterID, when set, limits the scope to the requests filed for
 	// this requester (canonical form, CanonicalID).
 	RequesterID string
+	// HideInternal, for the customer's roles, leaves out what the
+	// provider's internal review holds (Request.CustomerVisible).
+	HideInternal bool
 }
 
 // AuthorizeList turns the tenantId a caller asked for (may be empty) into the
@@ -167,7 +200,12 @@ func AuthorizeList(p Principal, tenantID string) (Scope, error) {
 		if tenantID != "" && tenantID != p.TenantID {
 			return Scope{}, Forbiddenf("you may only list requests of your own tenant")
 		}
-		return Scope{TenantID: p.TenantID}, nil
+		return Scope{TenantID: p.TenantID, HideInternal: true}, nil
+	case p.Has(RoleProviderApprover):
+		if tenantID == "" {
+			tenantID = p.TenantID
+		}
+		return Scope{TenantID: tenantID}, nil
 	case p.Has(RoleRequester):
 		if tenantID == "" {
 			return Scope{}, Invalidf("tenantId is required")

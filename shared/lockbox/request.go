@@ -86,6 +86,10 @@ type Request struct {
 	// (a ticketing system's own webhook) or FiledViaToken (a person's or
 	// tool's token).
 	FiledVia string `json:"filedVia"`
+	// ProviderChecks is what the provider's policy checked before the
+	// customer was asked (ProviderPolicy); nil when no policy applies,
+	// and then not part of the answer.
+	ProviderChecks *ProviderChecks `json:"providerChecks,omitempty"`
 
 	// Grant is the access lifetime an approval without a duration gives,
 	// before the max_access_ttl cap: Duration hours when the caller asked
@@ -158,10 +162,14 @@ type Limits struct {
 	PendingTTL   time.Duration // the approval window (pending_ttl, 96h)
 	AccessTTL    time.Duration // the grant when no duration is asked (access_ttl, 8h)
 	MaxAccessTTL time.Duration // caps every grant (max_access_ttl, 24h)
+	// InternalReviewTTL is how long the provider's internal review may take
+	// (internal_review_ttl, 24h) before the request expires unreviewed.
+	InternalReviewTTL time.Duration
 }
 
 // DefaultLimits are Azure Customer Lockbox's timings.
-var DefaultLimits = Limits{PendingTTL: 96 * time.Hour, AccessTTL: 8 * time.Hour, MaxAccessTTL: 24 * time.Hour}
+var DefaultLimits = Limits{PendingTTL: 96 * time.Hour, AccessTTL: 8 * time.Hour, MaxAccessTTL: 24 * time.Hour,
+	InternalReviewTTL: 24 * time.Hour}
 
 // NewRequest builds the Pending request that in describes, filed at now.
 // in must have passed Validate. Times are kept to the millisecond, the

@@ -32,7 +32,7 @@ func (s *Store) List(ctx context.Context, q lockbox.Query) (lockbox.Page, error)
 	k := keysFor(q.Scope.TenantID)
 	indexes := s.indexes(k, q)
 	res, err := listScript.Run(ctx, s.rdb, indexes, listArgs{Prefix: string(k), Status: string(q.Status), Cursor: from, Limit: q.Limit,
-		Cap: scanCap(q.Limit), MaxBytes: s.MaxPageBytes}).Slice()
+		Cap: scanCap(q.Limit), MaxBytes: s.MaxPageBytes, Hide: flag(q.Scope.HideInternal)}).Slice()
 	if err != nil {
 		return lockbox.Page{}, classify("list requests", err)
 	}
@@ -60,7 +60,7 @@ func (s *Store) List(ctx context.Context, q lockbox.Query) (lockbox.Page, error)
 }
 
 // indexes returns the sorted sets that can hold requests matching q: a
-// request recorded Pending may effectively be Expired, an Approved one
+// request recorded Pending (or InternalReview) may effectively be Expired, an Approved one
 // Completed, until the sweep records it.
 func (s *Store) indexes(k keys, q lockbox.Query) []string {
 	switch {
@@ -69,7 +69,7 @@ func (s *Store) indexes(k keys, q lockbox.Query) []string {
 	case q.Status == "":
 		return []string{k.of("all", "")}
 	case q.Status == lockbox.StatusExpired:
-		return []string{k.status(lockbox.StatusExpired), k.status(lockbox.StatusPending)}
+		return []string{k.status(lockbox.StatusExpired), k.status(lockbox.StatusPending), k.status(lockbox.StatusInternalReview)}
 	case q.Status == lockbox.StatusCompleted:
 		return []string{k.status(lockbox.StatusCompleted), k.status(lockbox.StatusApproved)}
 	}

@@ -31,17 +31,19 @@ func renderPrelude() string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	// Besides the table's columns, each transition says what apply() writes:
-	// quorum (an approval towards RequiredApprovals), decides (the
+	// quorum (an approval towards RequiredApprovals), review (an internal
+	// approval towards the provider's internalApprovals), decides (the
 	// decision fields), closes (the closure fields), and what it tells:
 	// note, and receipt (the grant ends: its access receipt too).
 	w("local function transition(a)")
 	for _, a := range slices.Sorted(maps.Keys(lockbox.Transitions)) {
 		tr := lockbox.Transitions[a]
-		decides := tr.From == lockbox.StatusPending && (tr.To == lockbox.StatusApproved || tr.To == lockbox.StatusDenied)
+		decides := (tr.From == lockbox.StatusPending || tr.From == lockbox.StatusInternalReview) &&
+			(tr.To == lockbox.StatusApproved || tr.To == lockbox.StatusDenied)
 		closes := tr.To == lockbox.StatusRevoked || tr.To == lockbox.StatusCanceled
-		w("  if a == %s then return {from = %s, to = %s, op = %s, own = %t, quorum = %t, decides = %t, closes = %t, note = %s, receipt = %t} end",
-			lit(string(a)), lit(string(tr.From)), lit(string(tr.To)), lit(tr.Op), tr.OwnForbidden, a == lockbox.ActionApprove, decides,
-			closes, lit(string(a.Note())), a.EndsGrant())
+		w("  if a == %s then return {from = %s, to = %s, op = %s, own = %t, quorum = %t, review = %t, decides = %t, closes = %t, note = %s, receipt = %t} end",
+			lit(string(a)), lit(string(tr.From)), lit(string(tr.To)), lit(tr.Op), tr.OwnForbidden, a == lockbox.ActionApprove,
+			a == lockbox.ActionInternalApprove, decides, closes, lit(string(a.Note())), a.EndsGrant())
 	}
 	w("end")
 	w("local NOTE_CREATED, NOTE_APPROVAL, NOTE_REMINDER, NOTE_ESCALATED, NOTE_ENDING, NOTE_RECEIPT = %s, %s, %s, %s, %s, %s",
@@ -67,4 +69,5 @@ func renderPrelude() string {
 // reading the record again.
 var applyFields = []string{"status", "requesterKey", "filedBy", "duration", "grantMs", "support", "seq",
 	"required", "maxGrantMs", "approverKeys", "approvals", "remind",
-	"doc", "decBy", "decReason", "decMs", "endBy", "endReason", "endMs", "accessExpMs"}
+	"doc", "decBy", "decReason", "decMs", "endBy", "endReason", "endMs", "accessExpMs",
+	"internal", "reviewReq", "intApprovals", "intKeys", "escalateMs", "autoAction", "autoActor", "autoReason", "expMs"}

@@ -115,3 +115,109 @@ func TestQuorumLastApprovalRacingADeny(t *testing.T) {
 		t.Logf("outcomes: %v", outcomes)
 	})
 }
+
+// fileForReview files a request that the provider's internal review holds
+// (n provider-approvers must approve it first).
+func fileForReview(t *testing.T, s *redisstore.Store, tenant string, n int, now time.Time) lockbox.Request {
+	t.Helper()
+	in := lockboxtest.Input(lockboxtest.Scenario{})
+	in.TenantID = tenant
+	filer := lockboxtest.Filer(lockboxtest.Scenario{})
+	r, err := lockboxtest.Review(n).Screen(lockbox.NewRequest(in, newID(), now, s.Limits()).FiledAs(filer), filer)
+	require.NoError(t, err)
+	r, _, err = s.Create(ctx, r, lockbox.CreateOptions{})
+	require.NoError(t, err)
+	require.Equal(t, lockbox.StatusInternalReview, r.Status)
+	return r
+}
+
+func internal(a lockbox.Action, by string) lockbox.Act {
+	return lockbox.Act{Action: a, Actor: lockbox.Actor{Kind: lockbox.ActorProviderApprover, ID: by}, Principal: lockbox.UserKey(by),
+		Reason: "race", At: time.Now()}
+}
+
+// The internal approval that releases a request racing the end of its
+// review window (and the sweep recording it): the request is either
+// released to the customer (Pending, its approval window open, the customer
+// told) or expired, never both, and the audit log holds exactly the events
+// of that outcome.
+func TestInternalApprovalRacingExpiry(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		lim := lockbox.DefaultLimits
+		lim.InternalReviewTTL = 20 * time.Millisecond
+		s := redisstore.New(b.rdb, lim)
+		outcomes := map[lockbox.Status]int{}
+		for round := range 40 {
+			ten := tenant(t)
+			r := fileForReview(t, s, ten, 1, time.Now())
+			var wg sync.WaitGroup
+			var approveErr error
+			wg.Go(func() {
+				time.Sleep(time.Duration(round%8) * 5 * time.Millisecond)
+				_, approveErr = s.Act(ctx, ten, r.RequestID, internal(lockbox.ActionInternalApprove, "lead-1"))
+			})
+			wg.Go(func() {
+				time.Sleep(lim.InternalReviewTTL)
+				if b.mini != nil {
+					b.mini.FastForward(lim.InternalReviewTTL)
+				}
+				_, err := s.Sweep(ctx, ten, time.Now().Add(time.Hour))
+				assert.NoError(t, err)
+			})
+			wg.Wait()
+			_, err := s.Sweep(ctx, ten, time.Now().Add(time.Hour)) // whatever the first sweep found not yet due
+			require.NoError(t, err)
+			got, err := s.Get(ctx, ten, r.RequestID)
+			require.NoError(t, err)
+			outcomes[got.Status]++
+			ops := events(t, b.rdb, ten)
+			notes, err := b.rdb.XLen(ctx, "lb:{"+ten+"}:outbox").Result()
+			require.NoError(t, err)
+			if approveErr == nil {
+				assert.Equal(t, lockbox.StatusPending, got.Status, "round %d", round)
+				assert.Equal(t, []string{lockbox.OpCreate, lockbox.OpInternalApprove}, ops, "round %d", round)
+				assert.Equal(t, int64(1), notes, "the customer is told of the released request")
+			} else {
+				assert.Equal(t, lockbox.KindConflict, lockbox.KindOf(approveErr), "round %d: %v", round, approveErr)
+				assert.Equal(t, lockbox.StatusExpired, got.Status, "round %d", round)
+				assert.Equal(t, []string{lockbox.OpCreate, lockbox.OpExpire}, ops, "round %d", round)
+				assert.Zero(t, notes, "nobody is told of an expired review")
+			}
+		}
+		t.Logf("outcomes: %v", outcomes)
+	})
+}
+
+// The last of a review's internal approvals racing a provider's deny:
+// exactly one takes effect.
+func TestLastInternalApprovalRacingADeny(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+		outcomes := map[lockbox.Status]int{}
+		for range 40 {
+			ten := tenant(t)
+			r := fileForReview(t, s, ten, 2, time.Now())
+			_, err := s.Act(ctx, ten, r.RequestID, internal(lockbox.ActionInternalApprove, "lead-1"))
+			require.NoError(t, err)
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			wg.Go(func() { _, errs[0] = s.Act(ctx, ten, r.RequestID, internal(lockbox.ActionInternalApprove, "lead-2")) })
+			wg.Go(func() { _, errs[1] = s.Act(ctx, ten, r.RequestID, internal(lockbox.ActionInternalDeny, "lead-3")) })
+			wg.Wait()
+			require.True(t, (errs[0] == nil) != (errs[1] == nil), "exactly one wins: %v", errs)
+			got, err := s.Get(ctx, ten, r.RequestID)
+			require.NoError(t, err)
+			outcomes[got.Status]++
+			ops := events(t, b.rdb, ten)
+			if errs[0] == nil {
+				assert.Equal(t, lockbox.StatusPending, got.Status)
+				assert.Len(t, got.ProviderChecks.InternalApprovals, 2)
+				assert.Equal(t, []string{lockbox.OpCreate, lockbox.OpInternalApprove, lockbox.OpInternalApprove}, ops)
+			} else {
+				assert.Equal(t, lockbox.StatusDenied, got.Status)
+				assert.Equal(t, []string{lockbox.OpCreate, lockbox.OpInternalApprove, lockbox.OpInternalDeny}, ops)
+			}
+		}
+		t.Logf("outcomes: %v", outcomes)
+	})
+}

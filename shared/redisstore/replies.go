@@ -40,6 +40,8 @@ func refusal(reply []any, id string, now time.Time) error {
 		return lockbox.ErrIdempotencyKeyReused()
 	case "twice":
 		return lockbox.ErrAlreadyApproved()
+	case "twiceReview":
+		return lockbox.ErrAlreadyReviewed()
 	case "notLive":
 		return lockbox.ErrGrantNotLive(lockbox.Status(arg(0)))
 	case "locked":

@@ -67,34 +67,37 @@ type createArgs struct {
 	BodyHash            string `lua:"bodyHash"`            // a ticketing delivery's signed body's key ("" for none)
 	Resources           string `lua:"resources"`           // the resource ids, one a line (what a check looks for)
 	Level               string `lua:"level"`               // the access level asked for ("" for none)
+	Review              int    `lua:"review"`              // the provider's internal approvals it needs (0: none)
 }
 
 func (a createArgs) args() []any {
 	return []any{a.Prefix, a.ID, a.Doc, a.CreatedMs, a.ExpMs, a.PendingTTLMs, a.Requester, a.RequesterKey, a.Canonical,
 		a.FiledBy, a.Duration, a.GrantMs, a.Support, a.IdemHash, a.IdemVal, a.IdemTTLMs, a.SigHash, a.SigTTLMs,
 		a.MaxPending, a.MaxRequesterPending, a.MaxGrants, a.Version, a.Required, a.MaxGrantMs, a.AutoAction,
-		a.AutoActor, a.AutoReason, a.MaxAccessMs, a.Remind, a.EscalateMs, a.BodyHash, a.Resources, a.Level}
+		a.AutoActor, a.AutoReason, a.MaxAccessMs, a.Remind, a.EscalateMs, a.BodyHash, a.Resources, a.Level, a.Review}
 }
 
 // actArgs are the act script's arguments.
 type actArgs struct {
-	Prefix      string `lua:"prefix"`
-	ID          string `lua:"id"`
-	Action      string `lua:"action"`
-	ActorKind   string `lua:"actorKind"`
-	ActorID     string `lua:"actorId"`
-	Principal   string `lua:"principal"` // the caller's key
-	Reason      string `lua:"reason"`
-	NowMs       int64  `lua:"nowMs"`
-	Duration    string `lua:"duration"`    // the hours an approver allows ("" when not given)
-	MaxAccessMs int64  `lua:"maxAccessMs"` // the longest grant
-	MaxGrants   int    `lua:"maxGrants"`   // the requester's cap of live grants
-	Only        string `lua:"only"`        // the only requester key it may act for ("" for any)
+	Prefix       string `lua:"prefix"`
+	ID           string `lua:"id"`
+	Action       string `lua:"action"`
+	ActorKind    string `lua:"actorKind"`
+	ActorID      string `lua:"actorId"`
+	Principal    string `lua:"principal"` // the caller's key
+	Reason       string `lua:"reason"`
+	NowMs        int64  `lua:"nowMs"`
+	Duration     string `lua:"duration"`     // the hours an approver allows ("" when not given)
+	MaxAccessMs  int64  `lua:"maxAccessMs"`  // the longest grant
+	MaxGrants    int    `lua:"maxGrants"`    // the requester's cap of live grants
+	Only         string `lua:"only"`         // the only requester key it may act for ("" for any)
+	Hide         string `lua:"hide"`         // "1": what the internal review holds is not found (the customer's roles)
+	PendingTTLMs int64  `lua:"pendingTTLms"` // the approval window an internal review's release opens
 }
 
 func (a actArgs) args() []any {
 	return []any{a.Prefix, a.ID, a.Action, a.ActorKind, a.ActorID, a.Principal, a.Reason, a.NowMs, a.Duration,
-		a.MaxAccessMs, a.MaxGrants, a.Only}
+		a.MaxAccessMs, a.MaxGrants, a.Only, a.Hide, a.PendingTTLMs}
 }
 
 // settingsArgs are the put-settings script's arguments.
@@ -133,10 +136,11 @@ type listArgs struct {
 	Limit    int    `lua:"limit"`    // the most requests a page holds
 	Cap      int    `lua:"cap"`      // the most entries an index is read for
 	MaxBytes int    `lua:"maxBytes"` // the record bytes after which a page ends
+	Hide     string `lua:"hide"`     // "1": leave out what the internal review holds (the customer's roles)
 }
 
 func (a listArgs) args() []any {
-	return []any{a.Prefix, a.Status, a.Cursor, a.Limit, a.Cap, a.MaxBytes}
+	return []any{a.Prefix, a.Status, a.Cursor, a.Limit, a.Cap, a.MaxBytes, a.Hide}
 }
 
 // pruneArgs are the prune-mark script's arguments.

@@ -113,6 +113,13 @@ func (s *Store) Create(ctx context.Context, r lockbox.Request, opts lockbox.Crea
 func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.AutoDecision, version int64, opts lockbox.CreateOptions) (
 	stored lockbox.Request, replayed bool, changed *lockbox.Settings, err error) {
 	k := keysFor(r.TenantID)
+	review := 0
+	if r.Status == lockbox.StatusInternalReview && r.ProviderChecks != nil {
+		// The provider's internal review comes first: its window is the
+		// pending key's until the release opens the customer's.
+		review = max(r.ProviderChecks.InternalApprovalsRequired, 1)
+		r = r.ReviewWindow(s.limits)
+	}
 	doc, err := encodeJSON(r)
 	if err != nil {
 		return r, false, nil, lockbox.Internal("encode request", err)
@@ -135,7 +142,7 @@ func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.Auto
 		Version: version, Required: r.RequiredApprovals, MaxGrantMs: r.MaxGrant.Milliseconds(),
 		AutoAction: string(auto.Action), AutoActor: auto.ActorID, AutoReason: auto.Reason,
 		MaxAccessMs: s.limits.MaxAccessTTL.Milliseconds(), Remind: joinMs(r.Reminders), EscalateMs: r.EscalateAfter.Milliseconds(),
-		BodyHash: bodyHash, Resources: strings.Join(r.ResourceIDs, "\n"), Level: r.AccessLevel})
+		BodyHash: bodyHash, Resources: strings.Join(r.ResourceIDs, "\n"), Level: r.AccessLevel, Review: review})
 	keys := []string{k.req(r.RequestID)}
 
 	var out *redis.Cmd
@@ -164,7 +171,7 @@ func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.Auto
 	switch {
 	case isRefusal(res):
 		return r, false, nil, refusal(res, r.RequestID, r.CreatedDateTime)
-	case res[0] == "created" && auto.Action == "":
+	case res[0] == "created" && (auto.Action == "" || review > 0):
 		return r, false, nil, nil
 	case res[0] == "created", res[0] == "exists": // decided at once, or a retried call whose first attempt got through
 		got, err := s.Get(ctx, r.TenantID, r.RequestID)
@@ -227,7 +234,7 @@ func (s *Store) Act(ctx context.Context, tenant, id string, act lockbox.Act) (lo
 	res, err := actScript.Run(ctx, s.rdb, []string{k.req(id)}, actArgs{Prefix: string(k), ID: id, Action: string(act.Action),
 		ActorKind: string(act.Actor.Kind), ActorID: act.Actor.ID, Principal: act.Principal, Reason: act.Reason, NowMs: ms(act.At),
 		Duration: dur, MaxAccessMs: s.limits.MaxAccessTTL.Milliseconds(), MaxGrants: s.Caps.MaxActiveGrantsPerRequester,
-		Only: act.OnlyRequester}).Slice()
+		Only: act.OnlyRequester, Hide: flag(act.HideInternal), PendingTTLMs: s.limits.PendingTTL.Milliseconds()}).Slice()
 	if err != nil {
 		return lockbox.Request{}, classify(string(act.Action)+" request", err)
 	}
@@ -247,7 +254,15 @@ func (s *Store) Act(ctx context.Context, tenant, id string, act lockbox.Act) (lo
 	// Redis froze time during the script: a pending key it kept lives, and
 	// a grant it started or kept lives.
 	status := lockbox.Status(rec["status"])
-	return decode(rec, status == lockbox.StatusPending, status == lockbox.StatusApproved)
+	return decode(rec, status == lockbox.StatusPending || status == lockbox.StatusInternalReview, status == lockbox.StatusApproved)
+}
+
+// flag is a boolean argument of a script: "1" or "".
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
 }
 
 // decode assembles a request from its stored record and the liveness of its
@@ -292,6 +307,26 @@ func decode(rec map[string]string, pendingLive, grantLive bool) (lockbox.Request
 	if v := rec["accessExpMs"]; v != "" {
 		t := fromMs(v)
 		r.AccessExpirationDateTime = &t
+	}
+	if pc := r.ProviderChecks; pc != nil {
+		c := *pc
+		c.InternalApprovals = []lockbox.InternalApproval{}
+		if v := rec["intApprovals"]; v != "" {
+			var stored []struct {
+				By string `json:"by"`
+				Ms int64  `json:"ms"`
+			}
+			if err := json.Unmarshal([]byte(v), &stored); err != nil {
+				return lockbox.Request{}, lockbox.Internal("decode internal approvals", err)
+			}
+			for _, a := range stored {
+				c.InternalApprovals = append(c.InternalApprovals, lockbox.InternalApproval{By: a.By, DateTime: time.UnixMilli(a.Ms).UTC()})
+			}
+		}
+		r.ProviderChecks = &c
+	}
+	if v := rec["expMs"]; v != "" && rec["reviewReq"] != "" {
+		r.ExpirationDateTime = fromMs(v) // the release opened the approval window
 	}
 	r.Status = lockbox.EffectiveStatus(lockbox.Status(rec["status"]), pendingLive, grantLive)
 	r.AccessActive = r.Status == lockbox.StatusApproved

@@ -51,7 +51,9 @@ func (x *miniSystem) Create(t *testing.T, f lockboxtest.Filing) lockbox.Request 
 		require.NoError(t, err)
 	}
 	r := lockbox.NewRequest(in, newID(), at, x.s.Limits()).FiledAs(f.Filer)
-	r, _, err := x.s.Create(ctx, r, lockbox.CreateOptions{})
+	r, err := f.Policy.Screen(r, f.Filer)
+	require.NoError(t, err)
+	r, _, err = x.s.Create(ctx, r, lockbox.CreateOptions{})
 	require.NoError(t, err)
 	return r
 }

@@ -83,7 +83,7 @@ func (s *Store) sweepIndex(ctx context.Context, k keys, index string, idOf func(
 				return classify("sweep", err)
 			}
 			switch strings.Join(out, "") {
-			case string(lockbox.ActionExpire):
+			case string(lockbox.ActionExpire), string(lockbox.ActionExpireReview):
 				res.Expired++
 			case string(lockbox.ActionComplete):
 				res.Completed++

@@ -17,14 +17,41 @@ func (s *Service) Decide(ctx context.Context, p lockbox.Principal, a lockbox.Act
 	if a != lockbox.ActionApprove && a != lockbox.ActionDeny {
 		return lockbox.Request{}, lockbox.Invalidf("action must be approve or deny")
 	}
+	if p.Has(lockbox.RoleProviderApprover) && !p.Has(lockbox.RoleApprover) {
+		return s.review(ctx, p, a, in)
+	}
 	if err := lockbox.AuthorizeDecide(p); err != nil {
 		return lockbox.Request{}, err
 	}
 	if err := in.Validate(a == lockbox.ActionApprove); err != nil {
 		return lockbox.Request{}, err
 	}
+	if in.TenantID != "" && in.TenantID != p.TenantID {
+		return lockbox.Request{}, lockbox.Forbiddenf("you may only decide requests of your own tenant")
+	}
 	return s.act(ctx, p.TenantID, in.RequestID, p, lockbox.Act{Action: a, Actor: lockbox.Actor{Kind: lockbox.ActorApprover, ID: p.Subject},
-		Principal: p.Key(), Reason: in.Reason, Duration: in.Duration, At: s.now()})
+		Principal: p.Key(), Reason: in.Reason, Duration: in.Duration, HideInternal: true, At: s.now()})
+}
+
+// review is the provider's internal review of a request in InternalReview
+// (lockbox-approve, lockbox-deny and the provider console, by role
+// lockbox.provider-approver, in the tenant the body names): an approval
+// counts towards the policy's internalApprovals, and the last one releases
+// the request to the customer (Pending); a deny ends it. Never by whoever
+// filed it or is its requester (the transition's segregation of duties).
+func (s *Service) review(ctx context.Context, p lockbox.Principal, a lockbox.Action, in lockbox.DecisionInput) (lockbox.Request, error) {
+	if err := in.Validate(false); err != nil {
+		return lockbox.Request{}, err
+	}
+	if err := lockbox.AuthorizeInternalReview(p, in.TenantID); err != nil {
+		return lockbox.Request{}, err
+	}
+	action := lockbox.ActionInternalApprove
+	if a == lockbox.ActionDeny {
+		action = lockbox.ActionInternalDeny
+	}
+	return s.act(ctx, in.TenantID, in.RequestID, p, lockbox.Act{Action: action,
+		Actor: lockbox.Actor{Kind: lockbox.ActorProviderApprover, ID: p.Subject}, Principal: p.Key(), Reason: in.Reason, At: s.now()})
 }
 
 // Revoke ends a live grant of p's tenant now (lockbox-revoke, the portal):
@@ -39,7 +66,7 @@ func (s *Service) Revoke(ctx context.Context, p lockbox.Principal, in lockbox.De
 		return lockbox.Request{}, err
 	}
 	return s.act(ctx, p.TenantID, in.RequestID, p, lockbox.Act{Action: lockbox.ActionRevoke, Actor: lockbox.RevokeActor(p),
-		Principal: p.Key(), Reason: in.Reason, At: s.now()})
+		Principal: p.Key(), Reason: in.Reason, HideInternal: true, At: s.now()})
 }
 
 // Cancel withdraws a pending request (lockbox-cancel): the requester their

@@ -25,8 +25,11 @@ const MaxIdempotencyKey = 255
 // not empty, makes a retry with the same body get the request it filed.
 // The request records who filed it and how (lockbox.Request.FiledAs): a
 // workItemSource counts for the tenant's rules only when a signed
-// integration asserts it.
-// Errors: KindInvalid, KindForbidden, KindUnauthorized (a replayed signed
+// integration asserts it. The provider's policy (Service.Policy) screens
+// the filing first (lockbox.ProviderPolicy.Screen): a deny or a missing
+// factor is KindForbidden, a scope beyond its rule KindUnprocessable, and a
+// filing it sends to internal review is filed InternalReview.
+// Errors: KindInvalid, KindForbidden, KindUnprocessable, KindUnauthorized (a replayed signed
 // delivery), KindConflict (the key reused with another body), KindTooMany,
 // KindUnavailable.
 func (s *Service) File(ctx context.Context, p lockbox.Principal, in lockbox.CreateInput, idempotencyKey string) (Filed, error) {
@@ -47,6 +50,13 @@ func (s *Service) File(ctx context.Context, p lockbox.Principal, in lockbox.Crea
 // source's action that mapped it (logged).
 func (s *Service) file(ctx context.Context, p lockbox.Principal, in lockbox.CreateInput, opts lockbox.CreateOptions, action string) (Filed, error) {
 	r := lockbox.NewRequest(in, lockbox.NewID(), s.now(), s.Store.Limits()).FiledAs(p)
+	// The provider's policy screens the filing before anything is written:
+	// a refusal leaves no trace but the log.
+	r, err := s.Policy.Screen(r, p)
+	if err != nil {
+		s.Log.Info("lockbox filing refused by the provider's policy", "tenantId", r.TenantID, "via", r.FiledVia, "err", err)
+		return Filed{}, err
+	}
 	r, replayed, err := s.Store.Create(ctx, r, opts)
 	if err != nil {
 		return Filed{}, err

@@ -59,7 +59,7 @@ func (s *Service) Get(ctx context.Context, p lockbox.Principal, tenantID, id str
 	if err != nil {
 		return lockbox.Request{}, err
 	}
-	if scope.RequesterID != "" && lockbox.CanonicalID(r.Requester.ID) != scope.RequesterID {
+	if (scope.RequesterID != "" && lockbox.CanonicalID(r.Requester.ID) != scope.RequesterID) || (scope.HideInternal && !r.CustomerVisible()) {
 		return lockbox.Request{}, lockbox.ErrNotFound(id)
 	}
 	return r, nil

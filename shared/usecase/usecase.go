@@ -43,8 +43,11 @@ type Service struct {
 	// Notifier is told of every change, so that lockbox-notify sends what
 	// the change recorded at once (nudge.Client); nil for none.
 	Notifier Notifier
-	Now      func() time.Time
-	Log      *slog.Logger
+	// Policy is the provider's policy (the secret lockbox-provider-policy);
+	// nil when there is none, and then nothing is required at filing.
+	Policy *lockbox.ProviderPolicy
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // Notifier nudges lockbox-notify about a tenant (nudge.Client implements

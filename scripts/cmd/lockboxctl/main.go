@@ -103,8 +103,10 @@ func token(args []string) error {
 	ttl := fs.Duration("ttl", time.Hour, "lifetime")
 	iss := fs.String("iss", "", "issuer (iss), when the functions check one")
 	aud := fs.String("aud", "", "audience (aud), when the functions check one")
+	amr := fs.String("amr", "", "how the person signed in (amr, comma-separated, e.g. pwd,mfa): the provider's policy checks it")
+	isolated := fs.Bool("isolated", false, "claim lockbox_isolated: true (an isolated identity, for the provider's policy)")
 	var rs roles
-	fs.Var(&rs, "role", "role (repeatable): lockbox.approver, lockbox.reader, lockbox.requester, lockbox.operator")
+	fs.Var(&rs, "role", "role (repeatable): lockbox.approver, lockbox.reader, lockbox.requester, lockbox.operator, lockbox.provider-approver")
 	_ = fs.Parse(args) // ExitOnError: it exits on a bad flag
 	if *sub == "" || *tid == "" {
 		return fmt.Errorf("token needs -sub and -tenant")
@@ -115,6 +117,10 @@ func token(args []string) error {
 	}
 	c := auth.NewClaims(*sub, *tid, rs, time.Now(), *ttl)
 	c.Issuer = *iss
+	if *amr != "" {
+		c.AMR = strings.Split(*amr, ",")
+	}
+	c.Isolated = *isolated
 	if *aud != "" {
 		c.Audience = []string{*aud}
 	}

@@ -142,8 +142,9 @@ func Run(ctx context.Context, o Options) error {
 	for _, n := range names {
 		// A Redis given by the user has whatever password the user puts in
 		// the file; an empty one means none.
-		// The SMTP password is the user's, for the server smtp_url names.
-		generate := !(externalRedis && n == "redis-password") && n != "smtp-password"
+		// The SMTP password is the user's, for the server smtp_url names;
+		// the provider's policy is the provider's (none unless written).
+		generate := !(externalRedis && n == "redis-password") && n != "smtp-password" && n != "lockbox-provider-policy"
 		if err := ensureSecret(o.SecretsDir, n, generate); err != nil {
 			return err
 		}

@@ -133,12 +133,26 @@ func (e *Env) ExpiredToken(sub, tid string, roles ...lockbox.Role) string {
 	return e.mint(sub, tid, roles, e.Now.Add(-time.Hour), 59*time.Minute)
 }
 
+// TokenWith mints a token like Token whose claims edit changes first (amr,
+// iss, lockbox_isolated: what the provider's policy checks).
+func (e *Env) TokenWith(edit func(c *auth.Claims), sub, tid string, roles ...lockbox.Role) string {
+	return e.mintWith(edit, sub, tid, roles, e.Now, 24*time.Hour)
+}
+
 func (e *Env) mint(sub, tid string, roles []lockbox.Role, at time.Time, ttl time.Duration) string {
+	return e.mintWith(nil, sub, tid, roles, at, ttl)
+}
+
+func (e *Env) mintWith(edit func(c *auth.Claims), sub, tid string, roles []lockbox.Role, at time.Time, ttl time.Duration) string {
 	rs := make([]string, len(roles))
 	for i, r := range roles {
 		rs[i] = string(r)
 	}
-	tok, err := auth.Mint(JWTSecret, auth.NewClaims(sub, tid, rs, at, ttl))
+	c := auth.NewClaims(sub, tid, rs, at, ttl)
+	if edit != nil {
+		edit(&c)
+	}
+	tok, err := auth.Mint(JWTSecret, c)
 	if err != nil {
 		e.T.Fatal(err)
 	}

@@ -30,7 +30,10 @@ type Filing struct {
 	// that never saved settings has.
 	Settings       *lockbox.Settings
 	DefaultEnabled bool
-	At             time.Time
+	// Policy is the provider's policy (nil: none), which screens the
+	// filing (lockbox.ProviderPolicy.Screen) before it is stored.
+	Policy *lockbox.ProviderPolicy
+	At     time.Time
 }
 
 // Step is one action of a scenario at an offset from the request's creation.
@@ -80,7 +83,9 @@ type Scenario struct {
 	// UTC), for rules with schedules.
 	Settings *lockbox.Settings
 	FiledAt  time.Duration
-	Steps    []Step
+	// Policy is the provider's policy the filing passes (nil: none).
+	Policy *lockbox.ProviderPolicy
+	Steps  []Step
 }
 
 // Requester and Approver are the actors of the scenarios.
@@ -105,6 +110,19 @@ func BusinessHours(outside bool) *lockbox.Schedule {
 	return &lockbox.Schedule{Timezone: "Europe/Berlin", Days: []string{"Mon", "Tue", "Wed", "Thu", "Fri"}, From: "09:00", To: "17:00", Outside: outside}
 }
 
+// Review is a provider policy whose one rule sends every filing to n
+// provider-approvers first.
+func Review(n int) *lockbox.ProviderPolicy {
+	return &lockbox.ProviderPolicy{Rules: []lockbox.ProviderRule{{Name: "review", Require: lockbox.ProviderRequire{InternalApprovals: n}}},
+		Identity: lockbox.DefaultIdentityChecks}
+}
+
+// Leads are the provider-approvers of the scenarios.
+const (
+	Lead1 = "lead-1"
+	Lead2 = "lead-2"
+)
+
 // Limits are the lifetimes the scenarios assume.
 var Limits = lockbox.Limits{PendingTTL: 96 * time.Hour, AccessTTL: 8 * time.Hour, MaxAccessTTL: 24 * time.Hour}
 
@@ -112,10 +130,12 @@ const ms = time.Millisecond
 
 // The actions, short.
 const (
-	approve = lockbox.ActionApprove
-	deny    = lockbox.ActionDeny
-	revoke  = lockbox.ActionRevoke
-	cancel  = lockbox.ActionCancel
+	approve  = lockbox.ActionApprove
+	deny     = lockbox.ActionDeny
+	revoke   = lockbox.ActionRevoke
+	cancel   = lockbox.ActionCancel
+	iApprove = lockbox.ActionInternalApprove
+	iDeny    = lockbox.ActionInternalDeny
 )
 
 // Scenarios is the lifecycle table.
@@ -283,6 +303,42 @@ var Scenarios = []Scenario{
 	}), Steps: []Step{
 		{Comment: "filed on Friday, 10:00 in Berlin: pending", At: 0, Do: Get, WantStatus: lockbox.StatusPending},
 	}},
+	{Name: "internal review: two provider approvals release it, the window starts then", Policy: Review(2), Steps: []Step{
+		{Comment: "filed for internal review", At: 0, Do: Get, WantStatus: lockbox.StatusInternalReview},
+		{Comment: "the customer cannot decide it yet", At: time.Minute, Do: approve, By: Approver, WantKind: lockbox.KindConflict,
+			WantStatus: lockbox.StatusInternalReview},
+		{Comment: "the requester never reviews their own", At: time.Minute, Do: iApprove, By: Requester, WantKind: lockbox.KindForbidden,
+			WantStatus: lockbox.StatusInternalReview},
+		{Comment: "first provider approval", At: time.Hour, Do: iApprove, By: Lead1, WantStatus: lockbox.StatusInternalReview},
+		{Comment: "the same lead twice", At: time.Hour, Do: iApprove, By: "LEAD-1", WantKind: lockbox.KindConflict,
+			WantCode: "AlreadyApproved", WantStatus: lockbox.StatusInternalReview},
+		{Comment: "second provider approval releases it", At: 2 * time.Hour, Do: iApprove, By: Lead2, WantStatus: lockbox.StatusPending},
+		{Comment: "still pending 96h after the release, not after filing", At: 98*time.Hour - ms, Do: Get, WantStatus: lockbox.StatusPending},
+		{Comment: "the customer approves in time", At: 98*time.Hour - ms, Do: approve, By: Approver, WantStatus: lockbox.StatusApproved,
+			WantActive: true, WantGrantAt: 106*time.Hour - ms, WantApprovals: 1},
+	}},
+	{Name: "internal review: released pending expires 96h after the release", Policy: Review(1), Steps: []Step{
+		{Comment: "released after 3h", At: 3 * time.Hour, Do: iApprove, By: Lead1, WantStatus: lockbox.StatusPending},
+		{Comment: "expired at the release's 96h", At: 99 * time.Hour, Do: Get, WantStatus: lockbox.StatusExpired},
+	}},
+	{Name: "internal review: unreviewed in 24h expires", Policy: Review(1), Steps: []Step{
+		{Comment: "a millisecond before", At: 24*time.Hour - ms, Do: Get, WantStatus: lockbox.StatusInternalReview},
+		{Comment: "expired at 24h", At: 24 * time.Hour, Do: Get, WantStatus: lockbox.StatusExpired},
+		{Comment: "too late to approve", At: 24 * time.Hour, Do: iApprove, By: Lead1, WantKind: lockbox.KindConflict,
+			WantStatus: lockbox.StatusExpired},
+	}},
+	{Name: "internal review: a provider deny ends it", Policy: Review(2), Steps: []Step{
+		{Comment: "one approves", At: time.Minute, Do: iApprove, By: Lead1, WantStatus: lockbox.StatusInternalReview},
+		{Comment: "another denies: denied whatever came before", At: time.Hour, Do: iDeny, By: Lead2, WantStatus: lockbox.StatusDenied,
+			WantDecisionBy: Lead2},
+		{Comment: "nothing after", At: time.Hour, Do: iApprove, By: "lead-3", WantKind: lockbox.KindConflict, WantStatus: lockbox.StatusDenied},
+	}},
+	{Name: "internal review: the tenant's automatic approval waits for the release", Policy: Review(1),
+		Settings: Tenant(func(s *lockbox.Settings) { s.Enabled = false; s.UpdatedBy = "admin" }), Steps: []Step{
+			{Comment: "held for review, not approved at once", At: 0, Do: Get, WantStatus: lockbox.StatusInternalReview},
+			{Comment: "the release applies Lockbox off", At: time.Hour, Do: iApprove, By: Lead1, WantStatus: lockbox.StatusApproved,
+				WantActive: true, WantGrantAt: 9 * time.Hour, WantDecisionBy: lockbox.SystemActor},
+		}},
 	{Name: "unknown request", Steps: []Step{
 		{Comment: "approving an unknown id is not found", At: 0, Do: approve, By: Approver, WantKind: lockbox.KindNotFound},
 	}},
@@ -311,7 +367,7 @@ func Filer(s Scenario) lockbox.Principal {
 
 // FilingOf is how sc's request is filed, at at.
 func FilingOf(sc Scenario, at time.Time) Filing {
-	return Filing{Input: Input(sc), Filer: Filer(sc), Settings: sc.Settings, DefaultEnabled: !sc.DefaultOff, At: at}
+	return Filing{Input: Input(sc), Filer: Filer(sc), Settings: sc.Settings, DefaultEnabled: !sc.DefaultOff, Policy: sc.Policy, At: at}
 }
 
 // ActOf is the act a step describes, at at.

@@ -7,7 +7,8 @@
 -- answers the whole record, as a 4th element: its usage, which apply()
 -- does not read, is part of the answer.
 local refused, record = apply(A.id, A.action, {actorKind = A.actorKind, actorId = A.actorId, principal = A.principal,
-  reason = A.reason, now = A.nowMs, duration = A.duration, maxAccess = A.maxAccessMs, maxGrants = A.maxGrants, only = A.only})
+  reason = A.reason, now = A.nowMs, duration = A.duration, maxAccess = A.maxAccessMs, maxGrants = A.maxGrants, only = A.only,
+  hide = A.hide, pendingTTL = A.pendingTTLms})
 if refused then return refused end
 if transition(A.action).from == S.Approved then return {'ok', record[1], record[2], redis.call('HGETALL', KEYS[1])} end
 return {'ok', record[1], record[2]}

@@ -21,6 +21,12 @@
 -- tenant and of the requester, live grants of the requester ({"err", "cap",
 -- which, earliest end ms}).
 --
+-- A request the provider's policy sends to internal review (A.review, the
+-- internal approvals it needs, above 0) is filed InternalReview: its pending
+-- key lives for the review window, it is marked internal (hidden from the
+-- customer), nobody is notified and the automatic decision waits in the
+-- record for its release (prelude's release()).
+--
 -- KEYS[1]: the record. A: createArgs (scripts.go).
 -- Returns {"created"} | {"replay", id} | {"exists"} | {"settings", version,
 -- doc} | a refusal.
@@ -61,31 +67,42 @@ for _, cap in ipairs(caps) do
   if refused then return refused end
 end
 local seq = redis.call('INCR', key('seq'))
-redis.call('HSET', KEYS[1], 'doc', doc, 'status', S.Pending, 'seq', seq, 'requester', requester, 'requesterKey', requesterKey,
+local review = A.review ~= '0'
+local status = S.Pending
+if review then status = S.InternalReview end
+redis.call('HSET', KEYS[1], 'doc', doc, 'status', status, 'seq', seq, 'requester', requester, 'requesterKey', requesterKey,
   'filedBy', filedBy, 'duration', A.duration, 'grantMs', A.grantMs, 'support', support, 'expMs', expMs,
   'required', A.required, 'maxGrantMs', A.maxGrantMs, 'remind', A.remind, 'resources', A.resources, 'level', A.level)
+if review then
+  -- The provider's internal review holds it: hidden from the customer, no
+  -- reminders yet, and the tenant's automatic decision kept for the release.
+  redis.call('HSET', KEYS[1], 'internal', '1', 'reviewReq', A.review, 'escalateMs', A.escalateMs, 'autoAction', A.autoAction,
+    'autoActor', A.autoActor, 'autoReason', A.autoReason)
+end
 local timers = {}
-for offset in string.gmatch(A.remind, '[^,]+') do
+for offset in string.gmatch(review and '' or A.remind, '[^,]+') do
   timers[#timers + 1] = ms(tonumber(expMs) - tonumber(offset))
   timers[#timers + 1] = 'remind:' .. id .. ':' .. offset
 end
-if A.escalateMs ~= '0' then
+if A.escalateMs ~= '0' and not review then
   timers[#timers + 1] = ms(tonumber(createdMs) + tonumber(A.escalateMs))
   timers[#timers + 1] = 'escalate:' .. id
 end
 if #timers > 0 then redis.call('ZADD', key('timers'), unpack(timers)) end
 redis.call('SET', key('pending', id), '1', 'PX', A.pendingTTLms)
 redis.call('ZADD', key('all'), seq, id)
-redis.call('ZADD', key('status', S.Pending), seq, id)
+redis.call('ZADD', key('status', status), seq, id)
 redis.call('ZADD', key('byRequester', canonical), seq, id)
 redis.call('ZADD', key('bySupport', support), seq, id)
 redis.call('ZADD', key('livePending'), expMs, id)
 redis.call('ZADD', key('liveReqPend', requesterKey), expMs, id)
-event(OP_CREATE, id, createdMs, ACTOR_ENGINEER, requester, '', S.Pending, '', support)
+event(OP_CREATE, id, createdMs, ACTOR_ENGINEER, requester, '', status, '', support)
 count('tr:file')
-if A.autoAction ~= '' then
+if review then -- luacheck: ignore 542
+  -- nobody is told yet
+elseif A.autoAction ~= '' then
   local refused = apply(id, A.autoAction, {actorKind = ACTOR_SYSTEM, actorId = A.autoActor, principal = '', reason = A.autoReason,
-    now = createdMs, duration = '', maxAccess = A.maxAccessMs, maxGrants = A.maxGrants, only = ''})
+    now = createdMs, duration = '', maxAccess = A.maxAccessMs, maxGrants = A.maxGrants, only = '', hide = '', pendingTTL = '0'})
   if refused then return refused end
 else
   note(NOTE_CREATED, id, createdMs, ACTOR_ENGINEER, requester, '')

@@ -11,6 +11,9 @@
 -- The records, pending and grant keys of each id are read by name: they
 -- share the tenant's hash tag with the indexes, so this stays in one slot.
 --
+-- With hide ('1', the customer's roles), a request the provider's internal
+-- review holds (its record's internal = '1') is left out.
+--
 -- KEYS: the indexes. A: listArgs (scripts.go).
 -- Returns {next cursor seq or "", {id, pendingLive, grantLive, {record}}...}.
 local want, limit, cap, maxBytes = A.status, tonumber(A.limit), tonumber(A.cap), tonumber(A.maxBytes)
@@ -28,12 +31,13 @@ for s = 1, #KEYS do
       if #h > 0 then
         local p = redis.call('EXISTS', key('pending', id))
         local g = redis.call('EXISTS', key('grant', id))
-        local st, size = nil, 0
+        local st, size, hidden = nil, 0, false
         for j = 1, #h, 2 do
           if h[j] == 'status' then st = h[j + 1] end
+          if h[j] == 'internal' and h[j + 1] == '1' then hidden = A.hide == '1' end
           size = size + #h[j + 1]
         end
-        if want == '' or effective(st, p, g) == want then
+        if not hidden and (want == '' or effective(st, p, g) == want) then
           found = found + 1
           items[#items + 1] = {tonumber(chunk[i + 1]), id, p, g, h, size}
           if found > limit then break end

@@ -25,14 +25,14 @@ local P = A.prefix
 local function key(name, suffix) return P .. name .. (suffix or '') end
 local function readRecord(rk) return redis.call('HMGET', rk, unpack(F)) end
 local function effective(st, pendingLive, grantLive)
-  if st == S.Pending and pendingLive == 0 then return S.Expired end
+  if (st == S.Pending or st == S.InternalReview) and pendingLive == 0 then return S.Expired end
   if st == S.Approved and grantLive == 0 then return S.Completed end
   return st
 end
 -- current is the effective status of request id recorded as st: only the
 -- TTL key of its own status can change it, so only that key is read.
 local function current(st, id)
-  if st == S.Pending then return effective(st, redis.call('EXISTS', key('pending', id)), 1) end
+  if st == S.Pending or st == S.InternalReview then return effective(st, redis.call('EXISTS', key('pending', id)), 1) end
   if st == S.Approved then return effective(st, 1, redis.call('EXISTS', key('grant', id))) end
   return st
 end
@@ -57,6 +57,7 @@ local function ms(n) return string.format('%.0f', n) end
 -- the change it tells of: type, requestId, time, actorKind, actorId, reason
 -- as netstrings (outboxField).
 local function note(t, id, now, actorKind, actorId, reason)
+  if t == '' then return end -- the provider's internal review tells the customer nothing
   reason = reason or ''
   redis.call('XADD', key('outbox'), '*', OUTBOX_FIELD, #t .. ':' .. t .. #id .. ':' .. id .. #now .. ':' .. now ..
     #actorKind .. ':' .. actorKind .. #actorId .. ':' .. actorId .. #reason .. ':' .. reason)
@@ -85,19 +86,82 @@ end
 -- (the fields of readRecord as read, and the fields written as name/value
 -- pairs), or a refusal before anything was written. o holds
 -- actorKind, actorId, principal, reason, now (ms), duration ('' or hours),
--- maxAccess (ms), maxGrants, only ('' or a requester key).
-local function apply(id, a, o)
+-- maxAccess (ms), maxGrants, only ('' or a requester key), hide ('1': the
+-- customer's roles, to whom what the internal review holds is not found),
+-- pendingTTL (ms: the approval window an internal review's release opens).
+local apply
+-- release sends a request whose internal review is complete to the
+-- customer: Pending, its approval window starting now, its reminders and
+-- escalation set, the customer told (or the tenant's automatic decision,
+-- taken when it was filed, applied now).
+local function release(id, f, fields, o)
+  local rk, now = key('req', id), o.now
+  local expMs = ms(tonumber(now) + tonumber(o.pendingTTL))
+  local n = #fields
+  fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4], fields[n + 5], fields[n + 6] =
+    'status', S.Pending, 'expMs', expMs, 'internal', '0'
+  redis.call('SET', key('pending', id), '1', 'PX', o.pendingTTL)
+  redis.call('ZADD', key('livePending'), expMs, id)
+  redis.call('ZADD', key('liveReqPend', f[F.requesterKey]), expMs, id)
+  local timers = {}
+  for offset in string.gmatch(f[F.remind] or '', '[^,]+') do
+    timers[#timers + 1] = ms(tonumber(expMs) - tonumber(offset))
+    timers[#timers + 1] = 'remind:' .. id .. ':' .. offset
+  end
+  local esc = tonumber(f[F.escalateMs] or '0')
+  if esc > 0 then
+    timers[#timers + 1] = ms(tonumber(now) + esc)
+    timers[#timers + 1] = 'escalate:' .. id
+  end
+  if #timers > 0 then redis.call('ZADD', key('timers'), unpack(timers)) end
+  redis.call('HSET', rk, unpack(fields))
+  redis.call('ZREM', key('status', S.InternalReview), id)
+  redis.call('ZADD', key('status', S.Pending), f[F.seq], id)
+  local tr = transition('internalApprove')
+  event(tr.op, id, now, o.actorKind, o.actorId, tr.from, tr.to, o.reason, f[F.support])
+  local auto = f[F.autoAction] or ''
+  if auto ~= '' then
+    local refused, record = apply(id, auto, {actorKind = ACTOR_SYSTEM, actorId = f[F.autoActor], principal = '',
+      reason = f[F.autoReason], now = now, duration = '', maxAccess = o.maxAccess, maxGrants = o.maxGrants, only = '',
+      hide = '', pendingTTL = o.pendingTTL})
+    if not refused then return nil, record end
+  end
+  note(NOTE_CREATED, id, now, ACTOR_ENGINEER, redis.call('HGET', rk, 'requester'), '')
+  return nil, {f, fields}
+end
+apply = function(id, a, o)
   local tr, rk, now = transition(a), key('req', id), o.now
   local f = readRecord(rk)
   if not f[F.status] then return fail('notfound') end
   local rkey = f[F.requesterKey]
   if o.only ~= '' and rkey ~= o.only then return fail('notfound') end
+  if o.hide == '1' and f[F.internal] == '1' then return fail('notfound') end
   local pendingKey, grantKey = key('pending', id), key('grant', id)
   local st = current(f[F.status], id)
   if st ~= tr.from then return fail('state', a, st) end
   if tr.own and o.principal ~= '' and (o.principal == rkey or o.principal == f[F.filedBy]) then return fail('own', a) end
   local to, fields, grant = tr.to, {}, nil
   local asked, grantMs = tonumber(f[F.duration]), tonumber(f[F.grantMs])
+  if tr.review then
+    local keys = f[F.intKeys] or ''
+    if keys ~= '' and string.find('\n' .. keys .. '\n', '\n' .. o.principal .. '\n', 1, true) then return fail('twiceReview') end
+    local item = '{"by":' .. cjson.encode(o.actorId) .. ',"ms":' .. now .. '}'
+    local list, count = f[F.intApprovals], 1
+    if not list or list == '' or list == '[]' then
+      list = '[' .. item .. ']'
+    else
+      list = string.sub(list, 1, -2) .. ',' .. item .. ']'
+      count = #cjson.decode(list)
+    end
+    if keys == '' then keys = o.principal else keys = keys .. '\n' .. o.principal end
+    fields[1], fields[2], fields[3], fields[4] = 'intApprovals', list, 'intKeys', keys
+    if count < tonumber(f[F.reviewReq] or '1') then
+      redis.call('HSET', rk, unpack(fields))
+      event(tr.op, id, now, o.actorKind, o.actorId, tr.from, tr.from, o.reason, f[F.support])
+      return nil, {f, fields}
+    end
+    return release(id, f, fields, o)
+  end
   if tr.quorum then
     local keys = f[F.approverKeys] or ''
     if keys ~= '' and string.find('\n' .. keys .. '\n', '\n' .. o.principal .. '\n', 1, true) then return fail('twice') end
@@ -144,7 +208,7 @@ local function apply(id, a, o)
   end
   fields[#fields + 1] = 'status'
   fields[#fields + 1] = to
-  if tr.from == S.Pending then
+  if tr.from == S.Pending or tr.from == S.InternalReview then
     redis.call('DEL', pendingKey)
     redis.call('ZREM', key('livePending'), id)
     redis.call('ZREM', key('liveReqPend', rkey), id)

@@ -82,6 +82,10 @@ type document struct {
 	Justification string
 	Approvals     []approvalRow
 	ApprovalsHead string
+	// Checked is what the provider checked before asking the customer
+	// (the request's providerChecks), one line each; none without a
+	// provider policy.
+	Checked []string
 	// Usage is a receipt's "Access used": each resource of the grant and
 	// its use, and the credentials issued; NotUsed says plainly that the
 	// grant was not used (then Usage is empty).
@@ -362,8 +366,43 @@ func newDocument(n lockbox.Notification, f facts, words map[string]string, porta
 	if n.Type == lockbox.NoteReceipt {
 		doc.Usage, doc.Credentials, doc.NotUsed = usage(r, f)
 	}
+	doc.Checked = ProviderChecked(r.ProviderChecks)
 	doc.ReasonLabel, doc.Reason = reason(n)
 	return doc
+}
+
+// ProviderChecked says what the provider checked before asking the
+// customer, one line each (nil without checks): the engineer's sign-in
+// (multi-factor or not), their identity (isolated or not), who approved
+// internally and when, and the policy rule that applied.
+func ProviderChecked(c *lockbox.ProviderChecks) []string {
+	if c == nil {
+		return nil
+	}
+	yes := func(b bool, y, n string) string {
+		if b {
+			return y
+		}
+		return n
+	}
+	out := []string{
+		yes(c.MFA, "Multi-factor authentication: yes", "Multi-factor authentication: not shown by the engineer's sign-in"),
+		yes(c.IsolatedIdentity, "Isolated identity: yes", "Isolated identity: not shown by the engineer's sign-in"),
+	}
+	if len(c.InternalApprovals) == 0 {
+		out = append(out, "Internal approval: none required")
+	} else {
+		var by []string
+		for _, a := range c.InternalApprovals {
+			by = append(by, oneLine(a.By)+" ("+when(a.DateTime)+")")
+		}
+		out = append(out, "Internal approval: "+strings.Join(by, ", "))
+	}
+	rule := "no rule matched"
+	if c.PolicyRule != "" {
+		rule = oneLine(c.PolicyRule)
+	}
+	return append(out, "Policy rule: "+rule)
 }
 
 // rows lists the request's values an approver needs, in reading order.

@@ -474,3 +474,30 @@ func TestRenderAzureResourceID(t *testing.T) {
 	assert.Contains(t, html, "/contoso-production-westeurope-rg<wbr>/providers<wbr>/Microsoft.Compute<wbr>/virtualMachines<wbr><strong>/contoso-prod-sql-vm-westeurope-001</strong>")
 	assert.Contains(t, html, "table-layout:fixed", "the card keeps the width it is given")
 }
+
+// The approver's mail of a request the provider checked says what it
+// checked ("Checked by the provider: …"), in both bodies; one without
+// checks (no provider policy) says nothing of them.
+func TestRenderProviderChecks(t *testing.T) {
+	r := pending()
+	r.ProviderChecks = &lockbox.ProviderChecks{MFA: true, InternalApprovalsRequired: 1, PolicyRule: "vm-write",
+		InternalApprovals: []lockbox.InternalApproval{{By: "lead-1@provider.example", DateTime: filed.Add(-time.Hour)}}}
+	n := lockbox.Notification{ID: "n", Type: lockbox.NoteCreated, Request: r, Time: filed, Actor: engineer}
+	_, text, html, err := mail.Render(n, portalURL, "Alice Approver")
+	require.NoError(t, err)
+	assert.Contains(t, text, `
+Checked by the provider:
+  - Multi-factor authentication: yes
+  - Isolated identity: not shown by the engineer's sign-in
+  - Internal approval: lead-1@provider.example (Mon 2026-05-04 08:30 UTC)
+  - Policy rule: vm-write
+`)
+	assert.Contains(t, html, "Checked by the provider:")
+	assert.Contains(t, html, "<li style=\"margin:2px 0;word-break:break-word;\">Internal approval: lead-1@provider.example (Mon 2026-05-04 08:30 UTC)</li>")
+
+	_, text, html, err = mail.Render(lockbox.Notification{ID: "n", Type: lockbox.NoteCreated, Request: pending(), Time: filed, Actor: engineer},
+		portalURL, "")
+	require.NoError(t, err)
+	assert.NotContains(t, text, "Checked by the provider")
+	assert.NotContains(t, html, "Checked by the provider")
+}

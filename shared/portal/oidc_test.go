@@ -248,7 +248,7 @@ func TestOIDCRefusals(t *testing.T) {
 		"token of other aud": {idpUser{sub: "alice", claims: map[string]any{"tid": "contoso", "roles": approver, "aud": "someone-else"}}, http.StatusUnauthorized},
 		"token of other iss": {idpUser{sub: "alice", claims: map[string]any{"tid": "contoso", "roles": approver, "iss": "https://evil.example"}}, http.StatusUnauthorized},
 		"token expired":      {idpUser{sub: "alice", claims: map[string]any{"tid": "contoso", "roles": approver, "exp": 1}}, http.StatusUnauthorized},
-		"requester":          {idpUser{sub: "eng-7", claims: map[string]any{"tid": "contoso", "roles": []string{"lockbox.requester"}}}, http.StatusForbidden},
+		"operator":           {idpUser{sub: "op-7", claims: map[string]any{"tid": "contoso", "roles": []string{"lockbox.operator"}}}, http.StatusForbidden},
 		"no role":            {idpUser{sub: "alice", claims: map[string]any{"tid": "contoso"}}, http.StatusForbidden},
 		"only unknown roles": {idpUser{sub: "alice", claims: map[string]any{"tid": "contoso", "roles": "admin approver"}}, http.StatusForbidden},
 	} {
@@ -353,7 +353,7 @@ func TestOIDCSessionRereadsRoles(t *testing.T) {
 	assert.Contains(t, b.Get("/").Body, "(contoso, lockbox.reader, lockbox.admin)")
 	assert.Equal(t, http.StatusOK, b.Get("/settings").Status)
 
-	carol.set("roles", []string{"lockbox.requester"}) // no longer a portal user
+	carol.set("roles", []string{"lockbox.operator"}) // no longer a portal user
 	d.Advance(15 * time.Minute)
 	p = b.Get("/")
 	assert.Equal(t, http.StatusSeeOther, p.Status)

@@ -54,6 +54,10 @@ func (p *Portal) pending(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if providerUser(s.principal()) {
+		p.redirect(w, pathProvider)
+		return
+	}
 	p.list(w, r, s, lockbox.StatusPending, false)
 }
 

@@ -280,7 +280,6 @@ func TestTokenSignInRefusals(t *testing.T) {
 		{"garbage", csrf, "not-a-token", http.StatusUnauthorized, "token is not valid"},
 		{"expired", csrf, e.ExpiredToken("alice", "contoso", lockbox.RoleApprover), http.StatusUnauthorized, "token has expired"},
 		{"other key", csrf, mint(t, []byte("another-secret-0123456789abcdef"), "alice", "contoso", lockbox.RoleApprover), http.StatusUnauthorized, "not valid"},
-		{"requester", csrf, e.Token("eng-7", "contoso", lockbox.RoleRequester), http.StatusForbidden, "approvers, readers and admins"},
 		{"operator", csrf, e.Token("op", "contoso", lockbox.RoleOperator), http.StatusForbidden, "approvers, readers and admins"},
 		{"no role", csrf, e.Token("nobody", "contoso"), http.StatusForbidden, "approvers, readers and admins"},
 	} {

@@ -36,7 +36,7 @@ type pages struct {
 }
 
 // The pages.
-var pageNames = []string{"login", "requests", "request", "activity", "settings", "lockdown", "error"}
+var pageNames = []string{"login", "requests", "request", "activity", "settings", "lockdown", "error", "provider"}
 
 var funcs = template.FuncMap{
 	"utc": func(t time.Time) string {
@@ -101,6 +101,9 @@ type userView struct {
 	Subject, TenantID string
 	Roles             []lockbox.Role
 	Admin             bool
+	// Provider: the provider's engineer or approver, whose page is the
+	// provider console.
+	Provider bool
 }
 
 // render writes page with data, status and the layout around it. s, when
@@ -110,7 +113,7 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, s *session, stat
 	if s != nil {
 		pr := s.principal()
 		v.User = &userView{Subject: s.Subject, TenantID: s.TenantID, Roles: s.Roles,
-			Admin: usecase.CanChangeSettings(pr)}
+			Admin: usecase.CanChangeSettings(pr), Provider: providerUser(pr)}
 		v.CSRF = s.FormToken
 		if s.Flash != "" {
 			v.Flash, v.FlashError = s.Flash, s.FlashError

@@ -45,6 +45,8 @@ func (p *Portal) routes() http.Handler {
 	mux.HandleFunc("POST "+pathLockdown, p.lockdown)
 	mux.HandleFunc("POST "+pathLift, p.lift)
 	mux.HandleFunc("POST "+pathSettingsForm, p.saveSettingsForm)
+	mux.HandleFunc("GET "+pathProvider, p.console)
+	mux.HandleFunc("POST "+pathProvider, p.consoleAct)
 	mux.HandleFunc("GET "+pathCSS, p.css)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

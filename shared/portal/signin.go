@@ -151,13 +151,17 @@ func (p *Portal) signIn(w http.ResponseWriter, r *http.Request, pr lockbox.Princ
 }
 
 // portalUser refuses whoever is not one of a tenant's approvers, readers
-// or admins: the portal shows one tenant's requests to its own people.
+// or admins, who see one tenant's requests, or the provider's engineers and
+// approvers, who see the provider console.
 func portalUser(pr lockbox.Principal) error {
+	if providerUser(pr) {
+		return nil // the provider console
+	}
 	scope, err := lockbox.AuthorizeList(pr, "")
 	member := pr.Has(lockbox.RoleApprover) || pr.Has(lockbox.RoleReader) || pr.Has(lockbox.RoleAdmin)
 	if err != nil || !member || scope.RequesterID != "" || !lockbox.ValidTenantID(pr.TenantID) {
-		return lockbox.Forbiddenf("the portal is for a tenant's approvers, readers and admins (roles %s, %s or %s)",
-			lockbox.RoleApprover, lockbox.RoleReader, lockbox.RoleAdmin)
+		return lockbox.Forbiddenf("the portal is for a tenant's approvers, readers and admins (roles %s, %s or %s), and its provider console for the provider's engineers and approvers (%s, %s)",
+			lockbox.RoleApprover, lockbox.RoleReader, lockbox.RoleAdmin, lockbox.RoleRequester, lockbox.RoleProviderApprover)
 	}
 	return nil
 }

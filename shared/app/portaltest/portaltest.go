@@ -344,6 +344,9 @@ func (b *Browser) SignIn(token string) string {
 		b.t.Fatalf("token sign-in: %d %s %s", resp.Status, resp.Header.Get("Location"), resp.Body)
 	}
 	home := b.Get("/")
+	if home.Status == http.StatusSeeOther { // the provider's people: the provider console
+		home = b.Get(home.Location())
+	}
 	if home.Status != http.StatusOK {
 		b.t.Fatalf("landing page after sign-in: %d %s", home.Status, home.Body)
 	}

@@ -239,6 +239,7 @@ var guideDocs = []string{
 	"docs/development.md",
 	"docs/operations.md",
 	"docs/controls.md",
+	"docs/provider.md",
 }
 
 // guideBlock is a block of one of the guide's documents.

@@ -107,6 +107,7 @@ func TestProviderPolicyOnTheStack(t *testing.T) {
 		assert.Contains(t, queue, want)
 	}
 	b.shot("provider-queue", true)
+	b.shotFrom("provider-queue-decide", "#reason-"+r.RequestID, false)
 	b.do(chromedp.SetValue(chromedp.ID("reason-"+r.RequestID), "Ticket INC-2081 and the two machines match; the customer's DBA is on the bridge."),
 		chromedp.Click(chromedp.CSS(`form.decide button[value="approve"]`)), chromedp.WaitVisible(chromedp.CSS(".flash")))
 	assert.Contains(t, b.text(".flash"), "It has gone to the customer")
@@ -132,6 +133,7 @@ func TestProviderPolicyOnTheStack(t *testing.T) {
 		assert.Contains(t, mine, want)
 	}
 	b.shot("provider-engineer", false)
+	b.shotFrom("provider-engineer-grant", "section[aria-labelledby=mine] pre", false)
 }
 
 // mailMessage is a message of make run's mailbox.

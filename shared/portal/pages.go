@@ -111,7 +111,12 @@ func (p *Portal) list(w http.ResponseWriter, r *http.Request, s *session, status
 	d.Intro = "Requests of tenant " + tenant + " waiting for an approver's decision, newest first."
 	if history {
 		title, nav, path = "Request history", "history", pathRequests
-		d.Heading, d.Empty, d.Statuses = title, "No requests.", lockbox.Statuses
+		d.Heading, d.Empty = title, "No requests."
+		for _, st := range lockbox.Statuses {
+			if st != lockbox.StatusInternalReview { // the provider's, never the customer's
+				d.Statuses = append(d.Statuses, st)
+			}
+		}
 		d.Intro = "Every request of tenant " + tenant + ", newest first."
 		if status != "" {
 			d.Empty = "No " + strings.ToLower(string(status)) + " requests."

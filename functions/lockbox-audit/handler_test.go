@@ -245,3 +245,33 @@ func TestAuditExportsALockdown(t *testing.T) {
 	assert.Equal(t, map[string]int{lockbox.OpCreate: 2, lockbox.OpApprove: 1, lockbox.OpRevoke: 1, lockbox.OpCancel: 1,
 		lockbox.OpLockdown: 2, lockbox.OpLiftLockdown: 1}, rep.Operations)
 }
+
+// The provider's internal review in the archive: its filings, an internal
+// approval and an unreviewed request's expiry (recorded by the sweep) are
+// exported and verified like every event.
+func TestAuditRunWithInternalReview(t *testing.T) {
+	e, store, _ := setup(t)
+	e.Cases.Policy = lockboxtest.Review(1)
+	eng := lockbox.Principal{Kind: lockbox.KindUser, Subject: "eng-7", TenantID: "provider", Roles: []lockbox.Role{lockbox.RoleRequester}}
+	var ids []string
+	for range 2 {
+		f, err := e.Cases.File(t.Context(), eng, apitest.CreateInput("contoso", "eng-7"), "")
+		require.NoError(t, err)
+		require.Equal(t, lockbox.StatusInternalReview, f.Request.Status)
+		ids = append(ids, f.Request.RequestID)
+	}
+	lead := lockbox.Principal{Kind: lockbox.KindUser, Subject: "lead-1", TenantID: "provider", Roles: []lockbox.Role{lockbox.RoleProviderApprover}}
+	r, err := e.Cases.Decide(t.Context(), lead, lockbox.ActionApprove, lockbox.DecisionInput{RequestID: ids[0], TenantID: "contoso", Reason: "checked"})
+	require.NoError(t, err)
+	require.Equal(t, lockbox.StatusPending, r.Status)
+
+	e.Advance(24 * time.Hour)
+	status, s := call(t, asOperator(e))
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, 1, s.Expired, "the unreviewed request")
+	assert.Equal(t, 4, s.Exported)
+	assert.Empty(t, s.Errors)
+	rep, err := audit.Verify(t.Context(), store, "contoso", apitest.AuditPublicKey)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{lockbox.OpCreate: 2, lockbox.OpInternalApprove: 1, lockbox.OpExpire: 1}, rep.Operations)
+}

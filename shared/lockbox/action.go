@@ -27,6 +27,10 @@ const (
 	ActionInternalApprove Action = "internalApprove"
 	ActionInternalDeny    Action = "internalDeny"
 	ActionExpireReview    Action = "expireReview"
+	// ActionCancelReview is a cancel of a request still in internal review
+	// (the engineer withdraws it, or its ticket closes): asked as
+	// ActionCancel, it tells the customer nothing.
+	ActionCancelReview Action = "cancelReview"
 )
 
 // Transition is the one statement of what an action does: the effective
@@ -70,6 +74,7 @@ var Transitions = map[Action]Transition{
 	ActionInternalApprove: {From: StatusInternalReview, To: StatusPending, Op: OpInternalApprove, OwnForbidden: true, When: WhenAsked},
 	ActionInternalDeny:    {From: StatusInternalReview, To: StatusDenied, Op: OpInternalDeny, OwnForbidden: true, When: WhenAsked},
 	ActionExpireReview:    {From: StatusInternalReview, To: StatusExpired, Op: OpExpire, When: WhenDue},
+	ActionCancelReview:    {From: StatusInternalReview, To: StatusCanceled, Op: OpCancel, When: WhenAsked},
 }
 
 // Act is one action on a request by someone, at a time.
@@ -142,7 +147,11 @@ func Apply(r Request, act Act, lim Limits) (Request, Event, error) {
 	if (act.OnlyRequester != "" && act.OnlyRequester != UserKey(r.Requester.ID)) || (act.HideInternal && !r.CustomerVisible()) {
 		return r, Event{}, ErrNotFound(r.RequestID)
 	}
-	if cur := r.Effective(act.At).Status; cur != tr.From {
+	cur := r.Effective(act.At).Status
+	if act.Action == ActionCancel && cur == StatusInternalReview {
+		tr = Transitions[ActionCancelReview] // withdrawn before the customer was asked
+	}
+	if cur != tr.From {
 		return r, Event{}, ErrWrongState(act.Action, cur)
 	}
 	if tr.OwnForbidden && r.Involves(act.Principal) {
@@ -183,7 +192,7 @@ func Apply(r Request, act Act, lim Limits) (Request, Event, error) {
 	case ActionRevoke:
 		r.AccessExpirationDateTime = &now
 		r.Closure = decision
-	case ActionCancel:
+	case ActionCancel, ActionCancelReview:
 		r.Closure = decision
 	}
 	r.Status = tr.To

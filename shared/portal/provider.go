@@ -54,7 +54,7 @@ type consoleRow struct {
 	Live   bool
 	Until  string
 	SSH    string
-	Cancel bool // the engineer may withdraw it (Pending)
+	Cancel bool // the engineer may withdraw it (Pending or InternalReview)
 }
 
 // console is the provider console (GET provider, ?tenant=): the tenant
@@ -114,7 +114,8 @@ func (p *Portal) console(w http.ResponseWriter, r *http.Request) {
 
 // mine is one of the engineer's own requests as the console shows it.
 func (p *Portal) mine(req lockbox.Request, now time.Time) consoleRow {
-	row := consoleRow{R: req, Filed: utc(req.CreatedDateTime), Cancel: req.Status == lockbox.StatusPending}
+	row := consoleRow{R: req, Filed: utc(req.CreatedDateTime),
+		Cancel: req.Status == lockbox.StatusPending || req.Status == lockbox.StatusInternalReview}
 	switch {
 	case req.Status == lockbox.StatusPending || req.Status == lockbox.StatusInternalReview:
 		row.Left = timeLeft(req.ExpirationDateTime.Sub(now))

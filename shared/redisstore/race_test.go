@@ -221,3 +221,44 @@ func TestLastInternalApprovalRacingADeny(t *testing.T) {
 		t.Logf("outcomes: %v", outcomes)
 	})
 }
+
+// An internal approval racing the engineer's cancel of a request in
+// review: the cancel either wins at once (the approval refused, the
+// customer never told) or comes after the release (withdrawing the pending
+// request); an approval never follows a cancel.
+func TestInternalApprovalRacingACancel(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+		outcomes := map[string]int{}
+		for range 40 {
+			ten := tenant(t)
+			r := fileForReview(t, s, ten, 1, time.Now())
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			wg.Go(func() { _, errs[0] = s.Act(ctx, ten, r.RequestID, internal(lockbox.ActionInternalApprove, "lead-1")) })
+			wg.Go(func() {
+				_, errs[1] = s.Act(ctx, ten, r.RequestID, lockbox.Act{Action: lockbox.ActionCancel,
+					Actor: lockbox.Actor{Kind: lockbox.ActorEngineer, ID: lockboxtest.Requester}, Principal: lockbox.UserKey(lockboxtest.Requester),
+					Reason: "fixed", OnlyRequester: lockbox.UserKey(lockboxtest.Requester), At: time.Now()})
+			})
+			wg.Wait()
+			require.NoError(t, errs[1], "the cancel always succeeds: in review or just released")
+			got, err := s.Get(ctx, ten, r.RequestID)
+			require.NoError(t, err)
+			assert.Equal(t, lockbox.StatusCanceled, got.Status)
+			ops := events(t, b.rdb, ten)
+			if errs[0] == nil {
+				outcomes["released, then canceled"]++
+				assert.Equal(t, []string{lockbox.OpCreate, lockbox.OpInternalApprove, lockbox.OpCancel}, ops)
+			} else {
+				outcomes["canceled in review"]++
+				assert.Equal(t, lockbox.KindConflict, lockbox.KindOf(errs[0]))
+				assert.Equal(t, []string{lockbox.OpCreate, lockbox.OpCancel}, ops)
+				notes, err := b.rdb.XLen(ctx, "lb:{"+ten+"}:outbox").Result()
+				require.NoError(t, err)
+				assert.Zero(t, notes, "the customer never hears of it")
+			}
+		}
+		t.Logf("outcomes: %v", outcomes)
+	})
+}

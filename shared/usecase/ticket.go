@@ -109,7 +109,7 @@ func (s *Service) CloseTicket(ctx context.Context, p lockbox.Principal, tenant, 
 		switch {
 		case r.FiledBy != p.Key():
 			continue // not this source's filing
-		case r.Status == lockbox.StatusPending:
+		case r.Status == lockbox.StatusPending, r.Status == lockbox.StatusInternalReview:
 			a = lockbox.ActionCancel
 		case r.Status == lockbox.StatusApproved && r.AccessActive:
 			a = lockbox.ActionRevoke

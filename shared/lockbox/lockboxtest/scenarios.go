@@ -333,6 +333,11 @@ var Scenarios = []Scenario{
 			WantDecisionBy: Lead2},
 		{Comment: "nothing after", At: time.Hour, Do: iApprove, By: "lead-3", WantKind: lockbox.KindConflict, WantStatus: lockbox.StatusDenied},
 	}},
+	{Name: "internal review: the engineer withdraws it before the customer is asked", Policy: Review(1), Steps: []Step{
+		{Comment: "cancel while in review", At: time.Minute, Do: cancel, By: Requester, As: lockbox.ActorEngineer, OnlyRequester: Requester,
+			WantStatus: lockbox.StatusCanceled},
+		{Comment: "nothing to approve after", At: time.Hour, Do: iApprove, By: Lead1, WantKind: lockbox.KindConflict, WantStatus: lockbox.StatusCanceled},
+	}},
 	{Name: "internal review: the tenant's automatic approval waits for the release", Policy: Review(1),
 		Settings: Tenant(func(s *lockbox.Settings) { s.Enabled = false; s.UpdatedBy = "admin" }), Steps: []Step{
 			{Comment: "held for review, not approved at once", At: 0, Do: Get, WantStatus: lockbox.StatusInternalReview},

@@ -138,6 +138,7 @@ apply = function(id, a, o)
   if o.hide == '1' and f[F.internal] == '1' then return fail('notfound') end
   local pendingKey, grantKey = key('pending', id), key('grant', id)
   local st = current(f[F.status], id)
+  if a == 'cancel' and st == S.InternalReview then tr = transition('cancelReview') end -- withdrawn before the customer was asked
   if st ~= tr.from then return fail('state', a, st) end
   if tr.own and o.principal ~= '' and (o.principal == rkey or o.principal == f[F.filedBy]) then return fail('own', a) end
   local to, fields, grant = tr.to, {}, nil

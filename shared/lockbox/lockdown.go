@@ -33,6 +33,7 @@ type LockdownEnd struct {
 // status is no longer its recorded one (an expired window, an ended grant)
 // is left to the sweep.
 var LockdownEnds = []LockdownEnd{
+	{Status: StatusInternalReview, Action: ActionCancelReview},
 	{Status: StatusPending, Action: ActionCancel},
 	{Status: StatusApproved, Action: ActionRevoke},
 }

@@ -52,6 +52,7 @@ func TestLockdownAgainstEveryStatus(t *testing.T) {
 			ended string         // "revoked", "canceled" or ""
 		}
 		rows := []row{
+			{"in the provider's internal review", nil, lockbox.StatusCanceled, "canceled"},
 			{"pending", func(string) {}, lockbox.StatusCanceled, "canceled"},
 			{"approved (live grant)", func(id string) { act(id, lockbox.ActionApprove, "alice") }, lockbox.StatusRevoked, "revoked"},
 			{"denied", func(id string) { act(id, lockbox.ActionDeny, "alice") }, lockbox.StatusDenied, ""},
@@ -64,6 +65,10 @@ func TestLockdownAgainstEveryStatus(t *testing.T) {
 		}
 		ids := make([]string, len(rows))
 		for i, r := range rows {
+			if r.setup == nil { // filed under a policy requiring an internal approval
+				ids[i] = fileForReview(t, s, ten, 1, now).RequestID
+				continue
+			}
 			ids[i] = file(t, s, ten, lockboxtest.Requester, now).RequestID
 			r.setup(ids[i])
 		}

@@ -48,7 +48,7 @@ func TestStatsCountTransitionsAndChecks(t *testing.T) {
 		got := st.PerTenant[ten]
 		assert.Equal(t, map[string]int64{"file": 5, "approve": 2, "deny": 1, "cancel": 1}, got.Transitions)
 		assert.Equal(t, map[string]int64{"allow": 2, lockbox.CodeNoGrant: 1}, got.Checks)
-		assert.Equal(t, map[lockbox.Status]int64{lockbox.StatusPending: 1, lockbox.StatusApproved: 2, lockbox.StatusDenied: 1,
+		assert.Equal(t, map[lockbox.Status]int64{lockbox.StatusInternalReview: 0, lockbox.StatusPending: 1, lockbox.StatusApproved: 2, lockbox.StatusDenied: 1,
 			lockbox.StatusExpired: 0, lockbox.StatusCompleted: 0, lockbox.StatusRevoked: 0, lockbox.StatusCanceled: 1}, got.Requests)
 		assert.Greater(t, got.Unexported, int64(8), "the events wait for export")
 		assert.Positive(t, got.Outbox, "the notifications wait")
@@ -64,7 +64,7 @@ func TestStatsCountTransitionsAndChecks(t *testing.T) {
 		st, err = s.Stats(ctx, later, st.Tenants)
 		require.NoError(t, err)
 		got = st.PerTenant[ten]
-		assert.Equal(t, map[lockbox.Status]int64{lockbox.StatusPending: 0, lockbox.StatusApproved: 0, lockbox.StatusDenied: 1,
+		assert.Equal(t, map[lockbox.Status]int64{lockbox.StatusInternalReview: 0, lockbox.StatusPending: 0, lockbox.StatusApproved: 0, lockbox.StatusDenied: 1,
 			lockbox.StatusExpired: 1, lockbox.StatusCompleted: 1, lockbox.StatusRevoked: 1, lockbox.StatusCanceled: 1}, got.Requests,
 			"ended windows and grants count as Expired and Completed before the sweep")
 		_, err = s.Sweep(ctx, ten, later)

@@ -60,6 +60,8 @@ var funcs = template.FuncMap{
 	},
 	"statusClass": func(s lockbox.Status) string { return "status-" + strings.ToLower(string(s)) },
 	"has":         slices.Contains[[]string],
+	// parts cuts a resource id before each "/", where a line may break.
+	"parts": pathParts,
 }
 
 func loadPages() (*pages, error) {

@@ -93,9 +93,11 @@ func (s *Store) Limits() lockbox.Limits { return s.limits }
 // (lockbox.Request.Govern, lockbox.Settings.Decide), in one round trip
 // when the settings the store last saw of the tenant are still current,
 // which the script checks; otherwise it learns the current ones from the
-// script's answer and files again. The tenant joins TenantsKey and
-// StatsTenantsKey in the same round trip, after the script (see Prune for
-// why after).
+// script's answer and files again. The tenant joins TenantsKey in the
+// same round trip, after the script (see Prune for why after); it joins
+// StatsTenantsKey once, with a round trip of its own, when the script
+// says the filing was the tenant's first counted step, so that a refused
+// filing adds nothing there.
 func (s *Store) Create(ctx context.Context, r lockbox.Request, opts lockbox.CreateOptions) (lockbox.Request, bool, error) {
 	for range 3 {
 		set, version := s.cachedSettings(r.TenantID)
@@ -149,16 +151,12 @@ func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.Auto
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		out = call.EvalSha(ctx, p, keys)
 		p.SAdd(ctx, TenantsKey, r.TenantID)
-		p.SAdd(ctx, StatsTenantsKey, r.TenantID)
 		return nil
 	})
 	if err != nil && redis.HasErrorPrefix(out.Err(), "NOSCRIPT") {
 		out = call.Run(ctx, s.rdb, keys)
 		if err = out.Err(); err == nil {
 			err = s.rdb.SAdd(ctx, TenantsKey, r.TenantID).Err()
-		}
-		if err == nil {
-			err = s.rdb.SAdd(ctx, StatsTenantsKey, r.TenantID).Err()
 		}
 	}
 	if err != nil {
@@ -167,6 +165,12 @@ func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.Auto
 	res, err := out.Slice()
 	if err != nil {
 		return r, false, nil, lockbox.Internal("create request", err)
+	}
+	if len(res) == 2 && res[0] == "created" && res[1] == "new" {
+		if err := s.rdb.SAdd(ctx, StatsTenantsKey, r.TenantID).Err(); err != nil {
+			return r, false, nil, classify("create request", err)
+		}
+		res = res[:1]
 	}
 	switch {
 	case isRefusal(res):

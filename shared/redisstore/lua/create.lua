@@ -97,7 +97,8 @@ redis.call('ZADD', key('bySupport', support), seq, id)
 redis.call('ZADD', key('livePending'), expMs, id)
 redis.call('ZADD', key('liveReqPend', requesterKey), expMs, id)
 event(OP_CREATE, id, createdMs, ACTOR_ENGINEER, requester, '', status, '', support)
-count('tr:file')
+-- The tenant's first counter: the answer says so ("new"), for StatsTenantsKey.
+local firstCount = redis.call('HINCRBY', key('stats'), 'tr:file', 1) == 1 and redis.call('HLEN', key('stats')) == 1
 if review then -- luacheck: ignore 542
   -- nobody is told yet
 elseif A.autoAction ~= '' then
@@ -110,4 +111,5 @@ end
 if idemHash ~= '' then redis.call('SET', key('idem', idemHash), idemVal, 'PX', A.idemTTLms) end
 if A.bodyHash ~= '' then redis.call('SET', key('idem', A.bodyHash), A.bodyHash .. ':' .. id, 'PX', A.idemTTLms) end
 seen()
+if firstCount then return {'created', 'new'} end
 return {'created'}

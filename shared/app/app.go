@@ -24,6 +24,7 @@ import (
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/netguard"
 	"lockbox.dev/shared/nudge"
+	"lockbox.dev/shared/passkey"
 	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/redisstore"
 	"lockbox.dev/shared/usecase"
@@ -114,9 +115,17 @@ func Connect(cfg config.Config) (Parts, error) {
 // ActivityLog.
 func (p Parts) Cases() *usecase.Service {
 	cfg := p.Config
-	return &usecase.Service{Store: p.Store, SettingsStore: p.Store, Lockdowns: p.Store, DeliveryLog: p.Store, Marks: p.Store,
+	svc := &usecase.Service{Store: p.Store, SettingsStore: p.Store, Lockdowns: p.Store, DeliveryLog: p.Store, Marks: p.Store,
 		URLs: netguard.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, AllowPlainHTTP: cfg.WebhookAllowPrivate,
-		Notifier: nudge.New(cfg.NotifyURL, slog.Default()), Policy: cfg.ProviderPolicy, Now: time.Now, Log: slog.Default()}
+		Notifier: nudge.New(cfg.NotifyURL, slog.Default()), Policy: cfg.ProviderPolicy, Now: time.Now, Log: slog.Default(), Passkeys: p.Store}
+	if cfg.Passkey.RPID != "" {
+		rp, err := passkey.New(cfg.Passkey.RPID, cfg.Passkey.Origins)
+		if err != nil {
+			slog.Error("passkeys are off: the relying party is misconfigured", "err", err)
+		}
+		svc.RP = rp
+	}
+	return svc
 }
 
 // Service is the service of the request functions on p.

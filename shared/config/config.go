@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -164,6 +165,47 @@ type Config struct {
 	// isolated_issuers and isolated_identity_claim; nil without the secret
 	// (nothing is required at filing).
 	ProviderPolicy *lockbox.ProviderPolicy
+	// Passkey is the WebAuthn relying party that passkey-signed decisions
+	// are verified for (docs/passkeys.md).
+	Passkey Passkey
+}
+
+// Passkey is the WebAuthn relying party: its id (passkey_rp_id, default
+// the host of portal_url) and the origins whose ceremonies it accepts
+// (passkey_origins, comma-separated, default the origin of portal_url).
+// Empty RPID: no portal_url and no passkey_rp_id, passkeys are off (a
+// decision that needs one is refused, with a message saying why).
+type Passkey struct {
+	RPID    string
+	Origins []string
+}
+
+// passkey reads the relying party of passkey-signed decisions.
+func (r *reader) passkey() Passkey {
+	pk := Passkey{RPID: r.getenv("passkey_rp_id")}
+	for _, o := range strings.Split(r.getenv("passkey_origins"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			if u, err := url.Parse(o); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" {
+				r.fail(fmt.Errorf("passkey_origins: %q is not an origin such as https://portal.example", o))
+				continue
+			}
+			pk.Origins = append(pk.Origins, o)
+		}
+	}
+	if raw := r.getenv("portal_url"); raw != "" {
+		if u, err := url.Parse(raw); err == nil && u.Host != "" {
+			if pk.RPID == "" {
+				pk.RPID = u.Hostname()
+			}
+			if len(pk.Origins) == 0 {
+				pk.Origins = []string{u.Scheme + "://" + u.Host}
+			}
+		}
+	}
+	if pk.RPID != "" && len(pk.Origins) == 0 {
+		r.fail(errors.New("passkey_origins is not set (needed with passkey_rp_id when portal_url is not set)"))
+	}
+	return pk
 }
 
 // Load reads the configuration through getenv (os.Getenv in production) and
@@ -202,6 +244,7 @@ func Load(getenv func(string) string, needs Needs) (Config, error) {
 	if needs.SSHCA {
 		c.SSH = r.ssh()
 	}
+	c.Passkey = r.passkey()
 	return c, errors.Join(r.errs...)
 }
 

@@ -97,6 +97,10 @@ type Act struct {
 	// provider's internal review holds as not found.
 	HideInternal bool
 	At           time.Time
+	// Passkey, when set, is the decider's verified passkey signature: kept
+	// with the request, recorded as a SignLockboxDecision event after the
+	// decision's, its statement accepted once.
+	Passkey *PasskeyEvidence
 }
 
 // grantAllowed is the grant one approval allows: the hours it gives, which

@@ -22,11 +22,20 @@ const (
 	// review of a request before the customer is asked.
 	OpInternalApprove = "InternalApproveLockboxRequest"
 	OpInternalDeny    = "InternalDenyLockboxRequest"
+	// OpSignDecision records a decision's passkey signature, right after
+	// the decision's own event and in the same step; its reason is the
+	// PasskeySignature's JSON.
+	OpSignDecision = "SignLockboxDecision"
+	// OpRegisterPasskey and OpRemovePasskey record a person's passkey
+	// registered or removed (requestId ""; the reason names it).
+	OpRegisterPasskey = "RegisterLockboxPasskey"
+	OpRemovePasskey   = "RemoveLockboxPasskey"
 )
 
 // Operations lists every operation name.
 var Operations = []string{OpCreate, OpApprove, OpDeny, OpExpire, OpComplete, OpRevoke, OpCancel, OpAutoApprove, OpAutoDeny, OpUpdateSettings,
-	OpUseGrant, OpRefuseAccess, OpIssueCredential, OpLockdown, OpLiftLockdown, OpInternalApprove, OpInternalDeny}
+	OpUseGrant, OpRefuseAccess, OpIssueCredential, OpLockdown, OpLiftLockdown, OpInternalApprove, OpInternalDeny,
+	OpSignDecision, OpRegisterPasskey, OpRemovePasskey}
 
 // ActorKind says who caused an event.
 type ActorKind string

@@ -31,6 +31,9 @@ type DecisionInput struct {
 	TenantID string `json:"tenantId,omitempty"`
 	Reason   string `json:"reason"`
 	Duration *int   `json:"duration,omitempty"`
+	// Passkey, in a tenant that requires it (Settings.RequirePasskey), is
+	// the decider's WebAuthn assertion over the decision's Statement.
+	Passkey *PasskeyAssertion `json:"passkey,omitempty"`
 }
 
 // Field limits of the API contract.
@@ -127,6 +130,8 @@ func (in DecisionInput) Validate(allowDuration bool) error {
 		return Invalidf("duration is only accepted when approving")
 	case in.Duration != nil && (*in.Duration < 1 || *in.Duration > MaxDurationHours):
 		return Invalidf("duration must be a whole number of hours from 1 to 720")
+	case in.Passkey != nil:
+		return in.Passkey.Validate()
 	}
 	return nil
 }

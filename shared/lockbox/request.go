@@ -90,6 +90,9 @@ type Request struct {
 	// customer was asked (ProviderPolicy); nil when no policy applies,
 	// and then not part of the answer.
 	ProviderChecks *ProviderChecks `json:"providerChecks,omitempty"`
+	// PasskeySignatures are the decisions on the request signed with a
+	// passkey (read-only), oldest first.
+	PasskeySignatures []PasskeySignature `json:"passkeySignatures,omitempty"`
 
 	// Grant is the access lifetime an approval without a duration gives,
 	// before the max_access_ttl cap: Duration hours when the caller asked

@@ -40,6 +40,10 @@ type Settings struct {
 	MaxDuration *int      `json:"maxDuration"`
 	Rules       []Rule    `json:"rules"`
 	Webhooks    []Webhook `json:"webhooks"`
+	// RequirePasskey makes approve, deny and revoke need a WebAuthn
+	// assertion from a passkey the decider registered (true, or a list of
+	// access levels); absent or false for none.
+	RequirePasskey *PasskeyRequirement `json:"requirePasskey,omitempty"`
 
 	// Read-only: set by the store on every change.
 	Version         int64      `json:"version"`
@@ -225,6 +229,9 @@ func (s Settings) Validate(allowPlainHTTP bool) error {
 		if slices.IndexFunc(s.Rules, func(o Rule) bool { return o.Name == r.Name }) != i {
 			return Invalidf("rules[%d].name repeats %q", i, r.Name)
 		}
+	}
+	if err := s.RequirePasskey.validate(); err != nil {
+		return err
 	}
 	if len(s.Webhooks) > MaxWebhooks {
 		return Invalidf("webhooks: at most %d", MaxWebhooks)
@@ -420,6 +427,9 @@ func (next Settings) Changes(prev Settings) string {
 	}
 	if hours(next.MaxDuration) != hours(prev.MaxDuration) {
 		add("maxDuration %s → %s", hours(prev.MaxDuration), hours(next.MaxDuration))
+	}
+	if next.RequirePasskey.String() != prev.RequirePasskey.String() {
+		add("requirePasskey %s → %s", prev.RequirePasskey, next.RequirePasskey)
 	}
 	if !slices.Equal(next.Reminders, prev.Reminders) {
 		add("reminders [%s] → [%s]", strings.Join(prev.Reminders, " "), strings.Join(next.Reminders, " "))

@@ -48,6 +48,9 @@ var keyNames = map[string]string{
 	"sendq":       "sendq",          // sorted set: deliveries to send by when (a claimed one: when its lease ends)
 	"dead":        "dead",           // sorted set: dead-lettered deliveries by when they failed for good
 	"mark":        "mark:",          // string + TTL: something done once and its outcome (+ name), e.g. a ticket's close
+	"passkeys":    "passkeys:",      // hash per user key: the person's passkeys (credential id → JSON) and counters ("n:" + id)
+	"pkUsers":     "pk:users",       // set: the user keys with passkeys in the tenant (the export)
+	"pkOnce":      "pk:once:",       // string + TTL: a decision statement already signed (+ its hex SHA-256)
 	"refused":     "refused:",       // string + TTL: a refused check recorded this minute (+ requester key:sha1(resource):minute)
 	"stats":       "stats",          // hash: the tenant's counters, tr:<operation> and ck:<check result> (StatsTenantsKey lists the tenants that have one)
 }

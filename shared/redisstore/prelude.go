@@ -53,6 +53,8 @@ func renderPrelude() string {
 	w("local OP_CREATE, OP_SETTINGS, ACTOR_ENGINEER, ACTOR_SYSTEM, SYSTEM_ACTOR = %s, %s, %s, %s, %s",
 		lit(lockbox.OpCreate), lit(lockbox.OpUpdateSettings), lit(string(lockbox.ActorEngineer)), lit(string(lockbox.ActorSystem)),
 		lit(lockbox.SystemActor))
+	w("local OP_SIGN_DECISION, OP_PASSKEY_ADD, OP_PASSKEY_REMOVE = %s, %s, %s", lit(lockbox.OpSignDecision),
+		lit(lockbox.OpRegisterPasskey), lit(lockbox.OpRemovePasskey))
 	w("local EVENT_FIELD, OUTBOX_FIELD = %s, %s", lit(EventField), lit(outboxField))
 	w("local OP_USE_GRANT, OP_REFUSE_ACCESS, OP_ISSUE_CREDENTIAL = %s, %s, %s", lit(lockbox.OpUseGrant), lit(lockbox.OpRefuseAccess),
 		lit(lockbox.OpIssueCredential))
@@ -70,4 +72,4 @@ func renderPrelude() string {
 var applyFields = []string{"status", "requesterKey", "filedBy", "duration", "grantMs", "support", "seq",
 	"required", "maxGrantMs", "approverKeys", "approvals", "remind",
 	"doc", "decBy", "decReason", "decMs", "endBy", "endReason", "endMs", "accessExpMs",
-	"internal", "reviewReq", "intApprovals", "intKeys", "escalateMs", "autoAction", "autoActor", "autoReason", "expMs"}
+	"internal", "reviewReq", "intApprovals", "intKeys", "escalateMs", "autoAction", "autoActor", "autoReason", "expMs", "passkeys"}

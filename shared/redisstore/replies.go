@@ -42,6 +42,10 @@ func refusal(reply []any, id string, now time.Time) error {
 		return lockbox.ErrAlreadyApproved()
 	case "twiceReview":
 		return lockbox.ErrAlreadyReviewed()
+	case "passkey":
+		return lockbox.ErrPasskeyRequired()
+	case "pkRefused":
+		return lockbox.ErrPasskeyRefused(arg(0))
 	case "notLive":
 		return lockbox.ErrGrantNotLive(lockbox.Status(arg(0)))
 	case "locked":

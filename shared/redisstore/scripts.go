@@ -17,6 +17,9 @@ var (
 	actScript = loadScript[actArgs]("act.lua")
 	// putSettingsScript stores a tenant's settings (lua/put_settings.lua).
 	putSettingsScript = loadScript[settingsArgs]("put_settings.lua")
+	// passkeyScript adds or removes a person's passkey
+	// (lua/passkey.lua).
+	passkeyScript = loadScript[passkeyArgs]("passkey.lua")
 	// settleScript records what time did to one request
 	// (lua/settle.lua).
 	settleScript = loadScript[settleArgs]("settle.lua", settleFields...)
@@ -93,11 +96,20 @@ type actArgs struct {
 	Only         string `lua:"only"`         // the only requester key it may act for ("" for any)
 	Hide         string `lua:"hide"`         // "1": what the internal review holds is not found (the customer's roles)
 	PendingTTLMs int64  `lua:"pendingTTLms"` // the approval window an internal review's release opens
+	// The passkey signature, when the decision has one: its JSON ("" for
+	// none), whose passkey (the user key and credential id), its counter,
+	// the statement's digest and how long it is remembered.
+	PkSig    string `lua:"pkSig"`
+	PkUser   string `lua:"pkUser"`
+	PkCred   string `lua:"pkCred"`
+	PkCount  int64  `lua:"pkCount"`
+	PkDigest string `lua:"pkDigest"`
+	PkOnceMs int64  `lua:"pkOnceMs"`
 }
 
 func (a actArgs) args() []any {
 	return []any{a.Prefix, a.ID, a.Action, a.ActorKind, a.ActorID, a.Principal, a.Reason, a.NowMs, a.Duration,
-		a.MaxAccessMs, a.MaxGrants, a.Only, a.Hide, a.PendingTTLMs}
+		a.MaxAccessMs, a.MaxGrants, a.Only, a.Hide, a.PendingTTLMs, a.PkSig, a.PkUser, a.PkCred, a.PkCount, a.PkDigest, a.PkOnceMs}
 }
 
 // settingsArgs are the put-settings script's arguments.
@@ -110,10 +122,30 @@ type settingsArgs struct {
 	ActorKind string `lua:"actorKind"`
 	ActorID   string `lua:"actorId"`
 	Reason    string `lua:"reason"`
+	Passkey   string `lua:"passkey"` // the passkey requirement as the act script reads it (PasskeyRequirement.Stored)
 }
 
 func (a settingsArgs) args() []any {
-	return []any{a.Prefix, a.Expected, a.Doc, a.Version, a.NowMs, a.ActorKind, a.ActorID, a.Reason}
+	return []any{a.Prefix, a.Expected, a.Doc, a.Version, a.NowMs, a.ActorKind, a.ActorID, a.Reason, a.Passkey}
+}
+
+// passkeyArgs are the passkey script's arguments.
+type passkeyArgs struct {
+	Prefix    string `lua:"prefix"`
+	Mode      string `lua:"mode"` // add or remove
+	User      string `lua:"user"` // the person's key
+	Cred      string `lua:"cred"` // the credential id (base64url)
+	Doc       string `lua:"doc"`  // the passkey's JSON
+	Count     int64  `lua:"count"`
+	Max       int    `lua:"max"` // the most live passkeys a person holds
+	NowMs     int64  `lua:"nowMs"`
+	ActorKind string `lua:"actorKind"`
+	ActorID   string `lua:"actorId"`
+	Reason    string `lua:"reason"`
+}
+
+func (a passkeyArgs) args() []any {
+	return []any{a.Prefix, a.Mode, a.User, a.Cred, a.Doc, a.Count, a.Max, a.NowMs, a.ActorKind, a.ActorID, a.Reason}
 }
 
 // settleArgs are the settle script's arguments.

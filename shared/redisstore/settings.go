@@ -108,7 +108,8 @@ func (s *Store) PutSettings(ctx context.Context, tenant string, next lockbox.Set
 	k := keysFor(tenant)
 	keys := []string{k.of("settings", "")}
 	call := putSettingsScript.With(settingsArgs{Prefix: string(k), Expected: ifVersion, Doc: doc, Version: next.Version,
-		NowMs: ms(now), ActorKind: string(actor.Kind), ActorID: actor.ID, Reason: reason})
+		NowMs: ms(now), ActorKind: string(actor.Kind), ActorID: actor.ID, Reason: reason,
+		Passkey: next.RequirePasskey.Stored()})
 	var out *redis.Cmd
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		out = call.EvalSha(ctx, p, keys)

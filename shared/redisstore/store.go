@@ -235,10 +235,15 @@ func (s *Store) Act(ctx context.Context, tenant, id string, act lockbox.Act) (lo
 	if act.Duration != nil {
 		dur = strconv.Itoa(*act.Duration)
 	}
-	res, err := actScript.Run(ctx, s.rdb, []string{k.req(id)}, actArgs{Prefix: string(k), ID: id, Action: string(act.Action),
+	args := actArgs{Prefix: string(k), ID: id, Action: string(act.Action),
 		ActorKind: string(act.Actor.Kind), ActorID: act.Actor.ID, Principal: act.Principal, Reason: act.Reason, NowMs: ms(act.At),
 		Duration: dur, MaxAccessMs: s.limits.MaxAccessTTL.Milliseconds(), MaxGrants: s.Caps.MaxActiveGrantsPerRequester,
-		Only: act.OnlyRequester, Hide: flag(act.HideInternal), PendingTTLMs: s.limits.PendingTTL.Milliseconds()}).Slice()
+		Only: act.OnlyRequester, Hide: flag(act.HideInternal), PendingTTLMs: s.limits.PendingTTL.Milliseconds()}
+	if pk := act.Passkey; pk != nil {
+		args.PkSig, args.PkUser, args.PkCred = pk.Signature.JSON(), pk.UserKey, pk.Signature.CredentialID
+		args.PkCount, args.PkDigest, args.PkOnceMs = int64(pk.SignCount), pk.Signature.Digest, (2 * lockbox.StatementMaxAge).Milliseconds()
+	}
+	res, err := actScript.Run(ctx, s.rdb, []string{k.req(id)}, args).Slice()
 	if err != nil {
 		return lockbox.Request{}, classify(string(act.Action)+" request", err)
 	}
@@ -335,6 +340,11 @@ func decode(rec map[string]string, pendingLive, grantLive bool) (lockbox.Request
 	r.Status = lockbox.EffectiveStatus(lockbox.Status(rec["status"]), pendingLive, grantLive)
 	r.AccessActive = r.Status == lockbox.StatusApproved
 	r.Usage = usage(rec, r.ResourceIDs)
+	if v := rec["passkeys"]; v != "" {
+		if err := json.Unmarshal([]byte(v), &r.PasskeySignatures); err != nil {
+			return lockbox.Request{}, lockbox.Internal("decode passkey signatures", err)
+		}
+	}
 	return r, nil
 }
 

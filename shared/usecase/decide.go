@@ -11,8 +11,13 @@ import (
 // portal's forms). Only an approver decides, never a requester or an
 // operator, never on a request they filed or that was filed for them, and
 // only in their own tenant: the store looks the request up there alone.
-// Errors: KindInvalid, KindForbidden, KindNotFound, KindConflict (with
-// CurrentStatus), KindTooMany, KindUnavailable.
+// A decision carrying a passkey assertion (in.Passkey) is verified here
+// against the decider's registered passkeys over the decision's Statement;
+// in a tenant whose requirePasskey covers the request, the store refuses
+// one without (ErrPasskeyRequired), in the decision's atomic step.
+// Errors: KindInvalid, KindForbidden (also PasskeyRequired,
+// PasskeyInvalid), KindNotFound, KindConflict (with CurrentStatus),
+// KindTooMany, KindUnavailable.
 func (s *Service) Decide(ctx context.Context, p lockbox.Principal, a lockbox.Action, in lockbox.DecisionInput) (lockbox.Request, error) {
 	if a != lockbox.ActionApprove && a != lockbox.ActionDeny {
 		return lockbox.Request{}, lockbox.Invalidf("action must be approve or deny")
@@ -29,8 +34,12 @@ func (s *Service) Decide(ctx context.Context, p lockbox.Principal, a lockbox.Act
 	if in.TenantID != "" && in.TenantID != p.TenantID {
 		return lockbox.Request{}, lockbox.Forbiddenf("you may only decide requests of your own tenant")
 	}
+	ev, err := s.signed(ctx, p, a, in)
+	if err != nil {
+		return lockbox.Request{}, err
+	}
 	return s.act(ctx, p.TenantID, in.RequestID, p, lockbox.Act{Action: a, Actor: lockbox.Actor{Kind: lockbox.ActorApprover, ID: p.Subject},
-		Principal: p.Key(), Reason: in.Reason, Duration: in.Duration, HideInternal: true, At: s.now()})
+		Principal: p.Key(), Reason: in.Reason, Duration: in.Duration, HideInternal: true, At: s.now(), Passkey: ev})
 }
 
 // review is the provider's internal review of a request in InternalReview
@@ -56,7 +65,8 @@ func (s *Service) review(ctx context.Context, p lockbox.Principal, a lockbox.Act
 
 // Revoke ends a live grant of p's tenant now (lockbox-revoke, the portal):
 // an approver or admin of the tenant, never a requester or operator, never
-// on their own request. Errors: KindInvalid, KindForbidden, KindNotFound,
+// on their own request; signed with a passkey as Decide is. Errors:
+// KindInvalid, KindForbidden (also PasskeyRequired, PasskeyInvalid), KindNotFound,
 // KindConflict (no live grant, with CurrentStatus), KindUnavailable.
 func (s *Service) Revoke(ctx context.Context, p lockbox.Principal, in lockbox.DecisionInput) (lockbox.Request, error) {
 	if err := lockbox.AuthorizeRevoke(p); err != nil {
@@ -65,8 +75,12 @@ func (s *Service) Revoke(ctx context.Context, p lockbox.Principal, in lockbox.De
 	if err := in.Validate(false); err != nil {
 		return lockbox.Request{}, err
 	}
+	ev, err := s.signed(ctx, p, lockbox.ActionRevoke, in)
+	if err != nil {
+		return lockbox.Request{}, err
+	}
 	return s.act(ctx, p.TenantID, in.RequestID, p, lockbox.Act{Action: lockbox.ActionRevoke, Actor: lockbox.RevokeActor(p),
-		Principal: p.Key(), Reason: in.Reason, HideInternal: true, At: s.now()})
+		Principal: p.Key(), Reason: in.Reason, HideInternal: true, At: s.now(), Passkey: ev})
 }
 
 // Cancel withdraws a pending request (lockbox-cancel): the requester their

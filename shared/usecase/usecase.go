@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"lockbox.dev/shared/lockbox"
+	"lockbox.dev/shared/passkey"
 )
 
 // Service runs the use cases. package app builds one per process.
@@ -46,8 +47,14 @@ type Service struct {
 	// Policy is the provider's policy (the secret lockbox-provider-policy);
 	// nil when there is none, and then nothing is required at filing.
 	Policy *lockbox.ProviderPolicy
-	Now    func() time.Time
-	Log    *slog.Logger
+	// Passkeys keeps the passkeys people registered, and RP is the WebAuthn
+	// relying party that checks them; either nil: passkeys are off (a
+	// decision signed with one, or in a tenant that requires one, is
+	// refused).
+	Passkeys lockbox.PasskeyStore
+	RP       *passkey.RP
+	Now      func() time.Time
+	Log      *slog.Logger
 }
 
 // Notifier nudges lockbox-notify about a tenant (nudge.Client implements

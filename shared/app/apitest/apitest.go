@@ -23,6 +23,7 @@ import (
 	"lockbox.dev/shared/httpapi"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/netguard"
+	"lockbox.dev/shared/passkey"
 	"lockbox.dev/shared/redisclient"
 	"lockbox.dev/shared/redisstore"
 	"lockbox.dev/shared/usecase"
@@ -67,6 +68,8 @@ func New(t testing.TB) *Env {
 		Lockdowns:     e.Store,
 		DeliveryLog:   e.Store,
 		Marks:         e.Store,
+		Passkeys:      e.Store,
+		RP:            PasskeyRP,
 		URLs:          netguard.Guard{},
 		Now:           func() time.Time { return e.Now },
 		Log:           discardLogger(),
@@ -77,6 +80,19 @@ func New(t testing.TB) *Env {
 	}
 	return e
 }
+
+// PasskeyRP is the passkey relying party of the test environment: the
+// portal at PasskeyOrigin.
+var PasskeyRP = func() *passkey.RP {
+	rp, err := passkey.New("portal.example", []string{PasskeyOrigin})
+	if err != nil {
+		panic(err)
+	}
+	return rp
+}()
+
+// PasskeyOrigin is the origin of the test environment's portal.
+const PasskeyOrigin = "https://portal.example"
 
 // AuditKey signs the audit checkpoints of the test environment;
 // AuditPublicKey verifies them.

@@ -12,7 +12,7 @@ import (
 )
 
 // settingsParams are the query parameters lockbox-settings accepts.
-var settingsParams = map[string]bool{"tenantId": true}
+var settingsParams = map[string]bool{"tenantId": true, "passkeys": true}
 
 // Settings reads or changes a tenant's settings (lockbox-settings):
 //
@@ -24,7 +24,11 @@ var settingsParams = map[string]bool{"tenantId": true}
 //     the stored document and its new ETag; an If-Match naming no current
 //     entity tag is 412, none 428; every change is recorded as
 //     UpdateLockboxSettings, its reason naming what changed. Operators and
-//     signed services never change them (403).
+//     signed services never change them (403);
+//   - GET ?passkeys=export, whoever may read the settings: the tenant's
+//     registered passkeys (removed ones included) and the relying party,
+//     the keys file auditverify -passkeys verifies decisions' passkey
+//     signatures against (docs/passkeys.md).
 func Settings(s *Service, req handler.Request) (handler.Response, error) {
 	if err := httpapi.CheckRequest(req, http.MethodGet, http.MethodPut); err != nil {
 		return handler.Response{}, err
@@ -44,6 +48,19 @@ func Settings(s *Service, req handler.Request) (handler.Response, error) {
 	}
 	ctx, cancel := httpapi.Context(req, httpapi.Timeout)
 	defer cancel()
+	if !write && q.Has("passkeys") {
+		if q.Get("passkeys") != "export" {
+			return handler.Response{}, lockbox.Invalidf("passkeys must be export")
+		}
+		exp, err := s.Cases.PasskeyExport(ctx, p, q.Get("tenantId"))
+		if err != nil {
+			return handler.Response{}, err
+		}
+		return httpapi.JSON(http.StatusOK, exp), nil
+	}
+	if write && q.Has("passkeys") {
+		return handler.Response{}, lockbox.Invalidf("passkeys is only read (GET)")
+	}
 	if !write {
 		set, err := s.Cases.Settings(ctx, p, q.Get("tenantId"))
 		if err != nil {

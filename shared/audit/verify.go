@@ -74,6 +74,11 @@ type Verifier struct {
 	// signed checkpoint, see Head): the archive must reach it, with its
 	// hash at its seq.
 	Expect ExpectedHead
+	// Check, when set, is asked about every record whose place in the
+	// chain verified, in seq order; an error breaks the archive at that
+	// record with the error as the reason (auditverify -passkeys checks
+	// the passkey signatures of decisions this way).
+	Check func(Record) error
 }
 
 // ExpectedHead is a seq and the hash of the event at that seq.
@@ -131,7 +136,7 @@ func ParseExpectedHead(s string) (ExpectedHead, error) {
 //     deleted even when its versions are gone too.
 func (vf Verifier) Verify(ctx context.Context, r ObjectReader, tenant string) (Report, error) {
 	v := &verification{ctx: ctx, r: r, tenant: tenant, keys: map[string]ed25519.PublicKey{}, archive: map[string]bool{},
-		rep: Report{TenantID: tenant, Operations: map[string]int{}, ExpectedSeq: vf.Expect.Seq}, expect: vf.Expect}
+		rep: Report{TenantID: tenant, Operations: map[string]int{}, ExpectedSeq: vf.Expect.Seq}, expect: vf.Expect, check: vf.Check}
 	v.trusted = v.rep
 	v.trusted.Operations = map[string]int{}
 	if len(vf.Keys) == 0 {
@@ -241,6 +246,11 @@ func (vf Verifier) Verify(ctx context.Context, r ObjectReader, tenant string) (R
 				return v.rep, &BreakError{Seq: want, Object: name, Reason: fmt.Sprintf(
 					"seq %d has hash %s, the head you hold says %s (not this archive, or rewritten)", want, rec.Hash, v.expect.Hash)}
 			}
+			if v.check != nil {
+				if err := v.check(rec); err != nil {
+					return v.rep, &BreakError{Seq: want, Object: name, Reason: err.Error()}
+				}
+			}
 			if v.rep.FirstTime == "" {
 				v.rep.FirstTime = rec.Time
 			}
@@ -294,6 +304,7 @@ type verification struct {
 	checkpoints []checkpointRef              // in seq order
 	next        int                          // the first checkpoint the chain has not reached
 	expect      ExpectedHead
+	check       func(Record) error
 	hidden      *BreakError // the first key a listing of versions shows tampered with
 
 	rep Report // what has been read so far

@@ -318,3 +318,25 @@ func TestRequirePasskeySetting(t *testing.T) {
 }
 
 func hexOf(b []byte) string { return strings.ToLower(hexEncode(b)) }
+
+// GET lockbox-settings?passkeys=export: the keys file of auditverify, for
+// whoever may read the settings (an operator naming the tenant too).
+func TestPasskeyExportThroughTheAPI(t *testing.T) {
+	e := setup(t, nil)
+	resp := e.Serve(api.Settings, e.Get(e.Token("rita", "contoso", lockbox.RoleReader), "passkeys=export"))
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
+	exp := apitest.Decode[passkey.Export](t, resp)
+	assert.Equal(t, passkey.ExportVersion, exp.Version)
+	assert.Equal(t, "portal.example", exp.RPID)
+	assert.Equal(t, []string{apitest.PasskeyOrigin}, exp.Origins)
+	require.Len(t, exp.Passkeys, 1)
+	assert.Equal(t, base64.RawURLEncoding.EncodeToString(e.auth.CredID), exp.Passkeys[0].ID)
+	assert.Equal(t, "alice", exp.Passkeys[0].Subject)
+
+	resp = e.Serve(api.Settings, e.Get(e.Token("op", "provider", lockbox.RoleOperator), "passkeys=export&tenantId=contoso"))
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
+	resp = e.Serve(api.Settings, e.Get(e.Token("rita", "contoso", lockbox.RoleReader), "passkeys=all"))
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	resp = e.Serve(api.Settings, e.Get(e.Token("eng", "contoso", lockbox.RoleRequester), "passkeys=export"))
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+}

@@ -4,7 +4,7 @@
 // which show the end of the archive deleted or rewritten (see package
 // lockbox.dev/shared/audit). It needs only read access.
 //
-//	auditverify -tenant contoso -pubkey KEY [-pubkey OLDKEY] [-expect SEQ:HASH | -expect @HEAD] [-endpoint URL] [-bucket lockbox-audit] [-path-style]
+//	auditverify -tenant contoso -pubkey KEY [-pubkey OLDKEY] [-expect SEQ:HASH | -expect @HEAD] [-passkeys FILE] [-endpoint URL] [-bucket lockbox-audit] [-path-style]
 //
 // KEY is the checkpoint-signing public key (`lockboxctl audit-pubkey` prints
 // it): 64 hex characters, the base64 of its 32 bytes, a PEM PUBLIC KEY, or
@@ -24,6 +24,14 @@
 // archive must reach that seq with that hash, so the tail deleted with every
 // trace of it is still found.
 //
+// -passkeys FILE also verifies every passkey-signed decision in the archive
+// (SignLockboxDecision events) offline against FILE, the tenant's passkeys
+// export (GET lockbox-settings?passkeys=export): each signature must follow
+// the decision it signs, its statement must hash to its digest, and a
+// passkey the decider registered must have signed it for the export's
+// relying party; a tampered statement or key breaks the archive there
+// (docs/passkeys.md).
+//
 // The endpoint defaults to $s3_endpoint, else the embedded S3 of a running
 // `make run` (.data/localrun.env). Credentials come from AWS_ACCESS_KEY_ID and
 // AWS_SECRET_ACCESS_KEY, else from the secret files s3-access-key and
@@ -33,6 +41,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -50,6 +59,7 @@ import (
 	"lockbox.dev/shared/audit"
 	"lockbox.dev/shared/config"
 	"lockbox.dev/shared/objectstore"
+	"lockbox.dev/shared/passkey"
 )
 
 func main() {
@@ -73,6 +83,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		"repeat for the keys of earlier rotations (default: derived from -secrets/"+config.SecretAuditSigning+" when it exists)")
 	expect := flags.String("expect", "", "a head the archive must reach: SEQ:HASH, or @FILE holding the head (its signed checkpoint line, "+
 		"or the head's JSON), checked with the -pubkey keys")
+	passkeysFile := flags.String("passkeys", "", "the tenant's passkeys export (GET lockbox-settings?passkeys=export): verify every "+
+		"passkey-signed decision against it")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
@@ -98,9 +110,21 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	store := objectstore.New(objectstore.Config{Endpoint: *endpoint, Region: *region, Bucket: *bucket, PathStyle: *pathStyle, AccessKey: ak, SecretKey: sk})
 
+	var signatures *passkey.AuditChecker
+	verifier := audit.Verifier{Keys: keys, Expect: expected}
+	if *passkeysFile != "" {
+		exp, err := readPasskeys(*passkeysFile, *tenant)
+		if err != nil {
+			fmt.Fprintln(stderr, "auditverify:", err)
+			return 2
+		}
+		signatures = &passkey.AuditChecker{Keys: exp}
+		verifier.Check = signatures.Check
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	rep, err := audit.Verifier{Keys: keys, Expect: expected}.Verify(ctx, store, *tenant)
+	rep, err := verifier.Verify(ctx, store, *tenant)
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(stdout, "tenant %s: warning: %s\n", *tenant, w)
 	}
@@ -138,7 +162,30 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if rep.ExpectedSeq != 0 {
 		fmt.Fprintf(stdout, "  reaches the expected head at seq %d\n", rep.ExpectedSeq)
 	}
+	if signatures != nil {
+		fmt.Fprintf(stdout, "  %d passkey signatures verified against %s (relying party %s, %d passkeys)\n", signatures.Verified,
+			*passkeysFile, signatures.Keys.RPID, len(signatures.Keys.Passkeys))
+	}
 	return 0
+}
+
+// readPasskeys reads a passkeys export of tenant.
+func readPasskeys(path, tenant string) (passkey.Export, error) {
+	// #nosec G304 -- a file the operator names on the command line.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return passkey.Export{}, fmt.Errorf("-passkeys: %w", err)
+	}
+	var exp passkey.Export
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&exp); err != nil || exp.Version != passkey.ExportVersion {
+		return passkey.Export{}, fmt.Errorf("-passkeys %s: not a passkeys export (%s): %v", path, passkey.ExportVersion, err)
+	}
+	if exp.TenantID != tenant {
+		return passkey.Export{}, fmt.Errorf("-passkeys %s: the passkeys of tenant %s, not of %s", path, exp.TenantID, tenant)
+	}
+	return exp, nil
 }
 
 // expectedHead parses -expect: SEQ:HASH, or @FILE holding a head's signed

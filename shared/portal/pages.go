@@ -212,6 +212,11 @@ type detailData struct {
 	ShowDeliveries bool
 	Deliveries     []deliveryRow
 	DeliveriesNote string
+	// Passkey, in a tenant that requires passkeys for this request, is the
+	// forms' data-passkey (passkeyForm) and Script the script that signs
+	// with it; PasskeyNote says what to do when the session holds no
+	// passkey.
+	Passkey, Script, PasskeyNote string
 }
 
 // usageView is how a grant was used, as the request page shows it: every
@@ -360,6 +365,12 @@ func (p *Portal) request(w http.ResponseWriter, r *http.Request) {
 	}
 	may := usecase.PermissionsOn(pr, req)
 	d.CanDecide, d.DecideNote, d.CanRevoke = may.Decide, may.DecideNote, may.Revoke
+	if d.CanDecide || d.CanRevoke {
+		p.passkeyForms(r, pr, req, &d)
+		if d.Passkey != "" {
+			w.Header().Set("Content-Security-Policy", CSPWithScript)
+		}
+	}
 	if may.Deliveries {
 		d.ShowDeliveries = true
 		ds, err := p.d.Cases.Deliveries(r.Context(), pr, "", id)
@@ -385,8 +396,28 @@ func caseLink(raw string) string {
 	return u.String()
 }
 
-// actParams are the fields of a request page's forms.
-var actParams = params{FormTokenField: 1, "action": 1, "reason": 1, "duration": 1}
+// passkeyForms sets what d's forms need to sign decisions on req with a
+// passkey, when the tenant requires it for req.
+func (p *Portal) passkeyForms(r *http.Request, pr lockbox.Principal, req lockbox.Request, d *detailData) {
+	set, err := p.d.Cases.Settings(r.Context(), pr, "")
+	if err != nil || !set.RequirePasskey.Applies(req.AccessLevel) {
+		return
+	}
+	_, options, err := p.d.Cases.MyPasskeys(r.Context(), pr)
+	switch {
+	case err != nil:
+		d.PasskeyNote = "This tenant requires decisions signed with a passkey, and passkeys cannot be used right now."
+	case options == nil:
+		d.PasskeyNote = "This tenant requires decisions signed with a passkey, and you have none: register one on the Passkeys page first."
+	default:
+		d.Passkey, d.Script = passkeyForm(req, options), p.link(pathScript)+"?v="+p.pages.jsVersion
+	}
+}
+
+// actParams are the fields of a request page's forms (the passkey_*
+// fields: a decision signed with a passkey, see passkey.js).
+var actParams = params{FormTokenField: 1, "action": 1, "reason": 1, "duration": 1, "passkey_time": 1, "passkey_credential": 1,
+	"passkey_authenticator_data": 1, "passkey_client_data": 1, "passkey_signature": 1, "passkey_user_handle": 1}
 
 // act approves, denies or revokes a request (POST requests/<id>, field
 // action): the domain's authorization first (AuthorizeDecide,
@@ -428,7 +459,7 @@ type acted struct {
 // or deny (the use case Decide; the form's duration only for approving) or
 // revoke (Revoke). The reason is required.
 func (p *Portal) decision(ctx context.Context, pr lockbox.Principal, id string, v url.Values) (acted, error) {
-	in := lockbox.DecisionInput{RequestID: id, Reason: v.Get("reason")}
+	in := lockbox.DecisionInput{RequestID: id, Reason: v.Get("reason"), Passkey: passkeyOf(v)}
 	a := lockbox.Action(v.Get("action"))
 	switch a {
 	case lockbox.ActionApprove, lockbox.ActionDeny, lockbox.ActionRevoke:

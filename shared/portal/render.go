@@ -24,7 +24,7 @@ import (
 	"lockbox.dev/shared/usecase"
 )
 
-//go:embed templates/*.html static/portal.css
+//go:embed templates/*.html static/portal.css static/passkey.js
 var files embed.FS
 
 // pages are the parsed templates, one set per page (each with the layout),
@@ -33,10 +33,12 @@ type pages struct {
 	t          map[string]*template.Template
 	css        []byte
 	cssVersion string // a hash of the stylesheet, so it may be cached
+	js         []byte // static/passkey.js, the one script
+	jsVersion  string
 }
 
 // The pages.
-var pageNames = []string{"login", "requests", "request", "activity", "settings", "lockdown", "error", "provider"}
+var pageNames = []string{"login", "requests", "request", "activity", "settings", "lockdown", "passkeys", "error", "provider"}
 
 var funcs = template.FuncMap{
 	"utc": func(t time.Time) string {
@@ -82,6 +84,11 @@ func loadPages() (*pages, error) {
 	}
 	sum := sha256.Sum256(ps.css)
 	ps.cssVersion = hex.EncodeToString(sum[:6])
+	if ps.js, err = fs.ReadFile(files, "static/passkey.js"); err != nil {
+		return nil, err
+	}
+	sum = sha256.Sum256(ps.js)
+	ps.jsVersion = hex.EncodeToString(sum[:6])
 	return ps, nil
 }
 
@@ -106,6 +113,7 @@ type userView struct {
 	// Provider: the provider's engineer or approver, whose page is the
 	// provider console.
 	Provider bool
+	Passkeys bool // may hold passkeys (the Passkeys page)
 }
 
 // render writes page with data, status and the layout around it. s, when
@@ -115,7 +123,7 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, s *session, stat
 	if s != nil {
 		pr := s.principal()
 		v.User = &userView{Subject: s.Subject, TenantID: s.TenantID, Roles: s.Roles,
-			Admin: usecase.CanChangeSettings(pr), Provider: providerUser(pr)}
+			Admin: usecase.CanChangeSettings(pr), Provider: providerUser(pr), Passkeys: usecase.AuthorizePasskeys(pr) == nil}
 		v.CSRF = s.FormToken
 		if s.Flash != "" {
 			v.Flash, v.FlashError = s.Flash, s.FlashError

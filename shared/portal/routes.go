@@ -48,6 +48,9 @@ func (p *Portal) routes() http.Handler {
 	mux.HandleFunc("GET "+pathProvider, p.console)
 	mux.HandleFunc("POST "+pathProvider, p.consoleAct)
 	mux.HandleFunc("GET "+pathCSS, p.css)
+	mux.HandleFunc("GET "+pathPasskeys, p.passkeysPage)
+	mux.HandleFunc("POST "+pathPasskeys, p.passkeysPost)
+	mux.HandleFunc("GET "+pathScript, p.script)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "" {
@@ -90,7 +93,8 @@ func notFound() error {
 
 // CSP is the Content-Security-Policy of every response: nothing but the
 // portal's own stylesheet and images, forms posted to the portal only, never
-// framed. There is no script at all.
+// framed, and no script: the pages that sign with passkeys alone run the
+// portal's one script (CSPWithScript).
 const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // headers sets the security headers of every response; pages are never

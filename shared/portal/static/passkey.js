@@ -30,8 +30,10 @@
 
   function field(form, name) { return form.querySelector('[name="' + name + '"]'); }
 
+  // set fills the hidden field name (made if missing): never a button of
+  // that name, which form.submit() does not send.
   function set(form, name, value) {
-    var f = field(form, name);
+    var f = form.querySelector('input[type="hidden"][name="' + name + '"]');
     if (!f) {
       f = document.createElement("input");
       f.type = "hidden";

@@ -18,6 +18,8 @@ import (
 
 // CSPWithScript is the Content-Security-Policy of the pages that run the
 // portal's one script (static/passkey.js): CSP plus script-src 'self'.
+//
+// #nosec G101 -- a policy, not a credential.
 const CSPWithScript = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 const (

@@ -79,11 +79,11 @@ func (a *Authenticator) authData(attested bool) []byte {
 
 // COSEKey is the credential's public key as a COSE_Key (EC2, P-256, ES256).
 func (a *Authenticator) COSEKey() []byte {
-	pub := a.Key.PublicKey
-	x, y := make([]byte, 32), make([]byte, 32)
-	pub.X.FillBytes(x)
-	pub.Y.FillBytes(y)
-	b, err := webauthncbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: x, -3: y})
+	raw, err := a.Key.PublicKey.Bytes() // 0x04 ‖ x ‖ y
+	if err != nil {
+		panic(err)
+	}
+	b, err := webauthncbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: raw[1:33], -3: raw[33:65]})
 	if err != nil {
 		panic(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -173,8 +174,9 @@ type Config struct {
 // Passkey is the WebAuthn relying party: its id (passkey_rp_id, default
 // the host of portal_url) and the origins whose ceremonies it accepts
 // (passkey_origins, comma-separated, default the origin of portal_url).
-// Empty RPID: no portal_url and no passkey_rp_id, passkeys are off (a
-// decision that needs one is refused, with a message saying why).
+// Empty RPID: no portal_url (or one on an IP address, which WebAuthn
+// refuses) and no passkey_rp_id, passkeys are off (a decision that needs
+// one is refused, with a message saying why).
 type Passkey struct {
 	RPID    string
 	Origins []string
@@ -192,15 +194,21 @@ func (r *reader) passkey() Passkey {
 			pk.Origins = append(pk.Origins, o)
 		}
 	}
+	if net.ParseIP(pk.RPID) != nil {
+		r.fail(fmt.Errorf("passkey_rp_id %q is an IP address: a WebAuthn relying party id is a domain (localhost for a local portal)", pk.RPID))
+	}
 	if raw := r.getenv("portal_url"); raw != "" {
 		if u, err := url.Parse(raw); err == nil && u.Host != "" {
-			if pk.RPID == "" {
+			if pk.RPID == "" && net.ParseIP(u.Hostname()) == nil { // a portal on an IP address has no passkeys
 				pk.RPID = u.Hostname()
 			}
 			if len(pk.Origins) == 0 {
 				pk.Origins = []string{u.Scheme + "://" + u.Host}
 			}
 		}
+	}
+	if pk.RPID == "" {
+		pk.Origins = nil
 	}
 	if pk.RPID != "" && len(pk.Origins) == 0 {
 		r.fail(errors.New("passkey_origins is not set (needed with passkey_rp_id when portal_url is not set)"))

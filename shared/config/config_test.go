@@ -218,3 +218,29 @@ func TestLoadSSH(t *testing.T) {
 	assert.Equal(t, time.Hour, c.SSH.CertTTL)
 	assert.Equal(t, []string{"permit-pty"}, c.SSH.Extensions)
 }
+
+// The passkey relying party follows portal_url unless told otherwise; a
+// portal on an IP address has none (WebAuthn refuses IP addresses), and an
+// IP address named as the id is a configuration error.
+func TestPasskeyRelyingParty(t *testing.T) {
+	load := func(env map[string]string) (config.Passkey, error) {
+		env["secret_mount_path"], env["redis_url"] = t.TempDir(), "redis://127.0.0.1:6379/0"
+		c, err := config.Load(func(k string) string { return env[k] }, config.Needs{})
+		return c.Passkey, err
+	}
+	pk, err := load(map[string]string{"portal_url": "https://gw.example:8443/function/lockbox-portal"})
+	require.NoError(t, err)
+	assert.Equal(t, config.Passkey{RPID: "gw.example", Origins: []string{"https://gw.example:8443"}}, pk)
+	pk, err = load(map[string]string{"portal_url": "http://127.0.0.1:8080/function/lockbox-portal"})
+	require.NoError(t, err)
+	assert.Equal(t, config.Passkey{}, pk, "no passkeys on an IP address")
+	pk, err = load(map[string]string{"portal_url": "https://gw.example/p", "passkey_rp_id": "example", "passkey_origins": "https://a.example, https://b.example"})
+	require.NoError(t, err)
+	assert.Equal(t, config.Passkey{RPID: "example", Origins: []string{"https://a.example", "https://b.example"}}, pk)
+	_, err = load(map[string]string{"passkey_rp_id": "10.0.0.1", "passkey_origins": "https://10.0.0.1"})
+	assert.ErrorContains(t, err, "is an IP address")
+	_, err = load(map[string]string{"passkey_rp_id": "portal.example"})
+	assert.ErrorContains(t, err, "passkey_origins is not set")
+	_, err = load(map[string]string{"passkey_rp_id": "portal.example", "passkey_origins": "https://portal.example/path"})
+	assert.ErrorContains(t, err, "is not an origin")
+}

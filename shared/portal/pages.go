@@ -217,6 +217,7 @@ type detailData struct {
 	// with it; PasskeyNote says what to do when the session holds no
 	// passkey.
 	Passkey, Script, PasskeyNote string
+	PasskeyLink                  bool // the note links to the Passkeys page
 }
 
 // usageView is how a grant was used, as the request page shows it: every
@@ -409,6 +410,7 @@ func (p *Portal) passkeyForms(r *http.Request, pr lockbox.Principal, req lockbox
 		d.PasskeyNote = "This tenant requires decisions signed with a passkey, and passkeys cannot be used right now."
 	case options == nil:
 		d.PasskeyNote = "This tenant requires decisions signed with a passkey, and you have none: register one on the Passkeys page first."
+		d.PasskeyLink = true
 	default:
 		d.Passkey, d.Script = passkeyForm(req, options), p.link(pathScript)+"?v="+p.pages.jsVersion
 	}

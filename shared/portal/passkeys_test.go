@@ -91,3 +91,19 @@ func TestPasskeyPages(t *testing.T) {
 }
 
 func hexOf(b []byte) string { return hex.EncodeToString(b) }
+
+// Without a relying party (portal_url on an IP address, as make run's),
+// the menu offers no Passkeys page, and a tenant that requires passkeys
+// is told they cannot be used.
+func TestPasskeysOff(t *testing.T) {
+	e := setup(t)
+	e.Cases.RP = nil
+	e.Configure("contoso", func(s *lockbox.Settings) { s.RequirePasskey = &lockbox.PasskeyRequirement{All: true} })
+	r := file(e, "contoso", "eng-7", nil)
+	b, _ := e.As("alice", "contoso", lockbox.RoleApprover)
+	page := b.Get("/requests/" + r.RequestID)
+	require.Equal(t, http.StatusOK, page.Status)
+	assert.NotContains(t, page.Body, `/passkeys"`)
+	assert.Contains(t, page.Body, "passkeys cannot be used right now")
+	assert.Equal(t, http.StatusForbidden, b.Get("/passkeys").Status)
+}

@@ -113,7 +113,7 @@ type userView struct {
 	// Provider: the provider's engineer or approver, whose page is the
 	// provider console.
 	Provider bool
-	Passkeys bool // may hold passkeys (the Passkeys page)
+	Passkeys bool // may hold passkeys, and the deployment has them (the Passkeys page)
 }
 
 // render writes page with data, status and the layout around it. s, when
@@ -123,7 +123,7 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, s *session, stat
 	if s != nil {
 		pr := s.principal()
 		v.User = &userView{Subject: s.Subject, TenantID: s.TenantID, Roles: s.Roles,
-			Admin: usecase.CanChangeSettings(pr), Provider: providerUser(pr), Passkeys: usecase.AuthorizePasskeys(pr) == nil}
+			Admin: usecase.CanChangeSettings(pr), Provider: providerUser(pr), Passkeys: usecase.AuthorizePasskeys(pr) == nil && p.d.Cases.RP != nil}
 		v.CSRF = s.FormToken
 		if s.Flash != "" {
 			v.Flash, v.FlashError = s.Flash, s.FlashError

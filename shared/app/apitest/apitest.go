@@ -92,7 +92,7 @@ var PasskeyRP = func() *passkey.RP {
 }()
 
 // PasskeyOrigin is the origin of the test environment's portal.
-const PasskeyOrigin = "https://portal.example"
+const PasskeyOrigin = "https://portal.example" // #nosec G101 -- an origin, not a credential
 
 // AuditKey signs the audit checkpoints of the test environment;
 // AuditPublicKey verifies them.

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"lockbox.dev/shared/app/apitest"
 	"lockbox.dev/shared/app/portaltest"
 	"lockbox.dev/shared/lockbox"
 	"lockbox.dev/shared/portal"
@@ -584,4 +585,40 @@ func TestOIDCSignInReturnsToThePageAsked(t *testing.T) {
 		require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
 		assert.Equal(t, "/", p.Location(), "%q: the landing page", next)
 	}
+}
+
+// The provider console through the identity provider: a support lead whose
+// ID token gives the role lockbox.provider-approver lands on the console,
+// releases a request the provider's policy held, and never sees the
+// customer's pages; an engineer (lockbox.requester) lands on the console
+// too, with their own requests.
+func TestOIDCSignInToTheProviderConsole(t *testing.T) {
+	d := newIDP(t)
+	d.Cases.Policy = &lockbox.ProviderPolicy{Identity: lockbox.DefaultIdentityChecks, Rules: []lockbox.ProviderRule{
+		{Name: "review", Require: lockbox.ProviderRequire{InternalApprovals: 1}}}}
+	eng := lockbox.Principal{Kind: lockbox.KindUser, Subject: "eng-7", TenantID: "provider", Roles: []lockbox.Role{lockbox.RoleRequester}}
+	filed, err := d.Cases.File(t.Context(), eng, apitest.CreateInput("contoso", "eng-7"), "")
+	require.NoError(t, err)
+	require.Equal(t, lockbox.StatusInternalReview, filed.Request.Status)
+
+	b := d.Browser()
+	d.signInAs(t, b, idpUser{sub: "lead-1", claims: map[string]any{"tid": "provider", "roles": []string{"lockbox.provider-approver"}}})
+	home := b.Get("/")
+	require.Equal(t, http.StatusSeeOther, home.Status, "the landing page sends a provider-approver to the console")
+	assert.Equal(t, "/provider", home.Location())
+	assert.Equal(t, http.StatusForbidden, b.Get("/settings").Status, "no customer pages")
+	page := b.Get("/provider?tenant=contoso")
+	require.Equal(t, http.StatusOK, page.Status, page.Body)
+	assert.Contains(t, page.Body, filed.Request.RequestID)
+	done := b.Post("/provider", url.Values{"tenant": {"contoso"}, "requestId": {filed.Request.RequestID}, "action": {"approve"},
+		"reason": {"scope checked"}, "csrf": {portaltest.FormToken(page.Body)}})
+	require.Equal(t, http.StatusSeeOther, done.Status, done.Body)
+	assert.Equal(t, lockbox.StatusPending, get(d.Env, "contoso", filed.Request.RequestID).Status)
+
+	engineer := d.Browser()
+	d.signInAs(t, engineer, idpUser{sub: "eng-7", claims: map[string]any{"tid": "provider", "roles": []string{"lockbox.requester"}}})
+	mine := engineer.Get("/provider?tenant=contoso")
+	require.Equal(t, http.StatusOK, mine.Status, mine.Body)
+	assert.Contains(t, mine.Body, filed.Request.RequestID, "the engineer sees their own request")
+	assert.NotContains(t, mine.Body, `value="approve"`, "and cannot release it")
 }

@@ -89,7 +89,10 @@ func TestLockdownInBrowser(t *testing.T) {
 
 	// Lifted from the page.
 	b.do(chromedp.SetValue(chromedp.ID("lift-reason"), "Secrets rotated; INC-2040-SEC closed."),
-		chromedp.Click(chromedp.CSS(`form[action$="/lockdown/lift"] button`)), chromedp.WaitVisible(chromedp.CSS(".flash")))
+		chromedp.Click(chromedp.CSS(`form[action$="/lockdown/lift"] button`)),
+		// The page before the lift has a flash too (the lockdown's): wait for
+		// the page after it, whose lockdown section is no longer active.
+		chromedp.WaitVisible(chromedp.CSS("section.lockdown:not(.lockdown-active)")))
 	assert.True(t, strings.HasPrefix(b.text(".flash"), "The lockdown of contoso is lifted"))
 	assert.Contains(t, b.text("section.lockdown"), "Not locked down.")
 	status, body = s.file(t, `{"tenantId":"contoso","resourceType":"Microsoft.Compute/virtualMachines","resourceIds":["vm-1"],`+

@@ -344,9 +344,18 @@ func TestREADMECommands(t *testing.T) {
 	t.Logf("blocks run in %s with OPENFAAS_URL=%s (replaced in the blocks: %v)", work, s.Gateway, addresses)
 
 	failedAt := ""
+	again := false
 	for _, b := range blocks {
 		if ok, _ := b.Runnable(); !ok && b.Skip == "" {
 			continue
+		}
+		if b.Again && !again {
+			// A signature names its second (X-Lockbox-Timestamp): the same
+			// body signed twice within one second is the same delivery, a
+			// replay. A reader runs the walk-through again seconds later at
+			// the soonest; so does the test.
+			again = true
+			time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond)))
 		}
 		t.Run(b.Where(), func(t *testing.T) {
 			if b.Skip != "" {

@@ -334,6 +334,8 @@ func (b *bench) writeSecrets() error {
 		"lockbox-intake-config": string(intakefixtures.Config()),
 		// The provider's policy: none, as make run has it.
 		"lockbox-provider-policy": "",
+		// lockbox-metrics' scrape token.
+		"metrics-token": randomHex(),
 	}
 	// lockbox-credential's CA, an OpenSSH Ed25519 key, as make run
 	// generates it.

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"strings"
 	"time"
 
 	"lockbox.dev/scripts/internal/loopback"
@@ -192,6 +193,22 @@ func (b *bench) firstCall(name, url string) (func() *http.Request, int) {
 			r.Header = checkHeader("Bearer "+eng, Item{Tenant: "bench-startup", Key: "vm-1"})
 			return r
 		}, http.StatusForbidden
+	case "lockbox-lockdown":
+		// The tenant's state, read by its admin: the script's read, 200.
+		admin, _ := auth.Mint(jwtKey, auth.NewClaims("admin-1", "bench-startup", []string{string(lockbox.RoleAdmin)}, time.Now(), time.Hour))
+		return func() *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, url, nil)
+			r.Header.Set("Authorization", "Bearer "+admin)
+			return r
+		}, http.StatusOK
+	case "lockbox-metrics":
+		// A scrape with the token: every tenant's figures read, 200.
+		scrape, _ := os.ReadFile(filepath.Join(b.secrets, "metrics-token"))
+		return func() *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, url, nil)
+			r.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(scrape)))
+			return r
+		}, http.StatusOK
 	case "lockbox-credential":
 		// A certificate for a request that does not exist: the key parsed,
 		// the script run, 404.

@@ -14,8 +14,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"strings"
+	"sync"
 	"time"
 
 	"lockbox.dev/scripts/internal/loopback"

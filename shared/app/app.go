@@ -109,10 +109,11 @@ func Connect(cfg config.Config) (Parts, error) {
 	return Parts{Config: cfg, Redis: rdb, Store: Store(rdb, cfg), Verifier: verifier}, nil
 }
 
-// Cases are the use cases on p: the store for requests, settings, marks
-// and deliveries, the URL check of webhooks and the nudge of
-// lockbox-notify. The functions that read the activity log set its
-// ActivityLog.
+// Cases are the use cases on p: the store for requests, settings,
+// lockdowns, marks, deliveries and passkeys, the URL check of webhooks, the
+// nudge of lockbox-notify, the provider's policy and the passkeys' relying
+// party (none without one configured). The functions that read the
+// activity log set its ActivityLog.
 func (p Parts) Cases() *usecase.Service {
 	cfg := p.Config
 	svc := &usecase.Service{Store: p.Store, SettingsStore: p.Store, Lockdowns: p.Store, DeliveryLog: p.Store, Marks: p.Store,

@@ -69,17 +69,9 @@ func (p *Portal) lockdownView(r *http.Request, s *session) (lockdownView, error)
 // shows what a lockdown would do and asks to confirm; with confirm=yes it
 // locks the tenant down through the use case lockbox-lockdown's POST calls.
 func (p *Portal) lockdown(w http.ResponseWriter, r *http.Request) {
-	s, ok := p.signedIn(w, r)
-	if !ok {
-		return
-	}
 	back := p.link(pathSettings)
-	v, err := form(r, lockdownParams, maxForm)
-	if err != nil {
-		p.failAs(w, r, s, err, back)
-		return
-	}
-	if !p.checkFormToken(w, r, s, v.Get(FormTokenField)) {
+	s, v, ok := p.postedForm(w, r, lockdownParams, maxForm, back)
+	if !ok {
 		return
 	}
 	pr := s.principal()
@@ -137,17 +129,9 @@ func (p *Portal) lockdown(w http.ResponseWriter, r *http.Request) {
 // lift handles the lift form (POST lockdown/lift) through the use case
 // lockbox-lockdown's DELETE calls.
 func (p *Portal) lift(w http.ResponseWriter, r *http.Request) {
-	s, ok := p.signedIn(w, r)
-	if !ok {
-		return
-	}
 	back := p.link(pathSettings)
-	v, err := form(r, liftParams, maxForm)
-	if err != nil {
-		p.failAs(w, r, s, err, back)
-		return
-	}
-	if !p.checkFormToken(w, r, s, v.Get(FormTokenField)) {
+	s, v, ok := p.postedForm(w, r, liftParams, maxForm, back)
+	if !ok {
 		return
 	}
 	if _, err := p.d.Cases.LiftLockdown(r.Context(), s.principal(), lockbox.LiftInput{Reason: strings.TrimSpace(v.Get("reason"))}); err != nil {

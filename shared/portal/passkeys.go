@@ -101,20 +101,13 @@ func (p *Portal) passkeysPage(w http.ResponseWriter, r *http.Request) {
 // removes (action remove: id) one of the session's passkeys, and answers
 // 303 to the page with a message.
 func (p *Portal) passkeysPost(w http.ResponseWriter, r *http.Request) {
-	s, ok := p.signedIn(w, r)
+	back := p.link(pathPasskeys)
+	s, v, ok := p.postedForm(w, r, passkeysParams, maxForm, back)
 	if !ok {
 		return
 	}
-	back := p.link(pathPasskeys)
-	v, err := form(r, passkeysParams, maxForm)
-	if err != nil {
-		p.failAs(w, r, s, err, back)
-		return
-	}
-	if !p.checkFormToken(w, r, s, v.Get(FormTokenField)) {
-		return
-	}
 	pr := s.principal()
+	var err error
 	switch v.Get("action") {
 	case "register":
 		err = p.register(r, s, pr, v)

@@ -113,23 +113,15 @@ func indentJSON(v any) string {
 // lockbox-settings' PUT does: the admin's own tenant, the version read as
 // If-Match (a stale one is refused), the same validation and audit.
 func (p *Portal) saveSettings(w http.ResponseWriter, r *http.Request) {
-	s, ok := p.signedIn(w, r)
+	back := p.link(pathSettings)
+	s, v, ok := p.postedForm(w, r, settingsParams, maxSettingsForm, back)
 	if !ok {
 		return
 	}
-	back := p.link(pathSettings)
-	v, err := form(r, settingsParams, maxSettingsForm)
+	pr := s.principal()
+	version, err := formVersion(v)
 	if err != nil {
 		p.failAs(w, r, s, err, back)
-		return
-	}
-	if !p.checkFormToken(w, r, s, v.Get(FormTokenField)) {
-		return
-	}
-	pr := s.principal()
-	version, err := strconv.ParseInt(v.Get("version"), 10, 64)
-	if err != nil || version < 0 || len(v.Get("version")) > 19 {
-		p.failAs(w, r, s, lockbox.Invalidf("the form's version is not valid; reload the page"), back)
 		return
 	}
 	doc := v.Get("document")

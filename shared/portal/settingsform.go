@@ -31,23 +31,15 @@ var settingsFormParams = params{FormTokenField: 1, "version": 1, "enabled": 1,
 // lockbox-settings' PUT (the version as If-Match: a stale form is refused,
 // nothing stored; validated; webhook secrets kept; audited).
 func (p *Portal) saveSettingsForm(w http.ResponseWriter, r *http.Request) {
-	s, ok := p.signedIn(w, r)
+	back := p.link(pathSettings)
+	s, v, ok := p.postedForm(w, r, settingsFormParams, maxForm, back)
 	if !ok {
 		return
 	}
-	back := p.link(pathSettings)
-	v, err := form(r, settingsFormParams, maxForm)
+	pr := s.principal()
+	version, err := formVersion(v)
 	if err != nil {
 		p.failAs(w, r, s, err, back)
-		return
-	}
-	if !p.checkFormToken(w, r, s, v.Get(FormTokenField)) {
-		return
-	}
-	pr := s.principal()
-	version, err := strconv.ParseInt(v.Get("version"), 10, 64)
-	if err != nil || version < 0 || len(v.Get("version")) > 19 {
-		p.failAs(w, r, s, lockbox.Invalidf("the form's version is not valid; reload the page"), back)
 		return
 	}
 	current, err := p.d.Cases.Settings(r.Context(), pr, "")

@@ -201,6 +201,14 @@ func (b *bench) firstCall(name, url string) (func() *http.Request, int) {
 			r.Header.Set("Authorization", "Bearer "+admin)
 			return r
 		}, http.StatusOK
+	case "lockbox-review":
+		// The emergency access awaiting review, read by an approver: 200.
+		approver, _ := auth.Mint(jwtKey, auth.NewClaims("approver-1", "bench-startup", []string{string(lockbox.RoleApprover)}, time.Now(), time.Hour))
+		return func() *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, url, nil)
+			r.Header.Set("Authorization", "Bearer "+approver)
+			return r
+		}, http.StatusOK
 	case "lockbox-metrics":
 		// A scrape with the token: every tenant's figures read, 200.
 		scrape, _ := os.ReadFile(filepath.Join(b.secrets, "metrics-token"))

@@ -116,7 +116,7 @@ func Connect(cfg config.Config) (Parts, error) {
 // activity log set its ActivityLog.
 func (p Parts) Cases() *usecase.Service {
 	cfg := p.Config
-	svc := &usecase.Service{Store: p.Store, SettingsStore: p.Store, Lockdowns: p.Store, DeliveryLog: p.Store, Marks: p.Store,
+	svc := &usecase.Service{Store: p.Store, SettingsStore: p.Store, Lockdowns: p.Store, Emergencies: p.Store, DeliveryLog: p.Store, Marks: p.Store,
 		URLs: netguard.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, AllowPlainHTTP: cfg.WebhookAllowPrivate,
 		Notifier: nudge.New(cfg.NotifyURL, slog.Default()), Policy: cfg.ProviderPolicy, Now: time.Now, Log: slog.Default(), Passkeys: p.Store}
 	if cfg.Passkey.RPID != "" {

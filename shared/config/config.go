@@ -353,14 +353,16 @@ func (r *reader) redis() redisclient.Config {
 	return c
 }
 
-// limits reads the lifetimes: the approval window, the default grant and
-// the longest one.
+// limits reads the lifetimes: the approval window, the default grant, the
+// longest one, the provider's internal review and the customer's review of
+// emergency access.
 func (r *reader) limits() lockbox.Limits {
 	return lockbox.Limits{
-		PendingTTL:        r.duration("pending_ttl", lockbox.DefaultLimits.PendingTTL),
-		AccessTTL:         r.duration("access_ttl", lockbox.DefaultLimits.AccessTTL),
-		MaxAccessTTL:      r.duration("max_access_ttl", lockbox.DefaultLimits.MaxAccessTTL),
-		InternalReviewTTL: r.duration("internal_review_ttl", lockbox.DefaultLimits.InternalReviewTTL),
+		PendingTTL:         r.duration("pending_ttl", lockbox.DefaultLimits.PendingTTL),
+		AccessTTL:          r.duration("access_ttl", lockbox.DefaultLimits.AccessTTL),
+		MaxAccessTTL:       r.duration("max_access_ttl", lockbox.DefaultLimits.MaxAccessTTL),
+		InternalReviewTTL:  r.duration("internal_review_ttl", lockbox.DefaultLimits.InternalReviewTTL),
+		EmergencyReviewTTL: r.duration("review_ttl", lockbox.DefaultLimits.EmergencyReviewTTL),
 	}
 }
 

@@ -31,6 +31,11 @@ const (
 	// (the engineer withdraws it, or its ticket closes): asked as
 	// ActionCancel, it tells the customer nothing.
 	ActionCancelReview Action = "cancelReview"
+	// ActionEmergencyApprove is a provider-approver's approval of
+	// emergency access (break-glass), asked as ActionInternalApprove: once
+	// the policy's emergency approvals approved, the grant starts at once
+	// (Approved) and the customer must review it afterwards.
+	ActionEmergencyApprove Action = "emergencyApprove"
 )
 
 // Transition is the one statement of what an action does: the effective
@@ -75,6 +80,8 @@ var Transitions = map[Action]Transition{
 	ActionInternalDeny:    {From: StatusInternalReview, To: StatusDenied, Op: OpInternalDeny, OwnForbidden: true, When: WhenAsked},
 	ActionExpireReview:    {From: StatusInternalReview, To: StatusExpired, Op: OpExpire, When: WhenDue},
 	ActionCancelReview:    {From: StatusInternalReview, To: StatusCanceled, Op: OpCancel, When: WhenAsked},
+
+	ActionEmergencyApprove: {From: StatusInternalReview, To: StatusApproved, Op: OpEmergencyApprove, OwnForbidden: true, When: WhenAsked},
 }
 
 // Act is one action on a request by someone, at a time.
@@ -155,6 +162,9 @@ func Apply(r Request, act Act, lim Limits) (Request, Event, error) {
 	if act.Action == ActionCancel && cur == StatusInternalReview {
 		tr = Transitions[ActionCancelReview] // withdrawn before the customer was asked
 	}
+	if act.Action == ActionInternalApprove && r.Emergency != nil {
+		act.Action, tr = ActionEmergencyApprove, Transitions[ActionEmergencyApprove] // break-glass: live once approved
+	}
 	if cur != tr.From {
 		return r, Event{}, ErrWrongState(act.Action, cur)
 	}
@@ -164,7 +174,7 @@ func Apply(r Request, act Act, lim Limits) (Request, Event, error) {
 	now := act.At.UTC().Truncate(time.Millisecond)
 	decision := &Decision{By: act.Actor.ID, Reason: act.Reason, DateTime: now}
 	switch act.Action {
-	case ActionInternalApprove:
+	case ActionInternalApprove, ActionEmergencyApprove:
 		return r.internalApprove(act, tr, now, lim)
 	case ActionInternalDeny:
 		r.Decision = decision
@@ -206,7 +216,9 @@ func Apply(r Request, act Act, lim Limits) (Request, Event, error) {
 
 // internalApprove adds the provider-approver's approval to r's internal
 // review; the one that completes it releases r to the customer: Pending,
-// with the approval window starting now.
+// with the approval window starting now. For emergency access it starts
+// the grant instead (Approved), and the customer's review falls due after
+// lim.EmergencyReviewTTL.
 func (r Request) internalApprove(act Act, tr Transition, now time.Time, lim Limits) (Request, Event, error) {
 	pc := r.ProviderChecks
 	if pc == nil {
@@ -222,8 +234,27 @@ func (r Request) internalApprove(act Act, tr Transition, now time.Time, lim Limi
 		return r, event(r, tr.Op, act.Actor, tr.From, act.Reason, now), nil
 	}
 	r.Status = tr.To
+	if tr.To == StatusApproved {
+		r = r.startGrant(r.capGrant(r.Grant, lim), now)
+		r.AccessActive = true
+		r.Decision = &Decision{By: act.Actor.ID, Reason: act.Reason, DateTime: now}
+		e := *r.Emergency
+		due := now.Add(lim.ReviewTTL())
+		e.ReviewDueDateTime = &due
+		r.Emergency = &e
+		return r, event(r, tr.Op, act.Actor, tr.From, act.Reason, now), nil
+	}
 	r.ExpirationDateTime = now.Add(lim.PendingTTL)
 	return r, event(r, tr.Op, act.Actor, tr.From, act.Reason, now), nil
+}
+
+// ReviewTTL is how long the customer has to review emergency access:
+// lim.EmergencyReviewTTL, 72h when unset.
+func (lim Limits) ReviewTTL() time.Duration {
+	if lim.EmergencyReviewTTL > 0 {
+		return lim.EmergencyReviewTTL
+	}
+	return DefaultLimits.EmergencyReviewTTL
 }
 
 func (r Request) startGrant(grant time.Duration, now time.Time) Request {

@@ -30,12 +30,19 @@ const (
 	// registered or removed (requestId ""; the reason names it).
 	OpRegisterPasskey = "RegisterLockboxPasskey"
 	OpRemovePasskey   = "RemoveLockboxPasskey"
+	// OpEmergencyApprove is a provider-approver's approval of emergency
+	// access (break-glass); the last one it needs starts the grant.
+	// OpAcknowledgeEmergency and OpDisputeEmergency are the customer's
+	// review of it afterwards.
+	OpEmergencyApprove     = "EmergencyApproveLockboxRequest"
+	OpAcknowledgeEmergency = "AcknowledgeEmergencyAccess"
+	OpDisputeEmergency     = "DisputeEmergencyAccess"
 )
 
 // Operations lists every operation name.
 var Operations = []string{OpCreate, OpApprove, OpDeny, OpExpire, OpComplete, OpRevoke, OpCancel, OpAutoApprove, OpAutoDeny, OpUpdateSettings,
 	OpUseGrant, OpRefuseAccess, OpIssueCredential, OpLockdown, OpLiftLockdown, OpInternalApprove, OpInternalDeny,
-	OpSignDecision, OpRegisterPasskey, OpRemovePasskey}
+	OpSignDecision, OpRegisterPasskey, OpRemovePasskey, OpEmergencyApprove, OpAcknowledgeEmergency, OpDisputeEmergency}
 
 // ActorKind says who caused an event.
 type ActorKind string

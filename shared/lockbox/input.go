@@ -20,6 +20,10 @@ type CreateInput struct {
 	WorkItemSource string    `json:"workItemSource,omitempty"`
 	Requester      Requester `json:"requester"`
 	Duration       *int      `json:"duration,omitempty"`
+	// Emergency, set by the provider's engineer, asks for break-glass
+	// access: approved by provider-approvers under the provider's policy,
+	// live at once, reviewed by the customer afterwards.
+	Emergency *EmergencyInput `json:"emergency,omitempty"`
 }
 
 // DecisionInput is the body of lockbox-approve and lockbox-deny. Duration is
@@ -108,6 +112,11 @@ func (in CreateInput) Validate() error {
 		return Invalidf("requester.email must be an email address")
 	case in.Duration != nil && (*in.Duration < 1 || *in.Duration > MaxDurationHours):
 		return Invalidf("duration must be a whole number of hours from 1 to 720")
+	case in.Emergency != nil && in.Duration == nil:
+		return Invalidf("duration is required for emergency access: name the hours it needs")
+	}
+	if err := in.Emergency.validate(); err != nil {
+		return err
 	}
 	for _, id := range in.ResourceIDs {
 		if !text(id, 1, maxResourceIDLen, false) {

@@ -40,6 +40,18 @@ const (
 	// "lockbox.tenant.lockdown", "lockbox.tenant.lockdownLifted").
 	NoteLockdown       NotificationType = "lockdown"
 	NoteLockdownLifted NotificationType = "lockdownLifted"
+	// NoteEmergency: the provider's emergency access went live without the
+	// customer (break-glass). The approvers and the escalation contacts
+	// (mail), webhooks ("lockbox.emergency.granted"): review it.
+	NoteEmergency NotificationType = "emergency"
+	// NoteEmergencyDisputed: the customer disputed emergency access. The
+	// approvers (mail), webhooks, the provider's among them
+	// ("lockbox.emergency.disputed").
+	NoteEmergencyDisputed NotificationType = "emergencyDisputed"
+	// NoteEmergencyUnreviewed: nobody reviewed emergency access within
+	// review_ttl. The escalation contacts and the approvers (mail),
+	// webhooks ("lockbox.emergency.unreviewed").
+	NoteEmergencyUnreviewed NotificationType = "emergencyUnreviewed"
 )
 
 // EndingNotice is how long before a grant ends the requester is told.

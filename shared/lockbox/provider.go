@@ -54,6 +54,9 @@ type ProviderRule struct {
 	// Deny, when set, refuses every filing the rule matches, with this
 	// reason (403).
 	Deny string `yaml:"deny" json:"deny,omitempty"`
+	// Emergency, when set, allows break-glass access to what the rule
+	// matches (CreateInput.Emergency).
+	Emergency *EmergencyRule `yaml:"emergency" json:"emergency,omitempty"`
 }
 
 // ProviderMatch selects filings; an empty list matches any value, and every
@@ -152,6 +155,17 @@ func (p ProviderPolicy) Validate() []error {
 			if q != (ProviderRequire{}) {
 				fail(at, "a rule either denies or requires, not both")
 			}
+			if r.Emergency != nil {
+				fail(at, "a rule either denies or allows emergency access, not both")
+			}
+		}
+		if e := r.Emergency; e != nil {
+			if e.Approvals < 1 || e.Approvals > MaxInternalApprovals {
+				fail(at+".emergency.approvals", "must be 1..%d", MaxInternalApprovals)
+			}
+			if e.MaxDuration < 1 || e.MaxDuration > MaxDurationHours {
+				fail(at+".emergency.maxDuration", "must be 1..%d hours", MaxDurationHours)
+			}
 		}
 	}
 	return errs
@@ -208,13 +222,27 @@ func (c IdentityChecks) IsIsolated(p Principal) bool {
 // its filing to internal review (at least one internal approval). The
 // request answered carries ProviderChecks and, when a review is required,
 // the status InternalReview. A nil policy (no secret) changes nothing.
+//
+// An emergency filing (break-glass) needs a rule that allows emergency
+// access (403 EmergencyNotAllowed otherwise, also without a policy), asks
+// for at most its maxDuration (422), meets the rule's other bounds and
+// factors, and waits for the rule's emergency approvals from
+// provider-approvers (InternalReview) instead of its internalApprovals.
 func (p *ProviderPolicy) Screen(r Request, pr Principal) (Request, error) {
 	if p == nil {
+		if r.Emergency != nil {
+			return r, screenEmergency(r, nil)
+		}
 		return r, nil
 	}
 	checks := &ProviderChecks{MFA: p.Identity.HasMFA(pr), IsolatedIdentity: p.Identity.IsIsolated(pr),
 		InternalApprovals: []InternalApproval{}}
 	rule := p.Rule(r)
+	if r.Emergency != nil && (rule == nil || rule.Deny == "") {
+		if err := screenEmergency(r, rule); err != nil {
+			return r, err
+		}
+	}
 	if rule == nil {
 		r.ProviderChecks = checks
 		return r, nil
@@ -233,6 +261,9 @@ func (p *ProviderPolicy) Screen(r Request, pr Principal) (Request, error) {
 			"duration: the provider's policy (rule %s) allows at most %d hours, this request asks for %d", rule.Name, q.MaxDuration, r.Duration)
 	}
 	review := q.InternalApprovals
+	if r.Emergency != nil {
+		review = rule.Emergency.Approvals // provider-approvers let it in, instead of the customer
+	}
 	var missing []string
 	if q.MFA && !checks.MFA {
 		missing = append(missing, "mfa (sign in with multi-factor authentication: amr "+strings.Join(p.Identity.MFAValues, ", ")+")")

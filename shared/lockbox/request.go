@@ -93,6 +93,9 @@ type Request struct {
 	// PasskeySignatures are the decisions on the request signed with a
 	// passkey (read-only), oldest first.
 	PasskeySignatures []PasskeySignature `json:"passkeySignatures,omitempty"`
+	// Emergency is the break-glass access the request asked for; nil for
+	// an ordinary request, and then not part of the answer.
+	Emergency *Emergency `json:"emergency,omitempty"`
 
 	// Grant is the access lifetime an approval without a duration gives,
 	// before the max_access_ttl cap: Duration hours when the caller asked
@@ -168,11 +171,14 @@ type Limits struct {
 	// InternalReviewTTL is how long the provider's internal review may take
 	// (internal_review_ttl, 24h) before the request expires unreviewed.
 	InternalReviewTTL time.Duration
+	// EmergencyReviewTTL is how long the customer has to review emergency
+	// access once it is live (review_ttl, 72h) before it is escalated.
+	EmergencyReviewTTL time.Duration
 }
 
 // DefaultLimits are Azure Customer Lockbox's timings.
 var DefaultLimits = Limits{PendingTTL: 96 * time.Hour, AccessTTL: 8 * time.Hour, MaxAccessTTL: 24 * time.Hour,
-	InternalReviewTTL: 24 * time.Hour}
+	InternalReviewTTL: 24 * time.Hour, EmergencyReviewTTL: 72 * time.Hour}
 
 // NewRequest builds the Pending request that in describes, filed at now.
 // in must have passed Validate. Times are kept to the millisecond, the
@@ -196,6 +202,9 @@ func NewRequest(in CreateInput, id string, now time.Time, lim Limits) Request {
 		ExpirationDateTime: now.Add(lim.PendingTTL),
 		RequiredApprovals:  1,
 		Approvals:          []Approval{},
+	}
+	if e := in.Emergency; e != nil {
+		r.Emergency = &Emergency{Incident: e.Incident, Reason: e.Reason}
 	}
 	if in.Duration != nil {
 		r.Duration = *in.Duration

@@ -44,6 +44,10 @@ type Settings struct {
 	// assertion from a passkey the decider registered (true, or a list of
 	// access levels); absent or false for none.
 	RequirePasskey *PasskeyRequirement `json:"requirePasskey,omitempty"`
+	// BreakGlass says whether the provider's emergency access may reach
+	// the tenant: BreakGlassAllow (or absent) under the provider's policy,
+	// BreakGlassDeny never (an emergency filing is refused, 403).
+	BreakGlass string `json:"breakGlass,omitempty"`
 
 	// Read-only: set by the store on every change.
 	Version         int64      `json:"version"`
@@ -137,7 +141,8 @@ type Webhook struct {
 
 // NotificationTypes are the kinds of notification a webhook may subscribe
 // to (the "type" of a standard delivery is "lockbox.request.<type>").
-var NotificationTypes = []string{"created", "approved", "denied", "expired", "completed", "revoked", "canceled", "reminder", "escalated", "receipt", "lockdown", "lockdownLifted"}
+var NotificationTypes = []string{"created", "approved", "denied", "expired", "completed", "revoked", "canceled", "reminder", "escalated", "receipt", "lockdown", "lockdownLifted",
+	"emergency", "emergencyDisputed", "emergencyUnreviewed"}
 
 // Limits of the settings document.
 const (
@@ -232,6 +237,9 @@ func (s Settings) Validate(allowPlainHTTP bool) error {
 	}
 	if err := s.RequirePasskey.validate(); err != nil {
 		return err
+	}
+	if s.BreakGlass != "" && s.BreakGlass != BreakGlassAllow && s.BreakGlass != BreakGlassDeny {
+		return Invalidf("breakGlass must be %q or %q", BreakGlassAllow, BreakGlassDeny)
 	}
 	if len(s.Webhooks) > MaxWebhooks {
 		return Invalidf("webhooks: at most %d", MaxWebhooks)
@@ -430,6 +438,9 @@ func (next Settings) Changes(prev Settings) string {
 	}
 	if next.RequirePasskey.String() != prev.RequirePasskey.String() {
 		add("requirePasskey %s → %s", prev.RequirePasskey, next.RequirePasskey)
+	}
+	if next.breakGlass() != prev.breakGlass() {
+		add("breakGlass %s → %s", prev.breakGlass(), next.breakGlass())
 	}
 	if !slices.Equal(next.Reminders, prev.Reminders) {
 		add("reminders [%s] → [%s]", strings.Join(prev.Reminders, " "), strings.Join(next.Reminders, " "))

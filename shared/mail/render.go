@@ -67,6 +67,9 @@ type facts struct {
 	Used              bool
 	UseSummary        string
 	FirstUse, LastUse string
+	// Emergency access's: the incident, and when the customer's review
+	// falls due.
+	Incident, ReviewDue string
 }
 
 // document is a rendered mail, laid out by both layouts.
@@ -239,6 +242,15 @@ func newFacts(n lockbox.Notification) facts {
 	if f.Auto {
 		rule, isRule := strings.CutPrefix(n.Actor.ID, lockbox.RuleActor(""))
 		f.Rule, f.Off = oneLine(rule), !isRule
+	}
+	if e := r.Emergency; e != nil {
+		f.Incident = oneLine(e.Incident)
+		if e.ReviewDueDateTime != nil {
+			f.ReviewDue = when(*e.ReviewDueDateTime)
+		}
+		if n.Type == lockbox.NoteEmergency && r.Decision != nil {
+			f.By = oneLine(r.Decision.By)
+		}
 	}
 	f.Lockdown = n.ByLockdown()
 	f.Self = f.By != "" && lockbox.SameIdentity(f.By, r.Requester.ID)
@@ -431,6 +443,12 @@ func rows(n lockbox.Notification, f facts) []row {
 		out = append(out, row{Label: "Work item source", Value: oneLine(r.WorkItemSource)})
 	}
 	out = append(out, row{Label: "Filed", Value: f.Filed})
+	if e := r.Emergency; e != nil {
+		out = append(out, row{Label: "Incident", Value: f.Incident}, row{Label: "Emergency reason", Value: oneLine(e.Reason)})
+		if f.ReviewDue != "" && e.Review == nil {
+			out = append(out, row{Label: "Review due", Value: f.ReviewDue})
+		}
+	}
 	switch n.Type {
 	case lockbox.NoteCreated, lockbox.NoteReminder, lockbox.NoteEscalated, lockbox.NoteApproval:
 		out = append(out, row{Label: "Decide before", Value: f.Expires})
@@ -478,6 +496,10 @@ func byLabel(t lockbox.NotificationType) string {
 		return "Locked down by"
 	case lockbox.NoteLockdownLifted:
 		return "Lifted by"
+	case lockbox.NoteEmergency:
+		return "Let in by"
+	case lockbox.NoteEmergencyDisputed:
+		return "Disputed by"
 	}
 	return ""
 }
@@ -503,6 +525,8 @@ func reason(n lockbox.Notification) (label, text string) {
 		label = "Reason for revoking"
 	case lockbox.NoteApproval:
 		label = "Reason for the approval"
+	case lockbox.NoteEmergencyDisputed:
+		label = "Reason for the dispute"
 	default:
 		label = "Reason"
 	}

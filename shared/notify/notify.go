@@ -309,7 +309,9 @@ func (j *Job) Deliveries(n lockbox.Notification, set lockbox.Settings) []lockbox
 // MailTo are the addresses n goes to: the approvers (primary and alternate)
 // of a new, waiting, withdrawn or partly approved request, of automatic
 // decisions and of a lockdown and its lift; the requester of a request a
-// lockdown canceled; the escalation contacts of an escalation; the requester of
+// lockdown canceled; the escalation contacts of an escalation; the approvers
+// and escalation contacts of emergency access gone live or not reviewed in
+// time, the approvers of one disputed; the requester of
 // what became of their request; the approvers and the requester of a
 // grant's access receipt. Each address once, compared without case.
 func MailTo(n lockbox.Notification, set lockbox.Settings) []string {
@@ -320,6 +322,13 @@ func MailTo(n lockbox.Notification, set lockbox.Settings) []string {
 		}
 	}
 	requester := func() { to = append(to, n.Request.Requester.Email) }
+	escalation := func() {
+		if set.Escalation != nil {
+			for _, c := range set.Escalation.Contacts {
+				to = append(to, c.Email)
+			}
+		}
+	}
 	switch n.Type {
 	case lockbox.NoteCanceled:
 		if n.ByLockdown() {
@@ -330,11 +339,12 @@ func MailTo(n lockbox.Notification, set lockbox.Settings) []string {
 	case lockbox.NoteCreated, lockbox.NoteReminder, lockbox.NoteApproval, lockbox.NoteLockdown, lockbox.NoteLockdownLifted:
 		approvers()
 	case lockbox.NoteEscalated:
-		if set.Escalation != nil {
-			for _, c := range set.Escalation.Contacts {
-				to = append(to, c.Email)
-			}
-		}
+		escalation()
+	case lockbox.NoteEmergency, lockbox.NoteEmergencyUnreviewed:
+		approvers()
+		escalation()
+	case lockbox.NoteEmergencyDisputed:
+		approvers()
 	case lockbox.NoteApproved, lockbox.NoteDenied:
 		if n.Auto() {
 			approvers()

@@ -42,7 +42,8 @@ var keyNames = map[string]string{
 	"settings":    "settings",       // hash: the settings document (doc) and its version
 	"lockdown":    "lockdown",       // hash: the tenant's lockdown (since, until, reason, by), while in force
 	"outbox":      "outbox",         // stream: notifications recorded with their change, not yet expanded into deliveries
-	"timers":      "timers",         // sorted set: reminders, escalations and grant end notices by when they fall due
+	"timers":      "timers",         // sorted set: reminders, escalations, grant end notices and emergency review deadlines by when they fall due
+	"unreviewed":  "unreviewed",     // sorted set: live emergency access awaiting the customer's review, by filing order
 	"delivery":    "dlv:",           // hash: one delivery (+ id): channel, recipient, state, attempts
 	"deliveries":  "dlv:req:",       // sorted set per request (+ id): its deliveries by creation
 	"sendq":       "sendq",          // sorted set: deliveries to send by when (a claimed one: when its lease ends)

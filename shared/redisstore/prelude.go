@@ -43,12 +43,14 @@ func renderPrelude() string {
 		closes := tr.To == lockbox.StatusRevoked || tr.To == lockbox.StatusCanceled
 		w("  if a == %s then return {from = %s, to = %s, op = %s, own = %t, quorum = %t, review = %t, decides = %t, closes = %t, note = %s, receipt = %t} end",
 			lit(string(a)), lit(string(tr.From)), lit(string(tr.To)), lit(tr.Op), tr.OwnForbidden, a == lockbox.ActionApprove,
-			a == lockbox.ActionInternalApprove, decides, closes, lit(string(a.Note())), a.EndsGrant())
+			a == lockbox.ActionInternalApprove || a == lockbox.ActionEmergencyApprove, decides, closes, lit(string(a.Note())), a.EndsGrant())
 	}
 	w("end")
 	w("local NOTE_CREATED, NOTE_APPROVAL, NOTE_REMINDER, NOTE_ESCALATED, NOTE_ENDING, NOTE_RECEIPT = %s, %s, %s, %s, %s, %s",
 		lit(string(lockbox.NoteCreated)), lit(string(lockbox.NoteApproval)), lit(string(lockbox.NoteReminder)),
 		lit(string(lockbox.NoteEscalated)), lit(string(lockbox.NoteEnding)), lit(string(lockbox.NoteReceipt)))
+	w("local NOTE_EMERGENCY_DISPUTED, NOTE_EMERGENCY_UNREVIEWED = %s, %s", lit(string(lockbox.NoteEmergencyDisputed)),
+		lit(string(lockbox.NoteEmergencyUnreviewed)))
 	w("local ENDING_NOTICE_MS = %d", lockbox.EndingNotice.Milliseconds())
 	w("local OP_CREATE, OP_SETTINGS, ACTOR_ENGINEER, ACTOR_SYSTEM, SYSTEM_ACTOR = %s, %s, %s, %s, %s",
 		lit(lockbox.OpCreate), lit(lockbox.OpUpdateSettings), lit(string(lockbox.ActorEngineer)), lit(string(lockbox.ActorSystem)),
@@ -72,4 +74,4 @@ func renderPrelude() string {
 var applyFields = []string{"status", "requesterKey", "filedBy", "duration", "grantMs", "support", "seq",
 	"required", "maxGrantMs", "approverKeys", "approvals", "remind",
 	"doc", "decBy", "decReason", "decMs", "endBy", "endReason", "endMs", "accessExpMs",
-	"internal", "reviewReq", "intApprovals", "intKeys", "escalateMs", "autoAction", "autoActor", "autoReason", "expMs", "passkeys"}
+	"internal", "reviewReq", "intApprovals", "intKeys", "escalateMs", "autoAction", "autoActor", "autoReason", "expMs", "passkeys", "emergency", "reviewDueMs"}

@@ -56,6 +56,10 @@ func refusal(reply []any, id string, now time.Time) error {
 		return lockbox.ErrLockedDown(until)
 	case "notLocked":
 		return lockbox.ErrNotLockedDown()
+	case "notEmergency":
+		return lockbox.ErrNotEmergency()
+	case "reviewed":
+		return lockbox.ErrReviewedBefore(arg(0))
 	}
 	return lockbox.Internal("script reply", fmt.Errorf("unexpected reply %v", reply))
 }

@@ -71,13 +71,15 @@ type createArgs struct {
 	Resources           string `lua:"resources"`           // the resource ids, one a line (what a check looks for)
 	Level               string `lua:"level"`               // the access level asked for ("" for none)
 	Review              int    `lua:"review"`              // the provider's internal approvals it needs (0: none)
+	Emergency           int64  `lua:"emergency"`           // emergency access: the customer's review window once live (ms; 0: not an emergency)
+	Refused             string `lua:"refused"`             // "1": the settings of this version refuse the filing (lockbox.Settings.Admit)
 }
 
 func (a createArgs) args() []any {
 	return []any{a.Prefix, a.ID, a.Doc, a.CreatedMs, a.ExpMs, a.PendingTTLMs, a.Requester, a.RequesterKey, a.Canonical,
 		a.FiledBy, a.Duration, a.GrantMs, a.Support, a.IdemHash, a.IdemVal, a.IdemTTLMs, a.SigHash, a.SigTTLMs,
 		a.MaxPending, a.MaxRequesterPending, a.MaxGrants, a.Version, a.Required, a.MaxGrantMs, a.AutoAction,
-		a.AutoActor, a.AutoReason, a.MaxAccessMs, a.Remind, a.EscalateMs, a.BodyHash, a.Resources, a.Level, a.Review}
+		a.AutoActor, a.AutoReason, a.MaxAccessMs, a.Remind, a.EscalateMs, a.BodyHash, a.Resources, a.Level, a.Review, a.Emergency, a.Refused}
 }
 
 // actArgs are the act script's arguments.

@@ -101,7 +101,9 @@ func (s *Store) Limits() lockbox.Limits { return s.limits }
 func (s *Store) Create(ctx context.Context, r lockbox.Request, opts lockbox.CreateOptions) (lockbox.Request, bool, error) {
 	for range 3 {
 		set, version := s.cachedSettings(r.TenantID)
-		stored, replayed, changed, err := s.create(ctx, r.Govern(set), set.Decide(r.Govern(set)), version, opts)
+		// A filing the settings refuse outright (Settings.Admit) is refused
+		// by the script once it has checked that these settings are current.
+		stored, replayed, changed, err := s.create(ctx, r.Govern(set), set.Decide(r.Govern(set)), set.Admit(r), version, opts)
 		if changed == nil {
 			return stored, replayed, err
 		}
@@ -110,9 +112,11 @@ func (s *Store) Create(ctx context.Context, r lockbox.Request, opts lockbox.Crea
 	return r, false, lockbox.Unavailable("create request", errors.New("the tenant's settings kept changing"))
 }
 
-// create runs the create script once. changed is the tenant's current
+// create runs the create script once. refused, when not nil, is the
+// settings' refusal of r (lockbox.Settings.Admit), answered once the script
+// found the settings of version current. changed is the tenant's current
 // settings when they are not of the version given.
-func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.AutoDecision, version int64, opts lockbox.CreateOptions) (
+func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.AutoDecision, refused error, version int64, opts lockbox.CreateOptions) (
 	stored lockbox.Request, replayed bool, changed *lockbox.Settings, err error) {
 	k := keysFor(r.TenantID)
 	review := 0
@@ -121,6 +125,10 @@ func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.Auto
 		// pending key's until the release opens the customer's.
 		review = max(r.ProviderChecks.InternalApprovalsRequired, 1)
 		r = r.ReviewWindow(s.limits)
+	}
+	var emergency int64
+	if r.Emergency != nil {
+		emergency = s.limits.ReviewTTL().Milliseconds()
 	}
 	doc, err := encodeJSON(r)
 	if err != nil {
@@ -144,7 +152,8 @@ func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.Auto
 		Version: version, Required: r.RequiredApprovals, MaxGrantMs: r.MaxGrant.Milliseconds(),
 		AutoAction: string(auto.Action), AutoActor: auto.ActorID, AutoReason: auto.Reason,
 		MaxAccessMs: s.limits.MaxAccessTTL.Milliseconds(), Remind: joinMs(r.Reminders), EscalateMs: r.EscalateAfter.Milliseconds(),
-		BodyHash: bodyHash, Resources: strings.Join(r.ResourceIDs, "\n"), Level: r.AccessLevel, Review: review})
+		BodyHash: bodyHash, Resources: strings.Join(r.ResourceIDs, "\n"), Level: r.AccessLevel, Review: review,
+		Emergency: emergency, Refused: flag(refused != nil)})
 	keys := []string{k.req(r.RequestID)}
 
 	var out *redis.Cmd
@@ -173,6 +182,8 @@ func (s *Store) create(ctx context.Context, r lockbox.Request, auto lockbox.Auto
 		res = res[:1]
 	}
 	switch {
+	case isRefusal(res) && len(res) == 2 && res[1] == "refused" && refused != nil:
+		return r, false, nil, refused
 	case isRefusal(res):
 		return r, false, nil, refusal(res, r.RequestID, r.CreatedDateTime)
 	case res[0] == "created" && (auto.Action == "" || review > 0):
@@ -340,6 +351,17 @@ func decode(rec map[string]string, pendingLive, grantLive bool) (lockbox.Request
 	r.Status = lockbox.EffectiveStatus(lockbox.Status(rec["status"]), pendingLive, grantLive)
 	r.AccessActive = r.Status == lockbox.StatusApproved
 	r.Usage = usage(rec, r.ResourceIDs)
+	if r.Emergency != nil {
+		e := *r.Emergency
+		if v := rec["reviewDueMs"]; v != "" {
+			t := fromMs(v)
+			e.ReviewDueDateTime = &t
+		}
+		if v := rec["reviewVerdict"]; v != "" {
+			e.Review = &lockbox.EmergencyReview{Verdict: v, By: rec["reviewBy"], Reason: rec["reviewReason"], DateTime: fromMs(rec["reviewMs"])}
+		}
+		r.Emergency = &e
+	}
 	if v := rec["passkeys"]; v != "" {
 		if err := json.Unmarshal([]byte(v), &r.PasskeySignatures); err != nil {
 			return lockbox.Request{}, lockbox.Internal("decode passkey signatures", err)

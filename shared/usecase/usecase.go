@@ -1,7 +1,8 @@
 // Package usecase holds every use case of Lockbox once: filing a request,
 // deciding, revoking and canceling it, closing a ticket, reading requests,
 // reading and changing a tenant's settings, reading the activity log and a
-// request's notifications. Each takes the authenticated principal and its
+// request's notifications, locking a tenant down, reviewing emergency
+// access. Each takes the authenticated principal and its
 // input. The HTTP functions (package api), the portal and the ticketing
 // intake call them alike, so that what a caller may do is decided here,
 // once, whichever way they came in, and a defence added here holds on every
@@ -28,6 +29,8 @@ type Service struct {
 	SettingsStore lockbox.SettingsStore
 	// Lockdowns keeps tenants' lockdowns.
 	Lockdowns lockbox.LockdownStore
+	// Emergencies keeps the customer's reviews of emergency access.
+	Emergencies lockbox.EmergencyStore
 	// ActivityLog reads the activity log; nil where it is not linked (the
 	// activity use case then answers that it is unavailable).
 	ActivityLog lockbox.ActivityLog

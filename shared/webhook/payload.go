@@ -55,7 +55,7 @@ func Payload(format string, n lockbox.Notification, portalURL string) ([]byte, e
 			v = standardMessage{Type: TenantTypePrefix + string(n.Type), Timestamp: n.Time.UTC(),
 				Data: tenantData{TenantID: n.Request.TenantID, By: n.Actor.ID, Reason: n.Reason}}
 		} else {
-			v = standardMessage{Type: TypePrefix + string(n.Type), Timestamp: n.Time.UTC(), Data: n.Request}
+			v = standardMessage{Type: StandardType(n.Type), Timestamp: n.Time.UTC(), Data: n.Request}
 		}
 	case lockbox.FormatSlack:
 		v = slackMessageOf(summarize(n), link(n, portalURL))
@@ -69,6 +69,25 @@ func Payload(format string, n lockbox.Notification, portalURL string) ([]byte, e
 		return nil, fmt.Errorf("webhook payload (%s): %w", format, err)
 	}
 	return body, nil
+}
+
+// emergencyTypes are the standard "type" of the notifications about
+// emergency access (break-glass): "lockbox.emergency.<what>".
+var emergencyTypes = map[lockbox.NotificationType]string{
+	lockbox.NoteEmergency:           "lockbox.emergency.granted",
+	lockbox.NoteEmergencyDisputed:   "lockbox.emergency.disputed",
+	lockbox.NoteEmergencyUnreviewed: "lockbox.emergency.unreviewed",
+}
+
+// StandardType is the "type" of a standard delivery about one request:
+// "lockbox.request.<type>", or for emergency access
+// "lockbox.emergency.granted", "lockbox.emergency.disputed" and
+// "lockbox.emergency.unreviewed".
+func StandardType(t lockbox.NotificationType) string {
+	if name, ok := emergencyTypes[t]; ok {
+		return name
+	}
+	return TypePrefix + string(t)
 }
 
 // TenantTypePrefix starts the "type" of a standard delivery about a tenant
@@ -149,6 +168,10 @@ var titles = map[lockbox.NotificationType]string{
 	// A tenant's own.
 	lockbox.NoteLockdown:       "Tenant locked down: all provider access stopped",
 	lockbox.NoteLockdownLifted: "Tenant lockdown lifted",
+	// Emergency access.
+	lockbox.NoteEmergency:           "Emergency access granted without your approval: review it",
+	lockbox.NoteEmergencyDisputed:   "Emergency access disputed by the customer",
+	lockbox.NoteEmergencyUnreviewed: "Escalation: emergency access not reviewed",
 }
 
 // byLabels name who acted, for the types an actor decides.
@@ -160,6 +183,8 @@ var byLabels = map[lockbox.NotificationType]string{
 	// A tenant's own.
 	lockbox.NoteLockdown:       "Locked down by",
 	lockbox.NoteLockdownLifted: "Lifted by",
+	// Emergency access.
+	lockbox.NoteEmergencyDisputed: "Disputed by",
 }
 
 // summarize picks what a person needs to see of n.
@@ -210,6 +235,23 @@ func summarize(n lockbox.Notification) summary {
 				label = "Access ended"
 			}
 			add(label, utc(*r.AccessExpirationDateTime))
+		}
+	}
+	if e := r.Emergency; e != nil {
+		add("Incident", e.Incident)
+		add("Emergency reason", e.Reason)
+		if pc := r.ProviderChecks; pc != nil {
+			by := make([]string, len(pc.InternalApprovals))
+			for i, a := range pc.InternalApprovals {
+				by[i] = a.By
+			}
+			add("Approved by the provider", strings.Join(by, ", "))
+		}
+		if r.AccessExpirationDateTime != nil && n.Type == lockbox.NoteEmergency {
+			add("Access until", utc(*r.AccessExpirationDateTime))
+		}
+		if e.ReviewDueDateTime != nil && e.Review == nil {
+			add("Review due", utc(*e.ReviewDueDateTime))
 		}
 	}
 	if label, ok := byLabels[n.Type]; ok {

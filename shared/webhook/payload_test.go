@@ -129,7 +129,11 @@ func TestPayloadStandard(t *testing.T) {
 
 		m := decode(t, body)
 		assert.Len(t, m, 3, "%s: got keys %v, want type, timestamp, data", typ, m)
-		want := "lockbox.request." + typ
+		want := map[string]string{"emergency": "lockbox.emergency.granted", "emergencyDisputed": "lockbox.emergency.disputed",
+			"emergencyUnreviewed": "lockbox.emergency.unreviewed"}[typ]
+		if want == "" {
+			want = "lockbox.request." + typ
+		}
 		assert.Equal(t, want, m["type"], "%s: got type %v, want %s", typ, m["type"], want)
 		ts, err := time.Parse(time.RFC3339, fmt.Sprint(m["timestamp"]))
 		require.NoError(t, err, "%s: got timestamp %v, want RFC 3339", typ, m["timestamp"])

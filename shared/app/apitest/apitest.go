@@ -66,6 +66,7 @@ func New(t testing.TB) *Env {
 		Store:         e.Store,
 		SettingsStore: e.Store,
 		Lockdowns:     e.Store,
+		Emergencies:   e.Store,
 		DeliveryLog:   e.Store,
 		Marks:         e.Store,
 		Passkeys:      e.Store,

@@ -85,7 +85,9 @@ type Scenario struct {
 	FiledAt  time.Duration
 	// Policy is the provider's policy the filing passes (nil: none).
 	Policy *lockbox.ProviderPolicy
-	Steps  []Step
+	// Emergency, when set, files it as emergency access (break-glass).
+	Emergency *lockbox.EmergencyInput
+	Steps     []Step
 }
 
 // Requester and Approver are the actors of the scenarios.
@@ -116,6 +118,16 @@ func Review(n int) *lockbox.ProviderPolicy {
 	return &lockbox.ProviderPolicy{Rules: []lockbox.ProviderRule{{Name: "review", Require: lockbox.ProviderRequire{InternalApprovals: n}}},
 		Identity: lockbox.DefaultIdentityChecks}
 }
+
+// BreakGlass is a provider policy whose one rule allows emergency access
+// approved by n provider-approvers, for at most maxHours.
+func BreakGlass(n, maxHours int) *lockbox.ProviderPolicy {
+	return &lockbox.ProviderPolicy{Rules: []lockbox.ProviderRule{{Name: "break-glass",
+		Emergency: &lockbox.EmergencyRule{Approvals: n, MaxDuration: maxHours}}}, Identity: lockbox.DefaultIdentityChecks}
+}
+
+// Incident is the emergency the break-glass scenarios file.
+var Incident = &lockbox.EmergencyInput{Incident: "INC-9001", Reason: "region outage, the customer's approvers cannot be reached"}
 
 // Leads are the provider-approvers of the scenarios.
 const (
@@ -344,6 +356,36 @@ var Scenarios = []Scenario{
 			{Comment: "the release applies Lockbox off", At: time.Hour, Do: iApprove, By: Lead1, WantStatus: lockbox.StatusApproved,
 				WantActive: true, WantGrantAt: 9 * time.Hour, WantDecisionBy: lockbox.SystemActor},
 		}},
+	{Name: "break-glass: two provider approvals make it live at once, for the hours asked", Policy: BreakGlass(2, 4),
+		Duration: Hours(2), Emergency: Incident, Steps: []Step{
+			{Comment: "filed for the provider's approvers", At: 0, Do: Get, WantStatus: lockbox.StatusInternalReview},
+			{Comment: "the customer is not asked", At: time.Minute, Do: approve, By: Approver, WantKind: lockbox.KindConflict,
+				WantStatus: lockbox.StatusInternalReview},
+			{Comment: "the requester never lets themself in", At: time.Minute, Do: iApprove, By: Requester, WantKind: lockbox.KindForbidden,
+				WantStatus: lockbox.StatusInternalReview},
+			{Comment: "first provider approval", At: 10 * time.Minute, Do: iApprove, By: Lead1, WantStatus: lockbox.StatusInternalReview},
+			{Comment: "the same lead twice", At: 11 * time.Minute, Do: iApprove, By: "LEAD-1", WantKind: lockbox.KindConflict,
+				WantStatus: lockbox.StatusInternalReview},
+			{Comment: "the second makes it live at once", At: 20 * time.Minute, Do: iApprove, By: Lead2, WantStatus: lockbox.StatusApproved,
+				WantActive: true, WantGrantAt: 2*time.Hour + 20*time.Minute, WantDecisionBy: Lead2},
+			{Comment: "live until its hours end", At: 2*time.Hour + 20*time.Minute - ms, Do: Get, WantStatus: lockbox.StatusApproved, WantActive: true,
+				WantGrantAt: 2*time.Hour + 20*time.Minute},
+			{Comment: "then completed", At: 2*time.Hour + 20*time.Minute, Do: Get, WantStatus: lockbox.StatusCompleted,
+				WantGrantAt: 2*time.Hour + 20*time.Minute},
+		}},
+	{Name: "break-glass: the tenant's Lockbox being off decides nothing", Policy: BreakGlass(1, 4), Duration: Hours(1), Emergency: Incident,
+		Settings: Tenant(func(s *lockbox.Settings) { s.Enabled = false; s.UpdatedBy = "admin" }), Steps: []Step{
+			{Comment: "held for the provider's approver", At: 0, Do: Get, WantStatus: lockbox.StatusInternalReview},
+			{Comment: "the provider's approver lets it in", At: time.Hour, Do: iApprove, By: Lead1, WantStatus: lockbox.StatusApproved,
+				WantActive: true, WantGrantAt: 2 * time.Hour, WantDecisionBy: Lead1},
+			{Comment: "the customer revokes it", At: 90 * time.Minute, Do: revoke, By: Approver, WantStatus: lockbox.StatusRevoked,
+				WantGrantAt: 90 * time.Minute},
+		}},
+	{Name: "break-glass: a provider deny ends it", Policy: BreakGlass(2, 4), Duration: Hours(1), Emergency: Incident, Steps: []Step{
+		{Comment: "one approves", At: time.Minute, Do: iApprove, By: Lead1, WantStatus: lockbox.StatusInternalReview},
+		{Comment: "another denies", At: 2 * time.Minute, Do: iDeny, By: Lead2, WantStatus: lockbox.StatusDenied, WantDecisionBy: Lead2},
+		{Comment: "nothing after", At: 3 * time.Minute, Do: iApprove, By: "lead-3", WantKind: lockbox.KindConflict, WantStatus: lockbox.StatusDenied},
+	}},
 	{Name: "unknown request", Steps: []Step{
 		{Comment: "approving an unknown id is not found", At: 0, Do: approve, By: Approver, WantKind: lockbox.KindNotFound},
 	}},
@@ -355,7 +397,7 @@ func Input(s Scenario) lockbox.CreateInput {
 		TenantID: "contoso", ResourceType: "Microsoft.Compute/virtualMachines",
 		ResourceIDs: []string{"vm-1"}, AccessLevel: "Read", Justification: "disk latency, case INC-1001",
 		SupportRequest: "INC-1001", Requester: lockbox.Requester{ID: Requester, DisplayName: "Eng Seven"},
-		Duration: s.Duration, WorkItemSource: s.WorkItemSource,
+		Duration: s.Duration, WorkItemSource: s.WorkItemSource, Emergency: s.Emergency,
 	}
 }
 

@@ -27,6 +27,12 @@
 -- customer), nobody is notified and the automatic decision waits in the
 -- record for its release (prelude's release()).
 --
+-- Emergency access (A.emergency, the customer's review window, above 0) is
+-- filed so too: its provider-approvers' approvals start its grant at once
+-- (prelude's apply, emergencyApprove). A filing the tenant's settings of
+-- this version refuse outright (A.refused, breakGlass "deny") is refused
+-- after the lockdown's check: {"err", "refused"}.
+--
 -- KEYS[1]: the record. A: createArgs (scripts.go).
 -- Returns {"created"} | {"replay", id} | {"exists"} | {"settings", version,
 -- doc} | a refusal.
@@ -59,6 +65,7 @@ end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
 local lockedUntil = redis.call('HGET', key('lockdown'), 'until')
 if lockedUntil and (lockedUntil == '' or tonumber(lockedUntil) > tonumber(createdMs)) then return fail('locked', lockedUntil) end
+if A.refused == '1' then return fail('refused') end
 if sigKey and redis.call('EXISTS', sigKey) == 1 then return fail('replayed') end
 local caps = {{key('livePending'), A.maxPending, 'pending'}, {key('liveReqPend', requesterKey), A.maxRequesterPending, 'requesterPending'},
   {key('liveGrants', requesterKey), A.maxGrants, 'grants'}}
@@ -78,6 +85,7 @@ if review then
   -- reminders yet, and the tenant's automatic decision kept for the release.
   redis.call('HSET', KEYS[1], 'internal', '1', 'reviewReq', A.review, 'escalateMs', A.escalateMs, 'autoAction', A.autoAction,
     'autoActor', A.autoActor, 'autoReason', A.autoReason)
+  if A.emergency ~= '0' then redis.call('HSET', KEYS[1], 'emergency', A.emergency) end
 end
 local timers = {}
 for offset in string.gmatch(review and '' or A.remind, '[^,]+') do

@@ -1,6 +1,7 @@
 -- This script turns up to A.limit timers due by A.nowMs into
 -- notifications: a reminder or escalation of a request still pending, the
--- end notice of a grant still live; a timer whose request moved on is
+-- end notice of a grant still live, the escalation of emergency access the
+-- customer has not reviewed by its deadline (whatever its status); a timer whose request moved on is
 -- dropped, and so is a reminder overtaken by a later one already due (a run
 -- that was down for a day sends the nearer reminder once, not both).
 -- KEYS[1]: the timers. A: timerArgs (notify.go).
@@ -27,7 +28,10 @@ for _, member in ipairs(due) do
       local t
       if kind == 'remind' and st == S.Pending and not overtaken(member, id, A.nowMs) then t = NOTE_REMINDER
       elseif kind == 'escalate' and st == S.Pending then t = NOTE_ESCALATED
-      elseif kind == 'ending' and st == S.Approved then t = NOTE_ENDING end
+      elseif kind == 'ending' and st == S.Approved then t = NOTE_ENDING
+      elseif kind == 'review' and (redis.call('HGET', key('req', id), 'reviewVerdict') or '') == '' then
+        t = NOTE_EMERGENCY_UNREVIEWED
+      end
       if t then
         note(t, id, A.nowMs, ACTOR_SYSTEM, SYSTEM_ACTOR, '')
         fired = fired + 1

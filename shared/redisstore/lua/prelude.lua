@@ -139,6 +139,8 @@ apply = function(id, a, o)
   local pendingKey, grantKey = key('pending', id), key('grant', id)
   local st = current(f[F.status], id)
   if a == 'cancel' and st == S.InternalReview then tr = transition('cancelReview') end -- withdrawn before the customer was asked
+  local emergency = f[F.emergency] or ''
+  if a == 'internalApprove' and emergency ~= '' then a, tr = 'emergencyApprove', transition('emergencyApprove') end -- break-glass
   if st ~= tr.from then return fail('state', a, st) end
   if tr.own and o.principal ~= '' and (o.principal == rkey or o.principal == f[F.filedBy]) then return fail('own', a) end
   local to, fields, grant = tr.to, {}, nil
@@ -161,9 +163,9 @@ apply = function(id, a, o)
       event(tr.op, id, now, o.actorKind, o.actorId, tr.from, tr.from, o.reason, f[F.support])
       return nil, {f, fields}
     end
-    return release(id, f, fields, o)
-  end
-  if tr.quorum then
+    if tr.to == S.Pending then return release(id, f, fields, o) end
+    grant = grantMs -- emergency access: live at once (below)
+  elseif tr.quorum then
     local keys = f[F.approverKeys] or ''
     if keys ~= '' and string.find('\n' .. keys .. '\n', '\n' .. o.principal .. '\n', 1, true) then return fail('twice') end
     local hours = asked
@@ -232,6 +234,15 @@ apply = function(id, a, o)
     end
     fields[#fields + 1] = 'accessExpMs'
     fields[#fields + 1] = untilMs
+  end
+  if a == 'emergencyApprove' then
+    -- Shown to the customer now, who must review it within the review
+    -- window (f.emergency, ms): it waits in 'unreviewed' until then.
+    local due = ms(tonumber(now) + tonumber(emergency))
+    local n = #fields
+    fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4] = 'internal', '0', 'reviewDueMs', due
+    redis.call('ZADD', key('timers'), due, 'review:' .. id)
+    redis.call('ZADD', key('unreviewed'), f[F.seq], id)
   end
   local by = 'dec'
   if tr.closes then by = 'end' end

@@ -1,8 +1,9 @@
 package function
 
 import (
+	"fmt"
 	"net/http"
-	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,208 +14,214 @@ import (
 	"lockbox.dev/shared/api"
 	"lockbox.dev/shared/app/apitest"
 	"lockbox.dev/shared/lockbox"
-	"lockbox.dev/shared/lockbox/lockboxtest"
-	"lockbox.dev/shared/sshca"
-	"lockbox.dev/shared/usecase"
 )
 
 func setup(t *testing.T) (*apitest.Env, func(handler.Request) handler.Response) {
-	return apitest.Setup(t, &svc, Handle)
+	e, call := apitest.Setup(t, &svc, Handle)
+	// The provider's policy: two provider-approvers let emergency access to
+	// contoso's virtual machines in, for at most 2 hours.
+	e.Cases.Policy = &lockbox.ProviderPolicy{Rules: []lockbox.ProviderRule{{Name: "vm-emergency",
+		Match:     lockbox.ProviderMatch{ResourceTypes: []string{"Microsoft.Compute/*"}},
+		Emergency: &lockbox.EmergencyRule{Approvals: 2, MaxDuration: 2}}}, Identity: lockbox.DefaultIdentityChecks}
+	return e, call
 }
 
-func del(token, body string) handler.Request {
-	h := http.Header{"Authorization": {"Bearer " + token}}
-	if body != "" {
-		h.Set("Content-Type", "application/json")
+// emergency files emergency access for eng-7 in contoso through
+// lockbox-create, and lets it in with the two provider-approvers'
+// approvals through lockbox-approve.
+func emergency(t *testing.T, e *apitest.Env) lockbox.Request {
+	t.Helper()
+	in := apitest.CreateInput("contoso", "eng-7")
+	in.Duration = new(2)
+	in.Emergency = &lockbox.EmergencyInput{Incident: "INC-9001", Reason: "region outage: the database is corrupting writes"}
+	eng := e.Token("eng-7", "provider", lockbox.RoleRequester)
+	resp := e.Serve(api.Create, e.Post(eng, apitest.JSON(in)))
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", resp.Body)
+	r := apitest.Decode[lockbox.Request](t, resp)
+	require.Equal(t, lockbox.StatusInternalReview, r.Status)
+	for _, lead := range []string{"lead-1", "lead-2"} {
+		tok := e.Token(lead, "provider", lockbox.RoleProviderApprover)
+		body := fmt.Sprintf(`{"requestId":%q,"tenantId":"contoso","reason":"outage bridge agreed"}`, r.RequestID)
+		resp = e.Serve(api.Approve, e.Post(tok, body))
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", resp.Body)
 	}
-	return handler.Request{Method: http.MethodDelete, Header: h, Body: []byte(body)}
-}
-
-// grant files a request for requester and approves it as alice.
-func grant(t *testing.T, e *apitest.Env, requester string) lockbox.Request {
-	r := e.File("contoso", requester)
-	r, err := e.Store.Act(t.Context(), "contoso", r.RequestID, lockboxtest.Decision(lockbox.ActionApprove, "alice", "ok", nil, e.Now))
-	require.NoError(t, err)
+	r = apitest.Decode[lockbox.Request](t, resp)
+	require.Equal(t, lockbox.StatusApproved, r.Status, "live once both approved")
 	return r
 }
 
-// The admin locks the tenant down: the live grant is revoked, the waiting
-// request canceled, a decided one left alone; lockbox-check then denies,
-// lockbox-credential issues nothing, lockbox-create answers 423
-// TenantLockedDown; GET shows the state; DELETE lifts it and filing works
-// again.
-func TestLockdown(t *testing.T) {
+// Emergency access goes live with the provider's approvals alone, and the
+// customer reviews it: it is listed until reviewed, an acknowledgement is
+// recorded once, on the request and in the audit log, and a second review
+// is refused.
+func TestAcknowledge(t *testing.T) {
 	e, call := setup(t)
-	live := grant(t, e, "eng-7")
-	pending := e.File("contoso", "eng-8")
-	denied := e.File("contoso", "eng-9")
-	_, err := e.Store.Act(t.Context(), "contoso", denied.RequestID, lockboxtest.Decision(lockbox.ActionDeny, "alice", "no", nil, e.Now))
-	require.NoError(t, err)
-	other := e.File("fabrikam", "eng-7") // another tenant: untouched
-	ada := e.Token("ada", "contoso", lockbox.RoleAdmin)
-	eng := e.Token("eng-7", "provider", lockbox.RoleRequester)
-	check := func() handler.Response {
-		h := http.Header{"Authorization": {"Bearer " + eng}, "X-Lockbox-Tenant": {"contoso"}, "X-Lockbox-Resource": {"vm-1"}}
-		return e.Serve(api.Check, handler.Request{Method: http.MethodGet, Header: h})
-	}
-	require.Equal(t, http.StatusOK, check().StatusCode, "the grant opens the door before the lockdown")
+	r := emergency(t, e)
+	require.NotNil(t, r.Emergency)
+	require.NotNil(t, r.Emergency.ReviewDueDateTime)
+	assert.Equal(t, e.Now.Add(72*time.Hour), *r.Emergency.ReviewDueDateTime, "due review_ttl after it went live")
+	assert.Equal(t, e.Now.Add(2*time.Hour), *r.AccessExpirationDateTime)
+	assert.Len(t, r.ProviderChecks.InternalApprovals, 2)
 
-	e.Advance(time.Minute)
-	until := e.Now.Add(48 * time.Hour).UTC().Format(time.RFC3339)
-	resp := call(e.Post(ada, `{"until":"`+until+`","reason":"credential leak under investigation, INC-2040"}`))
-	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
-	got := apitest.Decode[lockbox.LockdownResult](t, resp)
-	assert.True(t, got.Active)
-	assert.Equal(t, "contoso", got.TenantID)
-	assert.Equal(t, "ada", got.By)
-	require.NotNil(t, got.Until)
-	assert.Equal(t, until, got.Until.UTC().Format(time.RFC3339))
-	assert.Equal(t, []string{live.RequestID}, got.Revoked)
-	assert.Equal(t, []string{pending.RequestID}, got.Canceled)
+	alice := e.Token("alice", "contoso", lockbox.RoleApprover)
+	listed := apitest.Decode[struct{ Value []lockbox.Request }](t, call(e.Get(alice, "")))
+	require.Len(t, listed.Value, 1)
+	assert.Equal(t, r.RequestID, listed.Value[0].RequestID)
 
-	for id, want := range map[string]lockbox.Status{live.RequestID: lockbox.StatusRevoked, pending.RequestID: lockbox.StatusCanceled,
-		denied.RequestID: lockbox.StatusDenied} {
-		r, err := e.Store.Get(t.Context(), "contoso", id)
-		require.NoError(t, err)
-		assert.Equal(t, want, r.Status)
-	}
-	r, err := e.Store.Get(t.Context(), "fabrikam", other.RequestID)
-	require.NoError(t, err)
-	assert.Equal(t, lockbox.StatusPending, r.Status, "another tenant's request is untouched")
+	body := fmt.Sprintf(`{"requestId":%q,"verdict":"acknowledge","reason":"we asked for help on the bridge"}`, r.RequestID)
+	resp := call(e.Post(alice, body))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", resp.Body)
+	got := apitest.Decode[lockbox.Request](t, resp)
+	require.NotNil(t, got.Emergency.Review)
+	assert.Equal(t, lockbox.EmergencyReview{Verdict: "acknowledge", By: "alice", Reason: "we asked for help on the bridge", DateTime: e.Now},
+		*got.Emergency.Review)
+	assert.Equal(t, lockbox.StatusApproved, got.Status, "a review leaves the grant alone")
+	assert.True(t, got.AccessActive)
 
-	// The provider's access path obeys it.
-	resp = check()
-	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
-	assert.Equal(t, lockbox.CodeGrantEnded, apitest.ErrorOf(t, resp).Code)
-	key, err := sshca.NewKey("test-ca")
-	require.NoError(t, err)
-	ca, err := sshca.Parse(key)
-	require.NoError(t, err)
-	e.Svc.Credentials = usecase.CredentialConfig{CA: ca, TTL: time.Hour}
-	resp = e.Serve(api.Credential, e.Post(eng, `{"tenantId":"contoso","requestId":"`+live.RequestID+
-		`","publicKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl eng-7@laptop"}`))
-	assert.Equal(t, http.StatusForbidden, resp.StatusCode, string(resp.Body))
-	assert.Equal(t, "GrantNotLive", apitest.ErrorOf(t, resp).Code)
-
-	// Filing is refused, by token and by the signed webhook alike.
-	body := apitest.JSON(apitest.CreateInput("contoso", "eng-7"))
-	before := e.Snapshot()
-	for _, req := range []handler.Request{e.Post(eng, body), e.Signed(body)} {
-		resp = e.Serve(api.Create, req)
-		assert.Equal(t, http.StatusLocked, resp.StatusCode, string(resp.Body))
-		assert.Equal(t, "TenantLockedDown", apitest.ErrorOf(t, resp).Code)
-		assert.Contains(t, apitest.ErrorOf(t, resp).Message, until)
-	}
-	assert.Equal(t, before, e.SnapshotWithoutReplayMarkers(), "a refused filing writes nothing")
-	resp = e.Serve(api.Create, e.Post(eng, apitest.JSON(apitest.CreateInput("fabrikam", "eng-7"))))
-	assert.Equal(t, http.StatusCreated, resp.StatusCode, "another tenant files as before")
-
-	// Everyone of the tenant, and the provider naming it, sees the state.
-	for _, req := range []handler.Request{e.Get(e.Token("rita", "contoso", lockbox.RoleReader), ""),
-		e.Get(e.Token("olga", "provider", lockbox.RoleOperator), "tenantId=contoso"), e.SignedGet("tenantId=contoso")} {
-		resp = call(req)
-		require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
-		state := apitest.Decode[lockbox.Lockdown](t, resp)
-		assert.True(t, state.Active)
-		assert.Equal(t, "credential leak under investigation, INC-2040", state.Reason)
-	}
-
-	// Lifted: filing works again; lifting again is a conflict.
-	resp = call(del(ada, `{"reason":"contained"}`))
-	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
-	assert.False(t, apitest.Decode[lockbox.Lockdown](t, resp).Active)
-	resp = call(del(ada, ""))
+	resp = call(e.Post(alice, body))
 	assert.Equal(t, http.StatusConflict, resp.StatusCode)
-	assert.Equal(t, "NotLockedDown", apitest.ErrorOf(t, resp).Code)
-	resp = e.Serve(api.Create, e.Post(eng, body))
-	assert.Equal(t, http.StatusCreated, resp.StatusCode, string(resp.Body))
+	assert.Equal(t, "AlreadyReviewed", apitest.ErrorOf(t, resp).Code)
+	listed = apitest.Decode[struct{ Value []lockbox.Request }](t, call(e.Get(alice, "")))
+	assert.Empty(t, listed.Value, "reviewed: no longer awaiting review")
 
-	ops := []string{}
-	msgs, err := e.Redis.XRange(t.Context(), "lb:{contoso}:events", "-", "+").Result()
+	events, err := e.Store.ReadEvents(t.Context(), "contoso", "", "", 100)
 	require.NoError(t, err)
-	for _, m := range msgs {
-		for _, v := range m.Values {
-			for _, op := range []string{lockbox.OpRevoke, lockbox.OpCancel, lockbox.OpLockdown, lockbox.OpLiftLockdown} {
-				if strings.Contains(v.(string), ":"+op) {
-					ops = append(ops, op)
-				}
+	var ops []string
+	for _, ev := range events {
+		ops = append(ops, ev.Event.OperationName)
+	}
+	assert.Equal(t, []string{lockbox.OpCreate, lockbox.OpEmergencyApprove, lockbox.OpEmergencyApprove, lockbox.OpAcknowledgeEmergency}, ops)
+}
+
+// A dispute is recorded, and told: the outbox holds the emergency's
+// notice from its going live and the dispute's, with its reason.
+func TestDispute(t *testing.T) {
+	e, call := setup(t)
+	r := emergency(t, e)
+	ada := e.Token("ada", "contoso", lockbox.RoleAdmin)
+	resp := call(e.Post(ada, fmt.Sprintf(`{"requestId":%q,"verdict":"dispute","reason":"no outage was ever declared"}`, r.RequestID)))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", resp.Body)
+	got := apitest.Decode[lockbox.Request](t, resp)
+	assert.Equal(t, "dispute", got.Emergency.Review.Verdict)
+
+	notes, err := e.Store.Outbox(t.Context(), "contoso", 10)
+	require.NoError(t, err)
+	var types []lockbox.NotificationType
+	for _, n := range notes {
+		types = append(types, n.Type)
+	}
+	assert.Equal(t, []lockbox.NotificationType{lockbox.NoteEmergency, lockbox.NoteEmergencyDisputed}, types)
+	assert.Equal(t, "no outage was ever declared", notes[1].Reason)
+	assert.Equal(t, lockbox.Actor{Kind: lockbox.ActorAdmin, ID: "ada"}, notes[1].Actor)
+}
+
+// Emergency access nobody reviewed within review_ttl is escalated, once;
+// one reviewed in time is not.
+func TestUnreviewedEscalates(t *testing.T) {
+	e, call := setup(t)
+	unreviewed := emergency(t, e)
+	reviewed := emergency(t, e)
+	alice := e.Token("alice", "contoso", lockbox.RoleApprover)
+	require.Equal(t, http.StatusOK, call(e.Post(alice, fmt.Sprintf(`{"requestId":%q,"verdict":"acknowledge","reason":"ok"}`, reviewed.RequestID))).StatusCode)
+
+	escalated := func(at time.Duration) []string {
+		t.Helper()
+		_, err := e.Store.FireTimers(t.Context(), "contoso", e.Now.Add(at), 100)
+		require.NoError(t, err)
+		notes, err := e.Store.Outbox(t.Context(), "contoso", 100)
+		require.NoError(t, err)
+		var ids []string
+		for _, n := range notes {
+			if n.Type == lockbox.NoteEmergencyUnreviewed {
+				ids = append(ids, n.Request.RequestID)
 			}
 		}
+		return ids
 	}
-	assert.Equal(t, []string{lockbox.OpCancel, lockbox.OpRevoke, lockbox.OpLockdown, lockbox.OpLiftLockdown}, ops)
+	assert.Empty(t, escalated(72*time.Hour-time.Millisecond), "not due yet (the grants' end notices fired)")
+	assert.Equal(t, []string{unreviewed.RequestID}, escalated(72*time.Hour), "due: the unreviewed one only")
+	assert.Equal(t, []string{unreviewed.RequestID}, escalated(200*time.Hour), "escalated once")
 }
 
-// A lockdown whose until passes ends by itself.
-func TestLockdownEndsAtUntil(t *testing.T) {
+// Who may review what: bad input is 400, a person without the tenant's
+// approver or admin role 403 (a provider-approver, an engineer, a
+// reader), another tenant's request 404, a request the provider still
+// holds 404, an ordinary request 409; none of them writes anything.
+func TestReviewRefusals(t *testing.T) {
 	e, call := setup(t)
-	ada := e.Token("ada", "contoso", lockbox.RoleAdmin)
-	resp := call(e.Post(ada, `{"until":"`+e.Now.Add(time.Hour).UTC().Format(time.RFC3339)+`","reason":"audit"}`))
-	require.Equal(t, http.StatusOK, resp.StatusCode, string(resp.Body))
-	eng := e.Token("eng-7", "provider", lockbox.RoleRequester)
-	body := apitest.JSON(apitest.CreateInput("contoso", "eng-7"))
-	assert.Equal(t, http.StatusLocked, e.Serve(api.Create, e.Post(eng, body)).StatusCode)
-	e.Advance(time.Hour)
-	assert.Equal(t, http.StatusCreated, e.Serve(api.Create, e.Post(eng, body)).StatusCode)
-	resp = call(e.Get(ada, ""))
-	assert.False(t, apitest.Decode[lockbox.Lockdown](t, resp).Active)
-}
+	live := emergency(t, e)
+	in := apitest.CreateInput("contoso", "eng-8")
+	in.Duration = new(1)
+	in.Emergency = &lockbox.EmergencyInput{Incident: "INC-9002", Reason: "outage"}
+	resp := e.Serve(api.Create, e.Post(e.Token("eng-8", "provider", lockbox.RoleRequester), apitest.JSON(in)))
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", resp.Body)
+	held := apitest.Decode[lockbox.Request](t, resp)
+	plain := e.File("contoso", "eng-9")
 
-// Refusals: a clear 4xx, and nothing written.
-func TestLockdownRefusals(t *testing.T) {
-	e, call := setup(t)
-	grant(t, e, "eng-7")
-	e.File("contoso", "eng-8")
-	ada := e.Token("ada", "contoso", lockbox.RoleAdmin)
-	ok := `{"reason":"incident"}`
-	past := e.Now.Add(-time.Minute).UTC().Format(time.RFC3339)
-	far := e.Now.Add(400 * 24 * time.Hour).UTC().Format(time.RFC3339)
-
-	cases := []struct {
-		name string
-		req  handler.Request
-		want int
+	alice := e.Token("alice", "contoso", lockbox.RoleApprover)
+	body := func(id, verdict, reason string) string {
+		return fmt.Sprintf(`{"requestId":%q,"verdict":%q,"reason":%q}`, id, verdict, reason)
+	}
+	before := e.Mini.Dump()
+	for _, c := range []struct {
+		name, token, body string
+		status            int
+		code              string
 	}{
-		{"an approver", e.Post(e.Token("alice", "contoso", lockbox.RoleApprover), ok), http.StatusForbidden},
-		{"a reader", e.Post(e.Token("rita", "contoso", lockbox.RoleReader), ok), http.StatusForbidden},
-		{"an operator", e.Post(e.Token("olga", "contoso", lockbox.RoleOperator, lockbox.RoleAdmin), ok), http.StatusForbidden},
-		{"an admin who is also a requester", e.Post(e.Token("eve", "contoso", lockbox.RoleAdmin, lockbox.RoleRequester), ok), http.StatusForbidden},
-		{"a signed webhook", e.Signed(ok), http.StatusUnauthorized},
-		{"no credentials", handler.Request{Method: http.MethodPost, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(ok)}, http.StatusUnauthorized},
-		{"an expired token", e.Post(e.ExpiredToken("ada", "contoso", lockbox.RoleAdmin), ok), http.StatusUnauthorized},
-		{"no reason", e.Post(ada, `{}`), http.StatusBadRequest},
-		{"an empty reason", e.Post(ada, `{"reason":""}`), http.StatusBadRequest},
-		{"a control character", e.Post(ada, `{"reason":"a\u0000b"}`), http.StatusBadRequest},
-		{"a reason too long", e.Post(ada, `{"reason":"`+strings.Repeat("x", 4097)+`"}`), http.StatusBadRequest},
-		{"until in the past", e.Post(ada, `{"reason":"x","until":"`+past+`"}`), http.StatusBadRequest},
-		{"until too far", e.Post(ada, `{"reason":"x","until":"`+far+`"}`), http.StatusBadRequest},
-		{"until not a time", e.Post(ada, `{"reason":"x","until":"tomorrow"}`), http.StatusBadRequest},
-		{"until a number", e.Post(ada, `{"reason":"x","until":1767225600}`), http.StatusBadRequest},
-		{"a tenantId in the body", e.Post(ada, `{"reason":"x","tenantId":"fabrikam"}`), http.StatusBadRequest},
-		{"a tenantId in the query", func() handler.Request { r := e.Post(ada, ok); r.QueryString = "tenantId=fabrikam"; return r }(), http.StatusBadRequest},
-		{"not JSON", func() handler.Request { r := e.Post(ada, ok); r.Header.Set("Content-Type", "text/plain"); return r }(), http.StatusUnsupportedMediaType},
-		{"PUT", func() handler.Request { r := e.Post(ada, ok); r.Method = http.MethodPut; return r }(), http.StatusMethodNotAllowed},
-		{"lifting what is not locked down", del(ada, ""), http.StatusConflict},
-		{"an approver lifting", del(e.Token("alice", "contoso", lockbox.RoleApprover), ""), http.StatusForbidden},
-		{"a lift's reason with a control character", del(ada, `{"reason":"a\u0007"}`), http.StatusBadRequest},
-		{"GET by a requester", e.Get(e.Token("eng-7", "provider", lockbox.RoleRequester), ""), http.StatusForbidden},
-		{"GET of another tenant", e.Get(ada, "tenantId=fabrikam"), http.StatusForbidden},
-		{"GET by an operator naming no tenant", e.Get(e.Token("olga", "provider", lockbox.RoleOperator), ""), http.StatusBadRequest},
+		{"no verdict", alice, body(live.RequestID, "", "x"), http.StatusBadRequest, ""},
+		{"an unknown verdict", alice, body(live.RequestID, "approve", "x"), http.StatusBadRequest, ""},
+		{"no reason", alice, body(live.RequestID, "dispute", ""), http.StatusBadRequest, ""},
+		{"an unknown field", alice, `{"requestId":"` + live.RequestID + `","verdict":"acknowledge","reason":"x","tenantId":"contoso"}`,
+			http.StatusBadRequest, ""},
+		{"a provider-approver", e.Token("lead-1", "contoso", lockbox.RoleProviderApprover), body(live.RequestID, "acknowledge", "x"),
+			http.StatusForbidden, ""},
+		{"the engineer", e.Token("eng-7", "contoso", lockbox.RoleRequester), body(live.RequestID, "acknowledge", "x"), http.StatusForbidden, ""},
+		{"a reader", e.Token("rita", "contoso", lockbox.RoleReader), body(live.RequestID, "acknowledge", "x"), http.StatusForbidden, ""},
+		{"another tenant's approver", e.Token("bob", "fabrikam", lockbox.RoleApprover), body(live.RequestID, "dispute", "x"),
+			http.StatusNotFound, ""},
+		{"held by the provider's approvers", alice, body(held.RequestID, "dispute", "x"), http.StatusNotFound, ""},
+		{"an ordinary request", alice, body(plain.RequestID, "acknowledge", "x"), http.StatusConflict, "NotEmergencyAccess"},
+	} {
+		resp := call(e.Post(c.token, c.body))
+		assert.Equal(t, c.status, resp.StatusCode, "%s: %s", c.name, resp.Body)
+		if c.code != "" {
+			assert.Equal(t, c.code, apitest.ErrorOf(t, resp).Code, c.name)
+		}
 	}
-	for _, c := range cases {
-		before := e.Snapshot()
-		resp := call(c.req)
-		assert.Equal(t, c.want, resp.StatusCode, "%s: %s", c.name, resp.Body)
-		assert.Equal(t, before, e.Snapshot(), "%s changed state", c.name)
-	}
+	assert.Equal(t, before, e.Mini.Dump(), "a refused review writes nothing")
+}
 
-	// A lockdown while one is in force replaces it (a new until or
-	// reason), and has nothing left to end.
-	resp := call(e.Post(ada, ok))
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	resp = call(e.Post(ada, `{"reason":"still investigating"}`))
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	got := apitest.Decode[lockbox.LockdownResult](t, resp)
-	assert.Empty(t, got.Revoked)
-	assert.Empty(t, got.Canceled)
-	assert.Equal(t, "still investigating", got.Reason)
+// Two approvers review the same emergency access at once: exactly one
+// verdict is recorded, the other is told it was reviewed before.
+func TestConcurrentReviews(t *testing.T) {
+	e, call := setup(t)
+	r := emergency(t, e)
+	var wg sync.WaitGroup
+	codes := make([]int, 8)
+	for i := range codes {
+		wg.Go(func() {
+			tok := e.Token(fmt.Sprintf("approver-%d", i), "contoso", lockbox.RoleApprover)
+			verdict := []string{"acknowledge", "dispute"}[i%2]
+			codes[i] = call(e.Post(tok, fmt.Sprintf(`{"requestId":%q,"verdict":%q,"reason":"seen"}`, r.RequestID, verdict))).StatusCode
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, c := range codes {
+		if c == http.StatusOK {
+			ok++
+		} else {
+			assert.Equal(t, http.StatusConflict, c)
+		}
+	}
+	assert.Equal(t, 1, ok, "one verdict")
+	events, err := e.Store.ReadEvents(t.Context(), "contoso", "", "", 100)
+	require.NoError(t, err)
+	reviews := 0
+	for _, ev := range events {
+		if op := ev.Event.OperationName; op == lockbox.OpAcknowledgeEmergency || op == lockbox.OpDisputeEmergency {
+			reviews++
+		}
+	}
+	assert.Equal(t, 1, reviews)
 }

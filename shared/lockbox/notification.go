@@ -116,6 +116,7 @@ func (a Action) Note() NotificationType {
 	return map[Action]NotificationType{
 		ActionApprove: NoteApproved, ActionAutoApprove: NoteApproved, ActionDeny: NoteDenied, ActionAutoDeny: NoteDenied,
 		ActionRevoke: NoteRevoked, ActionCancel: NoteCanceled, ActionExpire: NoteExpired, ActionComplete: NoteCompleted,
+		ActionEmergencyApprove: NoteEmergency,
 	}[a]
 }
 

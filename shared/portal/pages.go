@@ -26,6 +26,11 @@ type listData struct {
 	Rows     []requestRow
 	Next     string // the next page's link, "" on the last
 	Empty    string
+	// Emergencies, on the landing page, are the provider's emergency
+	// access the tenant has yet to review, shown first; EmergencyNote says
+	// when they cannot be read.
+	Emergencies   []requestRow
+	EmergencyNote string
 }
 
 // requestRow is one request in a list, its values formatted once (a page
@@ -100,6 +105,9 @@ func (p *Portal) list(w http.ResponseWriter, r *http.Request, s *session, status
 	}
 	now := p.d.Now()
 	d := listData{History: history, Status: status, Rows: make([]requestRow, len(page.Requests))}
+	if !history && cursor == "" {
+		p.emergencies(r.Context(), s, &d)
+	}
 	for i, req := range page.Requests {
 		d.Rows[i] = row(req, p.link(pathRequests+"/"+req.RequestID))
 		if req.Status == lockbox.StatusPending {
@@ -130,6 +138,20 @@ func (p *Portal) list(w http.ResponseWriter, r *http.Request, s *session, status
 		d.Next = p.link(path) + "?" + next.Encode()
 	}
 	p.render(w, r, s, http.StatusOK, "requests", title, nav, d)
+}
+
+// emergencies puts the tenant's emergency access awaiting review on the
+// landing page d: the first thing an approver sees.
+func (p *Portal) emergencies(ctx context.Context, s *session, d *listData) {
+	list, err := p.d.Cases.Unreviewed(ctx, s.principal(), "")
+	if err != nil {
+		p.d.Log.Warn("cannot read the emergency access awaiting review", "tenantId", s.TenantID, "err", err)
+		d.EmergencyNote = "The provider's emergency access awaiting your review cannot be read right now."
+		return
+	}
+	for _, req := range list {
+		d.Emergencies = append(d.Emergencies, row(req, p.link(pathRequests+"/"+req.RequestID)))
+	}
 }
 
 // row is req as a list shows it.
@@ -204,6 +226,9 @@ type detailData struct {
 	CanDecide  bool
 	DecideNote string
 	CanRevoke  bool
+	// CanReview shows the review form of emergency access awaiting the
+	// customer's review.
+	CanReview bool
 	// Usage is the "Access used" section of a request whose grant was
 	// approved; nil for one that never had a grant.
 	Usage *usageView
@@ -366,6 +391,7 @@ func (p *Portal) request(w http.ResponseWriter, r *http.Request) {
 	}
 	may := usecase.PermissionsOn(pr, req)
 	d.CanDecide, d.DecideNote, d.CanRevoke = may.Decide, may.DecideNote, may.Revoke
+	d.CanReview = req.AwaitsReview() && usecase.CanReview(pr)
 	if d.CanDecide || d.CanRevoke {
 		p.passkeyForms(r, pr, req, &d)
 		if d.Passkey != "" {
@@ -421,9 +447,8 @@ func (p *Portal) passkeyForms(r *http.Request, pr lockbox.Principal, req lockbox
 var actParams = params{FormTokenField: 1, "action": 1, "reason": 1, "duration": 1, "passkey_time": 1, "passkey_credential": 1,
 	"passkey_authenticator_data": 1, "passkey_client_data": 1, "passkey_signature": 1, "passkey_user_handle": 1}
 
-// act approves, denies or revokes a request (POST requests/<id>, field
-// action): the domain's authorization first (AuthorizeDecide,
-// AuthorizeRevoke), then the store's Act, the same atomic step as the API
+// act approves, denies or revokes a request, or reviews emergency access
+// (POST requests/<id>, field action): the same use cases as the API
 // functions'. It answers 303 to the request's page with a message.
 func (p *Portal) act(w http.ResponseWriter, r *http.Request) {
 	s, id, ok := p.signedInFor(w, r)
@@ -458,18 +483,23 @@ type acted struct {
 }
 
 // decision carries out what a request page's form asks for, as pr: approve
-// or deny (the use case Decide; the form's duration only for approving) or
-// revoke (Revoke). The reason is required.
+// or deny (the use case Decide; the form's duration only for approving),
+// revoke (Revoke), or acknowledge or dispute emergency access
+// (ReviewEmergency). The reason is required.
 func (p *Portal) decision(ctx context.Context, pr lockbox.Principal, id string, v url.Values) (acted, error) {
 	in := lockbox.DecisionInput{RequestID: id, Reason: v.Get("reason"), Passkey: passkeyOf(v)}
 	a := lockbox.Action(v.Get("action"))
 	switch a {
-	case lockbox.ActionApprove, lockbox.ActionDeny, lockbox.ActionRevoke:
+	case lockbox.ActionApprove, lockbox.ActionDeny, lockbox.ActionRevoke, verdictAcknowledge, verdictDispute:
 	default:
-		return acted{}, lockbox.Invalidf("action must be approve, deny or revoke")
+		return acted{}, lockbox.Invalidf("action must be approve, deny, revoke, acknowledge or dispute")
 	}
 	if strings.TrimSpace(in.Reason) == "" {
 		return acted{}, lockbox.Invalidf("give a reason")
+	}
+	if a == verdictAcknowledge || a == verdictDispute {
+		req, err := p.d.Cases.ReviewEmergency(ctx, pr, lockbox.ReviewInput{RequestID: id, Verdict: string(a), Reason: in.Reason})
+		return acted{action: a, request: req}, err
 	}
 	var req lockbox.Request
 	var err error
@@ -487,9 +517,19 @@ func (p *Portal) decision(ctx context.Context, pr lockbox.Principal, id string, 
 	return acted{action: a, request: req}, err
 }
 
+// The review form's actions: the verdicts of lockbox.ReviewInput.
+const (
+	verdictAcknowledge = lockbox.Action(lockbox.VerdictAcknowledge)
+	verdictDispute     = lockbox.Action(lockbox.VerdictDispute)
+)
+
 // outcome is the message shown after an act.
 func outcome(a lockbox.Action, r lockbox.Request) string {
 	switch {
+	case a == verdictAcknowledge:
+		return "You acknowledged this emergency access. Your review is recorded in the audit log."
+	case a == verdictDispute:
+		return "You disputed this emergency access. The dispute and your reason went to the provider; revoke the grant below if it is still live."
 	case a == lockbox.ActionApprove && r.Status == lockbox.StatusApproved && r.AccessExpirationDateTime != nil:
 		return "You approved this request. Access is granted until " + r.AccessExpirationDateTime.UTC().Format("2006-01-02 15:04 UTC") + "."
 	case a == lockbox.ActionApprove:

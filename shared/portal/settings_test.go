@@ -128,7 +128,7 @@ func TestSettingsFormFields(t *testing.T) {
 	}
 	assert.NotContains(t, page.Body, "Rules</dt><dd>1", "rules are said in words, not counted")
 
-	form := url.Values{"csrf": {csrf}, "version": {"1"}, "enabled": {"on"},
+	form := url.Values{"csrf": {csrf}, "version": {"1"}, "enabled": {"on"}, "break-glass": {"deny"},
 		"remove-approver": {"bob"}, "approver-name": {"Carol Okafor-Lindqvist"}, "approver-email": {"carol@contoso.example"},
 		"required-approvals": {"2"}, "max-duration": {"8"}, "reminders": {"24h, 1h"}, "escalate-after": {"12h"},
 		"escalation-contacts": {"oncall@contoso.example"},
@@ -146,6 +146,7 @@ func TestSettingsFormFields(t *testing.T) {
 	require.NotNil(t, set.MaxDuration)
 	assert.Equal(t, 8, *set.MaxDuration)
 	assert.Equal(t, []string{"24h", "1h"}, set.Reminders)
+	assert.Equal(t, lockbox.BreakGlassDeny, set.BreakGlass)
 	require.Len(t, set.Rules, 1)
 	assert.Equal(t, "after-hours", set.Rules[0].Name)
 	assert.Equal(t, &lockbox.Schedule{Timezone: "Europe/Berlin", Days: []string{"Mon", "Tue", "Wed", "Thu", "Fri"}, From: "08:00", To: "18:00", Outside: true},
@@ -162,7 +163,8 @@ func TestSettingsFormFields(t *testing.T) {
 	for _, want := range []string{"Settings saved: version 2.",
 		"Auto-deny every request filed outside Mon–Fri 08:00–18:00 Europe/Berlin",
 		"8 hours (this tenant&#39;s limit)", "2 different approvers must approve",
-		"after 12 hours without a decision, to oncall@contoso.example", "Carol Okafor-Lindqvist &lt;carol@contoso.example&gt;"} {
+		"after 12 hours without a decision, to oncall@contoso.example", "Carol Okafor-Lindqvist &lt;carol@contoso.example&gt;",
+		"Emergency access</dt><dd>Refused: every access waits for your approvers", `id="break-glass-deny" name="break-glass" value="deny" checked`} {
 		assert.Contains(t, page.Body, want)
 	}
 	assert.NotContains(t, page.Body, "bob@contoso.example")

@@ -17,7 +17,7 @@ const pathSettingsForm = "/settings/form"
 // settingsFormParams are the settings form's fields: the settings read
 // (version) with what to change. Existing approvers, rules and webhooks
 // are removed by their id or name; one of each may be added.
-var settingsFormParams = params{FormTokenField: 1, "version": 1, "enabled": 1,
+var settingsFormParams = params{FormTokenField: 1, "version": 1, "enabled": 1, "break-glass": 1,
 	"remove-approver": lockbox.MaxApprovers, "approver-name": 1, "approver-email": 1,
 	"required-approvals": 1, "max-duration": 1, "reminders": 1, "escalate-after": 1, "escalation-contacts": 1,
 	"remove-rule": lockbox.MaxRules, "rule-name": 1, "rule-effect": 1, "rule-when": 1, "rule-days": 7, "rule-from": 1,
@@ -89,6 +89,17 @@ func settingsFromForm(set lockbox.Settings, v url.Values) (lockbox.Settings, err
 		next.Enabled = false
 	default:
 		return set, lockbox.Invalidf("say whether Lockbox is on or off")
+	}
+	switch v.Get("break-glass") {
+	case lockbox.BreakGlassDeny:
+		next.BreakGlass = lockbox.BreakGlassDeny
+	case lockbox.BreakGlassAllow:
+		if set.BreakGlass == lockbox.BreakGlassDeny {
+			next.BreakGlass = lockbox.BreakGlassAllow
+		}
+	case "": // a form of before the setting: unchanged
+	default:
+		return set, lockbox.Invalidf("say whether the provider's emergency access is allowed or refused")
 	}
 
 	remove := v["remove-approver"]
@@ -218,6 +229,7 @@ func orNil(vs []string) []string {
 // force, or a refused form's values shown again (never a webhook secret).
 type settingsForm struct {
 	Enabled                           bool
+	DenyBreakGlass                    bool
 	RequiredApprovals, MaxDuration    string
 	Reminders                         string
 	EscalateAfter, EscalationContacts string
@@ -235,7 +247,7 @@ type settingsForm struct {
 // formOf is the form of the settings set, with an empty rule and webhook to
 // add (a rule's window defaulting to Mon–Fri 08:00–18:00 Europe/Berlin).
 func formOf(set lockbox.Settings) settingsForm {
-	f := settingsForm{Enabled: set.Enabled, RequiredApprovals: strconv.Itoa(set.RequiredApprovals),
+	f := settingsForm{Enabled: set.Enabled, DenyBreakGlass: set.BreakGlass == lockbox.BreakGlassDeny, RequiredApprovals: strconv.Itoa(set.RequiredApprovals),
 		Reminders: strings.Join(set.Reminders, ", "), RuleEffect: lockbox.EffectAutoDeny, RuleWhen: "always",
 		RuleFrom: "08:00", RuleTo: "18:00", RuleTimezone: "Europe/Berlin", RuleDays: weekOrder[:5], WebhookFormat: lockbox.FormatStandard}
 	if set.MaxDuration != nil {
@@ -254,7 +266,7 @@ func formOf(set lockbox.Settings) settingsForm {
 
 // formFrom is a refused form's fields, shown again as they were sent.
 func formFrom(v url.Values) settingsForm {
-	f := settingsForm{Enabled: v.Get("enabled") == "on", RequiredApprovals: v.Get("required-approvals"), MaxDuration: v.Get("max-duration"),
+	f := settingsForm{Enabled: v.Get("enabled") == "on", DenyBreakGlass: v.Get("break-glass") == lockbox.BreakGlassDeny, RequiredApprovals: v.Get("required-approvals"), MaxDuration: v.Get("max-duration"),
 		Reminders: v.Get("reminders"), EscalateAfter: v.Get("escalate-after"), EscalationContacts: v.Get("escalation-contacts"),
 		ApproverName: v.Get("approver-name"), ApproverEmail: v.Get("approver-email"),
 		RuleName: v.Get("rule-name"), RuleEffect: v.Get("rule-effect"), RuleWhen: v.Get("rule-when"), RuleFrom: v.Get("rule-from"),

@@ -142,6 +142,7 @@ func capInWords(d time.Duration) string {
 // inForce is the settings in words, for the settings page's summary.
 type inForce struct {
 	Lockbox       string
+	BreakGlass    string
 	Approvals     string
 	LongestGrant  string
 	Cap           string // the deployment's cap, "24 hours"
@@ -158,6 +159,10 @@ func settingsInWords(set lockbox.Settings, grantCap time.Duration) inForce {
 	f := inForce{Lockbox: "Off: requests are approved at once by the system, and recorded"}
 	if set.Enabled {
 		f.Lockbox = "On: requests wait for an approver's decision"
+	}
+	f.BreakGlass = "Allowed under the provider's policy; you are told at once and review it afterwards"
+	if set.BreakGlass == lockbox.BreakGlassDeny {
+		f.BreakGlass = "Refused: every access waits for your approvers"
 	}
 	f.Approvals = "1 approver decides"
 	if n := set.RequiredApprovals; n > 1 {

@@ -52,7 +52,7 @@ test-traefik: $(FAAS_CLI) ## the README's Traefik forwardAuth configuration with
 
 screenshots: ## drive the portal and the mailbox in chromium against make run's stack; save every page into docs/portal/ and docs/mail/
 	LOCKBOX_PORTAL_SCREENSHOTS=$(CURDIR)/docs/portal LOCKBOX_MAIL_SCREENSHOTS=$(CURDIR)/docs/mail \
-		$(GO) test -count=1 -run 'TestPortalInBrowser|TestMailInBrowser|TestMailFitsPhone|TestReceiptInBrowser|TestSettingsFormInBrowser|TestLockdownInBrowser|TestProviderPolicyOnTheStack' ./scripts/e2e/
+		$(GO) test -count=1 -run 'TestPortalInBrowser|TestMailInBrowser|TestMailFitsPhone|TestReceiptInBrowser|TestSettingsFormInBrowser|TestLockdownInBrowser|TestProviderPolicyOnTheStack|TestBreakGlassOnTheStack' ./scripts/e2e/
 
 FUZZTIME ?= 20s
 FUZZ_TARGETS := FuzzDecodeCreate:./shared/httpapi FuzzStrictMatchesTokenWalk:./shared/httpapi FuzzDecodeDecision:./shared/httpapi FuzzDecodeSettings:./shared/httpapi \

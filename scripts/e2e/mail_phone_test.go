@@ -73,6 +73,19 @@ func longNotifications(now time.Time) []lockbox.Notification {
 	canceled.Closure = &lockbox.Decision{By: pending.Requester.ID, Reason: reason, DateTime: now.Add(time.Hour)}
 	one := longRequest(now)
 	one.ResourceIDs = one.ResourceIDs[:1]
+	// Emergency access let in by two provider-approvers, then disputed.
+	emergency := approved
+	emergency.Decision = &lockbox.Decision{By: "support-lead-emea-westeurope-02@provider.example", Reason: reason, DateTime: now.Add(time.Hour)}
+	due := now.Add(73 * time.Hour)
+	emergency.Emergency = &lockbox.Emergency{Incident: "SEV1-2026-0412-0003 orders primary corrupting writes after the storage failover",
+		Reason: "Region outage in West Europe; the customer's approvers were not reachable on their bridge or by phone for 40 minutes.",
+		ReviewDueDateTime: &due}
+	emergency.ProviderChecks = &lockbox.ProviderChecks{MFA: true, InternalApprovalsRequired: 2, PolicyRule: "vm-emergency-westeurope",
+		InternalApprovals: []lockbox.InternalApproval{{By: "support-lead-emea-westeurope-01@provider.example", DateTime: now.Add(50 * time.Minute)},
+			{By: "support-lead-emea-westeurope-02@provider.example", DateTime: now.Add(time.Hour)}}}
+	disputed := emergency
+	disputed.Emergency = &lockbox.Emergency{Incident: emergency.Emergency.Incident, Reason: emergency.Emergency.Reason, ReviewDueDateTime: &due,
+		Review: &lockbox.EmergencyReview{Verdict: "dispute", By: approver, Reason: reason, DateTime: now.Add(3 * time.Hour)}}
 	return []lockbox.Notification{
 		{ID: "n-created", Type: lockbox.NoteCreated, Request: one, Time: now, Actor: engineer},
 		{ID: "n-created-2", Type: lockbox.NoteCreated, Request: longRequest(now), Time: now, Actor: engineer},
@@ -87,6 +100,11 @@ func longNotifications(now time.Time) []lockbox.Notification {
 		{ID: "n-expired", Type: lockbox.NoteExpired, Request: expired, Time: now.Add(96 * time.Hour), Actor: system},
 		{ID: "n-canceled", Type: lockbox.NoteCanceled, Request: canceled, Time: now.Add(time.Hour), Actor: engineer, Reason: reason},
 		{ID: "n-receipt", Type: lockbox.NoteReceipt, Request: receipt, Time: now.Add(2 * time.Hour), Actor: person},
+		{ID: "n-emergency", Type: lockbox.NoteEmergency, Request: emergency, Time: now.Add(time.Hour),
+			Actor: lockbox.Actor{Kind: lockbox.ActorProviderApprover, ID: emergency.Decision.By}, Reason: reason},
+		{ID: "n-emergency-disputed", Type: lockbox.NoteEmergencyDisputed, Request: disputed, Time: now.Add(3 * time.Hour), Actor: person,
+			Reason: reason},
+		{ID: "n-emergency-unreviewed", Type: lockbox.NoteEmergencyUnreviewed, Request: emergency, Time: due, Actor: system},
 	}
 }
 
@@ -125,6 +143,13 @@ func TestMailFitsPhone(t *testing.T) {
 			}
 			b.shot("approver-mail", true)
 			b.shotFrom("approver-mail-resources", "strong", false)
+		}
+		if n.ID == "n-emergency" {
+			text := b.text("body")
+			for _, want := range []string{"SEV1-2026-0412-0003", "support-lead-emea-westeurope-01@provider.example", "Review the emergency access"} {
+				assert.Contains(t, text, want)
+			}
+			b.shot("emergency-mail", true)
 		}
 	}
 }

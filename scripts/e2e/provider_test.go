@@ -59,18 +59,8 @@ func TestProviderPolicyOnTheStack(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, string(body))
 
 	// The document's block, in a shell like the README's.
-	bin := filepath.Join(t.TempDir(), "bin")
-	require.NoError(t, os.Mkdir(bin, 0o700))
-	require.NoError(t, os.Symlink(lockboxctl(t, repo), filepath.Join(bin, "lockboxctl")))
-	work := readmeWorkDir(t, repo, map[string]string{"bin": bin, ".secrets": s.opts.SecretsDir, ".data": s.opts.DataDir})
-	sh, err := startShell(work, readmeEnv(s.Gateway, t.TempDir(), readmeVars(t, repo)), t.TempDir())
-	require.NoError(t, err)
-	t.Cleanup(sh.close)
-	_, err = sh.run(readmePrelude, time.Minute)
-	require.NoError(t, err)
-	text := strings.ReplaceAll(script.Text, readmeGateway, s.Gateway)
-	out, err := sh.run(text, readmeBlockTimeout)
-	require.NoError(t, err, "docs/provider.md:%d\n--- the block ---\n%s\n--- its output ---\n%s", script.Line, text, out)
+	out, err := runDocBlock(t, s, repo, script)
+	require.NoError(t, err, "docs/provider.md:%d\n--- the block ---\n%s\n--- its output ---\n%s", script.Line, script.Text, out)
 
 	mail := waitForMail(t, s, "INC-7007", "alice@contoso.example")
 	for _, want := range []string{"Checked by the provider:", "Multi-factor authentication: yes", "Isolated identity: yes",

@@ -79,3 +79,32 @@ func TestEmergencyReviewInPortal(t *testing.T) {
 	assert.NotContains(t, alice.Get("/").Body, "Emergency access to review")
 	assert.Equal(t, "acknowledge", get(e, "contoso", r.RequestID).Emergency.Review.Verdict)
 }
+
+// The provider's approvers let emergency access in from the console: the
+// queue marks it, and the last approval says it is live now; the customer
+// sees it at once.
+func TestEmergencyFromTheConsole(t *testing.T) {
+	e := setup(t)
+	e.Cases.Policy = &lockbox.ProviderPolicy{Rules: []lockbox.ProviderRule{{Name: "vm-emergency",
+		Emergency: &lockbox.EmergencyRule{Approvals: 1, MaxDuration: 4}}}, Identity: lockbox.DefaultIdentityChecks}
+	in := apitest.CreateInput("contoso", "eng-7")
+	in.Duration = new(1)
+	in.Emergency = &lockbox.EmergencyInput{Incident: "SEV1-77", Reason: "outage"}
+	eng := lockbox.Principal{Kind: lockbox.KindUser, Subject: "eng-7", TenantID: "provider", Roles: []lockbox.Role{lockbox.RoleRequester}}
+	filed, err := e.Cases.File(t.Context(), eng, in, "")
+	require.NoError(t, err)
+	id := filed.Request.RequestID
+
+	lead, csrf := e.As("lead-1", "provider", lockbox.RoleProviderApprover)
+	page := lead.Get("/provider?tenant=contoso")
+	require.Equal(t, http.StatusOK, page.Status, page.Body)
+	assert.Contains(t, page.Body, "Emergency access (break-glass)</strong> for incident <strong>SEV1-77</strong>")
+	done := lead.Post("/provider", url.Values{"csrf": {csrf}, "tenant": {"contoso"}, "requestId": {id}, "action": {"approve"},
+		"reason": {"SEV1 bridge"}})
+	require.Equal(t, http.StatusSeeOther, done.Status, done.Body)
+	assert.Contains(t, lead.Get(done.Location()).Body, "It is live now")
+
+	alice, _ := e.As("alice", "contoso", lockbox.RoleApprover)
+	assert.Contains(t, alice.Get("/").Body, "SEV1-77")
+	assert.Equal(t, lockbox.StatusApproved, get(e, "contoso", id).Status)
+}

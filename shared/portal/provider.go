@@ -168,6 +168,8 @@ func (p *Portal) consoleAct(w http.ResponseWriter, r *http.Request) {
 			msg = "You denied request " + req.SupportRequest + " for the provider. The customer is not asked."
 		case req.Status == lockbox.StatusPending:
 			msg = "You approved request " + req.SupportRequest + ". It has gone to the customer, whose approvers are told now."
+		case req.Status == lockbox.StatusApproved && req.Emergency != nil:
+			msg = "You approved emergency access " + req.SupportRequest + ". It is live now; the customer's approvers and escalation contacts are told, and will review it."
 		default:
 			msg = "Your approval of request " + req.SupportRequest + " is recorded. It waits for more provider approvals."
 		}

@@ -78,7 +78,7 @@ func longNotifications(now time.Time) []lockbox.Notification {
 	emergency.Decision = &lockbox.Decision{By: "support-lead-emea-westeurope-02@provider.example", Reason: reason, DateTime: now.Add(time.Hour)}
 	due := now.Add(73 * time.Hour)
 	emergency.Emergency = &lockbox.Emergency{Incident: "SEV1-2026-0412-0003 orders primary corrupting writes after the storage failover",
-		Reason: "Region outage in West Europe; the customer's approvers were not reachable on their bridge or by phone for 40 minutes.",
+		Reason:            "Region outage in West Europe; the customer's approvers were not reachable on their bridge or by phone for 40 minutes.",
 		ReviewDueDateTime: &due}
 	emergency.ProviderChecks = &lockbox.ProviderChecks{MFA: true, InternalApprovalsRequired: 2, PolicyRule: "vm-emergency-westeurope",
 		InternalApprovals: []lockbox.InternalApproval{{By: "support-lead-emea-westeurope-01@provider.example", DateTime: now.Add(50 * time.Minute)},

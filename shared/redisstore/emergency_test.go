@@ -85,7 +85,9 @@ func TestEmergencyApprovalRacingALockdown(t *testing.T) {
 			r := fileEmergency(t, s, ten, 1, time.Now())
 			var wg sync.WaitGroup
 			var approveErr, lockErr error
-			wg.Go(func() { _, approveErr = s.Act(ctx, ten, r.RequestID, internal(lockbox.ActionInternalApprove, "lead-1")) })
+			wg.Go(func() {
+				_, approveErr = s.Act(ctx, ten, r.RequestID, internal(lockbox.ActionInternalApprove, "lead-1"))
+			})
 			wg.Go(func() { _, lockErr = s.Lockdown(ctx, ten, lockdownIn("race", nil), ada, time.Now()) })
 			wg.Wait()
 			require.NoError(t, lockErr)

@@ -330,6 +330,7 @@ func TestNginxAuthRequest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the whole stack and nginx")
 	}
+	integrationOnly(t, "about 30 s: it waits for a grant to end")
 	nginx := requireBinary(t, "nginx", "apt-get install -y nginx-core")
 	up := newUpstream(t)
 	// Every grant lasts 30 seconds: the last step waits for one to end.
@@ -510,6 +511,7 @@ func TestSSHCertificateLogin(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the whole stack and sshd")
 	}
+	integrationOnly(t, "about 50 s: it waits for a grant and its certificate to end")
 	sshd := requireBinary(t, "sshd", "apt-get install -y openssh-server")
 	sshPath := requireBinary(t, "ssh", "apt-get install -y openssh-client")
 	keygen := requireBinary(t, "ssh-keygen", "apt-get install -y openssh-client")

@@ -374,6 +374,22 @@ func requireBinary(t testing.TB, name, how string) string {
 	return ""
 }
 
+// integrationEnv, set to 1 by make test-integration (and make screenshots),
+// runs the tests that integrationOnly leaves out of make test.
+const integrationEnv = "LOCKBOX_INTEGRATION"
+
+// integrationOnly skips a test that make test leaves to make
+// test-integration (which CI runs) unless LOCKBOX_INTEGRATION is set,
+// printing why: it costs make test, which must stay within 5 minutes on two
+// cores, more than it adds beside TestEndToEndWithFaasCLI and
+// TestREADMECommands. cost says what the time goes to.
+func integrationOnly(t testing.TB, cost string) {
+	t.Helper()
+	if os.Getenv(integrationEnv) == "" {
+		t.Skipf("left to make test-integration, which CI runs (%s); %s=1 runs it here", cost, integrationEnv)
+	}
+}
+
 // redisServer is a redis-server a test started.
 type redisServer struct {
 	URL      string // redis://127.0.0.1:port/0, without the password

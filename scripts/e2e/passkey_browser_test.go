@@ -40,6 +40,7 @@ func TestPasskeysInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the whole stack and a browser")
 	}
+	integrationOnly(t, "about 5 s: a stack and chromium with a virtual authenticator")
 	chromium := requireBinary(t, "chromium", "apt-get install -y chromium")
 	port, err := loopback.FreePort()
 	require.NoError(t, err)

@@ -43,6 +43,7 @@ func TestPrometheusRules(t *testing.T) {
 // and sees lockbox_transitions_total{operation="approve"} rise after an
 // approval, through its HTTP API.
 func TestPrometheusScrapesTheStack(t *testing.T) {
+	integrationOnly(t, "about 8 s: a stack and a real Prometheus scraping it")
 	bin := requireBinary(t, "prometheus", installPrometheus)
 	s := startStack(t, stackConfig{})
 	status, body := s.call(t, http.MethodGet, "/function/lockbox-metrics", "", nil)

@@ -31,6 +31,7 @@ import (
 // screenshots go to LOCKBOX_PORTAL_SCREENSHOTS (make screenshots:
 // docs/portal/).
 func TestProviderPolicyOnTheStack(t *testing.T) {
+	integrationOnly(t, "about 5 s: a stack with the policy, a shell and chromium")
 	repo := repoRoot(t)
 	raw, err := os.ReadFile(filepath.Join(repo, "docs", "provider.md"))
 	require.NoError(t, err)

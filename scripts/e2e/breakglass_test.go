@@ -35,6 +35,7 @@ import (
 // reads its page and acknowledges it; screenshots go to
 // LOCKBOX_PORTAL_SCREENSHOTS (make screenshots: docs/portal/).
 func TestBreakGlassOnTheStack(t *testing.T) {
+	integrationOnly(t, "a stack with a policy, a shell, a webhook receiver and chromium")
 	repo := repoRoot(t)
 	policy, script := breakGlassDoc(t, repo)
 

@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -134,4 +135,26 @@ func code(err error) string {
 		return le.Code
 	}
 	return ""
+}
+
+// A check naming a tenant Lockbox has never filed a request for is refused
+// (NoGrant) and writes nothing: an engineer's token cannot fill Redis with
+// refusals, counters and tenant names it makes up (each such event would
+// wait forever for an export, as the tenant is in no tenant list).
+func TestCheckInAnUnknownTenantWritesNothing(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+		for i := range 5 {
+			ten := fmt.Sprintf("made-up-%d-%s", i, tenant(t))
+			got, err := s.Check(ctx, ten, "eng-7", lockbox.CheckInput{TenantID: ten, ResourceID: "vm-1", Method: "GET", URI: "/"}, time.Now())
+			require.NoError(t, err)
+			assert.Equal(t, lockbox.CheckResult{Code: lockbox.CodeNoGrant}, got)
+			keys, err := b.rdb.Keys(ctx, "lb:{"+ten+"}:*").Result()
+			require.NoError(t, err)
+			assert.Empty(t, keys, "nothing written for %s", ten)
+			member, err := b.rdb.SIsMember(ctx, redisstore.StatsTenantsKey, ten).Result()
+			require.NoError(t, err)
+			assert.False(t, member, "not among the tenants whose counters are summed")
+		}
+	})
 }

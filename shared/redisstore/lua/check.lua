@@ -13,7 +13,8 @@
 -- resource (PendingApproval), else their newest request naming it whose
 -- grant ended (GrantEnded, among their last 20 requests), else NoGrant; and
 -- records RefuseLockboxAccess at most once per engineer, resource and
--- minute (a marker key living a minute).
+-- minute (a marker key living a minute); in a tenant no request was ever
+-- filed for, it records nothing.
 --
 -- Either way the tenant's check counter of the result (allow, or the
 -- refusal's code) counts it in the same step; the answer ends with "new"
@@ -49,6 +50,10 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE')
     return counted({'allow', id, f[F.accessExpMs]}, 'allow')
   end
 end
+-- A tenant no request was ever filed for (its request counter absent)
+-- holds nothing to refuse access to: nothing is recorded, so a caller
+-- naming made-up tenants writes nothing.
+if redis.call('EXISTS', key('seq')) == 0 then return {'refuse', CODE_NO_GRANT, ''} end
 local code, rid, support = CODE_NO_GRANT, '', ''
 for _, id in ipairs(redis.call('ZRANGE', key('liveReqPend', A.requesterKey), '(' .. now, '+inf', 'BYSCORE', 'LIMIT', 0, 50)) do
   local f = redis.call('HMGET', key('req', id), unpack(F))

@@ -20,15 +20,6 @@ func (s *Store) Check(ctx context.Context, tenant, requester string, in lockbox.
 	if err != nil {
 		return lockbox.CheckResult{}, classify("check access", err)
 	}
-	if len(res) == 4 && res[3] == "new" {
-		// The tenant's first counter: it joins the tenants whose counters
-		// lockbox-metrics sums (a tenant that filed a request is there
-		// already). Once per tenant: no round trip for every other check.
-		if err := s.rdb.SAdd(ctx, StatsTenantsKey, tenant).Err(); err != nil {
-			return lockbox.CheckResult{}, classify("check access", err)
-		}
-		res = res[:3]
-	}
 	if len(res) == 3 && res[0] == "allow" {
 		return lockbox.CheckResult{Allowed: true, RequestID: str(res[1]), AccessUntil: fromMs(str(res[2]))}, nil
 	}

@@ -9,9 +9,9 @@ import "lockbox.dev/shared/lockbox"
 const TenantsKey = "lb:tenants"
 
 // StatsTenantsKey is the set of tenants whose counters (their "stats" key)
-// lockbox-metrics sums: a tenant joins it when it files a request (in the
-// create's round trip) or when a check first counts in it, and never leaves
-// it, so that a counter summed over the tenants never goes down. Its hash
+// lockbox-metrics sums: a tenant joins it when it files its first request
+// (in the create's round trip; a check counts only in such a tenant), and
+// never leaves it, so that a counter summed over the tenants never goes down. Its hash
 // tag puts it in TenantsKey's slot, so that one SUNION reads both on Redis
 // Cluster too.
 const StatsTenantsKey = "{lb:tenants}:stats"

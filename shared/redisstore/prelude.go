@@ -74,4 +74,4 @@ func renderPrelude() string {
 var applyFields = []string{"status", "requesterKey", "filedBy", "duration", "grantMs", "support", "seq",
 	"required", "maxGrantMs", "approverKeys", "approvals", "remind",
 	"doc", "decBy", "decReason", "decMs", "endBy", "endReason", "endMs", "accessExpMs",
-	"internal", "reviewReq", "intApprovals", "intKeys", "escalateMs", "autoAction", "autoActor", "autoReason", "expMs", "passkeys", "emergency", "reviewDueMs"}
+	"internal", "reviewReq", "intApprovals", "intKeys", "escalateMs", "autoAction", "autoActor", "autoReason", "expMs", "passkeys", "emergency"}

@@ -17,19 +17,17 @@
 -- filed for, it records nothing.
 --
 -- Either way the tenant's check counter of the result (allow, or the
--- refusal's code) counts it in the same step; the answer ends with "new"
--- when that was the tenant's first counter (for StatsTenantsKey).
+-- refusal's code) counts it in the same step. The tenant is among those
+-- whose counters are summed (StatsTenantsKey) since its first filing.
 --
 -- KEYS[1]: the engineer's live grants. A: checkArgs (scripts.go).
--- Returns {"allow", id, access end ms[, "new"]} | {"refuse", code, id or ""[, "new"]}.
+-- Returns {"allow", id, access end ms} | {"refuse", code, id or ""}.
 local now, resource, asked = A.nowMs, A.resource, string.lower(A.level)
 local function names(list) return string.find('\n' .. (list or '') .. '\n', '\n' .. resource .. '\n', 1, true) ~= nil end
 local function covers(level) return asked == READ_LEVEL or string.lower(level or '') == asked end
 local use = A.method .. ' ' .. A.uri
 local function counted(reply, result)
-  if redis.call('HINCRBY', key('stats'), 'ck:' .. result, 1) == 1 and redis.call('HLEN', key('stats')) == 1 then
-    reply[#reply + 1] = 'new'
-  end
+  redis.call('HINCRBY', key('stats'), 'ck:' .. result, 1)
   return reply
 end
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE')) do

@@ -1,9 +1,10 @@
 -- This script turns up to A.limit timers due by A.nowMs into
 -- notifications: a reminder or escalation of a request still pending, the
 -- end notice of a grant still live, the escalation of emergency access the
--- customer has not reviewed by its deadline (whatever its status); a timer whose request moved on is
--- dropped, and so is a reminder overtaken by a later one already due (a run
--- that was down for a day sends the nearer reminder once, not both).
+-- customer has not reviewed by its deadline (whatever its status now); a
+-- timer whose request moved on is dropped, and so is a reminder overtaken
+-- by a later one already due (a run that was down for a day sends the
+-- nearer reminder once, not both).
 -- KEYS[1]: the timers. A: timerArgs (notify.go).
 -- Returns the number of notifications recorded.
 local function overtaken(member, id, now)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	handler "github.com/openfaas/templates-sdk/go-http"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -133,4 +134,37 @@ func TestBreakGlassSettingObeyedAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "allow", set.BreakGlass)
 
+}
+
+// A tenant's admin who saves breakGlass "deny" while emergency access waits
+// for the provider's approvers stops it: the approval that would let it in
+// is refused (403 BreakGlassDenied) and writes nothing; it never goes live.
+func TestBreakGlassDeniedWhileWaiting(t *testing.T) {
+	e := apitest.New(t)
+	p, errs := config.ParseProviderPolicy([]byte(emergencyPolicy))
+	require.Empty(t, errs)
+	p.Identity = lockbox.DefaultIdentityChecks
+	e.Cases.Policy = p
+	in := apitest.CreateInput("contoso", "eng-1")
+	in.Duration = ptr(1)
+	in.Emergency = &lockbox.EmergencyInput{Incident: "INC-9001", Reason: "outage"}
+	resp := e.Serve(api.Create, e.Post(e.TokenWith(mfa, "eng-1", "provider", lockbox.RoleRequester), apitest.JSON(in)))
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", resp.Body)
+	r := apitest.Decode[lockbox.Request](t, resp)
+	approve := func(lead string) handler.Response {
+		return e.Serve(api.Approve, e.Post(e.Token(lead, "provider", lockbox.RoleProviderApprover),
+			`{"requestId":"`+r.RequestID+`","tenantId":"contoso","reason":"bridge"}`))
+	}
+	require.Equal(t, http.StatusOK, approve("lead-1").StatusCode)
+
+	e.Configure("contoso", func(s *lockbox.Settings) { s.BreakGlass = lockbox.BreakGlassDeny })
+	before := e.Snapshot()
+	resp = approve("lead-2")
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "%s", resp.Body)
+	assert.Equal(t, "BreakGlassDenied", apitest.ErrorOf(t, resp).Code)
+	assert.Equal(t, before, e.Snapshot(), "the refused approval writes nothing")
+	got, err := e.Store.Get(t.Context(), "contoso", r.RequestID)
+	require.NoError(t, err)
+	assert.Equal(t, lockbox.StatusInternalReview, got.Status)
+	assert.False(t, got.AccessActive)
 }

@@ -162,8 +162,14 @@ func Apply(r Request, act Act, lim Limits) (Request, Event, error) {
 	if act.Action == ActionCancel && cur == StatusInternalReview {
 		tr = Transitions[ActionCancelReview] // withdrawn before the customer was asked
 	}
-	if act.Action == ActionInternalApprove && r.Emergency != nil {
-		act.Action, tr = ActionEmergencyApprove, Transitions[ActionEmergencyApprove] // break-glass: live once approved
+	if act.Action == ActionInternalApprove || act.Action == ActionEmergencyApprove {
+		// A provider-approver's approval is an emergency approval exactly
+		// when r is emergency access (break-glass), whichever was asked.
+		act.Action = ActionInternalApprove
+		if r.Emergency != nil {
+			act.Action = ActionEmergencyApprove
+		}
+		tr = Transitions[act.Action]
 	}
 	if cur != tr.From {
 		return r, Event{}, ErrWrongState(act.Action, cur)

@@ -28,16 +28,34 @@ func (s Settings) breakGlass() string {
 	return s.BreakGlass
 }
 
+// DeniesBreakGlass is BreakGlassDeny when s refuses emergency access, ""
+// otherwise: how the store keeps it for the emergency approval's check.
+func (s Settings) DeniesBreakGlass() string {
+	if s.breakGlass() == BreakGlassDeny {
+		return BreakGlassDeny
+	}
+	return ""
+}
+
 // Admit refuses a filing the tenant's settings refuse outright, whatever
 // anyone decides: emergency access in a tenant whose breakGlass is "deny"
-// (403 BreakGlassDenied). The store applies it under the same settings
-// version as the filing's automatic decision, in the filing's atomic step.
+// (ErrBreakGlassDenied). The store applies it under the same settings
+// version as the filing's automatic decision, in the filing's atomic step;
+// the emergency approval checks the setting again, in its own step, so
+// that a deny saved while a filing waits for the provider's approvers
+// holds too.
 func (s Settings) Admit(r Request) error {
 	if r.Emergency != nil && s.breakGlass() == BreakGlassDeny {
-		return Errorf(KindForbidden, "BreakGlassDenied", "tenant %s refuses emergency access (its setting breakGlass is %q): file a normal request",
-			r.TenantID, BreakGlassDeny)
+		return ErrBreakGlassDenied(r.TenantID)
 	}
 	return nil
+}
+
+// ErrBreakGlassDenied refuses emergency access to a tenant whose settings
+// say breakGlass "deny".
+func ErrBreakGlassDenied(tenant string) error {
+	return Errorf(KindForbidden, "BreakGlassDenied", "tenant %s refuses emergency access (its setting breakGlass is %q): file a normal request",
+		tenant, BreakGlassDeny)
 }
 
 // EmergencyRule is what a provider policy rule allows of emergency access:

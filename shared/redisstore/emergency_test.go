@@ -105,3 +105,27 @@ func TestEmergencyApprovalRacingALockdown(t *testing.T) {
 		t.Logf("outcomes: %v", outcomes)
 	})
 }
+
+// An emergency approval asked of a request that is no emergency access is
+// the internal approval it is (the record decides, whatever was asked):
+// it releases the request to the customer, with nothing half-written.
+func TestEmergencyApprovalOfAnOrdinaryReview(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.New(b.rdb, lockbox.DefaultLimits)
+		ten := tenant(t)
+		r := fileForReview(t, s, ten, 1, time.Now())
+		got, err := s.Act(ctx, ten, r.RequestID, internal(lockbox.ActionEmergencyApprove, "lead-1"))
+		require.NoError(t, err)
+		assert.Equal(t, lockbox.StatusPending, got.Status)
+		assert.False(t, got.AccessActive)
+		grants, err := b.rdb.Keys(ctx, "lb:{"+ten+"}:grant:*").Result()
+		require.NoError(t, err)
+		assert.Empty(t, grants)
+		assert.Equal(t, []string{lockbox.OpCreate, lockbox.OpInternalApprove}, events(t, b.rdb, ten))
+
+		e := fileEmergency(t, s, ten, 1, time.Now())
+		got, err = s.Act(ctx, ten, e.RequestID, internal(lockbox.ActionInternalApprove, "lead-1"))
+		require.NoError(t, err)
+		assert.Equal(t, lockbox.StatusApproved, got.Status, "and an internal approval of emergency access lets it in")
+	})
+}

@@ -56,6 +56,8 @@ func refusal(reply []any, id string, now time.Time) error {
 		return lockbox.ErrLockedDown(until)
 	case "notLocked":
 		return lockbox.ErrNotLockedDown()
+	case "breakGlass":
+		return lockbox.ErrBreakGlassDenied(arg(0))
 	case "notEmergency":
 		return lockbox.ErrNotEmergency()
 	case "reviewed":

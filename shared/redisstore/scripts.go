@@ -125,10 +125,13 @@ type settingsArgs struct {
 	ActorID   string `lua:"actorId"`
 	Reason    string `lua:"reason"`
 	Passkey   string `lua:"passkey"` // the passkey requirement as the act script reads it (PasskeyRequirement.Stored)
+	// BreakGlass is "deny" when the tenant refuses emergency access, else
+	// "": the emergency approval reads it (prelude's apply).
+	BreakGlass string `lua:"breakGlass"`
 }
 
 func (a settingsArgs) args() []any {
-	return []any{a.Prefix, a.Expected, a.Doc, a.Version, a.NowMs, a.ActorKind, a.ActorID, a.Reason, a.Passkey}
+	return []any{a.Prefix, a.Expected, a.Doc, a.Version, a.NowMs, a.ActorKind, a.ActorID, a.Reason, a.Passkey, a.BreakGlass}
 }
 
 // passkeyArgs are the passkey script's arguments.

@@ -109,7 +109,7 @@ func (s *Store) PutSettings(ctx context.Context, tenant string, next lockbox.Set
 	keys := []string{k.of("settings", "")}
 	call := putSettingsScript.With(settingsArgs{Prefix: string(k), Expected: ifVersion, Doc: doc, Version: next.Version,
 		NowMs: ms(now), ActorKind: string(actor.Kind), ActorID: actor.ID, Reason: reason,
-		Passkey: next.RequirePasskey.Stored()})
+		Passkey: next.RequirePasskey.Stored(), BreakGlass: next.DeniesBreakGlass()})
 	var out *redis.Cmd
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		out = call.EvalSha(ctx, p, keys)

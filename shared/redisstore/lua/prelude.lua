@@ -139,9 +139,19 @@ apply = function(id, a, o)
   local pendingKey, grantKey = key('pending', id), key('grant', id)
   local st = current(f[F.status], id)
   if a == 'cancel' and st == S.InternalReview then tr = transition('cancelReview') end -- withdrawn before the customer was asked
+  -- A provider-approver's approval is an emergency approval exactly when
+  -- the record is emergency access (break-glass), whichever was asked.
   local emergency = f[F.emergency] or ''
-  if a == 'internalApprove' and emergency ~= '' then a, tr = 'emergencyApprove', transition('emergencyApprove') end -- break-glass
+  if a == 'internalApprove' or a == 'emergencyApprove' then
+    if emergency ~= '' then a = 'emergencyApprove' else a = 'internalApprove' end
+    tr = transition(a)
+  end
   if st ~= tr.from then return fail('state', a, st) end
+  if a == 'emergencyApprove' and redis.call('HGET', key('settings'), 'breakGlass') == 'deny' then
+    -- The tenant refused break-glass since it was filed (its id is the
+    -- key prefix "lb:{<tenant>}:" without its first 4 and last 2 bytes).
+    return fail('breakGlass', P:sub(5, -3))
+  end
   if tr.own and o.principal ~= '' and (o.principal == rkey or o.principal == f[F.filedBy]) then return fail('own', a) end
   local to, fields, grant = tr.to, {}, nil
   local asked, grantMs = tonumber(f[F.duration]), tonumber(f[F.grantMs])

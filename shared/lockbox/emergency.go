@@ -157,14 +157,23 @@ func (in ReviewInput) Op() string {
 }
 
 // AuthorizeReview decides whether p may review emergency access: the
-// customer's approver or admin, in their own tenant. The provider never
-// reviews its own emergency access.
+// customer's approver or admin, in their own tenant; never someone who
+// also holds a provider role (an engineer, an operator, a
+// provider-approver). Reviewing emergency access one filed or was named
+// on is refused by the review itself (ErrOwnRequest).
 func AuthorizeReview(p Principal) error {
-	if p.Kind != KindUser || (!p.Has(RoleApprover) && !p.Has(RoleAdmin)) || p.Has(RoleProviderApprover) {
+	switch {
+	case p.Kind != KindUser || (!p.Has(RoleApprover) && !p.Has(RoleAdmin)):
 		return Forbiddenf("reviewing emergency access needs the tenant's role %s or %s", RoleApprover, RoleAdmin)
+	case p.Has(RoleRequester) || p.Has(RoleOperator) || p.Has(RoleProviderApprover):
+		return Forbiddenf("the provider's people never review the provider's emergency access")
 	}
 	return nil
 }
+
+// ActionReview names a review in refusals ("nobody may review a request
+// they filed or that was filed for them").
+const ActionReview Action = "review"
 
 // screenEmergency applies rule to the emergency filing r: the rule must
 // allow emergency access, and r may ask for no more than its maxDuration.
@@ -186,11 +195,12 @@ func screenEmergency(r Request, rule *ProviderRule) error {
 // (redisstore implements it).
 type EmergencyStore interface {
 	// ReviewEmergency records in's verdict on emergency access of tenant
-	// by actor, with its audit event and, for a dispute, its notification,
-	// in one atomic step. Errors: KindNotFound (also a request the
-	// customer never saw), KindConflict (ErrNotEmergency,
-	// ErrReviewedBefore), KindUnavailable.
-	ReviewEmergency(ctx context.Context, tenant string, in ReviewInput, actor Actor, now time.Time) (Request, error)
+	// by actor, whose key is principal (Principal.Key), with its audit
+	// event and, for a dispute, its notification, in one atomic step.
+	// Errors: KindNotFound (also a request the customer never saw),
+	// KindForbidden (ErrOwnRequest: principal filed it or is named on it),
+	// KindConflict (ErrNotEmergency, ErrReviewedBefore), KindUnavailable.
+	ReviewEmergency(ctx context.Context, tenant string, in ReviewInput, actor Actor, principal string, now time.Time) (Request, error)
 	// Unreviewed returns the tenant's live emergency access awaiting
 	// review, newest first. Errors: KindUnavailable.
 	Unreviewed(ctx context.Context, tenant string) ([]Request, error)

@@ -94,7 +94,8 @@ func TestAuthorizeReview(t *testing.T) {
 	assert.NoError(t, lockbox.AuthorizeReview(user(lockbox.RoleAdmin)))
 	for _, p := range []lockbox.Principal{
 		user(lockbox.RoleReader), user(lockbox.RoleRequester), user(lockbox.RoleOperator), user(lockbox.RoleProviderApprover),
-		user(lockbox.RoleApprover, lockbox.RoleProviderApprover), {Kind: lockbox.KindService, Subject: "webhook"},
+		user(lockbox.RoleApprover, lockbox.RoleProviderApprover), user(lockbox.RoleApprover, lockbox.RoleRequester),
+		user(lockbox.RoleAdmin, lockbox.RoleOperator), {Kind: lockbox.KindService, Subject: "webhook"},
 	} {
 		assert.Equal(t, lockbox.KindForbidden, lockbox.KindOf(lockbox.AuthorizeReview(p)), "%+v", p)
 	}

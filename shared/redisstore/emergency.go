@@ -26,19 +26,22 @@ type reviewArgs struct {
 	Op        string `lua:"op"`      // the verdict's audit operation
 	ActorKind string `lua:"actorKind"`
 	ActorID   string `lua:"actorId"`
+	Principal string `lua:"principal"` // the reviewer's key (Principal.Key)
 	Reason    string `lua:"reason"`
 	NowMs     int64  `lua:"nowMs"`
 }
 
 func (a reviewArgs) args() []any {
-	return []any{a.Prefix, a.ID, a.Verdict, a.Op, a.ActorKind, a.ActorID, a.Reason, a.NowMs}
+	return []any{a.Prefix, a.ID, a.Verdict, a.Op, a.ActorKind, a.ActorID, a.Principal, a.Reason, a.NowMs}
 }
 
 // ReviewEmergency implements lockbox.EmergencyStore in one script.
-func (s *Store) ReviewEmergency(ctx context.Context, tenant string, in lockbox.ReviewInput, actor lockbox.Actor, now time.Time) (lockbox.Request, error) {
+func (s *Store) ReviewEmergency(ctx context.Context, tenant string, in lockbox.ReviewInput, actor lockbox.Actor, principal string,
+	now time.Time) (lockbox.Request, error) {
 	k := keysFor(tenant)
 	res, err := reviewScript.Run(ctx, s.rdb, []string{k.req(in.RequestID)}, reviewArgs{Prefix: string(k), ID: in.RequestID,
-		Verdict: in.Verdict, Op: in.Op(), ActorKind: string(actor.Kind), ActorID: actor.ID, Reason: in.Reason, NowMs: ms(now)}).Slice()
+		Verdict: in.Verdict, Op: in.Op(), ActorKind: string(actor.Kind), ActorID: actor.ID, Principal: principal, Reason: in.Reason,
+		NowMs: ms(now)}).Slice()
 	if err != nil {
 		return lockbox.Request{}, classify("review emergency access", err)
 	}

@@ -8,7 +8,8 @@ import (
 
 // ReviewEmergency records p's verdict on emergency access of p's tenant
 // (lockbox-review's POST, the portal's review form): the tenant's approver
-// or admin, in their own tenant, once per emergency access. An
+// or admin, in their own tenant, never someone with a provider role nor on
+// emergency access they filed or are named on, once per emergency access. An
 // acknowledgement is recorded (AcknowledgeEmergencyAccess); a dispute too
 // (DisputeEmergencyAccess), and it goes to the tenant's webhooks and the
 // provider's (lockbox.emergency.disputed) and to the approvers. A review
@@ -27,7 +28,7 @@ func (s *Service) ReviewEmergency(ctx context.Context, p lockbox.Principal, in l
 	if !p.Has(lockbox.RoleApprover) {
 		actor.Kind = lockbox.ActorAdmin
 	}
-	r, err := s.Emergencies.ReviewEmergency(ctx, p.TenantID, in, actor, s.now())
+	r, err := s.Emergencies.ReviewEmergency(ctx, p.TenantID, in, actor, p.Key(), s.now())
 	if err != nil {
 		return lockbox.Request{}, err
 	}

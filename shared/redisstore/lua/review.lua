@@ -5,16 +5,18 @@
 -- DisputeEmergencyAccess, the request's status unchanged); a dispute's
 -- notification (the tenant's webhooks and the provider's). Refused: a
 -- request not found or that the customer never saw (its internal review
--- still holds it, or ended it), one that is no emergency access, and one
--- reviewed before.
+-- still holds it, or ended it), one that is no emergency access, one the
+-- reviewer filed or is named on (A.principal, their key), and one reviewed
+-- before.
 --
 -- KEYS[1]: the record. A: reviewArgs (emergency.go).
 -- Returns {"ok", the whole record, whether its grant's key lives (0/1)} |
 -- a refusal.
-local st, internal, emergency, verdict, support = unpack(redis.call('HMGET', KEYS[1], 'status', 'internal', 'emergency', 'reviewVerdict',
-  'support'))
+local st, internal, emergency, verdict, support, rkey, filedBy = unpack(redis.call('HMGET', KEYS[1], 'status', 'internal', 'emergency',
+  'reviewVerdict', 'support', 'requesterKey', 'filedBy'))
 if not st or internal == '1' then return fail('notfound') end
 if not emergency or emergency == '' then return fail('notEmergency') end
+if A.principal == rkey or A.principal == filedBy then return fail('own', 'review') end
 if verdict and verdict ~= '' then return fail('reviewed', verdict) end
 redis.call('HSET', KEYS[1], 'reviewVerdict', A.verdict, 'reviewBy', A.actorId, 'reviewReason', A.reason, 'reviewMs', A.nowMs)
 redis.call('ZREM', key('unreviewed'), A.id)

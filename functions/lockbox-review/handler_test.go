@@ -93,8 +93,9 @@ func TestAcknowledge(t *testing.T) {
 	assert.Equal(t, []string{lockbox.OpCreate, lockbox.OpEmergencyApprove, lockbox.OpEmergencyApprove, lockbox.OpAcknowledgeEmergency}, ops)
 }
 
-// A dispute is recorded, and told: the outbox holds the emergency's
-// notice from its going live and the dispute's, with its reason.
+// A dispute is recorded, and told: the outbox holds the filing's notice
+// (for the provider's approvers), the emergency's from its going live and
+// the dispute's, with its reason.
 func TestDispute(t *testing.T) {
 	e, call := setup(t)
 	r := emergency(t, e)
@@ -110,9 +111,10 @@ func TestDispute(t *testing.T) {
 	for _, n := range notes {
 		types = append(types, n.Type)
 	}
-	assert.Equal(t, []lockbox.NotificationType{lockbox.NoteEmergency, lockbox.NoteEmergencyDisputed}, types)
-	assert.Equal(t, "no outage was ever declared", notes[1].Reason)
-	assert.Equal(t, lockbox.Actor{Kind: lockbox.ActorAdmin, ID: "ada"}, notes[1].Actor)
+	assert.Equal(t, []lockbox.NotificationType{lockbox.NoteEmergencyRequested, lockbox.NoteEmergency, lockbox.NoteEmergencyDisputed}, types,
+		"the provider's approvers paged at the filing, the customer told as it went live, then the dispute")
+	assert.Equal(t, "no outage was ever declared", notes[2].Reason)
+	assert.Equal(t, lockbox.Actor{Kind: lockbox.ActorAdmin, ID: "ada"}, notes[2].Actor)
 }
 
 // Emergency access nobody reviewed within review_ttl is escalated, once;

@@ -52,7 +52,16 @@ const (
 	// review_ttl. The escalation contacts and the approvers (mail),
 	// webhooks ("lockbox.emergency.unreviewed").
 	NoteEmergencyUnreviewed NotificationType = "emergencyUnreviewed"
+	// NoteEmergencyRequested: an engineer filed emergency access, which
+	// waits for the provider's approvers. The provider-wide webhook only
+	// ("lockbox.emergency.requested"), so that they are paged at once; the
+	// customer hears of it when it goes live (NoteEmergency).
+	NoteEmergencyRequested NotificationType = "emergencyRequested"
 )
+
+// ProviderOnly reports whether n goes to the provider-wide webhook alone:
+// nothing of it reaches the tenant's mail or webhooks.
+func (n Notification) ProviderOnly() bool { return n.Type == NoteEmergencyRequested }
 
 // EndingNotice is how long before a grant ends the requester is told.
 const EndingNotice = 30 * time.Minute

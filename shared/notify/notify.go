@@ -293,6 +293,12 @@ func (j *Job) Deliveries(n lockbox.Notification, set lockbox.Settings) []lockbox
 			add(lockbox.ChannelMail, to)
 		}
 	}
+	if n.ProviderOnly() {
+		if j.Provider != nil {
+			add(lockbox.ChannelWebhook, lockbox.ProviderWebhook)
+		}
+		return out
+	}
 	if slices.Contains(lockbox.NotificationTypes, string(n.Type)) {
 		for _, w := range set.Webhooks {
 			if len(w.Events) == 0 || slices.Contains(w.Events, string(n.Type)) {

@@ -626,3 +626,81 @@ func TestNotifiesLockdown(t *testing.T) {
 	assert.Equal(t, "[contoso] tenant lockdown lifted", lifted[0].Subject)
 	assert.Equal(t, []string{"lockbox.tenant.lockdownLifted"}, types(provider.deliveries()[providerBefore:]))
 }
+
+// Who hears of emergency access (break-glass), and when: the filing pages
+// the provider's approvers (the provider-wide webhook alone: no mail, not
+// the tenant's webhooks); going live tells the approvers and escalation
+// contacts by mail and both webhooks; a dispute goes to the approvers and
+// both webhooks; left unreviewed for review_ttl, it is escalated.
+func TestNotifiesEmergency(t *testing.T) {
+	w := setup(t)
+	provider := newReceiver(t)
+	w.job.Provider = &lockbox.Webhook{ID: lockbox.ProviderWebhook, URL: provider.URL + "/provider", Format: lockbox.FormatStandard,
+		Secret: hookSecret}
+	w.e.Configure("contoso", func(s *lockbox.Settings) {
+		s.Escalation = &lockbox.Escalation{After: "48h", Contacts: []lockbox.Contact{{ID: "sec", Email: "security@contoso.example"}}}
+	})
+	w.e.Cases.Policy = &lockbox.ProviderPolicy{Rules: []lockbox.ProviderRule{{Name: "vm-emergency",
+		Emergency: &lockbox.EmergencyRule{Approvals: 1, MaxDuration: 4}}}, Identity: lockbox.DefaultIdentityChecks}
+	eng := lockbox.Principal{Kind: lockbox.KindUser, Subject: "eng-7", TenantID: "provider", Roles: []lockbox.Role{lockbox.RoleRequester}}
+	lead := lockbox.Principal{Kind: lockbox.KindUser, Subject: "lead-1", TenantID: "provider", Roles: []lockbox.Role{lockbox.RoleProviderApprover}}
+	alice := lockbox.Principal{Kind: lockbox.KindUser, Subject: "alice", TenantID: "contoso", Roles: []lockbox.Role{lockbox.RoleApprover}}
+	file := func(ticket string) string {
+		in := apitest.CreateInput("contoso", "eng-7")
+		in.SupportRequest, in.Duration = ticket, new(2)
+		in.Emergency = &lockbox.EmergencyInput{Incident: "SEV1-1", Reason: "outage"}
+		filed, err := w.e.Cases.File(t.Context(), eng, in, "")
+		require.NoError(t, err)
+		return filed.Request.RequestID
+	}
+	types := func(ds []delivery) []string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.Type)
+		}
+		return out
+	}
+	let := func(id string) {
+		_, err := w.e.Cases.Decide(t.Context(), lead, lockbox.ActionApprove, lockbox.DecisionInput{RequestID: id, TenantID: "contoso", Reason: "bridge"})
+		require.NoError(t, err)
+	}
+
+	disputed, unreviewed := file("INC-1"), file("INC-2")
+	w.run(t)
+	assert.Empty(t, w.smtp.Mails(), "the customer hears nothing of a filing")
+	assert.Empty(t, w.hook.deliveries())
+	assert.Equal(t, []string{"lockbox.emergency.requested", "lockbox.emergency.requested"}, types(provider.deliveries()))
+
+	let(disputed)
+	let(unreviewed)
+	w.run(t)
+	granted := map[string][]string{}
+	for _, m := range w.smtp.Mails() {
+		granted[m.Subject] = append(granted[m.Subject], m.To...)
+	}
+	assert.ElementsMatch(t, []string{"alice@contoso.example", "bob@contoso.example", "oncall@contoso.example", "security@contoso.example"},
+		granted["[contoso] INC-1: emergency access granted without your approval, review it"])
+	assert.Equal(t, []string{"lockbox.emergency.granted", "lockbox.emergency.granted"}, types(w.hook.deliveries()))
+	assert.Equal(t, []string{"lockbox.emergency.granted", "lockbox.emergency.granted"}, types(provider.deliveries()[2:]))
+
+	mails, hooks, paged := len(w.smtp.Mails()), len(w.hook.deliveries()), len(provider.deliveries())
+	_, err := w.e.Cases.ReviewEmergency(t.Context(), alice, lockbox.ReviewInput{RequestID: disputed, Verdict: "dispute", Reason: "nobody asked us"})
+	require.NoError(t, err)
+	w.run(t)
+	assert.ElementsMatch(t, []string{"alice@contoso.example", "bob@contoso.example", "oncall@contoso.example"}, to(w.smtp.Mails()[mails:]))
+	assert.Equal(t, "[contoso] INC-1: emergency access disputed", w.smtp.Mails()[mails].Subject)
+	assert.Equal(t, []string{"lockbox.emergency.disputed"}, types(w.hook.deliveries()[hooks:]))
+	assert.Equal(t, []string{"lockbox.emergency.disputed"}, types(provider.deliveries()[paged:]))
+
+	mails = len(w.smtp.Mails())
+	w.e.Advance(72 * time.Hour)
+	w.run(t)
+	var escalated []string
+	for _, m := range w.smtp.Mails()[mails:] {
+		if m.Subject == "[contoso] INC-2: escalation: emergency access not reviewed" {
+			escalated = append(escalated, m.To...)
+		}
+	}
+	assert.ElementsMatch(t, []string{"alice@contoso.example", "bob@contoso.example", "oncall@contoso.example", "security@contoso.example"},
+		escalated, "only the unreviewed one")
+}

@@ -49,8 +49,8 @@ func renderPrelude() string {
 	w("local NOTE_CREATED, NOTE_APPROVAL, NOTE_REMINDER, NOTE_ESCALATED, NOTE_ENDING, NOTE_RECEIPT = %s, %s, %s, %s, %s, %s",
 		lit(string(lockbox.NoteCreated)), lit(string(lockbox.NoteApproval)), lit(string(lockbox.NoteReminder)),
 		lit(string(lockbox.NoteEscalated)), lit(string(lockbox.NoteEnding)), lit(string(lockbox.NoteReceipt)))
-	w("local NOTE_EMERGENCY_DISPUTED, NOTE_EMERGENCY_UNREVIEWED = %s, %s", lit(string(lockbox.NoteEmergencyDisputed)),
-		lit(string(lockbox.NoteEmergencyUnreviewed)))
+	w("local NOTE_EMERGENCY_DISPUTED, NOTE_EMERGENCY_UNREVIEWED, NOTE_EMERGENCY_REQUESTED = %s, %s, %s",
+		lit(string(lockbox.NoteEmergencyDisputed)), lit(string(lockbox.NoteEmergencyUnreviewed)), lit(string(lockbox.NoteEmergencyRequested)))
 	w("local ENDING_NOTICE_MS = %d", lockbox.EndingNotice.Milliseconds())
 	w("local OP_CREATE, OP_SETTINGS, ACTOR_ENGINEER, ACTOR_SYSTEM, SYSTEM_ACTOR = %s, %s, %s, %s, %s",
 		lit(lockbox.OpCreate), lit(lockbox.OpUpdateSettings), lit(string(lockbox.ActorEngineer)), lit(string(lockbox.ActorSystem)),

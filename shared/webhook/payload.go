@@ -43,9 +43,10 @@ func Wants(w lockbox.Webhook, t lockbox.NotificationType) bool {
 //     resources, the justification and an Action.OpenUrl to the portal), user
 //     text escaped for the card's Markdown.
 //
-// Only the types in lockbox.NotificationTypes have a payload.
+// Only the types in lockbox.NotificationTypes, and those for the provider
+// alone (Notification.ProviderOnly), have a payload.
 func Payload(format string, n lockbox.Notification, portalURL string) ([]byte, error) {
-	if !slices.Contains(lockbox.NotificationTypes, string(n.Type)) {
+	if !slices.Contains(lockbox.NotificationTypes, string(n.Type)) && !n.ProviderOnly() {
 		return nil, fmt.Errorf("webhook payload: notification type %q does not go to webhooks", n.Type)
 	}
 	var v any
@@ -77,12 +78,14 @@ var emergencyTypes = map[lockbox.NotificationType]string{
 	lockbox.NoteEmergency:           "lockbox.emergency.granted",
 	lockbox.NoteEmergencyDisputed:   "lockbox.emergency.disputed",
 	lockbox.NoteEmergencyUnreviewed: "lockbox.emergency.unreviewed",
+	lockbox.NoteEmergencyRequested:  "lockbox.emergency.requested",
 }
 
 // StandardType is the "type" of a standard delivery about one request:
 // "lockbox.request.<type>", or for emergency access
-// "lockbox.emergency.granted", "lockbox.emergency.disputed" and
-// "lockbox.emergency.unreviewed".
+// "lockbox.emergency.granted", "lockbox.emergency.disputed",
+// "lockbox.emergency.unreviewed" and, for the provider alone,
+// "lockbox.emergency.requested".
 func StandardType(t lockbox.NotificationType) string {
 	if name, ok := emergencyTypes[t]; ok {
 		return name
@@ -172,6 +175,7 @@ var titles = map[lockbox.NotificationType]string{
 	lockbox.NoteEmergency:           "Emergency access granted without your approval: review it",
 	lockbox.NoteEmergencyDisputed:   "Emergency access disputed by the customer",
 	lockbox.NoteEmergencyUnreviewed: "Escalation: emergency access not reviewed",
+	lockbox.NoteEmergencyRequested:  "Emergency access requested: the provider's approvers must decide",
 }
 
 // byLabels name who acted, for the types an actor decides.

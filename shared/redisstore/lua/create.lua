@@ -107,8 +107,10 @@ redis.call('ZADD', key('liveReqPend', requesterKey), expMs, id)
 event(OP_CREATE, id, createdMs, ACTOR_ENGINEER, requester, '', status, '', support)
 -- The tenant's first counter: the answer says so ("new"), for StatsTenantsKey.
 local firstCount = redis.call('HINCRBY', key('stats'), 'tr:file', 1) == 1 and redis.call('HLEN', key('stats')) == 1
-if review then -- luacheck: ignore 542
-  -- nobody is told yet
+if review then
+  -- The customer is told nothing yet; of emergency access, the provider's
+  -- own approvers are (the provider-wide webhook alone).
+  if A.emergency ~= '0' then note(NOTE_EMERGENCY_REQUESTED, id, createdMs, ACTOR_ENGINEER, requester, '') end
 elseif A.autoAction ~= '' then
   local refused = apply(id, A.autoAction, {actorKind = ACTOR_SYSTEM, actorId = A.autoActor, principal = '', reason = A.autoReason,
     now = createdMs, duration = '', maxAccess = A.maxAccessMs, maxGrants = A.maxGrants, only = '', hide = '', pendingTTL = '0'})

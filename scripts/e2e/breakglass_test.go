@@ -28,8 +28,8 @@ import (
 // block runs in a shell — an emergency filing held for the provider's
 // approvers, two of them letting it in, the customer's approver disputing
 // it — and then the mails (to the approver and the escalation contact, at
-// once) and the webhook deliveries (lockbox.emergency.granted, then
-// .disputed, signed) are caught. A tenant whose settings refuse break-glass
+// once) and the webhook deliveries (lockbox.emergency.requested, .granted,
+// then .disputed, signed) are caught. A tenant whose settings refuse break-glass
 // gets 403. In chromium, the approver finds a second emergency access,
 // with the longest realistic values, at the top of the landing page,
 // reads its page and acknowledges it; screenshots go to
@@ -87,6 +87,7 @@ func TestBreakGlassOnTheStack(t *testing.T) {
 		}
 	}
 	seen := map[string]map[string]any{}
+	waitForHook(t, hooks, seen, "lockbox.emergency.requested") // the provider's approvers paged at the filing
 	granted := waitForHook(t, hooks, seen, "lockbox.emergency.granted")
 	disputed := waitForHook(t, hooks, seen, "lockbox.emergency.disputed")
 	data, _ := disputed["data"].(map[string]any)

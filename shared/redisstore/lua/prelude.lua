@@ -36,15 +36,32 @@ local function current(st, id)
   if st == S.Approved then return effective(st, 1, redis.call('EXISTS', key('grant', id))) end
   return st
 end
+-- head(s) is the head of s's netstring: its length in decimal, then ':'.
+-- Lua turns a number into a string with sprintf('%.14g'), about 2,000
+-- instructions each, and an event and a note have 16 lengths (some 7% of a
+-- decision's work in Redis); string.char makes a length under 1000 for a
+-- few hundred.
+local char = string.char
+local function head(s)
+  local n = #s
+  if n < 10 then return char(48 + n, 58) end
+  local d1 = n % 10
+  local m = (n - d1) / 10
+  if m < 10 then return char(48 + m, 48 + d1, 58) end
+  local d2 = m % 10
+  m = (m - d2) / 10
+  if m < 10 then return char(48 + m, 48 + d2, 48 + d1, 58) end
+  return n .. ':'
+end
 local function event(op, id, t, actorKind, actorId, from, to, reason, support)
   local seq = redis.call('INCR', key('auditSeq'))
   local s = string.format('%.0f', seq)
   from, to, reason, support = from or '', to or '', reason or '', support or ''
   -- One concatenation builds the netstrings (half the time of one per
   -- field; string.format's %s would cut a short field at a NUL byte).
-  redis.call('XADD', key('events'), '*', EVENT_FIELD, #s .. ':' .. s .. #op .. ':' .. op .. #id .. ':' .. id .. #t .. ':' .. t ..
-    #actorKind .. ':' .. actorKind .. #actorId .. ':' .. actorId .. #from .. ':' .. from .. #to .. ':' .. to ..
-    #reason .. ':' .. reason .. #support .. ':' .. support)
+  redis.call('XADD', key('events'), '*', EVENT_FIELD, head(s) .. s .. head(op) .. op .. head(id) .. id .. head(t) .. t ..
+    head(actorKind) .. actorKind .. head(actorId) .. actorId .. head(from) .. from .. head(to) .. to ..
+    head(reason) .. reason .. head(support) .. support)
   return seq
 end
 local function fail(...) return {'err', ...} end
@@ -59,8 +76,8 @@ local function ms(n) return string.format('%.0f', n) end
 local function note(t, id, now, actorKind, actorId, reason)
   if t == '' then return end -- the provider's internal review tells the customer nothing
   reason = reason or ''
-  redis.call('XADD', key('outbox'), '*', OUTBOX_FIELD, #t .. ':' .. t .. #id .. ':' .. id .. #now .. ':' .. now ..
-    #actorKind .. ':' .. actorKind .. #actorId .. ':' .. actorId .. #reason .. ':' .. reason)
+  redis.call('XADD', key('outbox'), '*', OUTBOX_FIELD, head(t) .. t .. head(id) .. id .. head(now) .. now ..
+    head(actorKind) .. actorKind .. head(actorId) .. actorId .. head(reason) .. reason)
 end
 -- timer members name a request's reminders ("remind:<id>:<offset ms>"),
 -- escalation ("escalate:<id>") and grant's end notice ("ending:<id>").

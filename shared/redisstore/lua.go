@@ -32,7 +32,10 @@ import (
 //   - F.<name> becomes the place of a field in the record a file reads with
 //     HMGET, whose field list (declared in Go) it writes unpack(F): after
 //     local f = redis.call('HMGET', rk, unpack(F)), f[F.status] is the
-//     record's status.
+//     record's status. The prelude also declares fields it reads only for
+//     some records, in a second HMGET whose list it writes unpack(FR) and
+//     whose values it appends: F.<name> of one of those is its place after
+//     the others.
 //
 // A name the Go side does not declare, or an argument that the script never
 // uses, panics when the package loads, as does a struct whose args method
@@ -108,7 +111,7 @@ func renderScript[T argList](file, body string, fields []string) string {
 	}()
 	fixed, group := argNames(reflect.TypeFor[T]())
 	checkArgsOrder[T]()
-	return resolveNames(resolveArgs(prelude+resolveFields(uncommented(body), fields), fixed, group))
+	return resolveNames(resolveArgs(prelude+resolveFields(uncommented(body), fields, nil), fixed, group))
 }
 
 // luaSource returns lua/<file>.
@@ -133,6 +136,7 @@ var (
 	groupRef    = regexp.MustCompile(`\bR\.([A-Za-z][A-Za-z0-9]*)\b`)
 	fieldRef    = regexp.MustCompile(`\bF\.([A-Za-z][A-Za-z0-9]*)\b`)
 	fieldList   = regexp.MustCompile(`\bunpack\(F\)`)
+	rareList    = regexp.MustCompile(`\bunpack\(FR\)`)
 	argCount    = regexp.MustCompile(`#A\b`)
 	groupSize   = regexp.MustCompile(`#R\b`)
 )
@@ -171,23 +175,33 @@ func resolveArgs(src string, fixed, group []string) string {
 	return groupSize.ReplaceAllString(src, strconv.Itoa(len(group)))
 }
 
-// resolveFields replaces unpack(F) by the names of fields and F.<name> by
-// the place of name among them. It panics on a field not among them, and
-// when src does not read them (unpack(F)) or reads none.
-func resolveFields(src string, fields []string) string {
+// resolveFields replaces unpack(F) by the names of fields, unpack(FR) by
+// those of rare (fields read only for some records, appended to the
+// others) and F.<name> by the place of name among fields, then rare. It
+// panics on a field not among them, and when src does not read them
+// (unpack(F), unpack(FR)) or reads none.
+func resolveFields(src string, fields, rare []string) string {
 	if fieldList.MatchString(src) != (len(fields) > 0) {
 		panic(fmt.Sprintf("redisstore: a script reads the record fields %q with unpack(F) exactly when it declares them", fields))
 	}
-	lits := make([]string, len(fields))
-	for i, f := range fields {
-		lits[i] = lit(f)
+	if rareList.MatchString(src) != (len(rare) > 0) {
+		panic(fmt.Sprintf("redisstore: a script reads the record fields %q with unpack(FR) exactly when it declares them", rare))
 	}
-	src = fieldList.ReplaceAllLiteralString(src, strings.Join(lits, ", "))
+	names := func(fields []string) string {
+		lits := make([]string, len(fields))
+		for i, f := range fields {
+			lits[i] = lit(f)
+		}
+		return strings.Join(lits, ", ")
+	}
+	src = fieldList.ReplaceAllLiteralString(src, names(fields))
+	src = rareList.ReplaceAllLiteralString(src, names(rare))
+	all := slices.Concat(fields, rare)
 	return fieldRef.ReplaceAllStringFunc(src, func(m string) string {
 		name := fieldRef.FindStringSubmatch(m)[1]
-		i := slices.Index(fields, name)
+		i := slices.Index(all, name)
 		if i < 0 {
-			panic(fmt.Sprintf("redisstore: a script names the record field %q, not one of %q", name, fields))
+			panic(fmt.Sprintf("redisstore: a script names the record field %q, not one of %q", name, all))
 		}
 		return strconv.Itoa(i + 1)
 	})

@@ -70,6 +70,12 @@ func TestRenderResolvesArgumentsAndFields(t *testing.T) {
 	assert.Contains(t, src, `local f = redis.call('HMGET', key('req:', ARGV[2]), 'status', 'seq') return f[2] .. 'Denied'`)
 	assert.Contains(t, src, `local P = ARGV[1]`, "the prelude reads the prefix by name too")
 
+	// The prelude's rare fields (unpack(FR)) are read apart; their places
+	// follow the others'.
+	src = resolveFields(`local f, r = redis.call('HMGET', k, unpack(F)), redis.call('HMGET', k, unpack(FR)) return f[F.seq] .. f[F.internal]`,
+		[]string{"status", "seq"}, []string{"internal"})
+	assert.Equal(t, `local f, r = redis.call('HMGET', k, 'status', 'seq'), redis.call('HMGET', k, 'internal') return f[2] .. f[3]`, src)
+
 	src = renderScript[groupArgs]("planted.lua", `for i = #A + 1, #ARGV, #R do redis.call('SET', ARGV[i + R.id], ARGV[i + R.size] + A.n) end`, nil)
 	assert.Contains(t, src, `for i = 2 + 1, #ARGV, 2 do redis.call('SET', ARGV[i + 0], ARGV[i + 1] + ARGV[2]) end`)
 	assert.Equal(t, []any{"p", int64(7), "a", 1, "b", 2}, groupArgs{Prefix: "p", N: 7, Items: []itemArgs{{"a", 1}, {"b", 2}}}.args())
@@ -97,6 +103,13 @@ func TestRenderRefusesWhatDoesNotAgree(t *testing.T) {
 		}, `redisstore: a script names the record field "stauts", not one of ["status"] (lua/planted.lua)`},
 		"fields not read": {func() { renderScript[twoArgs]("planted.lua", `return A.id`, []string{"status"}) },
 			`redisstore: a script reads the record fields ["status"] with unpack(F) exactly when it declares them (lua/planted.lua)`},
+		"rare fields not read": {func() {
+			resolveFields(`return redis.call('HMGET', k, unpack(F))`, []string{"status"}, []string{"internal"})
+		},
+			`redisstore: a script reads the record fields ["internal"] with unpack(FR) exactly when it declares them`},
+		"rare fields not declared": {func() {
+			renderScript[twoArgs]("planted.lua", `return redis.call('HMGET', A.id, unpack(F)), redis.call('HMGET', A.id, unpack(FR))`, []string{"status"})
+		}, `redisstore: a script reads the record fields [] with unpack(FR) exactly when it declares them (lua/planted.lua)`},
 		"unknown repeated argument": {func() {
 			renderScript[groupArgs]("planted.lua", `for i = #A + 1, #ARGV, #R do return ARGV[i + R.id] + ARGV[i + R.size] + R.sise + A.n end`, nil)
 		}, `redisstore: a script names the repeated argument "sise", not one of ["id" "size"] (lua/planted.lua)`},
@@ -119,7 +132,7 @@ func TestRenderRefusesWhatDoesNotAgree(t *testing.T) {
 
 // Every script of the store renders to Lua with no name left unresolved.
 func TestScriptsRenderEveryName(t *testing.T) {
-	left := regexp.MustCompile(`\b[ASFR]\.[A-Za-z_]|#[AR]\b|\bunpack\(F\)`)
+	left := regexp.MustCompile(`\b[ASFR]\.[A-Za-z_]|#[AR]\b|\bunpack\(FR?\)`)
 	for name, src := range map[string]string{
 		"create": createScript.src, "act": actScript.src, "put settings": putSettingsScript.src, "settle": settleScript.src,
 		"list": listScript.src, "prune mark": pruneMarkScript.src, "fire timers": fireTimersScript.src, "expand": expandScript.src,

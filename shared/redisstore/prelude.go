@@ -62,16 +62,24 @@ func renderPrelude() string {
 		lit(lockbox.OpIssueCredential))
 	w("local CODE_NO_GRANT, CODE_PENDING, CODE_ENDED, READ_LEVEL = %s, %s, %s, %s", lit(lockbox.CodeNoGrant),
 		lit(lockbox.CodePendingApproval), lit(lockbox.CodeGrantEnded), lit(strings.ToLower(lockbox.DefaultCheckLevel)))
-	b.WriteString(resolveFields(uncommented(luaSource("prelude.lua")), applyFields))
+	b.WriteString(resolveFields(uncommented(luaSource("prelude.lua")), applyFields, reviewFields))
 	return b.String()
 }
 
 // applyFields are the record fields apply() reads with readRecord, in
-// order (lua/prelude.lua names them as F.<field>). Besides those apply
-// decides from, they are every field decode needs: the answer to an action
-// is these fields as read with the fields written over them, without
-// reading the record again.
+// order (lua/prelude.lua names them as F.<field>), then, for a request
+// filed for the provider's internal review (reviewReq set), reviewFields.
+// Besides those apply decides from, they are every field decode needs: the
+// answer to an action is these fields as read with the fields written over
+// them, without reading the record again.
 var applyFields = []string{"status", "requesterKey", "filedBy", "duration", "grantMs", "support", "seq",
 	"required", "maxGrantMs", "approverKeys", "approvals", "remind",
 	"doc", "decBy", "decReason", "decMs", "endBy", "endReason", "endMs", "accessExpMs",
-	"internal", "reviewReq", "intApprovals", "intKeys", "escalateMs", "autoAction", "autoActor", "autoReason", "expMs", "passkeys", "emergency"}
+	"reviewReq", "expMs", "passkeys"}
+
+// reviewFields are the fields that only a request filed for the provider's
+// internal review has (the create script sets them with reviewReq;
+// emergency access is filed so too, with its emergency field):
+// readRecord reads them, in a second HMGET, only when reviewReq is set, as
+// every HMGET field costs Redis about a thousand instructions, set or not.
+var reviewFields = []string{"internal", "intApprovals", "intKeys", "escalateMs", "autoAction", "autoActor", "autoReason", "emergency"}

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -384,10 +385,11 @@ func pairs(v any) (map[string]string, error) {
 }
 
 // applied is the record an action left, from the act script's answer: the
-// applyFields as read (nil for a field not set), then the fields written.
+// applyFields as read (nil for a field not set), and for a request filed
+// for internal review the reviewFields after them, then the fields written.
 func applied(read, written any) (map[string]string, error) {
 	values, ok := read.([]any)
-	if !ok || len(values) != len(applyFields) {
+	if !ok || (len(values) != len(applyFields) && len(values) != len(recordFields)) {
 		return nil, fmt.Errorf("record reply of type %T", read)
 	}
 	rec, err := pairs(written)
@@ -395,12 +397,15 @@ func applied(read, written any) (map[string]string, error) {
 		return nil, err
 	}
 	for i, v := range values {
-		if _, over := rec[applyFields[i]]; !over && v != nil {
-			rec[applyFields[i]] = str(v)
+		if _, over := rec[recordFields[i]]; !over && v != nil {
+			rec[recordFields[i]] = str(v)
 		}
 	}
 	return rec, nil
 }
+
+// recordFields are the fields readRecord reads at most, in order.
+var recordFields = slices.Concat(applyFields, reviewFields)
 
 // str is a reply element as a string: Redis answers bulk strings, and
 // fmt.Sprint covers anything else.

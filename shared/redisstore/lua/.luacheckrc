@@ -5,7 +5,7 @@ std = "lua51"
 max_line_length = 160
 read_globals = {
   "redis", "cjson", "KEYS", "ARGV",
-  "A", "F", "R", "S",
+  "A", "F", "FR", "R", "S",
   "transition", "NOTE_CREATED", "NOTE_APPROVAL", "NOTE_REMINDER", "NOTE_ESCALATED", "NOTE_ENDING", "ENDING_NOTICE_MS",
   "OP_CREATE", "OP_SETTINGS", "ACTOR_ENGINEER", "ACTOR_SYSTEM", "SYSTEM_ACTOR", "EVENT_FIELD", "OUTBOX_FIELD",
   "OP_USE_GRANT", "OP_REFUSE_ACCESS", "OP_ISSUE_CREDENTIAL", "CODE_NO_GRANT", "CODE_PENDING", "CODE_ENDED", "READ_LEVEL",

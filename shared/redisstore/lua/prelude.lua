@@ -4,7 +4,9 @@
 -- actors. Every script takes the tenant's key prefix as its argument prefix.
 --
 -- key(name, suffix) is the tenant's key of that name (keys.go); readRecord(rk)
--- reads the fields of applyFields of the record rk, F.<field> their places.
+-- reads the fields of applyFields of the record rk, then, for a request
+-- filed for the provider's internal review, those of reviewFields;
+-- F.<field> are their places.
 --
 -- effective(status, pendingLive, grantLive) is lockbox.EffectiveStatus;
 -- current(status, id) reads the one TTL key that decides it.
@@ -23,7 +25,14 @@
 -- the lifecycle scenarios hold this function to it.
 local P = A.prefix
 local function key(name, suffix) return P .. name .. (suffix or '') end
-local function readRecord(rk) return redis.call('HMGET', rk, unpack(F)) end
+local function readRecord(rk)
+  local f = redis.call('HMGET', rk, unpack(F))
+  if f[F.reviewReq] then
+    local r, n = redis.call('HMGET', rk, unpack(FR)), #f
+    for i = 1, #r do f[n + i] = r[i] end
+  end
+  return f
+end
 local function effective(st, pendingLive, grantLive)
   if (st == S.Pending or st == S.InternalReview) and pendingLive == 0 then return S.Expired end
   if st == S.Approved and grantLive == 0 then return S.Completed end

@@ -392,14 +392,20 @@ func applied(read, written any) (map[string]string, error) {
 	if !ok || (len(values) != len(applyFields) && len(values) != len(recordFields)) {
 		return nil, fmt.Errorf("record reply of type %T", read)
 	}
-	rec, err := pairs(written)
-	if err != nil {
-		return nil, err
+	list, ok := written.([]any)
+	if !ok || len(list)%2 != 0 {
+		return nil, fmt.Errorf("record reply of type %T", written)
 	}
+	// Sized for both at once: a map grown as it fills costs a decision more
+	// than the map itself.
+	rec := make(map[string]string, len(values)+len(list)/2)
 	for i, v := range values {
-		if _, over := rec[recordFields[i]]; !over && v != nil {
+		if v != nil {
 			rec[recordFields[i]] = str(v)
 		}
+	}
+	for i := 0; i < len(list); i += 2 {
+		rec[str(list[i])] = str(list[i+1])
 	}
 	return rec, nil
 }

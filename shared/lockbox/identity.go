@@ -3,6 +3,7 @@ package lockbox
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
@@ -20,6 +21,17 @@ import (
 // (ValidRequesterID); removing them here as well keeps the comparison sound
 // for anything that reaches it another way.
 func CanonicalID(id string) string {
+	if isASCII(id) {
+		// ASCII holds nothing ignorable and nothing NFKC changes, and folds
+		// as it lower-cases: the usual id, without the Unicode tables (a
+		// tenth of the time, and no allocation when already lower-case).
+		return strings.ToLower(id)
+	}
+	return canonicalUnicode(id)
+}
+
+// canonicalUnicode is CanonicalID by the Unicode tables, for any id.
+func canonicalUnicode(id string) string {
 	id = strings.Map(func(r rune) rune {
 		if ignorable(r) {
 			return -1
@@ -27,6 +39,16 @@ func CanonicalID(id string) string {
 		return r
 	}, id)
 	return norm.NFKC.String(cases.Fold().String(norm.NFKC.String(id)))
+}
+
+// isASCII reports whether s holds only ASCII bytes.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // SameIdentity reports whether a and b name the same person or system.

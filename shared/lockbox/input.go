@@ -2,7 +2,6 @@ package lockbox
 
 import (
 	"net/url"
-	"regexp"
 	"unicode"
 	"unicode/utf8"
 )
@@ -55,10 +54,34 @@ const (
 )
 
 var (
-	requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
-	tenantPattern    = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-	tokenPattern     = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+	requestIDPattern = idShape{max: maxIDLen}                 // ^[A-Za-z0-9-]{1,64}$
+	tenantPattern    = idShape{max: maxTenantLen, dots: true} // ^[A-Za-z0-9._-]{1,64}$
+	tokenPattern     = idShape{max: 128, dots: true}          // ^[A-Za-z0-9._-]{1,128}$
 )
+
+// idShape is the shape of an id: 1..max bytes, each an ASCII letter, a
+// digit or '-', and with dots '.' or '_' as well. Every call checks one or
+// two: a loop over the bytes does it in a tenth of a regexp's time.
+type idShape struct {
+	max  int
+	dots bool
+}
+
+// MatchString reports whether s has the shape.
+func (p idShape) MatchString(s string) bool {
+	if s == "" || len(s) > p.max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-':
+		case p.dots && (c == '.' || c == '_'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // ValidRequestID reports whether id has the shape of a request id.
 func ValidRequestID(id string) bool { return requestIDPattern.MatchString(id) }

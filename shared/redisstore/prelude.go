@@ -62,24 +62,27 @@ func renderPrelude() string {
 		lit(lockbox.OpIssueCredential))
 	w("local CODE_NO_GRANT, CODE_PENDING, CODE_ENDED, READ_LEVEL = %s, %s, %s, %s", lit(lockbox.CodeNoGrant),
 		lit(lockbox.CodePendingApproval), lit(lockbox.CodeGrantEnded), lit(strings.ToLower(lockbox.DefaultCheckLevel)))
-	b.WriteString(resolveFields(uncommented(luaSource("prelude.lua")), applyFields, reviewFields))
+	b.WriteString(resolveFields(uncommented(luaSource("prelude.lua")), applyFields, laterFields))
 	return b.String()
 }
 
 // applyFields are the record fields apply() reads with readRecord, in
 // order (lua/prelude.lua names them as F.<field>), then, for a request
-// filed for the provider's internal review (reviewReq set), reviewFields.
-// Besides those apply decides from, they are every field decode needs: the
-// answer to an action is these fields as read with the fields written over
-// them, without reading the record again.
+// that left Pending or was filed for the provider's internal review,
+// laterFields. Besides those apply decides from, they are every field
+// decode needs: the answer to an action is these fields as read with the
+// fields written over them, without reading the record again.
 var applyFields = []string{"status", "requesterKey", "filedBy", "duration", "grantMs", "support", "seq",
-	"required", "maxGrantMs", "approverKeys", "approvals", "remind",
-	"doc", "decBy", "decReason", "decMs", "endBy", "endReason", "endMs", "accessExpMs",
-	"reviewReq", "expMs", "passkeys"}
+	"required", "maxGrantMs", "approverKeys", "approvals", "remind", "doc", "reviewReq", "expMs", "passkeys"}
 
-// reviewFields are the fields that only a request filed for the provider's
-// internal review has (the create script sets them with reviewReq;
-// emergency access is filed so too, with its emergency field):
-// readRecord reads them, in a second HMGET, only when reviewReq is set, as
-// every HMGET field costs Redis about a thousand instructions, set or not.
-var reviewFields = []string{"internal", "intApprovals", "intKeys", "escalateMs", "autoAction", "autoActor", "autoReason", "emergency"}
+// laterFields are the fields that a request has only once it was decided
+// or closed (the decision, the closure, the grant's end: never while it is
+// Pending or InternalReview), and those only a request filed for the
+// provider's internal review has (the create script sets them with
+// reviewReq; emergency access is filed so too, with its emergency field).
+// readRecord reads them, in a second HMGET, only for a request
+// that is neither Pending nor InternalReview or that has reviewReq: every
+// HMGET field costs Redis about a thousand instructions, set or not, and an
+// approval or a denial reads 16 fields instead of 30.
+var laterFields = []string{"decBy", "decReason", "decMs", "endBy", "endReason", "endMs", "accessExpMs",
+	"internal", "intApprovals", "intKeys", "escalateMs", "autoAction", "autoActor", "autoReason", "emergency"}

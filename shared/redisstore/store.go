@@ -385,8 +385,8 @@ func pairs(v any) (map[string]string, error) {
 }
 
 // applied is the record an action left, from the act script's answer: the
-// applyFields as read (nil for a field not set), and for a request filed
-// for internal review the reviewFields after them, then the fields written.
+// applyFields as read (nil for a field not set), and when readRecord read
+// them the laterFields after them, then the fields written.
 func applied(read, written any) (map[string]string, error) {
 	values, ok := read.([]any)
 	if !ok || (len(values) != len(applyFields) && len(values) != len(recordFields)) {
@@ -411,7 +411,7 @@ func applied(read, written any) (map[string]string, error) {
 }
 
 // recordFields are the fields readRecord reads at most, in order.
-var recordFields = slices.Concat(applyFields, reviewFields)
+var recordFields = slices.Concat(applyFields, laterFields)
 
 // str is a reply element as a string: Redis answers bulk strings, and
 // fmt.Sprint covers anything else.

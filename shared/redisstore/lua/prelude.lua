@@ -5,8 +5,8 @@
 --
 -- key(name, suffix) is the tenant's key of that name (keys.go); readRecord(rk)
 -- reads the fields of applyFields of the record rk, then, for a request
--- filed for the provider's internal review, those of reviewFields;
--- F.<field> are their places.
+-- that left Pending or was filed for the provider's internal review, those
+-- of laterFields; F.<field> are their places.
 --
 -- effective(status, pendingLive, grantLive) is lockbox.EffectiveStatus;
 -- current(status, id) reads the one TTL key that decides it.
@@ -27,7 +27,8 @@ local P = A.prefix
 local function key(name, suffix) return P .. name .. (suffix or '') end
 local function readRecord(rk)
   local f = redis.call('HMGET', rk, unpack(F))
-  if f[F.reviewReq] then
+  local st = f[F.status]
+  if f[F.reviewReq] or (st and st ~= S.Pending and st ~= S.InternalReview) then
     local r, n = redis.call('HMGET', rk, unpack(FR)), #f
     for i = 1, #r do f[n + i] = r[i] end
   end

@@ -98,6 +98,7 @@ type actArgs struct {
 	Only         string `lua:"only"`         // the only requester key it may act for ("" for any)
 	Hide         string `lua:"hide"`         // "1": what the internal review holds is not found (the customer's roles)
 	PendingTTLMs int64  `lua:"pendingTTLms"` // the approval window an internal review's release opens
+	EndsGrant    string `lua:"endsGrant"`    // "1": the action ends a grant (lockbox.Action.EndsGrant)
 	// The passkey signature, when the decision has one: its JSON ("" for
 	// none), whose passkey (the user key and credential id), its counter,
 	// the statement's digest and how long it is remembered.
@@ -111,7 +112,7 @@ type actArgs struct {
 
 func (a actArgs) args() []any {
 	return []any{a.Prefix, a.ID, a.Action, a.ActorKind, a.ActorID, a.Principal, a.Reason, a.NowMs, a.Duration,
-		a.MaxAccessMs, a.MaxGrants, a.Only, a.Hide, a.PendingTTLMs, a.PkSig, a.PkUser, a.PkCred, a.PkCount, a.PkDigest, a.PkOnceMs}
+		a.MaxAccessMs, a.MaxGrants, a.Only, a.Hide, a.PendingTTLMs, a.EndsGrant, a.PkSig, a.PkUser, a.PkCred, a.PkCount, a.PkDigest, a.PkOnceMs}
 }
 
 // settingsArgs are the put-settings script's arguments.

@@ -250,7 +250,8 @@ func (s *Store) Act(ctx context.Context, tenant, id string, act lockbox.Act) (lo
 	args := actArgs{Prefix: string(k), ID: id, Action: string(act.Action),
 		ActorKind: string(act.Actor.Kind), ActorID: act.Actor.ID, Principal: act.Principal, Reason: act.Reason, NowMs: ms(act.At),
 		Duration: dur, MaxAccessMs: s.limits.MaxAccessTTL.Milliseconds(), MaxGrants: s.Caps.MaxActiveGrantsPerRequester,
-		Only: act.OnlyRequester, Hide: flag(act.HideInternal), PendingTTLMs: s.limits.PendingTTL.Milliseconds()}
+		Only: act.OnlyRequester, Hide: flag(act.HideInternal), PendingTTLMs: s.limits.PendingTTL.Milliseconds(),
+		EndsGrant: flag(act.Action.EndsGrant())}
 	if pk := act.Passkey; pk != nil {
 		args.PkSig, args.PkUser, args.PkCred = pk.Signature.JSON(), pk.UserKey, pk.Signature.CredentialID
 		args.PkCount, args.PkDigest, args.PkOnceMs = int64(pk.SignCount), pk.Signature.Digest, (2 * lockbox.StatementMaxAge).Milliseconds()

@@ -3,7 +3,8 @@
 --
 -- KEYS[1]: the record. A: actArgs (scripts.go).
 -- Returns {"ok", {the applyFields as read}, {the fields written, as
--- name/value pairs}} | a refusal. An action that ends a grant (revoke) also
+-- name/value pairs}} | a refusal. An action that ends a grant (revoke: Go
+-- says so, A.endsGrant, which spares a table from transition()) also
 -- answers the whole record, as a 4th element: its usage, which apply()
 -- does not read, is part of the answer.
 --
@@ -55,5 +56,5 @@ if pk then
   local st, support = unpack(redis.call('HMGET', KEYS[1], 'status', 'support'))
   event(OP_SIGN_DECISION, A.id, A.nowMs, A.actorKind, A.actorId, st, st, A.pkSig, support)
 end
-if transition(A.action).from == S.Approved then return {'ok', record[1], record[2], redis.call('HGETALL', KEYS[1])} end
+if A.endsGrant == '1' then return {'ok', record[1], record[2], redis.call('HGETALL', KEYS[1])} end
 return {'ok', record[1], record[2]}

@@ -171,10 +171,6 @@ func AuthorizeReview(p Principal) error {
 	return nil
 }
 
-// ActionReview names a review in refusals ("nobody may review a request
-// they filed or that was filed for them").
-const ActionReview Action = "review"
-
 // screenEmergency applies rule to the emergency filing r: the rule must
 // allow emergency access, and r may ask for no more than its maxDuration.
 // r then waits for the rule's approvals from provider-approvers

@@ -63,22 +63,13 @@ func (s *Store) ReviewEmergency(ctx context.Context, tenant string, in lockbox.R
 const MaxUnreviewed = 100
 
 // Unreviewed implements lockbox.EmergencyStore: the tenant's emergency
-// access awaiting review, newest first, at most MaxUnreviewed.
+// access awaiting review, newest first, at most MaxUnreviewed, in two round
+// trips.
 func (s *Store) Unreviewed(ctx context.Context, tenant string) ([]lockbox.Request, error) {
 	ids, err := s.rdb.ZRevRange(ctx, keysFor(tenant).of("unreviewed", ""), 0, MaxUnreviewed-1).Result()
 	if err != nil {
 		return nil, classify("read unreviewed emergency access", err)
 	}
-	out := make([]lockbox.Request, 0, len(ids))
-	for _, id := range ids {
-		r, err := s.Get(ctx, tenant, id)
-		if lockbox.KindOf(err) == lockbox.KindNotFound {
-			continue // pruned meanwhile
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	got, _, err := s.getMany(ctx, tenant, ids) // an id pruned meanwhile is left out
+	return got, err
 }

@@ -219,22 +219,49 @@ func encodeJSON(v any) (string, error) {
 
 // Get implements lockbox.Store: one MULTI of the record and its two TTL keys.
 func (s *Store) Get(ctx context.Context, tenant, id string) (lockbox.Request, error) {
-	k := keysFor(tenant)
-	var rec *redis.MapStringStringCmd
-	var p, g *redis.IntCmd
-	_, err := s.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-		rec = pipe.HGetAll(ctx, k.req(id))
-		p = pipe.Exists(ctx, k.pending(id))
-		g = pipe.Exists(ctx, k.grant(id))
-		return nil
-	})
+	got, missing, err := s.getMany(ctx, tenant, []string{id})
 	if err != nil {
-		return lockbox.Request{}, classify("get request", err)
+		return lockbox.Request{}, err
 	}
-	if len(rec.Val()) == 0 {
+	if len(missing) > 0 {
 		return lockbox.Request{}, lockbox.ErrNotFound(id)
 	}
-	return decode(rec.Val(), p.Val() == 1, g.Val() == 1)
+	return got[0], nil
+}
+
+// getMany reads requests ids of tenant in one MULTI of each record and its
+// two TTL keys (all in the tenant's slot), in order; missing are the ids
+// with no record.
+func (s *Store) getMany(ctx context.Context, tenant string, ids []string) (got []lockbox.Request, missing []string, err error) {
+	k := keysFor(tenant)
+	recs := make([]*redis.MapStringStringCmd, len(ids))
+	ps, gs := make([]*redis.IntCmd, len(ids)), make([]*redis.IntCmd, len(ids))
+	if len(ids) > 0 {
+		_, err = s.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+			for i, id := range ids {
+				recs[i] = pipe.HGetAll(ctx, k.req(id))
+				ps[i] = pipe.Exists(ctx, k.pending(id))
+				gs[i] = pipe.Exists(ctx, k.grant(id))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, classify("get request", err)
+		}
+	}
+	got = make([]lockbox.Request, 0, len(ids))
+	for i, id := range ids {
+		if len(recs[i].Val()) == 0 {
+			missing = append(missing, id)
+			continue
+		}
+		r, err := decode(recs[i].Val(), ps[i].Val() == 1, gs[i].Val() == 1)
+		if err != nil {
+			return nil, nil, err
+		}
+		got = append(got, r)
+	}
+	return got, missing, nil
 }
 
 // Act implements lockbox.Store in one script (actScript).
@@ -448,13 +475,12 @@ func (s *Store) ByTicket(ctx context.Context, tenant, supportRequest string) ([]
 	if err != nil {
 		return nil, classify("read a ticket's requests", err)
 	}
-	out := make([]lockbox.Request, 0, len(ids))
-	for _, id := range ids {
-		r, err := s.Get(ctx, tenant, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
+	got, missing, err := s.getMany(ctx, tenant, ids)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	if len(missing) > 0 {
+		return nil, lockbox.ErrNotFound(missing[0])
+	}
+	return got, nil
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	mathrand "math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/require"
 
 	"lockbox.dev/scripts/internal/fnbuild"
@@ -501,3 +503,31 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// signedReceiver is the provider's webhook receiver: every delivery's
+// Standard Webhooks signature is verified with the secret in the file at
+// *secretPath (read when the delivery arrives: make run writes it), and its
+// body sent on the channel; a delivery that fails the check is answered 401
+// and sent as "refused: <why>".
+func signedReceiver(t *testing.T, secretPath *string) (*httptest.Server, <-chan string) {
+	t.Helper()
+	hooks := make(chan string, 20)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		secret, err := os.ReadFile(*secretPath)
+		if err == nil {
+			var v *standardwebhooks.Webhook
+			if v, err = standardwebhooks.NewWebhook(string(secret)); err == nil {
+				err = v.Verify(body, r.Header)
+			}
+		}
+		if err != nil {
+			hooks <- "refused: " + err.Error()
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		hooks <- string(body)
+	}))
+	t.Cleanup(receiver.Close)
+	return receiver, hooks
+}

@@ -2,15 +2,11 @@ package e2e
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -31,25 +27,8 @@ const makeRunDelivery = 5 * time.Second
 // event too, signed with the secret make run generated, as the Standard
 // Webhooks library verifies it.
 func TestMakeRunMailsTheApprover(t *testing.T) {
-	hooks := make(chan string, 10)
 	var secretPath string
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		secret, err := os.ReadFile(secretPath)
-		if err == nil {
-			var v *standardwebhooks.Webhook
-			if v, err = standardwebhooks.NewWebhook(string(secret)); err == nil {
-				err = v.Verify(body, r.Header)
-			}
-		}
-		if err != nil {
-			hooks <- "refused: " + err.Error()
-			http.Error(w, err.Error(), http.StatusUnauthorized)
-			return
-		}
-		hooks <- string(body)
-	}))
-	t.Cleanup(receiver.Close)
+	receiver, hooks := signedReceiver(t, &secretPath)
 	s := startStack(t, stackConfig{env: map[string]string{"notify_webhook_url": receiver.URL + "/lockbox"}})
 	gw := s.Gateway
 	secretPath = filepath.Join(s.opts.SecretsDir, "notify-webhook-secret")

@@ -35,7 +35,7 @@ import (
 func TestBreakGlassOnTheStack(t *testing.T) {
 	integrationOnly(t, "a stack with a policy, a shell, a webhook receiver and chromium")
 	repo := repoRoot(t)
-	policy, script := breakGlassDoc(t, repo)
+	policy, script := policyAndBlock(t, repo, "controls.md", "emergency:", "TestBreakGlassOnTheStack")
 
 	var secretPath string
 	receiver, hooks := signedReceiver(t, &secretPath)
@@ -127,12 +127,12 @@ func TestBreakGlassOnTheStack(t *testing.T) {
 	assert.Zero(t, b.count(`section.emergency button[value="acknowledge"]`), "reviewed once")
 }
 
-// breakGlassDoc reads docs/controls.md's break-glass policy (its yaml
-// block with an emergency rule) and the block marked for
-// TestBreakGlassOnTheStack.
-func breakGlassDoc(t *testing.T, repo string) (string, *readme.Block) {
+// policyAndBlock reads docs/<doc>: its first yaml block whose text holds
+// inPolicy (the provider policy it deploys), and the shell block marked
+// "<test> runs this block".
+func policyAndBlock(t *testing.T, repo, doc, inPolicy, test string) (string, *readme.Block) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(repo, "docs", "controls.md"))
+	raw, err := os.ReadFile(filepath.Join(repo, "docs", doc))
 	require.NoError(t, err)
 	blocks, err := readme.Blocks(string(raw))
 	require.NoError(t, err)
@@ -140,14 +140,14 @@ func breakGlassDoc(t *testing.T, repo string) (string, *readme.Block) {
 	var script *readme.Block
 	for i, b := range blocks {
 		switch {
-		case b.Lang == "yaml" && strings.Contains(b.Text, "emergency:"):
+		case b.Lang == "yaml" && policy == "" && strings.Contains(b.Text, inPolicy):
 			policy = b.Text
-		case strings.Contains(b.Skip, "TestBreakGlassOnTheStack runs this block"):
+		case strings.Contains(b.Skip, test+" runs this block"):
 			script = &blocks[i]
 		}
 	}
-	require.NotEmpty(t, policy, "docs/controls.md has no break-glass policy block")
-	require.NotNil(t, script, "docs/controls.md has no block marked for this test")
+	require.NotEmpty(t, policy, "docs/%s has no policy block", doc)
+	require.NotNil(t, script, "docs/%s has no block marked for %s", doc, test)
 	return policy, script
 }
 

@@ -3,8 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"lockbox.dev/scripts/internal/readme"
 	"lockbox.dev/shared/auth"
 	"lockbox.dev/shared/config"
 	"lockbox.dev/shared/lockbox"
@@ -33,22 +30,7 @@ import (
 func TestProviderPolicyOnTheStack(t *testing.T) {
 	integrationOnly(t, "about 5 s: a stack with the policy, a shell and chromium")
 	repo := repoRoot(t)
-	raw, err := os.ReadFile(filepath.Join(repo, "docs", "provider.md"))
-	require.NoError(t, err)
-	blocks, err := readme.Blocks(string(raw))
-	require.NoError(t, err)
-	var policy string
-	var script *readme.Block
-	for i, b := range blocks {
-		switch {
-		case b.Lang == "yaml" && policy == "":
-			policy = b.Text
-		case strings.Contains(b.Skip, "TestProviderPolicyOnTheStack runs this block"):
-			script = &blocks[i]
-		}
-	}
-	require.NotEmpty(t, policy, "docs/provider.md has no policy block")
-	require.NotNil(t, script, "docs/provider.md has no block marked for this test")
+	policy, script := policyAndBlock(t, repo, "provider.md", "", "TestProviderPolicyOnTheStack")
 
 	s, b := startWithBrowser(t, stackConfig{secrets: map[string]string{config.SecretProviderPolicy: policy}},
 		"/function/lockbox-portal", "LOCKBOX_PORTAL_SCREENSHOTS")

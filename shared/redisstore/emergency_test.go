@@ -17,16 +17,8 @@ import (
 // n provider-approvers in, for at most 4 hours.
 func fileEmergency(t *testing.T, s *redisstore.Store, tenant string, n int, now time.Time) lockbox.Request {
 	t.Helper()
-	sc := lockboxtest.Scenario{Duration: lockboxtest.Hours(2), Emergency: lockboxtest.Incident}
-	in := lockboxtest.Input(sc)
-	in.TenantID = tenant
-	filer := lockboxtest.Filer(sc)
-	r, err := lockboxtest.BreakGlass(n, 4).Screen(lockbox.NewRequest(in, newID(), now, s.Limits()).FiledAs(filer), filer)
-	require.NoError(t, err)
-	r, _, err = s.Create(ctx, r, lockbox.CreateOptions{})
-	require.NoError(t, err)
-	require.Equal(t, lockbox.StatusInternalReview, r.Status)
-	return r
+	return fileScreened(t, s, tenant, lockboxtest.Scenario{Policy: lockboxtest.BreakGlass(n, 4), Duration: lockboxtest.Hours(2),
+		Emergency: lockboxtest.Incident}, now)
 }
 
 // The approval that lets emergency access in racing a provider-approver's

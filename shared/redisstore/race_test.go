@@ -120,10 +120,17 @@ func TestQuorumLastApprovalRacingADeny(t *testing.T) {
 // (n provider-approvers must approve it first).
 func fileForReview(t *testing.T, s *redisstore.Store, tenant string, n int, now time.Time) lockbox.Request {
 	t.Helper()
-	in := lockboxtest.Input(lockboxtest.Scenario{})
+	return fileScreened(t, s, tenant, lockboxtest.Scenario{Policy: lockboxtest.Review(n)}, now)
+}
+
+// fileScreened files sc's request in tenant as sc's filer, screened by
+// sc's policy, which holds it for the provider's approvers.
+func fileScreened(t *testing.T, s *redisstore.Store, tenant string, sc lockboxtest.Scenario, now time.Time) lockbox.Request {
+	t.Helper()
+	in := lockboxtest.Input(sc)
 	in.TenantID = tenant
-	filer := lockboxtest.Filer(lockboxtest.Scenario{})
-	r, err := lockboxtest.Review(n).Screen(lockbox.NewRequest(in, newID(), now, s.Limits()).FiledAs(filer), filer)
+	filer := lockboxtest.Filer(sc)
+	r, err := sc.Policy.Screen(lockbox.NewRequest(in, newID(), now, s.Limits()).FiledAs(filer), filer)
 	require.NoError(t, err)
 	r, _, err = s.Create(ctx, r, lockbox.CreateOptions{})
 	require.NoError(t, err)
